@@ -1,0 +1,1 @@
+//! cmd (being built)

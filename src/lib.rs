@@ -1,0 +1,30 @@
+//! gslbatch: a rate-limited, crash-safe batch processor for Huawei Cloud Global SIM Link.
+//!
+//! One straight pipe, each stage in its own module:
+//!
+//! ```text
+//! input rows ─▶ validate + dedupe ─▶ journal (intent) ─▶ pacer ─▶ workers ─▶ GSL client ─▶ outcome
+//!                                                                                          │
+//!                     summary ◀─ report writer ◀─ collector ◀─ journal (outcome) ◀─────────┘
+//! ```
+//!
+//! - [`input`] streams CSV / JSON / JSON Lines rows, validates ICCIDs and finds duplicates.
+//! - [`journal`] is the SQLite write-ahead record of a run: settings, rows, intents, outcomes.
+//! - [`engine`] paces requests at the API quota, fans them out to workers, decides retries.
+//! - [`gsl`] is the typed API client and its three authentication modes.
+//! - [`report`] renders the per-row report and the summary from the journal.
+//! - [`simulator`] is a faithful stand-in for the GSL API and IAM, for rehearsals and tests.
+//! - [`cli`] and [`cmd`] turn the command line into calls of the above; `main` only maps the
+//!   result to an exit code.
+
+pub mod cli;
+pub mod cmd;
+pub mod engine;
+pub mod exit;
+pub mod gsl;
+pub mod input;
+pub mod journal;
+pub mod logging;
+pub mod model;
+pub mod report;
+pub mod simulator;

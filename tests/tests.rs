@@ -1,0 +1,3 @@
+//! One integration-test binary (keeps link time down); a module per area.
+
+mod signing;
