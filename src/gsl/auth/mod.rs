@@ -1,3 +1,334 @@
-//! The three ways to authenticate to GSL: AK/SK signing, a ready token, IAM password login.
+//! The three ways to authenticate to GSL, read from the same variables as Huawei's SDKs.
+//!
+//! - AK/SK signing ([`aksk`]): `HUAWEICLOUD_SDK_AK`, `HUAWEICLOUD_SDK_SK`, optional
+//!   `HUAWEICLOUD_SDK_PROJECT_ID` and `HUAWEICLOUD_SDK_SECURITY_TOKEN`. Preferred when set.
+//! - A ready token: `GSL_AUTH_TOKEN` or `--token-file`, sent as `X-Auth-Token`.
+//! - IAM password login ([`iam`]): `GSL_IAM_USER`, `GSL_IAM_PASSWORD`, `GSL_IAM_DOMAIN`.
+//!
+//! [`Auth`] hands out the headers for one request together with a *generation*; after a 401 the
+//! engine calls [`Auth::recover`] with that generation, so that however many workers saw the 401
+//! at once, only the first re-logs in (or re-reads the token file) and the rest reuse its result.
 
 pub mod aksk;
+pub mod iam;
+pub mod secret;
+
+pub use secret::Secret;
+
+use crate::gsl::error::GslError;
+use sha2::{Digest, Sha256};
+use std::path::PathBuf;
+use std::sync::Mutex as StdMutex;
+use tokio::sync::Mutex;
+
+/// Where the credentials came from, as read at start.
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    AkSk {
+        ak: String,
+        sk: Secret,
+        project_id: Option<String>,
+        security_token: Option<Secret>,
+    },
+    Token {
+        token: Secret,
+        /// Re-read once after a 401, when the token came from a file.
+        file: Option<PathBuf>,
+    },
+    Iam(iam::IamLogin),
+}
+
+/// Why credentials could not be set up: always a bad-usage error (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum AuthSetupError {
+    #[error("no credentials: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (recommended), or GSL_AUTH_TOKEN / --token-file, or GSL_IAM_USER, GSL_IAM_PASSWORD and GSL_IAM_DOMAIN; or use --rehearse to run against the built-in simulator")]
+    Missing,
+    #[error("{0} is set but {1} is not")]
+    Incomplete(&'static str, &'static str),
+    #[error("cannot read token file {path}: {reason}")]
+    TokenFile { path: String, reason: String },
+    #[error("token file {0} is empty")]
+    EmptyTokenFile(String),
+    #[error("bad IAM endpoint {0:?}: {1}")]
+    IamEndpoint(String, String),
+}
+
+fn env_nonempty(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+pub(crate) fn read_token_file(path: &std::path::Path) -> Result<Secret, AuthSetupError> {
+    let text = std::fs::read_to_string(path).map_err(|e| AuthSetupError::TokenFile {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let token = text.trim();
+    if token.is_empty() {
+        return Err(AuthSetupError::EmptyTokenFile(path.display().to_string()));
+    }
+    Ok(Secret::new(token))
+}
+
+impl Credentials {
+    /// Read credentials from the environment (and `--token-file`), in the SDKs' order of preference.
+    pub fn from_env(token_file: Option<PathBuf>) -> Result<Credentials, AuthSetupError> {
+        let ak = env_nonempty("HUAWEICLOUD_SDK_AK");
+        let sk = env_nonempty("HUAWEICLOUD_SDK_SK");
+        match (ak, sk) {
+            (Some(ak), Some(sk)) => {
+                return Ok(Credentials::AkSk {
+                    ak,
+                    sk: Secret::new(sk),
+                    project_id: env_nonempty("HUAWEICLOUD_SDK_PROJECT_ID"),
+                    security_token: env_nonempty("HUAWEICLOUD_SDK_SECURITY_TOKEN").map(Secret::new),
+                })
+            }
+            (Some(_), None) => {
+                return Err(AuthSetupError::Incomplete(
+                    "HUAWEICLOUD_SDK_AK",
+                    "HUAWEICLOUD_SDK_SK",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(AuthSetupError::Incomplete(
+                    "HUAWEICLOUD_SDK_SK",
+                    "HUAWEICLOUD_SDK_AK",
+                ))
+            }
+            (None, None) => {}
+        }
+        if let Some(path) = token_file {
+            let token = read_token_file(&path)?;
+            return Ok(Credentials::Token {
+                token,
+                file: Some(path),
+            });
+        }
+        if let Some(token) = env_nonempty("GSL_AUTH_TOKEN") {
+            return Ok(Credentials::Token {
+                token: Secret::new(token),
+                file: None,
+            });
+        }
+        if let Some(login) = iam::IamLogin::from_env()? {
+            return Ok(Credentials::Iam(login));
+        }
+        Err(AuthSetupError::Missing)
+    }
+
+    /// Who these credentials act as, without the secret: the key of the account-wide lock.
+    pub fn identity(&self) -> String {
+        match self {
+            Credentials::AkSk { ak, .. } => format!("ak-{ak}"),
+            Credentials::Iam(l) => format!("iam-{}-{}", l.domain, l.user),
+            Credentials::Token { token, .. } => {
+                let h = hex::encode(Sha256::digest(token.expose().as_bytes()));
+                format!("token-{}", &h[..16])
+            }
+        }
+    }
+
+    /// A short name of the mode for messages.
+    pub fn mode(&self) -> &'static str {
+        match self {
+            Credentials::AkSk { .. } => "AK/SK",
+            Credentials::Token { file: Some(_), .. } => "token file",
+            Credentials::Token { file: None, .. } => "token",
+            Credentials::Iam(_) => "IAM password",
+        }
+    }
+}
+
+/// The current token for token and IAM modes, with the generation it belongs to.
+#[derive(Debug, Clone)]
+struct Current {
+    token: Option<Secret>,
+    generation: u64,
+    /// When an IAM token should be renewed.
+    renew_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Live authentication state shared by every worker of a run.
+pub struct Auth {
+    creds: Credentials,
+    current: StdMutex<Current>,
+    /// Serialises logins and token-file re-reads so only one happens at a time.
+    renewing: Mutex<()>,
+}
+
+/// The headers that authenticate one request, and the generation they belong to.
+pub struct Applied {
+    pub headers: Vec<(&'static str, String)>,
+    pub generation: u64,
+}
+
+impl Auth {
+    pub fn new(creds: Credentials) -> Auth {
+        let token = match &creds {
+            Credentials::Token { token, .. } => Some(token.clone()),
+            _ => None,
+        };
+        Auth {
+            creds,
+            current: StdMutex::new(Current {
+                token,
+                generation: 0,
+                renew_at: None,
+            }),
+            renewing: Mutex::new(()),
+        }
+    }
+
+    pub fn credentials(&self) -> &Credentials {
+        &self.creds
+    }
+
+    fn snapshot(&self) -> Current {
+        self.current.lock().expect("auth state").clone()
+    }
+
+    /// Headers for a request. `sign` is called in AK/SK mode with the headers to add.
+    pub async fn apply(
+        &self,
+        http: &reqwest::Client,
+        host: &str,
+        method: &str,
+        path: &str,
+        query: &[(String, String)],
+        body: &[u8],
+    ) -> Result<Applied, GslError> {
+        match &self.creds {
+            Credentials::AkSk {
+                ak,
+                sk,
+                project_id,
+                security_token,
+            } => {
+                let date = aksk::sdk_date(chrono::Utc::now());
+                let mut signed: Vec<(String, String)> = vec![
+                    ("Content-Type".into(), "application/json".into()),
+                    ("Host".into(), host.to_string()),
+                    (aksk::DATE_HEADER.into(), date.clone()),
+                ];
+                if let Some(p) = project_id {
+                    signed.push(("X-Project-Id".into(), p.clone()));
+                }
+                if let Some(t) = security_token {
+                    signed.push(("X-Security-Token".into(), t.expose().to_string()));
+                }
+                let req = aksk::Signable {
+                    method,
+                    path,
+                    query,
+                    headers: &signed,
+                    body,
+                };
+                let authorization = aksk::authorization(ak, sk.expose(), &date, &req);
+                let mut headers = vec![(aksk::DATE_HEADER, date), ("Authorization", authorization)];
+                if let Some(p) = project_id {
+                    headers.push(("X-Project-Id", p.clone()));
+                }
+                if let Some(t) = security_token {
+                    headers.push(("X-Security-Token", t.expose().to_string()));
+                }
+                Ok(Applied {
+                    headers,
+                    generation: 0,
+                })
+            }
+            Credentials::Token { .. } => {
+                let cur = self.snapshot();
+                Ok(Applied {
+                    headers: vec![(
+                        "X-Auth-Token",
+                        cur.token.expect("token").expose().to_string(),
+                    )],
+                    generation: cur.generation,
+                })
+            }
+            Credentials::Iam(login) => {
+                let cur = self.snapshot();
+                let fresh = match (&cur.token, cur.renew_at) {
+                    (Some(_), Some(at)) => chrono::Utc::now() < at,
+                    (Some(_), None) => true,
+                    (None, _) => false,
+                };
+                let cur = if fresh {
+                    cur
+                } else {
+                    self.login(http, login, cur.generation).await?
+                };
+                Ok(Applied {
+                    headers: vec![(
+                        "X-Auth-Token",
+                        cur.token.expect("token").expose().to_string(),
+                    )],
+                    generation: cur.generation,
+                })
+            }
+        }
+    }
+
+    /// Log in unless another task already did since `seen_generation`.
+    async fn login(
+        &self,
+        http: &reqwest::Client,
+        login: &iam::IamLogin,
+        seen_generation: u64,
+    ) -> Result<Current, GslError> {
+        let _one_at_a_time = self.renewing.lock().await;
+        let cur = self.snapshot();
+        if cur.generation != seen_generation && cur.token.is_some() {
+            return Ok(cur);
+        }
+        let issued = login.login(http).await?;
+        let mut guard = self.current.lock().expect("auth state");
+        guard.token = Some(issued.token);
+        guard.generation += 1;
+        guard.renew_at = Some(issued.renew_at);
+        tracing::info!(generation = guard.generation, "IAM login succeeded");
+        Ok(guard.clone())
+    }
+
+    /// After a 401 on a request made with `generation`: can a retry succeed?
+    ///
+    /// IAM: one shared re-login. Token file: one re-read, useful only if the file changed.
+    /// AK/SK and a token from the environment: nothing to renew.
+    pub async fn recover(&self, http: &reqwest::Client, generation: u64) -> Result<bool, GslError> {
+        match &self.creds {
+            Credentials::AkSk { .. } | Credentials::Token { file: None, .. } => Ok(false),
+            Credentials::Iam(login) => {
+                let cur = self.snapshot();
+                if cur.generation != generation {
+                    return Ok(true);
+                }
+                if generation > 1 {
+                    // The token from the last re-login was refused too: a second login would
+                    // meet the same fate, and each one is an authentication attempt.
+                    return Ok(false);
+                }
+                self.login(http, login, generation).await?;
+                Ok(true)
+            }
+            Credentials::Token {
+                file: Some(path), ..
+            } => {
+                let _one_at_a_time = self.renewing.lock().await;
+                let cur = self.snapshot();
+                if cur.generation != generation {
+                    return Ok(true);
+                }
+                if generation > 0 {
+                    return Ok(false);
+                }
+                let token = read_token_file(path).map_err(|e| GslError::Auth(e.to_string()))?;
+                let mut guard = self.current.lock().expect("auth state");
+                let changed = guard.token.as_ref() != Some(&token);
+                guard.generation += 1;
+                guard.token = Some(token);
+                tracing::info!(changed, "re-read the token file after a 401");
+                Ok(changed)
+            }
+        }
+    }
+}

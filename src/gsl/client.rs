@@ -1,0 +1,359 @@
+//! The GSL client: one shared `reqwest` connection pool, every call signed or tokened by
+//! [`Auth`], every answer sorted into a typed result or a [`GslError`].
+//!
+//! A 401 gets exactly one shared recovery (IAM re-login or token-file re-read, see
+//! [`Auth::recover`]) and one more try; anything else is the caller's decision.
+
+use super::auth::{Auth, Credentials};
+use super::error::{ApiFault, GslError};
+use super::types::*;
+use bytes::Bytes;
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The documented default endpoint (the service's only region).
+pub const DEFAULT_ENDPOINT: &str = "https://gsl.cn-north-4.myhuaweicloud.com";
+
+/// Connections idle longer than this are dropped before the gateway drops them, so a request is
+/// never written to a socket the server is closing (which would look like a lost answer).
+const POOL_IDLE: Duration = Duration::from_secs(30);
+
+/// Connect timeout, separate from the per-request timeout.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: url::Url,
+    auth: Arc<Auth>,
+    timeout: Duration,
+}
+
+/// One API call, before authentication.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub method: Method,
+    /// Decoded path, e.g. `/v1/sim-cards/0/real-named`.
+    pub path: String,
+    /// Decoded query pairs.
+    pub query: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+}
+
+impl Call {
+    pub fn get(path: String, query: Vec<(String, String)>) -> Call {
+        Call {
+            method: Method::GET,
+            path,
+            query,
+            body: None,
+        }
+    }
+
+    pub fn post(path: String, query: Vec<(String, String)>, body: Option<Vec<u8>>) -> Call {
+        Call {
+            method: Method::POST,
+            path,
+            query,
+            body,
+        }
+    }
+}
+
+/// Parse and check an endpoint URL given by the user.
+pub fn parse_endpoint(raw: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(raw).map_err(|e| format!("malformed endpoint URL {raw:?}: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "endpoint {raw:?} must be an http:// or https:// URL"
+        ));
+    }
+    if url.host_str().is_none() {
+        return Err(format!("endpoint {raw:?} has no host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "endpoint {raw:?} must not carry a query or fragment"
+        ));
+    }
+    Ok(url)
+}
+
+/// The shared HTTP client: rustls, keep-alive pool, connect timeout, idle timeout.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .pool_idle_timeout(POOL_IDLE)
+        .pool_max_idle_per_host(256)
+        .tcp_nodelay(true)
+        .http1_only()
+        .user_agent(concat!("gslbatch/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("the HTTP client builds with static settings")
+}
+
+/// A transport error in a few words, with its causes (never a secret: headers are not in it).
+pub fn describe(e: &reqwest::Error) -> String {
+    let mut out = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        src = s.source();
+    }
+    out
+}
+
+fn header_value(headers: &reqwest::header::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// Sort a non-2xx answer into its error.
+pub fn classify(status: u16, headers: &reqwest::header::HeaderMap, body: &[u8]) -> GslError {
+    let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let text = || {
+        String::from_utf8_lossy(&body[..body.len().min(200)])
+            .trim()
+            .to_string()
+    };
+    let fault = ApiFault {
+        http_status: status,
+        error_code: v["error_code"].as_str().unwrap_or("").to_string(),
+        error_msg: v["error_msg"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(text),
+        request_id: v["request_id"]
+            .as_str()
+            .map(str::to_string)
+            .or_else(|| header_value(headers, "X-Request-Id")),
+    };
+    match status {
+        429 => GslError::Throttled {
+            retry_after: header_value(headers, "Retry-After")
+                .and_then(|s| s.trim().parse::<f64>().ok())
+                .filter(|s| s.is_finite() && *s >= 0.0)
+                .map(|s| Duration::from_secs_f64(s.min(300.0))),
+            fault,
+        },
+        401 => GslError::Unauthorized {
+            clock_offset: header_value(headers, "Date")
+                .and_then(|d| chrono::DateTime::parse_from_rfc2822(&d).ok())
+                .map(|d| d.with_timezone(&chrono::Utc) - chrono::Utc::now()),
+            fault,
+        },
+        500 if matches!(fault.error_code.as_str(), "GSL.00010003" | "GSL.00020003") => {
+            GslError::Busy(fault)
+        }
+        502..=504 => GslError::Gateway(fault),
+        _ => GslError::Refused(fault),
+    }
+}
+
+fn transport(e: reqwest::Error, timeout: Duration) -> GslError {
+    if e.is_connect() {
+        GslError::Connect(describe(&e))
+    } else if e.is_timeout() {
+        GslError::Timeout(timeout)
+    } else {
+        GslError::Closed(describe(&e))
+    }
+}
+
+impl Client {
+    pub fn new(base: url::Url, auth: Arc<Auth>, timeout: Duration) -> Client {
+        Client::with_http(http_client(), base, auth, timeout)
+    }
+
+    pub fn with_http(
+        http: reqwest::Client,
+        base: url::Url,
+        auth: Arc<Auth>,
+        timeout: Duration,
+    ) -> Client {
+        Client {
+            http,
+            base,
+            auth,
+            timeout,
+        }
+    }
+
+    pub fn endpoint(&self) -> &url::Url {
+        &self.base
+    }
+
+    pub fn credentials(&self) -> &Credentials {
+        self.auth.credentials()
+    }
+
+    /// `host[:port]` exactly as the `Host` header will carry it.
+    fn host(&self) -> String {
+        let host = self.base.host_str().unwrap_or_default();
+        match self.base.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_string(),
+        }
+    }
+
+    /// Send one call; on a 401, one shared recovery and one more try.
+    pub async fn execute(&self, call: &Call) -> Result<Bytes, GslError> {
+        let (first, generation) = self.execute_once(call).await?;
+        match first {
+            Err(GslError::Unauthorized { .. })
+                if self.auth.recover(&self.http, generation).await? =>
+            {
+                self.execute_once(call).await?.0
+            }
+            other => other,
+        }
+    }
+
+    /// One try. The outer error is a failure to authenticate at all (IAM login refused).
+    async fn execute_once(&self, call: &Call) -> Result<(Result<Bytes, GslError>, u64), GslError> {
+        let body = call.body.as_deref().unwrap_or(&[]);
+        let applied = self
+            .auth
+            .apply(
+                &self.http,
+                &self.host(),
+                call.method.as_str(),
+                &call.path,
+                &call.query,
+                body,
+            )
+            .await?;
+        let base = self.base.as_str().trim_end_matches('/');
+        let uri = format!(
+            "{base}{}",
+            super::auth::aksk::signed_uri(&call.path, &call.query)
+        );
+        let mut req = self
+            .http
+            .request(call.method.clone(), uri)
+            .timeout(self.timeout)
+            .header("Content-Type", "application/json");
+        for (name, value) in &applied.headers {
+            req = req.header(*name, value);
+        }
+        if let Some(b) = &call.body {
+            req = req.body(b.clone());
+        }
+        let result = async {
+            let resp = req.send().await.map_err(|e| transport(e, self.timeout))?;
+            let status = resp.status().as_u16();
+            let headers = resp.headers().clone();
+            let bytes = resp.bytes().await.map_err(|e| transport(e, self.timeout))?;
+            if (200..300).contains(&status) {
+                Ok(bytes)
+            } else {
+                Err(classify(status, &headers, &bytes))
+            }
+        }
+        .await;
+        Ok((result, applied.generation))
+    }
+
+    async fn json<T: DeserializeOwned>(&self, call: Call) -> Result<T, GslError> {
+        let bytes = self.execute(&call).await?;
+        serde_json::from_slice(&bytes).map_err(|e| GslError::Malformed {
+            http_status: 200,
+            detail: format!(
+                "{e}: {}",
+                String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
+            ),
+        })
+    }
+
+    pub async fn real_named(&self, card: &CardRef) -> Result<RealNamed, GslError> {
+        let (id, query) = card.path_and_query();
+        self.json(Call::get(format!("/v1/sim-cards/{id}/real-named"), query))
+            .await
+    }
+
+    pub async fn clear_real_name(&self, card: &CardRef) -> Result<ClearRealName, GslError> {
+        let (id, query) = card.path_and_query();
+        self.json(Call::post(
+            format!("/v1/sim-cards/{id}/clear-real-name"),
+            query,
+            None,
+        ))
+        .await
+    }
+
+    /// Send one SMS batch; `Ok` only when the API answered `true`.
+    pub async fn send_sms(&self, req: &SendSms) -> Result<(), GslError> {
+        let body = serde_json::to_vec(req).expect("SendSms serialises");
+        let ok: bool = self
+            .json(Call::post("/v1/sms-send-infos".into(), vec![], Some(body)))
+            .await?;
+        if ok {
+            Ok(())
+        } else {
+            Err(GslError::Malformed {
+                http_status: 200,
+                detail: "the API answered false".into(),
+            })
+        }
+    }
+
+    pub async fn sms_details(&self, page: &Page) -> Result<SmsDetailsPage, GslError> {
+        self.json(Call::get("/v1/sms-send-infos/details".into(), page.query()))
+            .await
+    }
+
+    pub async fn sim_cards(&self, page: &Page) -> Result<SimCardPage, GslError> {
+        self.json(Call::get("/v1/sim-cards".into(), page.query()))
+            .await
+    }
+
+    pub async fn pool_members(
+        &self,
+        pool_id: u64,
+        page: &Page,
+    ) -> Result<PoolMembersPage, GslError> {
+        self.json(Call::get(
+            format!("/v1/sim-pools/{pool_id}/members"),
+            page.query(),
+        ))
+        .await
+    }
+
+    pub async fn tags(&self, page: &Page) -> Result<TagsPage, GslError> {
+        self.json(Call::get("/v1/tags".into(), page.query())).await
+    }
+
+    pub async fn set_tags(&self, req: &SetTags) -> Result<(), GslError> {
+        let body = serde_json::to_vec(req).expect("SetTags serialises");
+        let _: bool = self
+            .json(Call::post(
+                "/v1/sim-tags/batch-set".into(),
+                vec![],
+                Some(body),
+            ))
+            .await?;
+        Ok(())
+    }
+
+    pub async fn work_orders(&self, page: &Page) -> Result<WorkOrdersPage, GslError> {
+        self.json(Call::get("/v1/work-orders".into(), page.query()))
+            .await
+    }
+
+    pub async fn work_order_details(
+        &self,
+        work_order_id: i64,
+        page: &Page,
+    ) -> Result<WorkOrderDetailsPage, GslError> {
+        self.json(Call::get(
+            format!("/v1/work-orders/{work_order_id}/details"),
+            page.query(),
+        ))
+        .await
+    }
+}

@@ -1,0 +1,110 @@
+//! Everything that can go wrong with one API call, sorted by what it means for a retry.
+//!
+//! The one distinction that matters most: a [`GslError::Connect`] proves the request never left
+//! this machine; every other transport failure (timeout, closed connection) may hide a call the
+//! server performed. The engine's retry rules lean on exactly that.
+
+use std::time::Duration;
+
+/// The fields an error body carries, kept verbatim for the report.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApiFault {
+    pub http_status: u16,
+    pub error_code: String,
+    pub error_msg: String,
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum GslError {
+    /// The API refused the call (4xx other than 401/429, or a 5xx that is not "busy").
+    #[error("API refused the call: {} {} {}", .0.http_status, .0.error_code, .0.error_msg)]
+    Refused(ApiFault),
+    /// `429 APIG.0308`: over the quota; nothing was done.
+    #[error("throttled by the gateway: {}", .fault.error_msg)]
+    Throttled {
+        fault: ApiFault,
+        retry_after: Option<Duration>,
+    },
+    /// `401 APIG.0301`: credentials rejected; nothing was done.
+    #[error("authentication rejected: {}", .fault.error_msg)]
+    Unauthorized {
+        fault: ApiFault,
+        /// How far the server's `Date` is ahead of the local clock, when it sent one.
+        clock_offset: Option<chrono::TimeDelta>,
+    },
+    /// `500 GSL.00010003` / `GSL.00020003`: the service was busy and did nothing.
+    #[error("service busy: {} {}", .0.error_code, .0.error_msg)]
+    Busy(ApiFault),
+    /// 502 / 503 / 504 from a proxy: the call may or may not have reached the service.
+    #[error("gateway error {}", .0.http_status)]
+    Gateway(ApiFault),
+    /// The connection could not be made: the request never left.
+    #[error("could not connect: {0}")]
+    Connect(String),
+    /// No answer within the timeout.
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    /// The connection closed before a complete answer arrived.
+    #[error("connection closed without an answer: {0}")]
+    Closed(String),
+    /// An answer arrived but is not what the API documents.
+    #[error("malformed response (HTTP {http_status}): {detail}")]
+    Malformed { http_status: u16, detail: String },
+    /// Credentials could not be obtained (IAM login failed, token file unreadable).
+    #[error("could not authenticate: {0}")]
+    Auth(String),
+}
+
+impl GslError {
+    /// The error body's fields, when the server sent one.
+    pub fn fault(&self) -> Option<&ApiFault> {
+        match self {
+            GslError::Refused(f) | GslError::Busy(f) | GslError::Gateway(f) => Some(f),
+            GslError::Throttled { fault, .. } | GslError::Unauthorized { fault, .. } => Some(fault),
+            _ => None,
+        }
+    }
+
+    /// HTTP status for the report, when there was one.
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            GslError::Malformed { http_status, .. } => Some(*http_status),
+            other => other.fault().map(|f| f.http_status),
+        }
+    }
+
+    /// The report's `error_code`: the API's own, or a short local name for transport failures.
+    pub fn error_code(&self) -> String {
+        match self {
+            GslError::Connect(_) => "CONNECT".into(),
+            GslError::Timeout(_) => "TIMEOUT".into(),
+            GslError::Closed(_) => "CLOSED".into(),
+            GslError::Malformed { .. } => "MALFORMED".into(),
+            GslError::Auth(_) => "AUTH".into(),
+            other => other
+                .fault()
+                .map(|f| {
+                    if f.error_code.is_empty() {
+                        format!("HTTP{}", f.http_status)
+                    } else {
+                        f.error_code.clone()
+                    }
+                })
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The report's `error_msg`.
+    pub fn error_msg(&self) -> String {
+        match self.fault() {
+            Some(f) if !f.error_msg.is_empty() => f.error_msg.clone(),
+            _ => self.to_string(),
+        }
+    }
+
+    /// True only when the request provably never reached the server.
+    pub fn provably_unsent(&self) -> bool {
+        matches!(self, GslError::Connect(_))
+    }
+}
