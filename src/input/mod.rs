@@ -8,7 +8,12 @@
 //! invalid UTF-8, a JSON Lines line that does not parse) becomes a record whose `key` is `Err`,
 //! and reading carries on; a *file* that cannot be read on (I/O error, a JSON array that breaks
 //! off, a `--column` missing from the header, UTF-16) is an [`InputError`], after which the
-//! iterator ends.
+//! iterator ends (it is fused: the engine exits 2 anyway, and half-read files are not guessed at).
+//!
+//! Text must be UTF-8. UTF-16 (a byte-order mark, or a first line that is mostly NUL bytes) is
+//! refused as a whole file with a clear reason rather than turned into thousands of baffling
+//! `invalid` rows. Every key, whichever column it comes from (`iccid`, `cid`, `sim_card_id`,
+//! `--column`), is validated as an ICCID: the spec says a cid of a physical card is its ICCID.
 
 mod csv;
 mod iccid;
@@ -292,6 +297,7 @@ impl Inputs {
     }
 }
 
+/// Records in input order; `Err` means the current input cannot be read on, and ends the iteration.
 impl Iterator for Inputs {
     type Item = Result<Record, InputError>;
 
