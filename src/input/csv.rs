@@ -1,0 +1,277 @@
+//! The CSV reader. Operators' lists come out of spreadsheets, databases and shell pipelines, so
+//! this accepts what those produce — BOM or not, LF or CRLF, `,` `;` or tab, a header or a bare
+//! column of ICCIDs — and reports every record at the physical line where it starts, so an
+//! `invalid` row can be found and fixed in the file.
+//!
+//! Parsing is the `csv` crate's (quoting, embedded newlines), over raw bytes (`ByteRecord`) so a
+//! line with invalid UTF-8 spoils only its own row. Only `\n` ends a record (a trailing `\r` is
+//! dropped from the last cell): that makes the start line computable from the reader's line
+//! count after the record, minus the newlines inside it. Old-Mac files ending lines with a bare
+//! `\r` are therefore read as one line — not worth a guess.
+//!
+//! Decisions: a record whose cells are all blank (`,,,` from a spreadsheet) is a blank line,
+//! skipped and not counted. Without a header the first column is the key and the others are
+//! carried as `column2`, `column3`, ...; with a header, an empty header cell is named
+//! `columnN` too, a repeated name gets `_2`, `_3`, ..., and cells beyond the header are
+//! `columnN` after their position.
+
+use super::{key_name, pick_key, Columns, InputError, InputOptions, Parsed, Source};
+use csv::ByteRecord;
+use std::io::{self, Read};
+
+/// Picks `,`, `;` or tab: whichever occurs most often outside quotes on the first non-blank
+/// line; ties and none go to `,`, then `;`.
+pub(crate) fn sniff_delimiter(prefix: &[u8]) -> u8 {
+    let start = prefix
+        .iter()
+        .position(|b| !b.is_ascii_whitespace() || *b == b'\t')
+        .unwrap_or(prefix.len());
+    let mut counts = [0usize; 3];
+    let mut quoted = false;
+    for &b in &prefix[start..] {
+        match b {
+            b'"' => quoted = !quoted,
+            b'\n' if !quoted => break,
+            b',' if !quoted => counts[0] += 1,
+            b';' if !quoted => counts[1] += 1,
+            b'\t' if !quoted => counts[2] += 1,
+            _ => {}
+        }
+    }
+    let delimiters = [b',', b';', b'\t'];
+    let mut best = 0;
+    for i in 1..3 {
+        if counts[i] > counts[best] {
+            best = i;
+        }
+    }
+    delimiters[best]
+}
+
+/// Counts what the `csv` reader pulls through it, so a record that ends at end of input without
+/// a newline can be told from one that ends with one.
+struct Tracker<R> {
+    inner: R,
+    total: u64,
+    last: Option<u8>,
+    eof: bool,
+}
+
+impl<R: Read> Read for Tracker<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 {
+            if !buf.is_empty() {
+                self.eof = true;
+            }
+        } else {
+            self.total += n as u64;
+            self.last = Some(buf[n - 1]);
+        }
+        Ok(n)
+    }
+}
+
+type Reader = csv::Reader<Tracker<Box<dyn Read + Send>>>;
+
+pub(crate) struct CsvSource {
+    name: String,
+    rdr: Reader,
+    rec: ByteRecord,
+    /// The first record of a headerless file, read while looking for a header.
+    first: Option<(ByteRecord, u64)>,
+    key_col: usize,
+    /// The key column's name, for "no ... cell" messages.
+    key_name: String,
+    /// Extras slot for each column index (`None` for the key column).
+    slots: Vec<Option<usize>>,
+}
+
+impl CsvSource {
+    pub(crate) fn new(
+        name: String,
+        reader: Box<dyn Read + Send>,
+        delimiter: u8,
+        opts: &InputOptions,
+        cols: &mut Columns,
+    ) -> Result<Self, InputError> {
+        let tracker = Tracker {
+            inner: reader,
+            total: 0,
+            last: None,
+            eof: false,
+        };
+        let rdr = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(delimiter)
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_reader(tracker);
+        let mut src = CsvSource {
+            name,
+            rdr,
+            rec: ByteRecord::new(),
+            first: None,
+            key_col: 0,
+            key_name: key_name(opts).to_string(),
+            slots: Vec::new(),
+        };
+        let Some(line) = src.read()? else {
+            return Ok(src);
+        };
+        let cells: Vec<String> = (0..src.rec.len())
+            .map(|i| {
+                String::from_utf8_lossy(cell(&src.rec, i).unwrap_or_default())
+                    .trim()
+                    .to_string()
+            })
+            .collect();
+        let names = || cells.iter().map(String::as_str);
+        let is_header = names().any(|c| {
+            ["iccid", "sim_card_id", "cid"]
+                .iter()
+                .chain(opts.column.as_deref().as_slice())
+                .any(|want| c.eq_ignore_ascii_case(want))
+        });
+        if !is_header {
+            src.first = Some((src.rec.clone(), line));
+            return Ok(src);
+        }
+        src.key_col = pick_key(names(), opts).ok_or_else(|| {
+            InputError::unreadable(
+                &src.name,
+                Some(line),
+                format!(
+                    "no column {} in header (columns: {})",
+                    key_name(opts),
+                    cells.join(", ")
+                ),
+            )
+        })?;
+        src.key_name = cells[src.key_col].clone();
+        let mut seen: Vec<String> = Vec::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i == src.key_col {
+                src.slots.push(None);
+                continue;
+            }
+            let base = if cell.is_empty() {
+                format!("column{}", i + 1)
+            } else {
+                cell.clone()
+            };
+            let mut name = base.clone();
+            let mut n = 1;
+            while seen.contains(&name) {
+                n += 1;
+                name = format!("{base}_{n}");
+            }
+            seen.push(name.clone());
+            src.slots.push(Some(cols.slot(&name)));
+        }
+        Ok(src)
+    }
+
+    /// Reads the next non-blank record into `self.rec`; returns the line it starts on.
+    fn read(&mut self) -> Result<Option<u64>, InputError> {
+        loop {
+            match self.rdr.read_byte_record(&mut self.rec) {
+                Ok(true) => {}
+                Ok(false) => return Ok(None),
+                Err(e) => {
+                    let line = self.rdr.position().line();
+                    return Err(match e.into_kind() {
+                        csv::ErrorKind::Io(e) => InputError::io(&self.name, Some(line), e),
+                        other => {
+                            InputError::unreadable(&self.name, Some(line), format!("{other:?}"))
+                        }
+                    });
+                }
+            }
+            let after = self.rdr.position();
+            let tracker = self.rdr.get_ref();
+            let ended_by_newline =
+                after.byte() < tracker.total || !tracker.eof || tracker.last == Some(b'\n');
+            let inner = self.rec.as_slice().iter().filter(|&&b| b == b'\n').count() as u64;
+            let line = after
+                .line()
+                .saturating_sub(inner + ended_by_newline as u64)
+                .max(1);
+            let blank = (0..self.rec.len()).all(|i| {
+                cell(&self.rec, i)
+                    .unwrap_or_default()
+                    .trim_ascii()
+                    .is_empty()
+            });
+            if !blank {
+                return Ok(Some(line));
+            }
+        }
+    }
+
+    fn slot(&mut self, i: usize, cols: &mut Columns) -> Option<usize> {
+        while self.slots.len() <= i {
+            let n = self.slots.len();
+            self.slots.push(if n == self.key_col {
+                None
+            } else {
+                Some(cols.slot(&format!("column{}", n + 1)))
+            });
+        }
+        self.slots[i]
+    }
+}
+
+impl Source for CsvSource {
+    fn next_record(&mut self, cols: &mut Columns) -> Option<Result<Parsed, InputError>> {
+        let line = match self.first.take() {
+            Some((rec, line)) => {
+                self.rec = rec;
+                line
+            }
+            None => match self.read() {
+                Ok(Some(line)) => line,
+                Ok(None) => return None,
+                Err(e) => return Some(Err(e)),
+            },
+        };
+        let utf8 = std::str::from_utf8(self.rec.as_slice()).is_ok();
+        let (raw, mut problem) = match cell(&self.rec, self.key_col) {
+            Some(bytes) => (String::from_utf8_lossy(bytes).into_owned(), None),
+            None => (
+                String::new(),
+                Some(format!(
+                    "no {} cell (the row has {} columns)",
+                    self.key_name,
+                    self.rec.len()
+                )),
+            ),
+        };
+        if !utf8 {
+            problem = Some("not valid UTF-8".to_string());
+        }
+        let mut extras = Vec::new();
+        for i in 0..self.rec.len() {
+            if let Some(slot) = self.slot(i, cols) {
+                let value = cell(&self.rec, i).unwrap_or_default();
+                extras.push((slot, String::from_utf8_lossy(value).into_owned()));
+            }
+        }
+        Some(Ok(Parsed {
+            line,
+            raw,
+            problem,
+            extras,
+        }))
+    }
+}
+
+/// Cell `i`, without the `\r` a CRLF line leaves on the last one.
+fn cell(rec: &ByteRecord, i: usize) -> Option<&[u8]> {
+    let bytes = rec.get(i)?;
+    if i + 1 == rec.len() {
+        Some(bytes.strip_suffix(b"\r").unwrap_or(bytes))
+    } else {
+        Some(bytes)
+    }
+}

@@ -1,0 +1,100 @@
+//! The ICCID rules and duplicate detection, kept apart from the readers because both the readers
+//! (to mark a row `invalid`) and the engine (to mark a row `duplicate`) lean on them, and because a
+//! run over millions of cards must remember every key it has seen without its memory growing
+//! like the input file.
+
+use std::collections::HashMap;
+
+/// Checks one key cell: surrounding whitespace trimmed, 19–20 characters, all digits except that
+/// the last may be a hex letter (some carriers end ICCIDs with `F`). Returns the upper-cased key,
+/// or the reason it is refused (without a location: the caller knows where the cell came from).
+pub fn validate_iccid(raw: &str) -> Result<String, String> {
+    let key = raw.trim();
+    if key.is_empty() {
+        return Err("ICCID is empty".to_string());
+    }
+    let len = key.chars().count();
+    if !(19..=20).contains(&len) {
+        return Err(format!("ICCID has {len} characters, expected 19-20"));
+    }
+    for (i, c) in key.chars().enumerate() {
+        let last = i + 1 == len;
+        if c.is_ascii_digit() || (last && c.is_ascii_hexdigit()) {
+            continue;
+        }
+        return Err(if last {
+            format!("ICCID ends with {c:?}, expected a digit or a hex letter A-F")
+        } else {
+            format!(
+                "ICCID has {c:?} at position {}, expected a digit (only the last character may be a hex letter)",
+                i + 1
+            )
+        });
+    }
+    Ok(key.to_ascii_uppercase())
+}
+
+/// Remembers every key seen in a run and the row it first appeared on.
+///
+/// A valid ICCID is at most 20 hex nibbles, so it packs into a `u128` together with its length
+/// (the length keeps `0123…` and `123…` apart): 16 bytes of key per card instead of a `String`.
+/// Keys that do not pack (longer than 30 characters or not hex — the engine should only pass
+/// valid keys, but this must not panic or lie) fall back to a string map.
+#[derive(Debug, Default)]
+pub struct Dedupe {
+    packed: HashMap<u128, u64>,
+    other: HashMap<String, u64>,
+}
+
+impl Dedupe {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records `key` (trimmed, compared case-insensitively) as seen on `row`; if it was seen
+    /// before, returns the row it first appeared on and keeps that first row.
+    pub fn check(&mut self, key: &str, row: u64) -> Option<u64> {
+        let key = key.trim();
+        match pack(key) {
+            Some(p) => match self.packed.entry(p) {
+                std::collections::hash_map::Entry::Occupied(e) => Some(*e.get()),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(row);
+                    None
+                }
+            },
+            None => {
+                let key = key.to_ascii_uppercase();
+                match self.other.get(&key) {
+                    Some(first) => Some(*first),
+                    None => {
+                        self.other.insert(key, row);
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    /// How many distinct keys have been seen.
+    pub fn len(&self) -> usize {
+        self.packed.len() + self.other.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Length in the top byte, then one nibble per hex character.
+fn pack(key: &str) -> Option<u128> {
+    if key.len() > 30 {
+        return None;
+    }
+    let mut v: u128 = 0;
+    for b in key.bytes() {
+        let nibble = (b as char).to_digit(16)?;
+        v = (v << 4) | nibble as u128;
+    }
+    Some(v | ((key.len() as u128) << 120))
+}
