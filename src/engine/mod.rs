@@ -1,1 +1,476 @@
-//! engine (being built)
+//! The fan-out: pending rows from the journal, one pacer, a bounded pool of workers, retries
+//! decided by [`retry::decide`], outcomes to the journal's one [`writer::Writer`].
+//!
+//! Each worker owns one row at a time from first try to last, so no card ever has two requests
+//! in flight. For a non-idempotent operation the worker records the row's intent durably after
+//! the pacer released the request and before writing it, so a crash leaves exactly the rows
+//! that were in flight without an outcome.
+
+pub mod operation;
+pub mod pacer;
+pub mod retry;
+pub mod writer;
+
+use crate::gsl::{Client, GslError};
+use crate::journal::{Journal, Outcome, SessionTotals};
+use crate::model::Status;
+use operation::Operation;
+use pacer::Pacer;
+use retry::Decision;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+/// How hard to push, from the command line or the job file.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Requests per second to the operation's API, retries included.
+    pub rate: f64,
+    /// Requests in flight at most.
+    pub concurrency: usize,
+    /// Tries per row, the first included; 429s do not count.
+    pub max_attempts: u32,
+    pub max_failure_rate: f64,
+    pub failure_min_rows: u64,
+}
+
+/// Enough workers to sustain `rate` when an answer takes up to two seconds, within 4..=256.
+pub fn default_concurrency(rate: f64) -> usize {
+    ((rate * 2.0).ceil() as usize).clamp(4, 256)
+}
+
+/// A 429 storm must still end: after this many throttled answers one row gives up.
+const MAX_THROTTLED_PER_ROW: u32 = 100;
+
+/// Why the engine stopped releasing requests.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stop {
+    /// Every pending row was worked through.
+    Finished,
+    /// SIGINT / SIGTERM / SIGHUP (or the caller's shutdown future).
+    Interrupted,
+    /// Too many rows failed; the message says how many.
+    FailureThreshold(String),
+    /// Credentials rejected; the message says what to check.
+    AuthRejected(String),
+    /// The journal could not be written.
+    JournalFailed(String),
+}
+
+/// Live counters, shared with the progress display.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub ok: AtomicU64,
+    pub failed: AtomicU64,
+    pub unknown: AtomicU64,
+    /// Rows finished by this process (ok + failed + unknown).
+    pub finished: AtomicU64,
+    pub calls: AtomicU64,
+    pub throttled: AtomicU64,
+    pub retries: AtomicU64,
+}
+
+impl Counters {
+    fn count(&self, status: Status) {
+        match status {
+            Status::Ok => &self.ok,
+            Status::Failed => &self.failed,
+            Status::Unknown => &self.unknown,
+            _ => return,
+        }
+        .fetch_add(1, Relaxed);
+        self.finished.fetch_add(1, Relaxed);
+    }
+}
+
+/// Shared by every worker of one run.
+struct Shared {
+    op: Arc<dyn Operation>,
+    client: Client,
+    pacer: Pacer,
+    cfg: EngineConfig,
+    writer: writer::Writer,
+    counters: Arc<Counters>,
+    stop_tx: watch::Sender<Option<Stop>>,
+    /// Set once an answer other than 401 arrived: until then, one request at a time.
+    auth_confirmed: AtomicBool,
+    auth_gate: tokio::sync::Mutex<()>,
+    first_call_at: Mutex<Option<String>>,
+    last_call_at: Mutex<Option<String>>,
+}
+
+impl Shared {
+    fn stopped(&self) -> bool {
+        self.stop_tx.borrow().is_some()
+    }
+
+    fn stop(&self, why: Stop) {
+        self.stop_tx.send_if_modified(|s| {
+            if s.is_none() {
+                *s = Some(why);
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    fn stop_signal(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.stop_tx.subscribe();
+        async move {
+            let _ = rx.wait_for(|s| s.is_some()).await;
+        }
+    }
+}
+
+fn now_rfc3339() -> String {
+    chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
+}
+
+/// Work through the run's pending rows until done, stopped, or `shutdown` resolves.
+///
+/// The journal comes back (for the report) unless its writer failed.
+pub async fn run(
+    op: Arc<dyn Operation>,
+    client: Client,
+    journal: Journal,
+    cfg: EngineConfig,
+    counters: Arc<Counters>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> (Stop, Result<Journal, String>) {
+    let journal_dir: PathBuf = journal
+        .path()
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let session = journal.begin_session().ok();
+    let (writer, writer_thread) = writer::Writer::start(journal);
+    let (stop_tx, _) = watch::channel(None);
+    let shared = Arc::new(Shared {
+        pacer: Pacer::new(op.name(), cfg.rate),
+        op,
+        client,
+        cfg: cfg.clone(),
+        writer: writer.clone(),
+        counters: counters.clone(),
+        stop_tx,
+        auth_confirmed: AtomicBool::new(false),
+        auth_gate: tokio::sync::Mutex::new(()),
+        first_call_at: Mutex::new(None),
+        last_call_at: Mutex::new(None),
+    });
+
+    {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            shared.stop(Stop::Interrupted);
+        });
+    }
+
+    let (row_tx, row_rx) = mpsc::channel::<(u64, String)>(cfg.concurrency * 2 + 16);
+    let dispatcher = tokio::spawn(dispatch(journal_dir, row_tx, shared.clone()));
+    let row_rx = Arc::new(tokio::sync::Mutex::new(row_rx));
+    let mut workers = Vec::with_capacity(cfg.concurrency);
+    for _ in 0..cfg.concurrency.max(1) {
+        workers.push(tokio::spawn(worker(shared.clone(), row_rx.clone())));
+    }
+    for w in workers {
+        let _ = w.await;
+    }
+    let _ = dispatcher.await;
+    shared.stop(Stop::Finished);
+    let stop = shared.stop_tx.borrow().clone().unwrap_or(Stop::Finished);
+    let stop = match writer.failure() {
+        Some(msg) => Stop::JournalFailed(msg),
+        None => stop,
+    };
+    if let Some(id) = session {
+        writer.session(id, totals(&shared), None);
+    }
+    drop(shared);
+    let journal = tokio::task::spawn_blocking(move || writer_thread.finish(writer))
+        .await
+        .unwrap_or_else(|_| Err("journal writer panicked".into()));
+    (stop, journal)
+}
+
+fn totals(shared: &Shared) -> SessionTotals {
+    let c = &shared.counters;
+    SessionTotals {
+        calls: c.calls.load(Relaxed),
+        throttled: c.throttled.load(Relaxed),
+        retries: c.retries.load(Relaxed),
+        first_call_at: shared.first_call_at.lock().expect("times").clone(),
+        last_call_at: shared.last_call_at.lock().expect("times").clone(),
+    }
+}
+
+/// Feed pending rows, in row order, from the journal (read on a blocking thread).
+async fn dispatch(dir: PathBuf, tx: mpsc::Sender<(u64, String)>, shared: Arc<Shared>) {
+    let reader = match tokio::task::spawn_blocking(move || Journal::open_read(&dir)).await {
+        Ok(Ok(j)) => Arc::new(Mutex::new(j)),
+        Ok(Err(e)) => {
+            shared.stop(Stop::JournalFailed(e.to_string()));
+            return;
+        }
+        Err(_) => return,
+    };
+    let mut after = 0u64;
+    loop {
+        if shared.stopped() {
+            return;
+        }
+        let r = reader.clone();
+        let chunk = tokio::task::spawn_blocking(move || {
+            r.lock().expect("reader").pending_after(after, 1024)
+        })
+        .await;
+        let chunk = match chunk {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => {
+                shared.stop(Stop::JournalFailed(e.to_string()));
+                return;
+            }
+            Err(_) => return,
+        };
+        if chunk.is_empty() {
+            return;
+        }
+        for (row, key, _batch) in chunk {
+            after = row;
+            tokio::select! {
+                sent = tx.send((row, key)) => if sent.is_err() { return },
+                _ = shared.stop_signal() => return,
+            }
+        }
+    }
+}
+
+async fn worker(shared: Arc<Shared>, rows: Arc<tokio::sync::Mutex<mpsc::Receiver<(u64, String)>>>) {
+    loop {
+        if shared.stopped() {
+            return;
+        }
+        let next = {
+            let mut rx = rows.lock().await;
+            tokio::select! {
+                r = rx.recv() => r,
+                _ = shared.stop_signal() => None,
+            }
+        };
+        let Some((row, key)) = next else { return };
+        let outcome = work_row(&shared, row, &key).await;
+        if let Some(o) = outcome {
+            if let Some(st) = o.status {
+                shared.counters.count(st);
+            }
+            shared.writer.outcome(o);
+            check_failure_rate(&shared);
+        }
+    }
+}
+
+fn check_failure_rate(shared: &Shared) {
+    let c = &shared.counters;
+    let finished = c.finished.load(Relaxed);
+    let bad = c.failed.load(Relaxed) + c.unknown.load(Relaxed);
+    if finished >= shared.cfg.failure_min_rows
+        && finished > 0
+        && bad as f64 / finished as f64 > shared.cfg.max_failure_rate
+    {
+        shared.stop(Stop::FailureThreshold(format!(
+            "{bad} of {finished} rows finished in this process failed or ended unknown, more than --max-failure-rate {}",
+            shared.cfg.max_failure_rate
+        )));
+    }
+}
+
+/// Fill an outcome's error fields from a failure.
+fn with_error(mut o: Outcome, err: &GslError) -> Outcome {
+    o.http_status = err.http_status();
+    o.error_code = Some(err.error_code());
+    o.error_msg = Some(err.error_msg());
+    o
+}
+
+/// One row from first try to last. `None`: nothing to record (stopped before any try).
+async fn work_row(shared: &Shared, row: u64, key: &str) -> Option<Outcome> {
+    let idempotent = shared.op.idempotent();
+    let mut attempts = 0u32;
+    let mut throttled = 0u32;
+    let mut intent_recorded = false;
+    let mut last_err: Option<GslError> = None;
+    // Leave the row as it was, or — once its intent is recorded — explicitly `pending`:
+    // everything that happened so far provably did nothing.
+    let not_done = |attempts: u32, last_err: &Option<GslError>| {
+        let o = Outcome {
+            row,
+            status: Some(Status::Pending),
+            attempts,
+            ..Outcome::default()
+        };
+        Some(match last_err {
+            Some(e) => with_error(o, e),
+            None => o,
+        })
+    };
+    loop {
+        if shared.stopped() {
+            return if intent_recorded || attempts > 0 {
+                not_done(attempts, &last_err)
+            } else {
+                None
+            };
+        }
+        // Until an answer shows the credentials work, one request at a time.
+        let gate = if shared.auth_confirmed.load(Relaxed) {
+            None
+        } else {
+            let g = shared.auth_gate.lock().await;
+            if shared.auth_confirmed.load(Relaxed) {
+                None
+            } else {
+                Some(g)
+            }
+        };
+        tokio::select! {
+            _ = shared.pacer.acquire() => {}
+            _ = shared.stop_signal() => continue,
+        }
+        if shared.stopped() {
+            continue;
+        }
+        if !idempotent && !intent_recorded {
+            if let Err(msg) = shared.writer.intent(row).await {
+                shared.stop(Stop::JournalFailed(msg));
+                return None;
+            }
+            intent_recorded = true;
+        }
+        let stamp = now_rfc3339();
+        shared
+            .first_call_at
+            .lock()
+            .expect("times")
+            .get_or_insert_with(|| stamp.clone());
+        *shared.last_call_at.lock().expect("times") = Some(stamp);
+        shared.counters.calls.fetch_add(1, Relaxed);
+        let t0 = Instant::now();
+        let result = shared.op.perform(&shared.client, key).await;
+        let latency_ms = t0.elapsed().as_millis() as u64;
+        let answered = !matches!(
+            &result,
+            Err(GslError::Connect(_) | GslError::Timeout(_) | GslError::Closed(_))
+                | Err(GslError::Unauthorized { .. } | GslError::Auth(_))
+        );
+        if answered {
+            shared.auth_confirmed.store(true, Relaxed);
+        }
+        drop(gate);
+        let base = Outcome {
+            row,
+            attempts: attempts + 1,
+            latency_ms: Some(latency_ms),
+            finished_at: Some(now_rfc3339()),
+            ..Outcome::default()
+        };
+        let err = match result {
+            Ok(done) => {
+                return Some(Outcome {
+                    status: Some(Status::Ok),
+                    work_order_id: done.work_order_id,
+                    real_named: done.real_named,
+                    ..base
+                })
+            }
+            Err(e) => e,
+        };
+        let decision = retry::decide(&err, idempotent, attempts + 1, shared.cfg.max_attempts);
+        tracing::debug!(row, error = %err, ?decision, "try failed");
+        match decision {
+            Decision::Throttled(retry_after) => {
+                shared.counters.throttled.fetch_add(1, Relaxed);
+                shared.pacer.throttled(retry_after);
+                throttled += 1;
+                if throttled >= MAX_THROTTLED_PER_ROW {
+                    return Some(with_error(
+                        Outcome {
+                            status: Some(Status::Failed),
+                            attempts,
+                            ..base
+                        },
+                        &err,
+                    ));
+                }
+                last_err = Some(err);
+            }
+            Decision::Retry(why) => {
+                attempts += 1;
+                shared.counters.retries.fetch_add(1, Relaxed);
+                tracing::debug!(row, attempt = attempts, why, "retrying");
+                last_err = Some(err);
+                tokio::select! {
+                    _ = tokio::time::sleep(retry::backoff(attempts)) => {}
+                    _ = shared.stop_signal() => {}
+                }
+            }
+            Decision::Fail(why) => {
+                tracing::debug!(row, why, "row failed");
+                return Some(with_error(
+                    Outcome {
+                        status: Some(Status::Failed),
+                        ..base
+                    },
+                    &err,
+                ));
+            }
+            Decision::Unknown(why) => {
+                tracing::warn!(row, error = %err, why, "outcome unknown: not sending again");
+                return Some(with_error(
+                    Outcome {
+                        status: Some(Status::Unknown),
+                        ..base
+                    },
+                    &err,
+                ));
+            }
+            Decision::Abort => {
+                shared.stop(Stop::AuthRejected(auth_message(shared, &err)));
+                return with_error(
+                    Outcome {
+                        status: Some(Status::Pending),
+                        attempts,
+                        ..base
+                    },
+                    &err,
+                )
+                .into();
+            }
+        }
+    }
+}
+
+/// The operator-facing explanation of a 401, with the clock hint in AK/SK mode.
+fn auth_message(shared: &Shared, err: &GslError) -> String {
+    let mode = shared.client.credentials().mode();
+    let mut msg = format!("authentication rejected ({mode}): {}", err.error_msg());
+    if let GslError::Unauthorized {
+        clock_offset: Some(off),
+        ..
+    } = err
+    {
+        if mode == "AK/SK" {
+            let secs = off.num_seconds();
+            msg.push_str(&format!(
+                "; the local clock is {}s {} the server's (signatures older than 15 minutes are refused)",
+                secs.abs(),
+                if secs > 0 { "behind" } else { "ahead of" }
+            ));
+        }
+    }
+    msg.push_str("; check the credentials, then resume the run");
+    msg
+}

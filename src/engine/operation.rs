@@ -1,0 +1,89 @@
+//! The operations a run performs on each card, as values of one small trait.
+//!
+//! Adding stop / reset / enable later is one more implementation here: which API it uses (for
+//! its pacer), whether repeating it is harmless, and what a success puts in the report.
+
+use crate::gsl::{CardRef, Client, GslError};
+use std::future::Future;
+use std::pin::Pin;
+
+/// What a success puts into the report.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Done {
+    pub work_order_id: Option<i64>,
+    pub real_named: Option<bool>,
+}
+
+pub type OpFuture<'a> = Pin<Box<dyn Future<Output = Result<Done, GslError>> + Send + 'a>>;
+
+pub trait Operation: Send + Sync + 'static {
+    /// The command name, e.g. `clear-real-name`.
+    fn name(&self) -> &'static str;
+    /// True when doing it twice is harmless: then in-flight failures are retried.
+    fn idempotent(&self) -> bool;
+    /// True when it changes something that cannot be taken back (needs confirmation).
+    fn destructive(&self) -> bool {
+        !self.idempotent()
+    }
+    /// The HTTP method and path shape, for the dry-run plan.
+    fn endpoint(&self) -> &'static str;
+    /// Perform it for one card.
+    fn perform<'a>(&'a self, client: &'a Client, key: &'a str) -> OpFuture<'a>;
+}
+
+pub struct CheckRealName;
+
+impl Operation for CheckRealName {
+    fn name(&self) -> &'static str {
+        "check-real-name"
+    }
+    fn idempotent(&self) -> bool {
+        true
+    }
+    fn endpoint(&self) -> &'static str {
+        "GET /v1/sim-cards/0/real-named?iccid="
+    }
+    fn perform<'a>(&'a self, client: &'a Client, key: &'a str) -> OpFuture<'a> {
+        Box::pin(async move {
+            let r = client.real_named(&CardRef::Iccid(key.to_string())).await?;
+            Ok(Done {
+                real_named: Some(r.real_named),
+                ..Done::default()
+            })
+        })
+    }
+}
+
+pub struct ClearRealName;
+
+impl Operation for ClearRealName {
+    fn name(&self) -> &'static str {
+        "clear-real-name"
+    }
+    fn idempotent(&self) -> bool {
+        false
+    }
+    fn endpoint(&self) -> &'static str {
+        "POST /v1/sim-cards/0/clear-real-name?iccid="
+    }
+    fn perform<'a>(&'a self, client: &'a Client, key: &'a str) -> OpFuture<'a> {
+        Box::pin(async move {
+            let r = client
+                .clear_real_name(&CardRef::Iccid(key.to_string()))
+                .await?;
+            Ok(Done {
+                work_order_id: Some(r.work_order_id),
+                ..Done::default()
+            })
+        })
+    }
+}
+
+/// The operation a command or journal names.
+pub fn by_name(name: &str) -> Option<std::sync::Arc<dyn Operation>> {
+    match name {
+        "check-real-name" => Some(std::sync::Arc::new(CheckRealName)),
+        "clear-real-name" => Some(std::sync::Arc::new(ClearRealName)),
+        _ => None,
+    }
+}

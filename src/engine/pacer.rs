@@ -1,0 +1,114 @@
+//! One pacer per API: every request to that API, retries included, waits here for its slot.
+//!
+//! Slots are spaced evenly at slightly under the rate, because the gateway counts a rolling
+//! one-second window and a burst only buys 429s. Waiters queue on a fair mutex, so a change of
+//! pace (after a 429) applies to the very next slot instead of to slots reserved long ago.
+//! Written on `tokio::time` rather than `governor` because the rate must change at runtime and
+//! tests drive it under `tokio::time::pause()` (see the SPEC's "Known traps").
+
+use std::sync::Mutex as StdMutex;
+use std::time::Duration;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+/// Slots are this share of the nominal interval longer, so jitter never pushes a window over.
+const HEADROOM: f64 = 1.004;
+/// After a 429 the interval grows by this factor (up to [`MAX_SLOWDOWN`] times the target).
+const BACKOFF: f64 = 1.25;
+const MAX_SLOWDOWN: f64 = 4.0;
+/// The slowdown halves every this long without another 429.
+const RECOVERY_HALF_LIFE: Duration = Duration::from_secs(2);
+
+struct State {
+    /// The next free slot.
+    next: Instant,
+    /// The current spacing; `target` when nothing was throttled lately.
+    interval: Duration,
+    target: Duration,
+    last_adjust: Instant,
+    paused_until: Option<Instant>,
+}
+
+pub struct Pacer {
+    name: String,
+    queue: Mutex<()>,
+    state: StdMutex<State>,
+}
+
+impl Pacer {
+    /// A pacer for `rate` requests per second.
+    pub fn new(name: &str, rate: f64) -> Pacer {
+        let target = Duration::from_secs_f64(HEADROOM / rate.max(0.001));
+        let now = Instant::now();
+        Pacer {
+            name: name.to_string(),
+            queue: Mutex::new(()),
+            state: StdMutex::new(State {
+                next: now,
+                interval: target,
+                target,
+                last_adjust: now,
+                paused_until: None,
+            }),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The spacing now in force.
+    pub fn interval(&self) -> Duration {
+        self.state.lock().expect("pacer").interval
+    }
+
+    /// Wait for the next slot. Cancel-safe: dropping the future gives up the place in the queue.
+    pub async fn acquire(&self) {
+        let _turn = self.queue.lock().await;
+        let at = self.reserve();
+        tokio::time::sleep_until(at).await;
+    }
+
+    fn reserve(&self) -> Instant {
+        let mut s = self.state.lock().expect("pacer");
+        let now = Instant::now();
+        // Let the slowdown decay toward the target.
+        if s.interval > s.target {
+            let dt = now.duration_since(s.last_adjust).as_secs_f64();
+            let excess = (s.interval - s.target).as_secs_f64()
+                * 0.5f64.powf(dt / RECOVERY_HALF_LIFE.as_secs_f64());
+            s.interval = s.target + Duration::from_secs_f64(excess);
+            s.last_adjust = now;
+        }
+        // Keep the schedule when we are only a slot behind (timer granularity); after an idle
+        // spell start afresh from now, so idle time never turns into a burst.
+        let mut slot = if s.next + s.interval >= now {
+            s.next
+        } else {
+            now
+        };
+        if let Some(p) = s.paused_until {
+            if p > slot {
+                slot = p;
+            } else {
+                s.paused_until = None;
+            }
+        }
+        s.next = slot + s.interval;
+        slot
+    }
+
+    /// A 429 arrived: slow down, and pause for `retry_after` when the gateway said so.
+    pub fn throttled(&self, retry_after: Option<Duration>) {
+        let mut s = self.state.lock().expect("pacer");
+        let now = Instant::now();
+        let max = s.target.mul_f64(MAX_SLOWDOWN);
+        s.interval = s.interval.mul_f64(BACKOFF).min(max);
+        s.last_adjust = now;
+        if let Some(ra) = retry_after {
+            let until = now + ra;
+            s.paused_until = Some(s.paused_until.map_or(until, |p| p.max(until)));
+        }
+        tracing::debug!(api = %self.name, interval_ms = s.interval.as_secs_f64() * 1e3, "throttled: slowing down");
+    }
+}

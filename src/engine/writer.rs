@@ -1,0 +1,135 @@
+//! The journal's one writer: a thread that owns the SQLite connection and group-commits.
+//!
+//! Workers send intents (and wait for them to be durable) and outcomes (and go on). The thread
+//! takes whatever has queued up since its last commit and writes it in one transaction, so at
+//! high rates one fsync covers many rows, and at low rates each is committed within a few ms.
+//! A failed write poisons the writer: every later intent is refused, so no request goes out
+//! that the journal could not record.
+
+use crate::journal::{Journal, JournalError, Outcome, SessionTotals};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot};
+
+enum Msg {
+    Intent(u64, oneshot::Sender<Result<(), String>>),
+    Outcome(Outcome),
+    Session(i64, SessionTotals, Option<i32>),
+}
+
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::UnboundedSender<Msg>,
+    failed: Arc<Mutex<Option<String>>>,
+}
+
+/// Handle to join the writer thread and get the journal back.
+pub struct WriterThread {
+    handle: std::thread::JoinHandle<Journal>,
+}
+
+/// The most messages folded into one transaction.
+const MAX_GROUP: usize = 4096;
+
+impl Writer {
+    pub fn start(mut journal: Journal) -> (Writer, WriterThread) {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+        let failed = Arc::new(Mutex::new(None::<String>));
+        let failed2 = failed.clone();
+        let handle = std::thread::Builder::new()
+            .name("journal-writer".into())
+            .spawn(move || {
+                let mut intents = Vec::new();
+                let mut acks = Vec::new();
+                let mut outcomes = Vec::new();
+                while let Some(first) = rx.blocking_recv() {
+                    let mut batch = vec![first];
+                    while batch.len() < MAX_GROUP {
+                        match rx.try_recv() {
+                            Ok(m) => batch.push(m),
+                            Err(_) => break,
+                        }
+                    }
+                    let mut sessions = Vec::new();
+                    for m in batch {
+                        match m {
+                            Msg::Intent(row, ack) => {
+                                intents.push(row);
+                                acks.push(ack);
+                            }
+                            Msg::Outcome(o) => outcomes.push(o),
+                            Msg::Session(id, t, code) => sessions.push((id, t, code)),
+                        }
+                    }
+                    let poisoned = failed2.lock().expect("writer flag").clone();
+                    let result: Result<(), JournalError> = match &poisoned {
+                        Some(_) => Ok(()),
+                        None => journal
+                            .write(&intents, &outcomes, !intents.is_empty())
+                            .and_then(|_| {
+                                sessions
+                                    .iter()
+                                    .try_for_each(|(id, t, c)| journal.update_session(*id, t, *c))
+                            }),
+                    };
+                    let verdict = match (poisoned, result) {
+                        (Some(msg), _) => Err(msg),
+                        (None, Ok(())) => Ok(()),
+                        (None, Err(e)) => {
+                            let msg = format!("journal write failed: {e}");
+                            tracing::error!("{msg}");
+                            *failed2.lock().expect("writer flag") = Some(msg.clone());
+                            Err(msg)
+                        }
+                    };
+                    for ack in acks.drain(..) {
+                        let _ = ack.send(verdict.clone());
+                    }
+                    intents.clear();
+                    outcomes.clear();
+                }
+                journal
+            })
+            .expect("spawn the journal writer thread");
+        (Writer { tx, failed }, WriterThread { handle })
+    }
+
+    /// Record that `row`'s request is about to be written; returns once it is durable.
+    pub async fn intent(&self, row: u64) -> Result<(), String> {
+        let (ack, done) = oneshot::channel();
+        self.tx
+            .send(Msg::Intent(row, ack))
+            .map_err(|_| "journal writer stopped".to_string())?;
+        done.await
+            .unwrap_or_else(|_| Err("journal writer stopped".to_string()))
+    }
+
+    pub fn outcome(&self, o: Outcome) {
+        let _ = self.tx.send(Msg::Outcome(o));
+    }
+
+    pub fn session(&self, id: i64, totals: SessionTotals, exit_code: Option<i32>) {
+        let _ = self.tx.send(Msg::Session(id, totals, exit_code));
+    }
+
+    /// The first write failure, if any.
+    pub fn failure(&self) -> Option<String> {
+        self.failed.lock().expect("writer flag").clone()
+    }
+}
+
+impl WriterThread {
+    /// Wait until everything sent so far is written; the journal comes back.
+    pub fn finish(self, writer: Writer) -> Result<Journal, String> {
+        let failed = writer.failed.clone();
+        drop(writer);
+        let journal = self
+            .handle
+            .join()
+            .map_err(|_| "journal writer thread panicked".to_string())?;
+        let failure = failed.lock().expect("writer flag").clone();
+        match failure {
+            Some(msg) => Err(msg),
+            None => Ok(journal),
+        }
+    }
+}
