@@ -1,1 +1,183 @@
-//! cli (being built)
+//! The command line, in clap's derive style: every flag's doc comment is its `--help` text.
+
+use crate::logging::{LogFormat, LogSettings};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "gslbatch",
+    version,
+    about = "Rate-limited, crash-safe batch runs against Huawei Cloud Global SIM Link",
+    long_about = None
+)]
+pub struct Cli {
+    /// Less output (-q: warnings only, -qq: errors only).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub quiet: u8,
+    /// More detail (-v, -vv, -vvv). Secrets are never logged at any level.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Log shape: text for people, json for schedulers.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+impl Cli {
+    pub fn log_settings(&self) -> LogSettings {
+        LogSettings {
+            verbosity: (self.quiet as i8).saturating_sub(self.verbose as i8),
+            format: self.log_format,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Ask the carrier whether each card is real-name registered (idempotent, retried freely).
+    CheckRealName(BatchArgs),
+    /// Clear the real-name data of each China Telecom card (destructive: never sent twice).
+    ClearRealName(BatchArgs),
+    /// Carry on with an interrupted, aborted or crashed run.
+    Resume(ResumeArgs),
+    /// Counts per status, rate, ETA and whether a process holds the run.
+    Status(StatusArgs),
+    /// Render the report from the journal, at any time.
+    Report(ReportArgs),
+    /// Run the built-in GSL simulator (for rehearsals, tests and benchmarks).
+    Simulate(SimulateArgs),
+}
+
+/// Options shared by every command that sends requests.
+#[derive(Debug, Clone, Args)]
+pub struct RunOptions {
+    /// Calls per second to the API, all workers together, retries included [default: 5].
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Requests in flight at most [default: enough to sustain --rate, at most 256].
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Tries per request, the first included; 429 answers do not count [default: 5].
+    #[arg(long)]
+    pub max_attempts: Option<u32>,
+    /// Per-request timeout in seconds (the connect timeout is 10 s) [default: 30].
+    #[arg(long)]
+    pub timeout: Option<f64>,
+    /// Abort when more than this share of this process's finished rows failed [default: 0.5]…
+    #[arg(long)]
+    pub max_failure_rate: Option<f64>,
+    /// …once at least this many rows finished in this process [default: 1000].
+    #[arg(long)]
+    pub failure_min_rows: Option<u64>,
+    /// Read the IAM token (sent as X-Auth-Token) from this file; re-read once after a 401.
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
+    /// Report path; .csv, .json or .jsonl picks the format; - is stdout [default: RUN_DIR/report.csv].
+    #[arg(long)]
+    pub report: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BatchArgs {
+    /// Input files (CSV, JSON, JSON Lines), or - for stdin.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<String>,
+    /// API base URL.
+    #[arg(long, env = "GSL_ENDPOINT", default_value = crate::gsl::client::DEFAULT_ENDPOINT)]
+    pub endpoint: String,
+    /// Run against an in-process simulator holding the input's cards: a dress rehearsal.
+    #[arg(long)]
+    pub rehearse: bool,
+    /// Where the journal, report and summary live [default: runs/<operation>-<local time>].
+    #[arg(long)]
+    pub run_dir: Option<PathBuf>,
+    /// Input column holding the ICCID (case-insensitive) [default: iccid].
+    #[arg(long)]
+    pub column: Option<String>,
+    /// Read and validate everything, print the plan on stdout, send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Confirm a destructive run without a prompt.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    #[command(flatten)]
+    pub run: RunOptions,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ResumeArgs {
+    /// The run directory to carry on with.
+    pub run_dir: PathBuf,
+    /// Try `failed` rows again.
+    #[arg(long)]
+    pub retry_failed: bool,
+    /// Send `unknown` rows again (they may have happened already): needs --yes.
+    #[arg(long)]
+    pub resend_unknown: bool,
+    /// Confirm --resend-unknown.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    #[command(flatten)]
+    pub run: RunOptions,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    pub run_dir: PathBuf,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    pub run_dir: PathBuf,
+    /// Report path; .csv, .json or .jsonl picks the format; - is stdout [default: RUN_DIR/report.csv].
+    #[arg(long)]
+    pub report: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SimulateArgs {
+    /// Address to listen on (loopback by default; port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Cards in the generated inventory.
+    #[arg(long, default_value_t = 1000)]
+    pub cards: usize,
+    /// Seed of the generated inventory.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Load the inventory from this CSV instead.
+    #[arg(long)]
+    pub inventory: Option<PathBuf>,
+    /// Calls per second per API before 429 (rolling one-second window); unthrottled if absent.
+    #[arg(long)]
+    pub rate: Option<u32>,
+    /// Calls per second for the SIM card list.
+    #[arg(long)]
+    pub list_rate: Option<u32>,
+    /// Mean latency in ms (with jitter).
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Share of calls answered 500 GSL.00010003 (nothing done).
+    #[arg(long, default_value_t = 0.0)]
+    pub busy_rate: f64,
+    /// Share of calls whose work is done and whose connection is then closed without an answer.
+    #[arg(long, default_value_t = 0.0)]
+    pub drop_rate: f64,
+    /// Share of calls answered only after a delay longer than a client's timeout.
+    #[arg(long, default_value_t = 0.0)]
+    pub slow_rate: f64,
+    /// Share of calls whose work is done and then answered 502.
+    #[arg(long, default_value_t = 0.0)]
+    pub bad_gateway_rate: f64,
+    /// Seconds until a real-name clearing work order completes.
+    #[arg(long, default_value_t = 5.0)]
+    pub work_order_secs: f64,
+    /// Seconds an AK stays locked after five failed signatures.
+    #[arg(long, default_value_t = 300)]
+    pub lockout_secs: u64,
+}

@@ -1,1 +1,65 @@
-//! exit (being built)
+//! Exit codes, chosen in exactly one place: [`Failure::code`] and [`from_counts`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Every row `ok` or `duplicate`; for status / report / inventory: done.
+pub const OK: i32 = 0;
+/// Finished, but some rows are `failed`, `invalid` or `unknown`.
+pub const ROWS_FAILED: i32 = 1;
+/// Nothing was sent: bad usage, unreadable input, refused confirmation, locked run dir.
+pub const USAGE: i32 = 2;
+/// Aborted mid-run (failure threshold, authentication, journal write): resumable.
+pub const ABORTED: i32 = 3;
+/// Interrupted by a signal after in-flight requests finished: resumable.
+pub const INTERRUPTED: i32 = 130;
+
+/// An error that ends the command, with the exit code it maps to and a plain message.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: i32,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn usage(message: impl Into<String>) -> Failure {
+        Failure {
+            code: USAGE,
+            message: message.into(),
+        }
+    }
+
+    pub fn aborted(message: impl Into<String>) -> Failure {
+        Failure {
+            code: ABORTED,
+            message: message.into(),
+        }
+    }
+
+    pub fn failed(message: impl Into<String>) -> Failure {
+        Failure {
+            code: ROWS_FAILED,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// The exit code of a finished run from its row counts (report statuses).
+pub fn from_counts(counts: &BTreeMap<String, u64>) -> i32 {
+    let bad = ["failed", "invalid", "unknown", "pending"]
+        .iter()
+        .any(|s| counts.get(*s).copied().unwrap_or(0) > 0);
+    if bad {
+        ROWS_FAILED
+    } else {
+        OK
+    }
+}

@@ -1,1 +1,106 @@
-//! logging (being built)
+//! Logs to stderr through `tracing`, and the one progress bar they must not tear.
+//!
+//! On a TTY (and without `-q` or JSON logs) a single indicatif bar shows done/total, rate, ETA
+//! and live counts; log lines are written through [`BarWriter`], which suspends the bar while a
+//! line prints. Elsewhere there is no bar, and the engine's progress is a log line every 60 s.
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::{IsTerminal, Write};
+use std::sync::OnceLock;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::EnvFilter;
+
+static BAR: OnceLock<ProgressBar> = OnceLock::new();
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// How the process reports as it goes.
+#[derive(Debug, Clone, Copy)]
+pub struct LogSettings {
+    /// -q count minus -v count: <0 more detail, >0 quieter.
+    pub verbosity: i8,
+    pub format: LogFormat,
+}
+
+impl LogSettings {
+    /// Whether a progress bar may be drawn.
+    pub fn wants_bar(&self) -> bool {
+        self.verbosity <= 0 && self.format == LogFormat::Text && std::io::stderr().is_terminal()
+    }
+}
+
+/// Writes a log line with the bar (if any) suspended around it.
+#[derive(Clone, Copy)]
+pub struct BarWriter;
+
+impl Write for BarWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match BAR.get() {
+            Some(bar) if !bar.is_finished() => bar.suspend(|| std::io::stderr().write_all(buf))?,
+            _ => std::io::stderr().write_all(buf)?,
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+impl<'a> MakeWriter<'a> for BarWriter {
+    type Writer = BarWriter;
+    fn make_writer(&'a self) -> BarWriter {
+        BarWriter
+    }
+}
+
+/// Install the global subscriber. `GSL_LOG` (an `EnvFilter`) overrides the level when set.
+pub fn init(s: LogSettings) {
+    let level = match s.verbosity {
+        i8::MIN..=-3 => "trace",
+        -2 => "debug",
+        -1 => "info,gslbatch=debug",
+        0 => "info",
+        1 => "warn",
+        _ => "error",
+    };
+    // Dependencies stay at warn unless asked: their debug output can include request lines.
+    let default = if s.verbosity < 0 {
+        format!("warn,gslbatch={}", level.rsplit('=').next().unwrap_or(level))
+    } else {
+        level.to_string()
+    };
+    let filter = EnvFilter::try_from_env("GSL_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(BarWriter)
+        .with_target(false);
+    let _ = match s.format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).try_init(),
+    };
+}
+
+/// Create the run's progress bar (once per process), or `None` when there should be none.
+pub fn bar(s: LogSettings, total: u64) -> Option<ProgressBar> {
+    if !s.wants_bar() {
+        return None;
+    }
+    let bar = BAR.get_or_init(|| {
+        let b = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+        b.set_style(
+            ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} {per_sec} eta {eta} {msg}",
+            )
+            .expect("static template"),
+        );
+        b
+    });
+    bar.set_length(total);
+    Some(bar.clone())
+}
