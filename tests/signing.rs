@@ -46,7 +46,11 @@ fn every_vector_matches_byte_for_byte() {
             body: &body,
         };
         let (canonical, _) = req.canonical_request();
-        assert_eq!(canonical, c["canonical_request"].as_str().unwrap(), "{name}: canonical request");
+        assert_eq!(
+            canonical,
+            c["canonical_request"].as_str().unwrap(),
+            "{name}: canonical request"
+        );
         let date = c["headers"]["X-Sdk-Date"].as_str().unwrap();
         assert_eq!(
             aksk::string_to_sign(date, &canonical),
@@ -59,7 +63,11 @@ fn every_vector_matches_byte_for_byte() {
             date,
             &req,
         );
-        assert_eq!(auth, c["authorization"].as_str().unwrap(), "{name}: authorization");
+        assert_eq!(
+            auth,
+            c["authorization"].as_str().unwrap(),
+            "{name}: authorization"
+        );
         assert_eq!(
             aksk::signed_uri(req.path, &query),
             c["signed_uri"].as_str().unwrap(),
@@ -77,9 +85,18 @@ fn a_tampered_request_changes_the_signature() {
         ("Host".to_string(), "127.0.0.1".to_string()),
         ("X-Sdk-Date".to_string(), "20260101T000000Z".to_string()),
     ];
-    let a = Signable { method: "POST", path: "/v1/sim-cards/0/clear-real-name", query: &q, headers: &h, body: b"" };
+    let a = Signable {
+        method: "POST",
+        path: "/v1/sim-cards/0/clear-real-name",
+        query: &q,
+        headers: &h,
+        body: b"",
+    };
     let q2 = vec![("iccid".to_string(), "89860000000000000002".to_string())];
-    let b = Signable { query: &q2, ..a.clone() };
+    let b = Signable {
+        query: &q2,
+        ..a.clone()
+    };
     assert_ne!(
         aksk::authorization("AK", "SK", "20260101T000000Z", &a),
         aksk::authorization("AK", "SK", "20260101T000000Z", &b)

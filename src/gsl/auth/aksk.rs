@@ -28,11 +28,7 @@ pub fn encode(s: &str) -> String {
 
 /// The canonical URI: each segment encoded, always ending in `/` (the SDK appends one).
 pub fn canonical_uri(path: &str) -> String {
-    let mut out = path
-        .split('/')
-        .map(encode)
-        .collect::<Vec<_>>()
-        .join("/");
+    let mut out = path.split('/').map(encode).collect::<Vec<_>>().join("/");
     if !out.ends_with('/') {
         out.push('/');
     }
@@ -41,10 +37,8 @@ pub fn canonical_uri(path: &str) -> String {
 
 /// The canonical query string: `key=value` pairs (decoded inputs), encoded, sorted by key then value.
 pub fn canonical_query(query: &[(String, String)]) -> String {
-    let mut pairs: Vec<(String, String)> = query
-        .iter()
-        .map(|(k, v)| (encode(k), encode(v)))
-        .collect();
+    let mut pairs: Vec<(String, String)> =
+        query.iter().map(|(k, v)| (encode(k), encode(v))).collect();
     pairs.sort();
     pairs
         .iter()
@@ -56,11 +50,7 @@ pub fn canonical_query(query: &[(String, String)]) -> String {
 /// The query string as it goes on the wire: the canonical form, so the signed and sent URIs match.
 pub fn signed_uri(path: &str, query: &[(String, String)]) -> String {
     let q = canonical_query(query);
-    let p = path
-        .split('/')
-        .map(encode)
-        .collect::<Vec<_>>()
-        .join("/");
+    let p = path.split('/').map(encode).collect::<Vec<_>>().join("/");
     if q.is_empty() {
         p
     } else {
@@ -177,8 +167,7 @@ pub fn parse_sdk_date(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
 /// Constant-time comparison of two signatures.
 pub fn signatures_match(a: &str, b: &str) -> bool {
     a.len() == b.len()
-        && a
-            .bytes()
+        && a.bytes()
             .zip(b.bytes())
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0
