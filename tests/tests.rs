@@ -1,3 +1,4 @@
 //! One integration-test binary (keeps link time down); a module per area.
 
 mod signing;
+mod simulator;
