@@ -696,12 +696,16 @@ async fn stats_need_no_auth_and_do_not_count_themselves() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore]
 async fn throughput() {
-    let sim = start(SimConfig {
-        cards: 1000,
-        credentials: SimCredentials::default(),
+    let cfg = SimConfig {
+        credentials: SimCredentials {
+            token: Some("bench-token".into()),
+            ..SimCredentials::default()
+        },
         ..SimConfig::default()
-    })
-    .await;
+    };
+    let sim = Simulator::start(cfg, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
     let url = format!(
         "{}/v1/sim-cards/{}/real-named",
         sim.url(),
@@ -717,7 +721,7 @@ async fn throughput() {
                 for _ in 0..per_task {
                     let r = http
                         .get(&url)
-                        .header("X-Auth-Token", "t")
+                        .header("X-Auth-Token", "bench-token")
                         .send()
                         .await
                         .unwrap();
