@@ -741,3 +741,24 @@ async fn throughput() {
         n as f64 / started.elapsed().as_secs_f64()
     );
 }
+
+/// A rehearsal inventory of a million ICCIDs builds and starts quickly; run with `--ignored`.
+#[tokio::test]
+#[ignore]
+async fn million_card_rehearsal_inventory() {
+    let iccids: Vec<String> = (0..1_000_000u64)
+        .map(|i| {
+            let body = format!("898603{:013}", i);
+            format!("{body}{}", luhn_digit(&body))
+        })
+        .collect();
+    let t = std::time::Instant::now();
+    let cfg = SimConfig::from_iccids(&iccids);
+    let sim = start(cfg).await;
+    println!("1,000,000-card rehearsal simulator up in {:?}", t.elapsed());
+    let cl = Client::new(&sim);
+    let a = cl
+        .get("/v1/sim-cards/0/real-named", &[("iccid", &iccids[999_999])])
+        .await;
+    assert_eq!(a.status, 200);
+}
