@@ -2,7 +2,9 @@
 //! every documented error, authentication, throttling and faults, and its own stats.
 
 use gslbatch::gsl::auth::aksk::{self, Signable};
-use gslbatch::simulator::{luhn_digit, Carrier, Faults, SimConfig, SimCredentials, Simulator};
+use gslbatch::simulator::{
+    load_inventory_csv, luhn_digit, Carrier, Faults, SimConfig, SimCredentials, Simulator,
+};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -184,6 +186,38 @@ async fn inventory_is_deterministic_and_well_formed() {
     assert_eq!(inv.len(), 2);
     assert_eq!(inv[0].carrier, Carrier::ChinaTelecom);
     assert_eq!(inv[1].carrier, Carrier::Other);
+}
+
+#[tokio::test]
+async fn inventory_from_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inv.csv");
+    std::fs::write(
+        &path,
+        "iccid,sim_card_id,real_named,order_id\n89860312345678901234,42,false,7\n89860112345678901230,43,,\n",
+    )
+    .unwrap();
+    let cards = load_inventory_csv(&path).unwrap();
+    assert_eq!(cards.len(), 2);
+    assert_eq!(
+        (cards[0].sim_card_id, cards[0].real_named, cards[0].order_id),
+        (42, false, 7)
+    );
+    assert_eq!(cards[1].carrier, Carrier::ChinaUnicom);
+    let sim = start(SimConfig {
+        inventory: Some(cards),
+        ..SimConfig::default()
+    })
+    .await;
+    let a = Client::new(&sim)
+        .get("/v1/sim-cards/42/real-named", &[])
+        .await;
+    assert_eq!(
+        a.body,
+        json!({"iccid": "89860312345678901234", "real_named": false})
+    );
+    std::fs::write(&path, "msisdn\n1\n").unwrap();
+    assert!(load_inventory_csv(&path).is_err());
 }
 
 #[tokio::test]

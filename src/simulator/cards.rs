@@ -63,10 +63,11 @@ pub async fn list(State(sim): State<Arc<Sim>>, RawQuery(raw): RawQuery) -> ApiRe
     let page = q.paging(ApiError::param)?;
     let search_type = q.opt::<u32>("main_search_type", ApiError::param)?;
     let key = q.get("main_search_key");
+    // Python SDKs may send `True`/`False`; the case is not worth a refusal.
     let real_named = match q.get("real_named") {
         None => None,
-        Some("true") => Some(true),
-        Some("false") => Some(false),
+        Some(v) if v.eq_ignore_ascii_case("true") => Some(true),
+        Some(v) if v.eq_ignore_ascii_case("false") => Some(false),
         Some(_) => return Err(ApiError::param()),
     };
     let order_id = q.opt::<u64>("order_id", ApiError::param)?;

@@ -53,6 +53,10 @@ def main():
     assert first.iccid and first.sim_card_id and isinstance(first.real_named, bool)
     print(f"list_sim_cards: count={cards.count}, first={first.iccid}")
 
+    unnamed = gsl.list_sim_cards(ListSimCardsRequest(limit=500, offset=1, real_named=False))
+    assert all(c.real_named is False for c in unnamed.sim_cards), "real_named filter ignored"
+    print(f"list_sim_cards(real_named=False): count={unnamed.count}")
+
     # China Telecom (898603/898611) cards can be cleared; pick one with an SMS plan for SMS too.
     telecom = [c for c in cards.sim_cards if c.iccid[:6] in ("898603", "898611")]
     assert telecom, "no China Telecom card in the first page"
