@@ -1,0 +1,234 @@
+//! The platform's mutable truth: cards, work orders, sent SMS, tags, and what was done to each
+//! card. One `Mutex<Store>` guards it; handlers hold the lock for a lookup or an update only.
+//!
+//! Delayed effects (a work order finishing, an SMS being delivered) are not timers: each lands
+//! on a queue with its due time, and [`Store::settle`] applies whatever is due before every
+//! read or write. The delay is one constant, so the queue stays in due order.
+
+use super::inventory::{Carrier, InventoryCard, POOL_IDS};
+use chrono::{DateTime, Utc};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The type the API gives real-name clearing work orders.
+pub const WORK_ORDER_CLEAR_REAL_NAME: u32 = 14;
+/// Work order status while its detail is processing, and once it completed.
+pub const WO_PROCESSING: u32 = 2;
+pub const WO_COMPLETED: u32 = 4;
+/// Work order detail status: 1 success, 2 processing.
+pub const DETAIL_SUCCESS: u32 = 1;
+pub const DETAIL_PROCESSING: u32 = 2;
+
+/// A type-14 work order with its single detail (one card per clear call).
+#[derive(Debug, Clone)]
+pub struct WorkOrder {
+    pub id: u64,
+    pub detail_id: u64,
+    /// Index of the card in [`Store::cards`].
+    pub card: usize,
+    pub created: DateTime<Utc>,
+    pub finished: Option<DateTime<Utc>>,
+}
+
+/// One SMS sent to one card. Status 1 sending, 2 delivered, 3 failed.
+#[derive(Debug, Clone)]
+pub struct SmsRecord {
+    pub cid: String,
+    pub msisdn: String,
+    pub content: Arc<str>,
+    pub sent: DateTime<Utc>,
+    pub received: Option<DateTime<Utc>>,
+    pub status: u32,
+}
+
+/// A tag the platform knows; `accessible = false` ones are refused with GSL.00022004.
+#[derive(Debug, Clone)]
+pub struct Tag {
+    pub id: u64,
+    pub name: &'static str,
+    pub status: u32,
+    pub accessible: bool,
+}
+
+enum Due {
+    WorkOrder(usize),
+    Sms(usize),
+}
+
+pub struct Store {
+    /// In `sim_card_id` order, so list pages are slices of a scan.
+    pub cards: Vec<InventoryCard>,
+    pub by_iccid: HashMap<String, usize>,
+    pub by_id: HashMap<u64, usize>,
+    /// Card indices per pool id, in card order.
+    pub pools: HashMap<u64, Vec<usize>>,
+    pub work_orders: Vec<WorkOrder>,
+    pub sms: Vec<SmsRecord>,
+    pub tags: Vec<Tag>,
+    /// How many times each card (by ICCID) was actually cleared — dropped answers included.
+    pub clear_calls: HashMap<String, u32>,
+    pub sms_per_cid: HashMap<String, u32>,
+    pending: VecDeque<(Instant, Due)>,
+    delay: Duration,
+}
+
+/// First work order id handed out.
+const FIRST_WORK_ORDER: u64 = 1_000_001;
+
+impl Store {
+    pub fn new(mut cards: Vec<InventoryCard>, work_order_secs: f64) -> Store {
+        cards.sort_by_key(|c| c.sim_card_id);
+        let mut by_iccid = HashMap::with_capacity(cards.len());
+        let mut by_id = HashMap::with_capacity(cards.len());
+        let mut pools: HashMap<u64, Vec<usize>> =
+            POOL_IDS.iter().map(|p| (*p, Vec::new())).collect();
+        for (i, c) in cards.iter().enumerate() {
+            by_iccid.insert(c.iccid.clone(), i);
+            by_id.insert(c.sim_card_id, i);
+            if let Some(p) = c.pool_id {
+                pools.entry(p).or_default().push(i);
+            }
+        }
+        let tag = |id, name, accessible| Tag {
+            id,
+            name,
+            status: 1,
+            accessible,
+        };
+        Store {
+            cards,
+            by_iccid,
+            by_id,
+            pools,
+            work_orders: Vec::new(),
+            sms: Vec::new(),
+            tags: vec![
+                tag(1, "fleet-a", true),
+                tag(2, "fleet-b", true),
+                tag(3, "resold", true),
+                tag(4, "bench", true),
+                tag(5, "restricted", false),
+                tag(6, "other-tenant", false),
+            ],
+            clear_calls: HashMap::new(),
+            sms_per_cid: HashMap::new(),
+            pending: VecDeque::new(),
+            delay: Duration::from_secs_f64(work_order_secs.max(0.0)),
+        }
+    }
+
+    /// Apply every delayed effect that is due by now.
+    pub fn settle(&mut self) {
+        let now = Instant::now();
+        while self.pending.front().is_some_and(|(t, _)| *t <= now) {
+            let Some((_, due)) = self.pending.pop_front() else {
+                break;
+            };
+            let at = Utc::now();
+            match due {
+                Due::WorkOrder(i) => {
+                    let wo = &mut self.work_orders[i];
+                    wo.finished = Some(at);
+                    self.cards[wo.card].real_named = false;
+                }
+                Due::Sms(i) => {
+                    let s = &mut self.sms[i];
+                    if s.status == 1 {
+                        s.status = 2;
+                        s.received = Some(at);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The card with this ICCID, or this `sim_card_id` (0 = by ICCID).
+    pub fn find(&self, sim_card_id: u64, iccid: Option<&str>) -> Option<usize> {
+        if sim_card_id == 0 {
+            return iccid.and_then(|i| self.by_iccid.get(i)).copied();
+        }
+        let idx = *self.by_id.get(&sim_card_id)?;
+        match iccid {
+            Some(i) if self.cards[idx].iccid != i => None,
+            _ => Some(idx),
+        }
+    }
+
+    /// Clear a card's real-name data: a new work order, finishing after the configured delay.
+    pub fn clear_real_name(&mut self, card: usize) -> u64 {
+        let n = self.work_orders.len();
+        let id = FIRST_WORK_ORDER + n as u64;
+        self.work_orders.push(WorkOrder {
+            id,
+            detail_id: 5_000_001 + n as u64,
+            card,
+            created: Utc::now(),
+            finished: None,
+        });
+        self.pending
+            .push_back((Instant::now() + self.delay, Due::WorkOrder(n)));
+        *self
+            .clear_calls
+            .entry(self.cards[card].iccid.clone())
+            .or_default() += 1;
+        id
+    }
+
+    /// The work order with this id.
+    pub fn work_order(&self, id: u64) -> Option<&WorkOrder> {
+        let i = id.checked_sub(FIRST_WORK_ORDER)?;
+        self.work_orders.get(usize::try_from(i).ok()?)
+    }
+
+    /// Whether a card can receive SMS at all.
+    pub fn sms_eligible(&self, card: usize) -> bool {
+        let c = &self.cards[card];
+        c.carrier.sends_sms() && c.sms_plan
+    }
+
+    /// Send one SMS. Cards whose `sim_card_id` ends in 7 fail delivery (a deterministic share
+    /// for follow-up tests); the rest are delivered when the delay passes.
+    pub fn send_sms(&mut self, card: usize, content: &Arc<str>) {
+        let c = &self.cards[card];
+        let fails = c.sim_card_id % 10 == 7;
+        let now = Utc::now();
+        self.sms.push(SmsRecord {
+            cid: c.iccid.clone(),
+            msisdn: c.msisdn.clone(),
+            content: content.clone(),
+            sent: now,
+            received: None,
+            status: 1,
+        });
+        let i = self.sms.len() - 1;
+        if fails {
+            self.sms[i].status = 3;
+        } else {
+            self.pending
+                .push_back((Instant::now() + self.delay, Due::Sms(i)));
+        }
+        *self.sms_per_cid.entry(c.iccid.clone()).or_default() += 1;
+    }
+
+    /// Names of a card's tags, comma-joined as the card list shows them.
+    pub fn tag_names(&self, card: usize) -> String {
+        self.cards[card]
+            .tag_ids
+            .iter()
+            .filter_map(|id| self.tags.iter().find(|t| t.id == *id))
+            .map(|t| t.name)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Whether a carrier is the one clear-real-name serves.
+    pub fn clearable(&self, card: usize) -> bool {
+        self.cards[card].carrier == Carrier::ChinaTelecom
+    }
+}
+
+/// Times as the API writes them: RFC 3339, UTC, whole seconds.
+pub fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
