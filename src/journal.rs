@@ -311,6 +311,20 @@ impl Journal {
         Ok(rows)
     }
 
+    /// Every valid card key of the run (for a rehearsal's simulator).
+    pub fn keys(&self) -> Result<Vec<String>, JournalError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT key FROM rows WHERE key IS NOT NULL AND status != 'duplicate' ORDER BY row")
+            .map_err(self.err())?;
+        let keys = st
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(self.err())?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.err())?;
+        Ok(keys)
+    }
+
     /// Mark rows in flight, durably (`synchronous=FULL`) — before their request is written.
     pub fn record_intents(&mut self, rows: &[u64]) -> Result<(), JournalError> {
         self.write(rows, &[], true)

@@ -27,4 +27,5 @@ pub mod journal;
 pub mod logging;
 pub mod model;
 pub mod report;
+pub mod rundir;
 pub mod simulator;

@@ -1,1 +1,28 @@
-//! cmd (being built)
+//! One file per subcommand, each `run(args) -> Result<exit code, Failure>`.
+
+pub mod batch;
+pub mod drive;
+pub mod progress;
+pub mod report;
+pub mod resume;
+pub mod signals;
+pub mod simulate;
+pub mod status;
+
+use crate::cli::{Cli, Command};
+use crate::engine::operation::{CheckRealName, ClearRealName};
+use crate::exit::Failure;
+use std::sync::Arc;
+
+/// Run the parsed command line; the `Ok` value is the exit code.
+pub async fn dispatch(cli: Cli) -> Result<i32, Failure> {
+    let log = cli.log_settings();
+    match cli.command {
+        Command::CheckRealName(a) => batch::run(Arc::new(CheckRealName), a, log).await,
+        Command::ClearRealName(a) => batch::run(Arc::new(ClearRealName), a, log).await,
+        Command::Resume(a) => resume::run(a, log).await,
+        Command::Status(a) => status::run(a),
+        Command::Report(a) => report::run(a),
+        Command::Simulate(a) => simulate::run(a).await,
+    }
+}

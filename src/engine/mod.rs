@@ -6,6 +6,7 @@
 //! the pacer released the request and before writing it, so a crash leaves exactly the rows
 //! that were in flight without an outcome.
 
+pub mod ingest;
 pub mod operation;
 pub mod pacer;
 pub mod retry;

@@ -1,0 +1,126 @@
+//! Drive a run whose journal is ready: engine, progress, then report, summary and exit code.
+//!
+//! Shared by a fresh batch and by `resume`, so both end the same way: the report and
+//! `summary.json` rendered from the journal at every exit, the summary on stderr.
+
+use super::progress;
+use crate::engine::{self, operation::Operation, Counters, EngineConfig, Stop};
+use crate::exit::{self, Failure};
+use crate::gsl::Client;
+use crate::journal::Journal;
+use crate::logging::LogSettings;
+use crate::report::{self, summary, ReportDest};
+use crate::rundir::RunDir;
+use crate::simulator::Simulator;
+use std::sync::Arc;
+
+pub struct Drive {
+    pub rundir: RunDir,
+    pub journal: Journal,
+    pub op: Arc<dyn Operation>,
+    pub client: Client,
+    pub cfg: EngineConfig,
+    pub report: Option<String>,
+    pub log: LogSettings,
+    /// The rehearsal's in-process simulator, kept alive for the run.
+    pub simulator: Option<Simulator>,
+}
+
+/// Where the report goes: `--report` (relative to the working directory) or the run dir.
+pub fn report_dest(rundir: &std::path::Path, report: Option<&str>) -> ReportDest {
+    match report {
+        Some("-") => ReportDest::Stdout,
+        Some(p) => ReportDest::Path(p.into()),
+        None => ReportDest::Path(rundir.join("report.csv")),
+    }
+}
+
+/// Render the report and summary; print the summary. Returns the exit code for `stop`.
+pub fn finish(
+    journal: &Journal,
+    rundir: &std::path::Path,
+    report: Option<&str>,
+    stop: Option<&Stop>,
+) -> Result<i32, Failure> {
+    let dest = report_dest(rundir, report);
+    let stats = report::render(journal, &dest).map_err(|e| Failure::aborted(e.to_string()))?;
+    let counts = stats
+        .counts
+        .iter()
+        .map(|(k, v)| (k.to_string(), *v))
+        .collect();
+    let code = match stop {
+        None | Some(Stop::Finished) => exit::from_counts(&counts),
+        Some(Stop::Interrupted) => exit::INTERRUPTED,
+        Some(_) => exit::ABORTED,
+    };
+    let mut s = summary::Summary::build(journal, rundir).map_err(|e| Failure::aborted(e.to_string()))?;
+    s.exit_code = Some(code);
+    s.stop_reason = stop.map(|s| format!("{s:?}"));
+    s.report_path = Some(match &dest {
+        ReportDest::Stdout => "-".into(),
+        ReportDest::Path(p) => p.display().to_string(),
+    });
+    s.write_json(rundir)
+        .map_err(|e| Failure::aborted(e.to_string()))?;
+    eprintln!("{}", s.to_text());
+    Ok(code)
+}
+
+pub async fn drive(d: Drive) -> Result<i32, Failure> {
+    let counts = d
+        .journal
+        .counts()
+        .map_err(|e| Failure::aborted(e.to_string()))?;
+    let todo = counts.get("pending").copied().unwrap_or(0);
+    let total: u64 = counts.values().sum();
+    let counters = Arc::new(Counters::default());
+    let progress = progress::start(d.log, counters.clone(), total - todo, todo);
+    tracing::info!(
+        operation = d.op.name(),
+        run_dir = %d.rundir.path.display(),
+        endpoint = %d.client.endpoint(),
+        rows = todo,
+        rate = d.cfg.rate,
+        concurrency = d.cfg.concurrency,
+        "starting"
+    );
+    let (stop, journal) = engine::run(
+        d.op.clone(),
+        d.client.clone(),
+        d.journal,
+        d.cfg.clone(),
+        counters,
+        super::signals::shutdown(),
+    )
+    .await;
+    progress.finish();
+    if let Some(sim) = d.simulator {
+        sim.shutdown().await;
+    }
+    let journal = match journal {
+        Ok(j) => j,
+        Err(msg) => {
+            // The writer failed: render what the journal holds, from a fresh connection.
+            eprintln!("error: {msg}");
+            let j = Journal::open_read(&d.rundir.path).map_err(|e| Failure::aborted(e.to_string()))?;
+            let _ = finish(&j, &d.rundir.path, d.report.as_deref(), Some(&Stop::JournalFailed(msg.clone())));
+            return Err(Failure::aborted(format!(
+                "{msg}; sending stopped. Free space or fix the disk, then `gslbatch resume {}`",
+                d.rundir.path.display()
+            )));
+        }
+    };
+    match &stop {
+        Stop::Finished => {}
+        Stop::Interrupted => eprintln!(
+            "interrupted: in-flight requests finished; carry on with `gslbatch resume {}`",
+            d.rundir.path.display()
+        ),
+        Stop::FailureThreshold(m) | Stop::AuthRejected(m) | Stop::JournalFailed(m) => eprintln!(
+            "aborted: {m}\nthe rest of the rows are pending; carry on with `gslbatch resume {}`",
+            d.rundir.path.display()
+        ),
+    }
+    finish(&journal, &d.rundir.path, d.report.as_deref(), Some(&stop))
+}

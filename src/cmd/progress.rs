@@ -1,0 +1,67 @@
+//! Live progress: the TTY bar, or a log line every 60 s for schedulers.
+
+use crate::engine::Counters;
+use crate::logging::{self, LogSettings};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const LOG_EVERY: Duration = Duration::from_secs(60);
+
+/// A running progress display; [`Progress::finish`] clears it before the summary prints.
+pub struct Progress {
+    task: tokio::task::JoinHandle<()>,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+/// `done`: rows already finished before this process; `todo`: rows it will work on.
+pub fn start(log: LogSettings, counters: Arc<Counters>, done: u64, todo: u64) -> Progress {
+    let total = done + todo;
+    let bar = logging::bar(log, total);
+    let bar2 = bar.clone();
+    let task = tokio::spawn(async move {
+        let started = Instant::now();
+        let mut last_log = Instant::now();
+        loop {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let finished = counters.finished.load(Relaxed);
+            let ok = counters.ok.load(Relaxed);
+            let failed = counters.failed.load(Relaxed);
+            let unknown = counters.unknown.load(Relaxed);
+            if let Some(b) = &bar2 {
+                b.set_position(done + finished);
+                b.set_message(format!("ok {ok} failed {failed} unknown {unknown}"));
+            } else if last_log.elapsed() >= LOG_EVERY {
+                last_log = Instant::now();
+                let secs = started.elapsed().as_secs_f64().max(0.001);
+                let rate = finished as f64 / secs;
+                let left = todo.saturating_sub(finished);
+                let eta = if rate > 0.0 {
+                    format!("{:.0}s", left as f64 / rate)
+                } else {
+                    "unknown".into()
+                };
+                tracing::info!(
+                    done = done + finished,
+                    total,
+                    ok,
+                    failed,
+                    unknown,
+                    rate = format!("{rate:.1}/s"),
+                    eta,
+                    "progress"
+                );
+            }
+        }
+    });
+    Progress { task, bar }
+}
+
+impl Progress {
+    pub fn finish(self) {
+        self.task.abort();
+        if let Some(b) = self.bar {
+            b.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! `report RUN_DIR`: render the report from the journal, at any time (also during a run).
+
+use super::drive::report_dest;
+use crate::cli::ReportArgs;
+use crate::exit::{Failure, OK};
+use crate::journal::Journal;
+use crate::report;
+
+pub fn run(args: ReportArgs) -> Result<i32, Failure> {
+    let journal = Journal::open_read(&args.run_dir).map_err(|e| Failure::usage(e.to_string()))?;
+    let dest = report_dest(&args.run_dir, args.report.as_deref());
+    let stats = report::render(&journal, &dest).map_err(|e| Failure::aborted(e.to_string()))?;
+    let counts: Vec<String> = stats.counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    eprintln!("report: {} rows ({})", stats.rows, counts.join(", "));
+    Ok(OK)
+}

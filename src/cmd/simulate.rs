@@ -1,0 +1,37 @@
+//! `simulate`: the built-in GSL simulator in the foreground.
+
+use crate::cli::SimulateArgs;
+use crate::exit::{Failure, OK};
+use crate::simulator::{self, SimConfig, SimCredentials};
+
+pub async fn run(a: SimulateArgs) -> Result<i32, Failure> {
+    let inventory = match &a.inventory {
+        Some(p) => Some(simulator::load_inventory_csv(p).map_err(|e| Failure::usage(e.to_string()))?),
+        None => None,
+    };
+    for (name, v) in [("--busy-rate", a.busy_rate), ("--drop-rate", a.drop_rate), ("--slow-rate", a.slow_rate), ("--bad-gateway-rate", a.bad_gateway_rate)] {
+        if !(0.0..=1.0).contains(&v) {
+            return Err(Failure::usage(format!("{name} {v}: must be between 0 and 1")));
+        }
+    }
+    let cfg = SimConfig {
+        cards: a.cards,
+        seed: a.seed,
+        inventory,
+        rate: a.rate,
+        list_rate: a.list_rate,
+        latency_ms: a.latency_ms,
+        busy_rate: a.busy_rate,
+        drop_rate: a.drop_rate,
+        slow_rate: a.slow_rate,
+        bad_gateway_rate: a.bad_gateway_rate,
+        work_order_secs: a.work_order_secs,
+        lockout_secs: a.lockout_secs,
+        credentials: SimCredentials::from_env(),
+        ..SimConfig::default()
+    };
+    simulator::run_forever(cfg, a.listen)
+        .await
+        .map_err(|e| Failure::usage(format!("simulator on {}: {e}", a.listen)))?;
+    Ok(OK)
+}

@@ -1,0 +1,79 @@
+//! Input rows into the journal: validated, deduplicated, numbered, in chunks.
+//!
+//! Everything is read before the first request goes out, so the plan, the confirmation and the
+//! progress bar know the real counts, and a file that breaks off half-way stops the run before
+//! anything was sent (exit 2). Memory holds only the duplicate set and one chunk.
+
+use crate::input::{Dedupe, InputError, Inputs};
+use crate::journal::{Journal, JournalError, NewRow};
+use crate::model::Status;
+
+/// Rows per journal transaction while ingesting.
+const CHUNK: usize = 5000;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IngestStats {
+    pub rows: u64,
+    pub valid: u64,
+    pub invalid: u64,
+    pub duplicate: u64,
+    pub extra_columns: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}
+
+/// Read every input row; write them to `journal` when given (a dry run passes `None`).
+pub fn ingest(mut inputs: Inputs, mut journal: Option<&mut Journal>) -> Result<IngestStats, IngestError> {
+    let mut stats = IngestStats::default();
+    let mut dedupe = Dedupe::new();
+    let mut chunk = Vec::with_capacity(CHUNK);
+    for rec in inputs.by_ref() {
+        let rec = rec?;
+        stats.rows += 1;
+        let (key, status, error_msg) = match rec.key {
+            Err(reason) => {
+                stats.invalid += 1;
+                (None, Status::Invalid, Some(reason))
+            }
+            Ok(key) => match dedupe.check(&key, rec.row) {
+                Some(first) => {
+                    stats.duplicate += 1;
+                    let msg = format!("same card as row {first} ({})", rec.location);
+                    (Some(key), Status::Duplicate, Some(msg))
+                }
+                None => {
+                    stats.valid += 1;
+                    (Some(key), Status::Pending, None)
+                }
+            },
+        };
+        if let Some(j) = journal.as_deref_mut() {
+            chunk.push(NewRow {
+                row: rec.row,
+                location: rec.location,
+                raw: rec.raw,
+                key,
+                status,
+                error_msg,
+                extras: rec.extras,
+            });
+            if chunk.len() >= CHUNK {
+                j.insert_rows(&chunk)?;
+                chunk.clear();
+            }
+        }
+    }
+    if let Some(j) = journal {
+        if !chunk.is_empty() {
+            j.insert_rows(&chunk)?;
+        }
+    }
+    stats.extra_columns = inputs.extra_columns().to_vec();
+    Ok(stats)
+}

@@ -1,0 +1,81 @@
+//! A run directory and the lock that lets one process drive it at a time.
+//!
+//! The lock is an OS file lock on `run.lock`, so the kernel releases it when the holder dies
+//! (a killed run never blocks its own resume). The holder writes its pid into the file, which is
+//! how a second process can name it.
+
+use crate::exit::Failure;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+pub const LOCK_FILE: &str = "run.lock";
+
+/// A locked run directory; the lock lasts as long as this value.
+#[derive(Debug)]
+pub struct RunDir {
+    pub path: PathBuf,
+    _lock: File,
+}
+
+/// The pid recorded in a run dir's lock file, if a live process holds the lock.
+pub fn holder(dir: &Path) -> Option<u32> {
+    let mut f = OpenOptions::new().read(true).write(true).open(dir.join(LOCK_FILE)).ok()?;
+    match f.try_lock() {
+        Ok(()) => {
+            let _ = f.unlock();
+            None
+        }
+        Err(_) => {
+            let mut s = String::new();
+            f.read_to_string(&mut s).ok()?;
+            s.trim().parse().ok()
+        }
+    }
+}
+
+impl RunDir {
+    /// Lock `dir`, creating it when `create` is set.
+    pub fn lock(dir: &Path, create: bool) -> Result<RunDir, Failure> {
+        if create {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                Failure::usage(format!("cannot create run dir {}: {e}", dir.display()))
+            })?;
+        } else if !dir.is_dir() {
+            return Err(Failure::usage(format!(
+                "run dir {} does not exist",
+                dir.display()
+            )));
+        }
+        let path = dir.join(LOCK_FILE);
+        let mut f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Failure::usage(format!("cannot open {}: {e}", path.display())))?;
+        if f.try_lock().is_err() {
+            let mut s = String::new();
+            let _ = f.read_to_string(&mut s);
+            let who = s.trim();
+            return Err(Failure::usage(format!(
+                "run dir {} is in use by another gslbatch process{}",
+                dir.display(),
+                if who.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (pid {who})")
+                }
+            )));
+        }
+        let _ = f.set_len(0);
+        let _ = f.seek(SeekFrom::Start(0));
+        let _ = writeln!(f, "{}", std::process::id());
+        let _ = f.sync_all();
+        Ok(RunDir {
+            path: dir.to_path_buf(),
+            _lock: f,
+        })
+    }
+}
