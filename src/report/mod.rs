@@ -1,1 +1,251 @@
-//! report (being built)
+//! The report and the summary, rendered from the journal — never from memory — so the same code
+//! serves the end of a run, `gslbatch report RUN_DIR` at any time, and `resume` after a crash.
+//!
+//! A report file is never half-written: it goes to a temporary file beside the destination, is
+//! fsynced, renamed over the destination, and the directory is fsynced. On any error the temporary
+//! file is removed and an older report, if any, is left as it was. `-` writes to stdout, where a
+//! reader that goes away (`| head`) simply ends the report.
+//!
+//! - [`layout`] decides the columns and each row's typed cells (and maps the journal-only
+//!   `inflight` status);
+//! - [`writer`] prints them as CSV, a JSON array or JSON Lines;
+//! - [`summary`] is the run's totals: `summary.json` and the lines printed to stderr.
+
+pub mod layout;
+pub mod summary;
+pub mod writer;
+
+pub use layout::is_idempotent;
+pub use summary::Summary;
+
+use crate::journal::{Journal, JournalError};
+use crate::model::Status;
+use layout::Layout;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use writer::Sink;
+
+/// The report's shape on disk, chosen by the destination's extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormat {
+    Csv,
+    Json,
+    Jsonl,
+}
+
+impl ReportFormat {
+    /// `.json` → JSON, `.jsonl` → JSON Lines, anything else (`.csv` included) → CSV.
+    pub fn from_path(path: &Path) -> ReportFormat {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.to_ascii_lowercase())
+            .as_deref()
+        {
+            Some("json") => ReportFormat::Json,
+            Some("jsonl") => ReportFormat::Jsonl,
+            _ => ReportFormat::Csv,
+        }
+    }
+}
+
+/// Where a report goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReportDest {
+    /// A file, replaced atomically; the format follows its extension.
+    Path(PathBuf),
+    /// Standard output, in the given format.
+    Stdout(ReportFormat),
+}
+
+impl ReportDest {
+    /// A `--report` argument: `-` is stdout as CSV, anything else a path.
+    pub fn from_arg(arg: &str) -> ReportDest {
+        if arg == "-" {
+            ReportDest::Stdout(ReportFormat::Csv)
+        } else {
+            ReportDest::Path(PathBuf::from(arg))
+        }
+    }
+
+    pub fn format(&self) -> ReportFormat {
+        match self {
+            ReportDest::Path(p) => ReportFormat::from_path(p),
+            ReportDest::Stdout(f) => *f,
+        }
+    }
+}
+
+impl std::fmt::Display for ReportDest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReportDest::Path(p) => write!(f, "{}", p.display()),
+            ReportDest::Stdout(_) => f.write_str("-"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// Reading the run's journal failed (the message names the journal).
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("{path}: cannot {action}: {source}")]
+    Io {
+        path: String,
+        action: &'static str,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl ReportError {
+    fn io(path: &Path, action: &'static str) -> impl FnOnce(io::Error) -> ReportError {
+        let path = path.display().to_string();
+        move |source| ReportError::Io {
+            path,
+            action,
+            source,
+        }
+    }
+}
+
+/// What a render wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RenderStats {
+    pub rows: u64,
+    /// Rows per status as shown in the report (after the `inflight` mapping).
+    pub counts: BTreeMap<Status, u64>,
+}
+
+/// Render the run's report from its journal to `dest`, streaming row by row.
+pub fn render(journal: &Journal, dest: &ReportDest) -> Result<RenderStats, ReportError> {
+    let meta = journal.meta()?;
+    let layout = Layout::new(&meta, has_follow(journal)?);
+    let format = dest.format();
+    match dest {
+        ReportDest::Path(path) => atomic_write(path, |out| {
+            let (stats, out) = write_rows(journal, &layout, format, out)?;
+            Ok((stats, out))
+        }),
+        ReportDest::Stdout(_) => {
+            let out = BufWriter::new(io::stdout().lock());
+            match write_rows(journal, &layout, format, out) {
+                Ok((stats, _)) => Ok(stats),
+                Err(RowsError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
+                    // The reader went away (`| head`): nobody wants the rest.
+                    Ok(RenderStats::default())
+                }
+                Err(RowsError::Io(e)) => Err(ReportError::io(Path::new("<stdout>"), "write")(e)),
+                Err(RowsError::Journal(e)) => Err(e.into()),
+            }
+        }
+    }
+}
+
+/// Whether `follow` has recorded anything, so the follow columns belong in the report. A first
+/// pass over the rows, stopped at the first hit; the journal has no narrower query for it.
+fn has_follow(journal: &Journal) -> Result<bool, ReportError> {
+    let mut found = false;
+    let _stopped = journal.for_each_row(|r| {
+        if r.follow_status.is_some() {
+            found = true;
+            return Err(io::Error::other("found"));
+        }
+        Ok(())
+    })?;
+    Ok(found)
+}
+
+pub(crate) enum RowsError {
+    Io(io::Error),
+    Journal(JournalError),
+}
+
+impl From<io::Error> for RowsError {
+    fn from(e: io::Error) -> Self {
+        RowsError::Io(e)
+    }
+}
+
+fn write_rows<W: Write>(
+    journal: &Journal,
+    layout: &Layout,
+    format: ReportFormat,
+    out: W,
+) -> Result<(RenderStats, W), RowsError> {
+    let mut sink = Sink::start(format, out, &layout.columns, layout.rehearsal)?;
+    let mut stats = RenderStats::default();
+    journal
+        .for_each_row(|r| {
+            let row = r.row;
+            let status = r.status.clone();
+            let (shown, cells) = layout.cells(r).ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("journal row {row} has an unknown status {status:?}"),
+                )
+            })?;
+            sink.row(&cells, layout.rehearsal)?;
+            stats.rows += 1;
+            *stats.counts.entry(shown).or_default() += 1;
+            Ok(())
+        })
+        .map_err(RowsError::Journal)??;
+    let out = sink.finish()?;
+    Ok((stats, out))
+}
+
+/// Write `dest` through a temporary file in its directory: written by `f`, fsynced, renamed over
+/// `dest`, directory fsynced. On error the temporary file is removed and `dest` is untouched.
+pub(crate) fn atomic_write<T>(
+    dest: &Path,
+    f: impl FnOnce(BufWriter<File>) -> Result<(T, BufWriter<File>), RowsError>,
+) -> Result<T, ReportError> {
+    let name = dest
+        .file_name()
+        .ok_or_else(|| ReportError::Io {
+            path: dest.display().to_string(),
+            action: "write a report to it",
+            source: io::Error::new(io::ErrorKind::InvalidInput, "not a file name"),
+        })?
+        .to_string_lossy();
+    let dir = match dest.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let file = File::create(&tmp).map_err(ReportError::io(dest, "create a temporary file"))?;
+    let result = (|| {
+        let (value, out) = f(BufWriter::new(file)).map_err(|e| match e {
+            RowsError::Io(e) => ReportError::io(dest, "write")(e),
+            RowsError::Journal(e) => e.into(),
+        })?;
+        let file = out
+            .into_inner()
+            .map_err(|e| ReportError::io(dest, "write")(e.into_error()))?;
+        file.sync_all().map_err(ReportError::io(dest, "fsync"))?;
+        drop(file);
+        std::fs::rename(&tmp, dest).map_err(ReportError::io(dest, "rename the temporary file"))?;
+        Ok(value)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+        return result;
+    }
+    sync_dir(&dir)?;
+    result
+}
+
+/// Make the rename durable: on Unix a rename is only on disk once its directory is.
+fn sync_dir(dir: &Path) -> Result<(), ReportError> {
+    #[cfg(unix)]
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(ReportError::io(dir, "fsync the directory"))?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}

@@ -1,0 +1,170 @@
+//! What a report row says, independent of how it is written: the column list a run's report has
+//! (which depends on the operation, on whether `follow` has run, and on the input's extra columns)
+//! and one typed cell per column. Keeping this apart from the CSV/JSON writers means the three
+//! formats cannot drift: they all print the same cells under the same names.
+
+use crate::journal::{RunMeta, StoredRow, INFLIGHT};
+use crate::model::Status;
+
+/// The `error_msg` of a non-idempotent row that was in flight when its process stopped.
+pub const INFLIGHT_MSG: &str =
+    "in flight when the process stopped: it may or may not have happened";
+
+/// Whether sending an operation's request twice is harmless. Mirrors the engine's operations
+/// (`engine::operation`), which only cover the card operations so far; anything not known to be
+/// idempotent is treated as not, so a crashed row is shown `unknown` rather than silently redone.
+pub fn is_idempotent(operation: &str) -> bool {
+    matches!(
+        operation,
+        "check-real-name" | "set-tags" | "inventory" | "pool-members"
+    )
+}
+
+/// The status a report shows for a journal status. `inflight` only exists in the journal: a
+/// crashed run rendered before `resume` shows it as `resume` will settle it.
+pub fn shown_status(journal_status: &str, idempotent: bool) -> Option<Status> {
+    if journal_status == INFLIGHT {
+        Some(if idempotent {
+            Status::Pending
+        } else {
+            Status::Unknown
+        })
+    } else {
+        journal_status.parse().ok()
+    }
+}
+
+/// One report value with its natural type; CSV prints `Null` as an empty cell, JSON as `null`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Null,
+    Str(String),
+    Int(i64),
+    Bool(bool),
+}
+
+impl Cell {
+    fn str(v: Option<String>) -> Cell {
+        v.map_or(Cell::Null, Cell::Str)
+    }
+    fn int(v: Option<i64>) -> Cell {
+        v.map_or(Cell::Null, Cell::Int)
+    }
+}
+
+/// The shape of one run's report.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub columns: Vec<String>,
+    pub rehearsal: bool,
+    sms: bool,
+    follow: bool,
+    idempotent: bool,
+    extras: usize,
+    order_id: Option<String>,
+}
+
+const CARD_COLUMNS: &[&str] = &[
+    "row",
+    "iccid",
+    "sim_card_id",
+    "status",
+    "work_order_id",
+    "real_named",
+    "http_status",
+    "error_code",
+    "error_msg",
+    "attempts",
+    "latency_ms",
+    "finished_at",
+];
+const CARD_FOLLOW: &[&str] = &["work_order_status", "work_order_detail"];
+const SMS_COLUMNS: &[&str] = &[
+    "row",
+    "cid",
+    "batch",
+    "order_id",
+    "status",
+    "http_status",
+    "error_code",
+    "error_msg",
+    "attempts",
+    "latency_ms",
+    "finished_at",
+];
+const SMS_FOLLOW: &[&str] = &["sms_status", "sent_time", "received_time"];
+
+impl Layout {
+    /// `follow`: whether any row carries follow-up data (the follow columns appear only then).
+    pub fn new(meta: &RunMeta, follow: bool) -> Layout {
+        let sms = meta.operation == "send-sms";
+        let (base, extra) = if sms {
+            (SMS_COLUMNS, SMS_FOLLOW)
+        } else {
+            (CARD_COLUMNS, CARD_FOLLOW)
+        };
+        let mut columns: Vec<String> = base.iter().map(|c| c.to_string()).collect();
+        if follow {
+            columns.extend(extra.iter().map(|c| c.to_string()));
+        }
+        columns.extend(meta.extra_columns.iter().cloned());
+        let order_id = match meta.params.get("order_id") {
+            Some(serde_json::Value::String(s)) => Some(s.clone()),
+            Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        };
+        Layout {
+            columns,
+            rehearsal: meta.rehearsal,
+            sms,
+            follow,
+            idempotent: is_idempotent(&meta.operation),
+            extras: meta.extra_columns.len(),
+            order_id,
+        }
+    }
+
+    /// The cells of one row, in column order, and the status shown (after the `inflight` mapping).
+    /// `None` when the journal holds a status this build does not know.
+    pub fn cells(&self, r: StoredRow) -> Option<(Status, Vec<Cell>)> {
+        let status = shown_status(&r.status, self.idempotent)?;
+        let mut error_msg = r.error_msg;
+        if r.status == INFLIGHT && status == Status::Unknown && error_msg.is_none() {
+            error_msg = Some(INFLIGHT_MSG.to_string());
+        }
+        let mut c = Vec::with_capacity(self.columns.len());
+        c.push(Cell::Int(r.row as i64));
+        c.push(Cell::Str(r.raw));
+        if self.sms {
+            c.push(Cell::int(r.batch));
+            c.push(Cell::str(self.order_id.clone()));
+            c.push(Cell::Str(status.as_str().to_string()));
+        } else {
+            c.push(Cell::int(r.sim_card_id));
+            c.push(Cell::Str(status.as_str().to_string()));
+            c.push(Cell::int(r.work_order_id));
+            c.push(r.real_named.map_or(Cell::Null, Cell::Bool));
+        }
+        c.push(Cell::int(r.http_status.map(i64::from)));
+        c.push(Cell::str(r.error_code));
+        c.push(Cell::str(error_msg));
+        c.push(Cell::Int(i64::from(r.attempts)));
+        c.push(Cell::int(r.latency_ms.map(|v| v as i64)));
+        c.push(Cell::str(r.finished_at));
+        if self.follow {
+            c.push(Cell::str(r.follow_status));
+            if self.sms {
+                c.push(Cell::str(r.follow_time1));
+                c.push(Cell::str(r.follow_time2));
+            } else {
+                c.push(Cell::str(r.follow_detail));
+            }
+        }
+        // A row read before a later input added columns has fewer extras: those cells are absent.
+        let mut extras = r.extras.into_iter();
+        for _ in 0..self.extras {
+            c.push(Cell::str(extras.next()));
+        }
+        Some((status, c))
+    }
+}

@@ -1,0 +1,231 @@
+//! The run's totals — counts per status, top error codes, calls, throttling, retries, achieved
+//! rate, latency percentiles, duration — built from the journal so they cover every process that
+//! worked on the run (a resumed run's summary is the whole run's, not the last session's). Written
+//! as `summary.json` in the run directory for scripts, and as a few lines on stderr for people.
+
+use super::layout::is_idempotent;
+use super::{atomic_write, ReportError};
+use crate::journal::{Journal, INFLIGHT};
+use crate::model::Status;
+use chrono::DateTime;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+pub const FILE_NAME: &str = "summary.json";
+
+/// The line that marks a rehearsal, in the summary and on stderr.
+pub const REHEARSAL_LINE: &str =
+    "REHEARSAL — against the built-in simulator, nothing was sent to GSL";
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Latency {
+    pub p50: Option<u64>,
+    pub p95: Option<u64>,
+    pub p99: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    pub operation: String,
+    /// Run against the built-in simulator (`--rehearse`): nothing reached GSL.
+    pub rehearsal: bool,
+    pub run_dir: String,
+    pub endpoint: String,
+    /// Rows per status as the report shows them (journal `inflight` mapped), zeros included.
+    pub counts: BTreeMap<Status, u64>,
+    pub rows: u64,
+    /// The five most common error codes among failed / unknown rows: `[code, count]`.
+    pub top_errors: Vec<(String, u64)>,
+    /// API calls over all sessions, retries and throttled ones included.
+    pub calls: u64,
+    /// Calls answered 429.
+    pub throttled: u64,
+    pub retries: u64,
+    /// Calls per second while calls were being made (all APIs together); `None` under 2 calls.
+    pub achieved_rate: Option<f64>,
+    pub latency_ms: Latency,
+    /// Time the run's processes spent on it, summed (gaps between a crash and `resume` excluded).
+    pub duration_secs: f64,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    /// The last session's exit code, when it recorded one.
+    pub exit_code: Option<i32>,
+    /// Why the run stopped early (failure threshold, signal...); set by the caller who knows.
+    pub stop_reason: Option<String>,
+    /// Where the report was written; set by the caller that rendered it.
+    pub report_path: Option<String>,
+}
+
+fn parse(t: &str) -> Option<DateTime<chrono::FixedOffset>> {
+    DateTime::parse_from_rfc3339(t).ok()
+}
+
+fn secs_between(a: &str, b: &str) -> Option<f64> {
+    let d = parse(b)? - parse(a)?;
+    Some((d.num_milliseconds() as f64 / 1000.0).max(0.0))
+}
+
+impl Summary {
+    /// Everything the journal knows about the run; `stop_reason` and `report_path` are left
+    /// `None` for the caller to fill in.
+    pub fn build(journal: &Journal, run_dir: &Path) -> Result<Summary, ReportError> {
+        let meta = journal.meta()?;
+        let idempotent = is_idempotent(&meta.operation);
+        let mut counts: BTreeMap<Status, u64> = Status::ALL.iter().map(|s| (*s, 0)).collect();
+        let mut rows = 0;
+        for (status, n) in journal.counts()? {
+            rows += n;
+            let shown = if status == INFLIGHT {
+                Some(if idempotent {
+                    Status::Pending
+                } else {
+                    Status::Unknown
+                })
+            } else {
+                status.parse().ok()
+            };
+            // A status this build does not know still counts in `rows`.
+            if let Some(s) = shown {
+                *counts.entry(s).or_default() += n;
+            }
+        }
+
+        let sessions = journal.sessions()?;
+        let (mut calls, mut throttled, mut retries) = (0, 0, 0);
+        let (mut intervals, mut busy, mut duration) = (0u64, 0.0f64, 0.0f64);
+        for (started, ended, t, _) in &sessions {
+            calls += t.calls;
+            throttled += t.throttled;
+            retries += t.retries;
+            if let (Some(first), Some(last)) = (&t.first_call_at, &t.last_call_at) {
+                if t.calls >= 2 {
+                    if let Some(span) = secs_between(first, last) {
+                        // N evenly paced calls span N-1 intervals: that is the rate the pacer held.
+                        intervals += t.calls - 1;
+                        busy += span;
+                    }
+                }
+            }
+            if let Some(end) = ended.as_ref().or(t.last_call_at.as_ref()) {
+                duration += secs_between(started, end).unwrap_or(0.0);
+            }
+        }
+        let achieved_rate = (busy > 0.0).then(|| intervals as f64 / busy);
+
+        let p = journal.latency_percentiles(&[0.5, 0.95, 0.99])?;
+        let latency_ms = Latency {
+            p50: p.first().copied().flatten(),
+            p95: p.get(1).copied().flatten(),
+            p99: p.get(2).copied().flatten(),
+        };
+
+        let started_at = sessions
+            .first()
+            .map(|s| s.0.clone())
+            .or_else(|| Some(meta.created_at.clone()).filter(|c| !c.is_empty()));
+        let finished_at = match sessions.last() {
+            Some((_, Some(ended), _, _)) => Some(ended.clone()),
+            _ => journal.last_update()?,
+        };
+
+        Ok(Summary {
+            operation: meta.operation,
+            rehearsal: meta.rehearsal,
+            run_dir: run_dir.display().to_string(),
+            endpoint: meta.endpoint,
+            counts,
+            rows,
+            top_errors: journal.top_errors(5)?,
+            calls,
+            throttled,
+            retries,
+            achieved_rate,
+            latency_ms,
+            duration_secs: duration,
+            started_at,
+            finished_at,
+            exit_code: sessions.last().and_then(|s| s.3),
+            stop_reason: None,
+            report_path: None,
+        })
+    }
+
+    /// Write `summary.json` into `run_dir` atomically; returns its path.
+    pub fn write_json(&self, run_dir: &Path) -> Result<PathBuf, ReportError> {
+        let path = run_dir.join(FILE_NAME);
+        atomic_write(&path, |mut out| {
+            serde_json::to_writer_pretty(&mut out, self).map_err(std::io::Error::from)?;
+            out.write_all(b"\n")?;
+            Ok(((), out))
+        })?;
+        Ok(path)
+    }
+
+    /// The summary for people, a few lines for stderr.
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        if self.rehearsal {
+            let _ = writeln!(s, "{REHEARSAL_LINE}");
+        }
+        let counts: Vec<String> = self
+            .counts
+            .iter()
+            .map(|(st, n)| format!("{st} {n}"))
+            .collect();
+        let _ = writeln!(
+            s,
+            "{}: {} rows — {}",
+            self.operation,
+            self.rows,
+            counts.join(", ")
+        );
+        if let Some(reason) = &self.stop_reason {
+            let _ = writeln!(s, "stopped: {reason}");
+        }
+        if !self.top_errors.is_empty() {
+            let errs: Vec<String> = self
+                .top_errors
+                .iter()
+                .map(|(c, n)| format!("{c} ×{n}"))
+                .collect();
+            let _ = writeln!(s, "top errors: {}", errs.join(", "));
+        }
+        let rate = self
+            .achieved_rate
+            .map_or_else(|| "-".to_string(), |r| format!("{r:.2}/s"));
+        let _ = writeln!(
+            s,
+            "calls {} (throttled {}, retries {}), rate {rate}",
+            self.calls, self.throttled, self.retries
+        );
+        let ms = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |v| format!("{v} ms"));
+        let _ = writeln!(
+            s,
+            "latency p50 {} · p95 {} · p99 {}",
+            ms(self.latency_ms.p50),
+            ms(self.latency_ms.p95),
+            ms(self.latency_ms.p99)
+        );
+        let _ = writeln!(s, "duration {}", human_duration(self.duration_secs));
+        if let Some(p) = &self.report_path {
+            let _ = writeln!(s, "report: {p}");
+        }
+        s
+    }
+}
+
+fn human_duration(secs: f64) -> String {
+    if secs < 60.0 {
+        return format!("{secs:.1}s");
+    }
+    let t = secs.round() as u64;
+    let (h, m, s) = (t / 3600, t / 60 % 60, t % 60);
+    if h > 0 {
+        format!("{h}h {m:02}m {s:02}s")
+    } else {
+        format!("{m}m {s:02}s")
+    }
+}
