@@ -438,3 +438,36 @@ fn a_failed_render_leaves_the_old_report_and_no_temporary_file() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// A million rows render with flat memory (run by hand: `cargo test --test tests million -- --ignored`).
+#[test]
+#[ignore]
+fn a_million_rows_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = Journal::create(dir.path(), &meta("check-real-name", &["note"])).unwrap();
+    for chunk in 0..100u64 {
+        let rows: Vec<NewRow> = (1..=10_000)
+            .map(|n| {
+                let n = chunk * 10_000 + n;
+                row(n, &format!("{n:020}"), Status::Pending, &["x"])
+            })
+            .collect();
+        j.insert_rows(&rows).unwrap();
+    }
+    let hwm = || {
+        std::fs::read_to_string("/proc/self/status")
+            .unwrap_or_default()
+            .lines()
+            .find(|l| l.starts_with("VmHWM"))
+            .map(str::to_string)
+    };
+    let before = hwm();
+    let started = std::time::Instant::now();
+    let stats = render(&j, &ReportDest::Path(dir.path().join("r.jsonl"))).unwrap();
+    assert_eq!(stats.rows, 1_000_000);
+    eprintln!(
+        "rendered 1,000,000 rows in {:?}; peak memory {before:?} before, {:?} after",
+        started.elapsed(),
+        hwm()
+    );
+}
