@@ -3,9 +3,9 @@
 //! worked on the run (a resumed run's summary is the whole run's, not the last session's). Written
 //! as `summary.json` in the run directory for scripts, and as a few lines on stderr for people.
 
-use super::layout::is_idempotent;
+use super::layout::{is_idempotent, shown_status};
 use super::{atomic_write, ReportError};
-use crate::journal::{Journal, INFLIGHT};
+use crate::journal::Journal;
 use crate::model::Status;
 use chrono::DateTime;
 use serde::Serialize;
@@ -78,17 +78,8 @@ impl Summary {
         let mut rows = 0;
         for (status, n) in journal.counts()? {
             rows += n;
-            let shown = if status == INFLIGHT {
-                Some(if idempotent {
-                    Status::Pending
-                } else {
-                    Status::Unknown
-                })
-            } else {
-                status.parse().ok()
-            };
             // A status this build does not know still counts in `rows`.
-            if let Some(s) = shown {
+            if let Some(s) = shown_status(&status, idempotent) {
                 *counts.entry(s).or_default() += n;
             }
         }
