@@ -315,7 +315,9 @@ impl Journal {
     pub fn keys(&self) -> Result<Vec<String>, JournalError> {
         let mut st = self
             .conn
-            .prepare("SELECT key FROM rows WHERE key IS NOT NULL AND status != 'duplicate' ORDER BY row")
+            .prepare(
+                "SELECT key FROM rows WHERE key IS NOT NULL AND status != 'duplicate' ORDER BY row",
+            )
             .map_err(self.err())?;
         let keys = st
             .query_map([], |r| r.get::<_, String>(0))

@@ -71,7 +71,10 @@ pub fn init(s: LogSettings) {
     };
     // Dependencies stay at warn unless asked: their debug output can include request lines.
     let default = if s.verbosity < 0 {
-        format!("warn,gslbatch={}", level.rsplit('=').next().unwrap_or(level))
+        format!(
+            "warn,gslbatch={}",
+            level.rsplit('=').next().unwrap_or(level)
+        )
     } else {
         level.to_string()
     };
@@ -82,7 +85,9 @@ pub fn init(s: LogSettings) {
         .with_target(false);
     let _ = match s.format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).try_init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
     };
 }
 
@@ -94,10 +99,8 @@ pub fn bar(s: LogSettings, total: u64) -> Option<ProgressBar> {
     let bar = BAR.get_or_init(|| {
         let b = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
         b.set_style(
-            ProgressStyle::with_template(
-                "{bar:30} {pos}/{len} {per_sec} eta {eta} {msg}",
-            )
-            .expect("static template"),
+            ProgressStyle::with_template("{bar:30} {pos}/{len} {per_sec} eta {eta} {msg}")
+                .expect("static template"),
         );
         b
     });

@@ -20,7 +20,11 @@ pub struct RunDir {
 
 /// The pid recorded in a run dir's lock file, if a live process holds the lock.
 pub fn holder(dir: &Path) -> Option<u32> {
-    let mut f = OpenOptions::new().read(true).write(true).open(dir.join(LOCK_FILE)).ok()?;
+    let mut f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(dir.join(LOCK_FILE))
+        .ok()?;
     match f.try_lock() {
         Ok(()) => {
             let _ = f.unlock();

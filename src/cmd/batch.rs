@@ -12,7 +12,7 @@ use crate::input::{InputOptions, Inputs};
 use crate::journal::{Journal, RunMeta};
 use crate::logging::LogSettings;
 use crate::rundir::RunDir;
-use crate::simulator::{SimConfig, Simulator};
+use crate::simulator::{SimConfig, SimCredentials, Simulator};
 use sha2::{Digest, Sha256};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -22,15 +22,22 @@ use std::time::Duration;
 pub const DEFAULT_RATE: f64 = 5.0;
 pub const DEFAULT_TIMEOUT_SECS: f64 = 30.0;
 
+/// The rehearsal simulator's one accepted token: not a secret, it never leaves the process.
+const REHEARSAL_TOKEN: &str = "rehearsal";
+
 /// Engine settings from the flags, checked.
 pub fn engine_config(o: &RunOptions) -> Result<EngineConfig, Failure> {
     let rate = o.rate.unwrap_or(DEFAULT_RATE);
     if !(rate.is_finite() && rate > 0.0) {
-        return Err(Failure::usage(format!("--rate {rate}: must be a positive number")));
+        return Err(Failure::usage(format!(
+            "--rate {rate}: must be a positive number"
+        )));
     }
     let concurrency = o.concurrency.unwrap_or_else(|| default_concurrency(rate));
     if !(1..=1024).contains(&concurrency) {
-        return Err(Failure::usage(format!("--concurrency {concurrency}: must be 1..=1024")));
+        return Err(Failure::usage(format!(
+            "--concurrency {concurrency}: must be 1..=1024"
+        )));
     }
     let max_attempts = o.max_attempts.unwrap_or(5);
     if max_attempts == 0 {
@@ -53,7 +60,9 @@ pub fn engine_config(o: &RunOptions) -> Result<EngineConfig, Failure> {
 pub fn timeout(o: &RunOptions) -> Result<Duration, Failure> {
     let t = o.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS);
     if !(t.is_finite() && t > 0.0 && t <= 3600.0) {
-        return Err(Failure::usage(format!("--timeout {t}: must be 0..3600 seconds")));
+        return Err(Failure::usage(format!(
+            "--timeout {t}: must be 0..3600 seconds"
+        )));
     }
     Ok(Duration::from_secs_f64(t))
 }
@@ -61,22 +70,31 @@ pub fn timeout(o: &RunOptions) -> Result<Duration, Failure> {
 /// A client for the real API from the environment's credentials.
 pub fn real_client(endpoint: &str, o: &RunOptions) -> Result<Client, Failure> {
     let url = client::parse_endpoint(endpoint).map_err(Failure::usage)?;
-    let creds = Credentials::from_env(o.token_file.clone()).map_err(|e| Failure::usage(e.to_string()))?;
+    let creds =
+        Credentials::from_env(o.token_file.clone()).map_err(|e| Failure::usage(e.to_string()))?;
     Ok(Client::new(url, Arc::new(Auth::new(creds)), timeout(o)?))
 }
 
 /// Start an in-process simulator holding `keys` and a client for it.
-pub async fn rehearsal_client(keys: &[String], rate: f64, o: &RunOptions) -> Result<(Simulator, Client), Failure> {
+pub async fn rehearsal_client(
+    keys: &[String],
+    rate: f64,
+    o: &RunOptions,
+) -> Result<(Simulator, Client), Failure> {
     let mut cfg = SimConfig::from_iccids(keys);
     cfg.rate = Some(rate.ceil().max(1.0) as u32);
     cfg.latency_ms = 20;
     cfg.work_order_secs = 5.0;
+    cfg.credentials = SimCredentials {
+        token: Some(REHEARSAL_TOKEN.into()),
+        ..SimCredentials::default()
+    };
     let sim = Simulator::start(cfg, "127.0.0.1:0".parse().expect("loopback"))
         .await
         .map_err(|e| Failure::aborted(format!("cannot start the rehearsal simulator: {e}")))?;
     let url = client::parse_endpoint(&sim.url()).map_err(Failure::usage)?;
     let creds = Credentials::Token {
-        token: Secret::new("rehearsal"),
+        token: Secret::new(REHEARSAL_TOKEN),
         file: None,
     };
     let client = Client::new(url, Arc::new(Auth::new(creds)), timeout(o)?);
@@ -96,7 +114,13 @@ pub fn fingerprint(op: &str, inputs: &[String], endpoint: &str) -> String {
     hex::encode(&Sha256::digest(text.as_bytes())[..12])
 }
 
-fn plan_text(op: &dyn Operation, stats: &IngestStats, endpoint: &str, cfg: &EngineConfig, rehearse: bool) -> String {
+fn plan_text(
+    op: &dyn Operation,
+    stats: &IngestStats,
+    endpoint: &str,
+    cfg: &EngineConfig,
+    rehearse: bool,
+) -> String {
     let secs = stats.valid as f64 / cfg.rate;
     format!(
         "plan: {op}{reh}\n  endpoint:    {endpoint}\n  rows:        {rows} (valid {valid}, invalid {invalid}, duplicate {dup})\n  calls:       {valid} x {ep}\n  rate:        {rate}/s, concurrency {conc}\n  expected:    {dur} at least\n",
@@ -149,7 +173,11 @@ fn input_failure(e: IngestError) -> Failure {
     Failure::usage(e.to_string())
 }
 
-pub async fn run(op: Arc<dyn Operation>, args: BatchArgs, log: LogSettings) -> Result<i32, Failure> {
+pub async fn run(
+    op: Arc<dyn Operation>,
+    args: BatchArgs,
+    log: LogSettings,
+) -> Result<i32, Failure> {
     let cfg = engine_config(&args.run)?;
     timeout(&args.run)?;
     let real = if args.rehearse {
@@ -168,13 +196,23 @@ pub async fn run(op: Arc<dyn Operation>, args: BatchArgs, log: LogSettings) -> R
             .await
             .expect("ingest thread")
             .map_err(input_failure)?;
-        let endpoint = if args.rehearse { "built-in simulator" } else { args.endpoint.as_str() };
-        print!("{}", plan_text(op.as_ref(), &stats, endpoint, &cfg, args.rehearse));
+        let endpoint = if args.rehearse {
+            "built-in simulator"
+        } else {
+            args.endpoint.as_str()
+        };
+        print!(
+            "{}",
+            plan_text(op.as_ref(), &stats, endpoint, &cfg, args.rehearse)
+        );
         println!("nothing was sent (--dry-run)");
         return Ok(crate::exit::OK);
     }
 
-    let dir = args.run_dir.clone().unwrap_or_else(|| default_run_dir(op.name()));
+    let dir = args
+        .run_dir
+        .clone()
+        .unwrap_or_else(|| default_run_dir(op.name()));
     if dir.join(crate::journal::FILE_NAME).exists() {
         return Err(Failure::usage(format!(
             "run dir {} already holds a run: carry on with `gslbatch resume {}` or pick another --run-dir",
@@ -208,7 +246,8 @@ pub async fn run(op: Arc<dyn Operation>, args: BatchArgs, log: LogSettings) -> R
         params: serde_json::Value::Null,
         total_rows: None,
     };
-    let mut journal = Journal::create(&dir, &meta).map_err(|e| cleanup(Failure::usage(e.to_string())))?;
+    let mut journal =
+        Journal::create(&dir, &meta).map_err(|e| cleanup(Failure::usage(e.to_string())))?;
     let (stats, journal) = tokio::task::spawn_blocking(move || {
         let r = ingest(inputs, Some(&mut journal));
         (r, journal)
@@ -219,9 +258,15 @@ pub async fn run(op: Arc<dyn Operation>, args: BatchArgs, log: LogSettings) -> R
     let mut meta = meta;
     meta.extra_columns = stats.extra_columns.clone();
     meta.total_rows = Some(stats.rows);
-    journal.set_meta(&meta).map_err(|e| cleanup(Failure::aborted(e.to_string())))?;
+    journal
+        .set_meta(&meta)
+        .map_err(|e| cleanup(Failure::aborted(e.to_string())))?;
 
-    let shown_endpoint = if args.rehearse { "the built-in simulator (REHEARSAL)" } else { args.endpoint.as_str() };
+    let shown_endpoint = if args.rehearse {
+        "the built-in simulator (REHEARSAL)"
+    } else {
+        args.endpoint.as_str()
+    };
     if stats.valid > 0 && op.destructive() {
         let q = format!(
             "about to clear real-name data of {} cards via {shown_endpoint}",
@@ -233,7 +278,9 @@ pub async fn run(op: Arc<dyn Operation>, args: BatchArgs, log: LogSettings) -> R
     let (client, simulator) = match real {
         Some(c) => (c, None),
         None => {
-            let keys = journal.keys().map_err(|e| Failure::aborted(e.to_string()))?;
+            let keys = journal
+                .keys()
+                .map_err(|e| Failure::aborted(e.to_string()))?;
             let (sim, c) = rehearsal_client(&keys, cfg.rate, &args.run).await?;
             (c, Some(sim))
         }

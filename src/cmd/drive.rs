@@ -29,8 +29,7 @@ pub struct Drive {
 /// Where the report goes: `--report` (relative to the working directory) or the run dir.
 pub fn report_dest(rundir: &std::path::Path, report: Option<&str>) -> ReportDest {
     match report {
-        Some("-") => ReportDest::Stdout,
-        Some(p) => ReportDest::Path(p.into()),
+        Some(arg) => ReportDest::from_arg(arg),
         None => ReportDest::Path(rundir.join("report.csv")),
     }
 }
@@ -54,13 +53,17 @@ pub fn finish(
         Some(Stop::Interrupted) => exit::INTERRUPTED,
         Some(_) => exit::ABORTED,
     };
-    let mut s = summary::Summary::build(journal, rundir).map_err(|e| Failure::aborted(e.to_string()))?;
+    let mut s =
+        summary::Summary::build(journal, rundir).map_err(|e| Failure::aborted(e.to_string()))?;
     s.exit_code = Some(code);
-    s.stop_reason = stop.map(|s| format!("{s:?}"));
-    s.report_path = Some(match &dest {
-        ReportDest::Stdout => "-".into(),
-        ReportDest::Path(p) => p.display().to_string(),
+    s.stop_reason = stop.and_then(|s| match s {
+        Stop::Finished => None,
+        Stop::Interrupted => Some("interrupted by a signal".to_string()),
+        Stop::FailureThreshold(m) | Stop::AuthRejected(m) | Stop::JournalFailed(m) => {
+            Some(m.clone())
+        }
     });
+    s.report_path = Some(dest.to_string());
     s.write_json(rundir)
         .map_err(|e| Failure::aborted(e.to_string()))?;
     eprintln!("{}", s.to_text());
@@ -103,8 +106,14 @@ pub async fn drive(d: Drive) -> Result<i32, Failure> {
         Err(msg) => {
             // The writer failed: render what the journal holds, from a fresh connection.
             eprintln!("error: {msg}");
-            let j = Journal::open_read(&d.rundir.path).map_err(|e| Failure::aborted(e.to_string()))?;
-            let _ = finish(&j, &d.rundir.path, d.report.as_deref(), Some(&Stop::JournalFailed(msg.clone())));
+            let j =
+                Journal::open_read(&d.rundir.path).map_err(|e| Failure::aborted(e.to_string()))?;
+            let _ = finish(
+                &j,
+                &d.rundir.path,
+                d.report.as_deref(),
+                Some(&Stop::JournalFailed(msg.clone())),
+            );
             return Err(Failure::aborted(format!(
                 "{msg}; sending stopped. Free space or fix the disk, then `gslbatch resume {}`",
                 d.rundir.path.display()

@@ -10,7 +10,11 @@ pub fn run(args: ReportArgs) -> Result<i32, Failure> {
     let journal = Journal::open_read(&args.run_dir).map_err(|e| Failure::usage(e.to_string()))?;
     let dest = report_dest(&args.run_dir, args.report.as_deref());
     let stats = report::render(&journal, &dest).map_err(|e| Failure::aborted(e.to_string()))?;
-    let counts: Vec<String> = stats.counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let counts: Vec<String> = stats
+        .counts
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
     eprintln!("report: {} rows ({})", stats.rows, counts.join(", "));
     Ok(OK)
 }

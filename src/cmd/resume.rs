@@ -37,7 +37,10 @@ pub async fn run(args: ResumeArgs, log: LogSettings) -> Result<i32, Failure> {
     let settled = journal.settle_inflight(op.idempotent()).map_err(e)?;
     if settled > 0 {
         if op.idempotent() {
-            tracing::info!(rows = settled, "rows in flight at the last stop will be sent again (idempotent)");
+            tracing::info!(
+                rows = settled,
+                "rows in flight at the last stop will be sent again (idempotent)"
+            );
         } else {
             tracing::warn!(rows = settled, "rows in flight at the last stop are now unknown: not sent again (see `resume --resend-unknown`)");
         }
@@ -50,7 +53,12 @@ pub async fn run(args: ResumeArgs, log: LogSettings) -> Result<i32, Failure> {
         let n = journal.requeue(Status::Unknown).map_err(e)?;
         tracing::warn!(rows = n, "unknown rows queued again (--resend-unknown)");
     }
-    let pending = journal.counts().map_err(e)?.get("pending").copied().unwrap_or(0);
+    let pending = journal
+        .counts()
+        .map_err(e)?
+        .get("pending")
+        .copied()
+        .unwrap_or(0);
     if pending == 0 {
         eprintln!("nothing left to send in {}", rundir.path.display());
         return finish(&journal, &rundir.path, args.run.report.as_deref(), None);

@@ -6,12 +6,21 @@ use crate::simulator::{self, SimConfig, SimCredentials};
 
 pub async fn run(a: SimulateArgs) -> Result<i32, Failure> {
     let inventory = match &a.inventory {
-        Some(p) => Some(simulator::load_inventory_csv(p).map_err(|e| Failure::usage(e.to_string()))?),
+        Some(p) => {
+            Some(simulator::load_inventory_csv(p).map_err(|e| Failure::usage(e.to_string()))?)
+        }
         None => None,
     };
-    for (name, v) in [("--busy-rate", a.busy_rate), ("--drop-rate", a.drop_rate), ("--slow-rate", a.slow_rate), ("--bad-gateway-rate", a.bad_gateway_rate)] {
+    for (name, v) in [
+        ("--busy-rate", a.busy_rate),
+        ("--drop-rate", a.drop_rate),
+        ("--slow-rate", a.slow_rate),
+        ("--bad-gateway-rate", a.bad_gateway_rate),
+    ] {
         if !(0.0..=1.0).contains(&v) {
-            return Err(Failure::usage(format!("{name} {v}: must be between 0 and 1")));
+            return Err(Failure::usage(format!(
+                "{name} {v}: must be between 0 and 1"
+            )));
         }
     }
     let cfg = SimConfig {

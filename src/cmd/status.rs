@@ -27,7 +27,8 @@ pub fn run(args: StatusArgs) -> Result<i32, Failure> {
         }
     }
     let rate = (secs > 0.0).then(|| calls as f64 / secs);
-    let left = counts.get("pending").copied().unwrap_or(0) + counts.get(INFLIGHT).copied().unwrap_or(0);
+    let left =
+        counts.get("pending").copied().unwrap_or(0) + counts.get(INFLIGHT).copied().unwrap_or(0);
     let eta = rate.filter(|r| *r > 0.0).map(|r| left as f64 / r);
     let last = journal.last_update().map_err(e)?;
     if args.json {
@@ -46,14 +47,31 @@ pub fn run(args: StatusArgs) -> Result<i32, Failure> {
         });
         println!("{}", serde_json::to_string_pretty(&v).expect("json"));
     } else {
-        println!("run:        {} ({}{})", args.run_dir.display(), meta.operation, if meta.rehearsal { ", REHEARSAL" } else { "" });
+        println!(
+            "run:        {} ({}{})",
+            args.run_dir.display(),
+            meta.operation,
+            if meta.rehearsal { ", REHEARSAL" } else { "" }
+        );
         let line: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        println!("rows:       {} ({})", counts.values().sum::<u64>(), line.join(", "));
-        println!("rate:       {}", rate.map_or("-".into(), |r| format!("{r:.2}/s")));
+        println!(
+            "rows:       {} ({})",
+            counts.values().sum::<u64>(),
+            line.join(", ")
+        );
+        println!(
+            "rate:       {}",
+            rate.map_or("-".into(), |r| format!("{r:.2}/s"))
+        );
         println!("eta:        {}", eta.map_or("-".into(), human_duration));
         println!("started:    {}", meta.created_at);
         println!("updated:    {}", last.unwrap_or_else(|| "-".into()));
-        println!("process:    {}", holder.map_or("none (not running)".into(), |p| format!("pid {p} is driving it")));
+        println!(
+            "process:    {}",
+            holder.map_or("none (not running)".into(), |p| format!(
+                "pid {p} is driving it"
+            ))
+        );
     }
     Ok(OK)
 }

@@ -29,7 +29,10 @@ pub enum IngestError {
 }
 
 /// Read every input row; write them to `journal` when given (a dry run passes `None`).
-pub fn ingest(mut inputs: Inputs, mut journal: Option<&mut Journal>) -> Result<IngestStats, IngestError> {
+pub fn ingest(
+    mut inputs: Inputs,
+    mut journal: Option<&mut Journal>,
+) -> Result<IngestStats, IngestError> {
     let mut stats = IngestStats::default();
     let mut dedupe = Dedupe::new();
     let mut chunk = Vec::with_capacity(CHUNK);

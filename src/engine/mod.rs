@@ -163,13 +163,16 @@ pub async fn run(
         last_call_at: Mutex::new(None),
     });
 
-    {
-        let shared = shared.clone();
+    // Holds only a weak reference: the run must not outlive its workers because of it.
+    let on_shutdown = {
+        let shared = Arc::downgrade(&shared);
         tokio::spawn(async move {
             shutdown.await;
-            shared.stop(Stop::Interrupted);
-        });
-    }
+            if let Some(shared) = shared.upgrade() {
+                shared.stop(Stop::Interrupted);
+            }
+        })
+    };
 
     let (row_tx, row_rx) = mpsc::channel::<(u64, String)>(cfg.concurrency * 2 + 16);
     let dispatcher = tokio::spawn(dispatch(journal_dir, row_tx, shared.clone()));
@@ -182,6 +185,7 @@ pub async fn run(
         let _ = w.await;
     }
     let _ = dispatcher.await;
+    on_shutdown.abort();
     shared.stop(Stop::Finished);
     let stop = shared.stop_tx.borrow().clone().unwrap_or(Stop::Finished);
     let stop = match writer.failure() {
