@@ -112,3 +112,78 @@ impl Pacer {
         tracing::debug!(api = %self.name, interval_ms = s.interval.as_secs_f64() * 1e3, "throttled: slowing down");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Slots for `n` acquires, as offsets from the start, under a paused clock.
+    async fn slots(p: &Pacer, n: usize) -> Vec<Duration> {
+        let start = Instant::now();
+        let mut out = Vec::new();
+        for _ in 0..n {
+            p.acquire().await;
+            out.push(start.elapsed());
+        }
+        out
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn spaces_requests_evenly_just_under_the_rate() {
+        let p = Pacer::new("t", 10.0);
+        let s = slots(&p, 51).await;
+        let span = (s[50] - s[0]).as_secs_f64();
+        // 50 intervals of 100.4 ms: 99.6% of the rate, never a burst.
+        assert!((span - 5.02).abs() < 0.01, "span {span}");
+        for w in s.windows(2) {
+            let gap = (w[1] - w[0]).as_secs_f64();
+            assert!((gap - 0.1004).abs() < 0.002, "gap {gap}");
+        }
+        // Any rolling one-second window holds at most 10.
+        for (i, t) in s.iter().enumerate() {
+            let in_window = s[i..]
+                .iter()
+                .filter(|u| **u - *t < Duration::from_secs(1))
+                .count();
+            assert!(in_window <= 10, "{in_window} in the window from {t:?}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_time_never_becomes_a_burst() {
+        let p = Pacer::new("t", 10.0);
+        slots(&p, 3).await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let s = slots(&p, 3).await;
+        assert!(s[1] - s[0] >= Duration::from_millis(100));
+        assert!(s[2] - s[1] >= Duration::from_millis(100));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_slows_down_then_the_rate_recovers() {
+        let p = Pacer::new("t", 10.0);
+        let target = p.interval();
+        p.throttled(None);
+        let slowed = p.interval();
+        assert!(slowed > target.mul_f64(1.2), "{slowed:?} vs {target:?}");
+        for _ in 0..5 {
+            p.throttled(None);
+        }
+        assert!(p.interval() <= target.mul_f64(MAX_SLOWDOWN) + Duration::from_micros(1));
+        // Twenty seconds later (ten half-lives) the slowdown is gone.
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        p.acquire().await;
+        let back = p.interval();
+        assert!(back < target.mul_f64(1.01), "{back:?} vs {target:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_after_is_honoured() {
+        let p = Pacer::new("t", 100.0);
+        p.acquire().await;
+        let start = Instant::now();
+        p.throttled(Some(Duration::from_secs(3)));
+        p.acquire().await;
+        assert!(start.elapsed() >= Duration::from_secs(3));
+    }
+}
