@@ -18,6 +18,8 @@ const BACKOFF: f64 = 1.25;
 const MAX_SLOWDOWN: f64 = 4.0;
 /// The slowdown halves every this long without another 429.
 const RECOVERY_HALF_LIFE: Duration = Duration::from_secs(2);
+/// How far behind schedule the pacer may catch up (a few timer ticks).
+const CATCH_UP: Duration = Duration::from_millis(3);
 
 struct State {
     /// The next free slot.
@@ -66,7 +68,9 @@ impl Pacer {
     pub async fn acquire(&self) {
         let _turn = self.queue.lock().await;
         let at = self.reserve();
-        tokio::time::sleep_until(at).await;
+        if at > Instant::now() {
+            tokio::time::sleep_until(at).await;
+        }
     }
 
     fn reserve(&self) -> Instant {
@@ -80,9 +84,11 @@ impl Pacer {
             s.interval = s.target + Duration::from_secs_f64(excess);
             s.last_adjust = now;
         }
-        // Keep the schedule when we are only a slot behind (timer granularity); after an idle
-        // spell start afresh from now, so idle time never turns into a burst.
-        let mut slot = if s.next + s.interval >= now {
+        // Keep the schedule when we are only a little behind (the timer wakes us up to a
+        // millisecond late, and above 1,000/s slots are closer than that); after an idle spell
+        // start afresh from now, so idle time never turns into a burst.
+        let tolerance = s.interval.max(CATCH_UP);
+        let mut slot = if s.next + tolerance >= now {
             s.next
         } else {
             now
