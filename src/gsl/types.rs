@@ -73,8 +73,9 @@ pub struct SimCard {
     pub order_id: Option<i64>,
     pub real_named: Option<bool>,
     pub flow_used: Option<f64>,
+    /// The card's tag names, comma-joined: the API (and its SDKs) type this a string.
     #[serde(default)]
-    pub tag_names: Option<Vec<String>>,
+    pub tag_names: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
