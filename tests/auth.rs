@@ -378,3 +378,21 @@ async fn missing_or_partial_credentials_are_usage_errors_before_any_request() {
         "no run dir for a usage error"
     );
 }
+
+#[tokio::test]
+async fn iam_relogs_in_again_after_a_later_expiry() {
+    let sim = start(all_creds()).await;
+    let c = client(&sim, iam(&sim, PASSWORD));
+    c.real_named(&card(&sim)).await.unwrap();
+    sim.expire_tokens();
+    c.real_named(&card(&sim)).await.unwrap();
+    // The re-login's token worked for a while; then it too is revoked (or expires early).
+    for _ in 0..3 {
+        c.real_named(&card(&sim)).await.unwrap();
+    }
+    sim.expire_tokens();
+    c.real_named(&card(&sim))
+        .await
+        .expect("a token that worked and then expired gets its own re-login");
+    assert_eq!(calls(&sim, "iam-tokens", "ok"), 3);
+}
