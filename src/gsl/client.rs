@@ -256,6 +256,15 @@ impl Client {
             }
         }
         .await;
+        // Any answer past the gateway's authentication proves the token (transport errors don't).
+        let authenticated = match &result {
+            Ok(_) => true,
+            Err(GslError::Unauthorized { .. }) => false,
+            Err(e) => e.fault().is_some(),
+        };
+        if authenticated {
+            self.auth.confirm(applied.generation);
+        }
         Ok((result, applied.generation))
     }
 

@@ -34,14 +34,16 @@ pub struct ClearRealName {
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct SendSms {
     pub sms_content: String,
+    /// An integer in the API (the SDKs' `CreateSendSmsReq.template_id: int`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub template_id: Option<String>,
+    pub template_id: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cids: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub order_id: Option<i64>,
+    /// An integer in the API, like `template_id`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub file_temp_id: Option<String>,
+    pub file_temp_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -73,8 +75,9 @@ pub struct SimCard {
     pub order_id: Option<i64>,
     pub real_named: Option<bool>,
     pub flow_used: Option<f64>,
+    /// The card's tag names, comma-joined: the API (and its SDKs) type this a string.
     #[serde(default)]
-    pub tag_names: Option<Vec<String>>,
+    pub tag_names: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

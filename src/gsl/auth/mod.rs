@@ -18,6 +18,7 @@ pub use secret::Secret;
 use crate::gsl::error::GslError;
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex as StdMutex;
 use tokio::sync::Mutex;
 
@@ -154,6 +155,8 @@ pub struct Auth {
     current: StdMutex<Current>,
     /// Serialises logins and token-file re-reads so only one happens at a time.
     renewing: Mutex<()>,
+    /// The newest generation a request was answered with other than 401: its token worked.
+    proven: AtomicU64,
 }
 
 /// The headers that authenticate one request, and the generation they belong to.
@@ -176,6 +179,7 @@ impl Auth {
                 renew_at: None,
             }),
             renewing: Mutex::new(()),
+            proven: AtomicU64::new(0),
         }
     }
 
@@ -290,6 +294,11 @@ impl Auth {
         Ok(guard.clone())
     }
 
+    /// A request made with `generation` was answered with something other than a 401.
+    pub fn confirm(&self, generation: u64) {
+        self.proven.fetch_max(generation, Ordering::Relaxed);
+    }
+
     /// After a 401 on a request made with `generation`: can a retry succeed?
     ///
     /// IAM: one shared re-login. Token file: one re-read, useful only if the file changed.
@@ -302,9 +311,10 @@ impl Auth {
                 if cur.generation != generation {
                     return Ok(true);
                 }
-                if generation > 1 {
-                    // The token from the last re-login was refused too: a second login would
-                    // meet the same fate, and each one is an authentication attempt.
+                if generation > 1 && self.proven.load(Ordering::Relaxed) < generation {
+                    // The token from the last re-login was refused before it ever worked: a
+                    // second login would meet the same fate, and each one is an
+                    // authentication attempt. A token that worked and then expired is renewed.
                     return Ok(false);
                 }
                 self.login(http, login, generation).await?;
