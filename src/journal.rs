@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS sessions (
     started_at TEXT NOT NULL,
     ended_at TEXT,
     calls INTEGER NOT NULL DEFAULT 0,
+    paced_calls INTEGER NOT NULL DEFAULT 0,
     throttled INTEGER NOT NULL DEFAULT 0,
     retries INTEGER NOT NULL DEFAULT 0,
     first_call_at TEXT,
@@ -147,6 +148,8 @@ pub struct StoredRow {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct SessionTotals {
     pub calls: u64,
+    /// Calls from `first_call_at` on: the fan-out after the credentials were confirmed.
+    pub paced_calls: u64,
     pub throttled: u64,
     pub retries: u64,
     pub first_call_at: Option<String>,
@@ -560,7 +563,8 @@ impl Journal {
         self.conn
             .execute(
                 "UPDATE sessions SET calls = ?2, throttled = ?3, retries = ?4, first_call_at = ?5,
-                 last_call_at = ?6, exit_code = ?7, ended_at = CASE WHEN ?7 IS NULL THEN NULL ELSE ?8 END
+                 last_call_at = ?6, exit_code = ?7, paced_calls = ?9,
+                 ended_at = CASE WHEN ?7 IS NULL THEN NULL ELSE ?8 END
                  WHERE id = ?1",
                 params![
                     id,
@@ -570,7 +574,8 @@ impl Journal {
                     t.first_call_at,
                     t.last_call_at,
                     exit_code,
-                    now()
+                    now(),
+                    t.paced_calls as i64
                 ],
             )
             .map_err(self.err())?;
@@ -586,7 +591,7 @@ impl Journal {
             .conn
             .prepare(
                 "SELECT started_at, ended_at, calls, throttled, retries, first_call_at,
-                 last_call_at, exit_code FROM sessions ORDER BY id",
+                 last_call_at, exit_code, paced_calls FROM sessions ORDER BY id",
             )
             .map_err(self.err())?;
         let out = st
@@ -596,6 +601,7 @@ impl Journal {
                     r.get(1)?,
                     SessionTotals {
                         calls: r.get::<_, i64>(2)? as u64,
+                        paced_calls: r.get::<_, i64>(8)? as u64,
                         throttled: r.get::<_, i64>(3)? as u64,
                         retries: r.get::<_, i64>(4)? as u64,
                         first_call_at: r.get(5)?,

@@ -372,6 +372,7 @@ fn summary_counts_percentiles_and_sessions() {
         let id = j.begin_session().unwrap();
         let t = SessionTotals {
             calls,
+            paced_calls: calls,
             throttled: 1,
             retries: 2,
             first_call_at: Some(first.to_string()),

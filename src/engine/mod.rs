@@ -69,6 +69,8 @@ pub struct Counters {
     /// Rows finished by this process (ok + failed + unknown).
     pub finished: AtomicU64,
     pub calls: AtomicU64,
+    /// Calls made after the credentials were confirmed (the paced fan-out).
+    pub paced_calls: AtomicU64,
     pub throttled: AtomicU64,
     pub retries: AtomicU64,
 }
@@ -206,6 +208,7 @@ fn totals(shared: &Shared) -> SessionTotals {
     let c = &shared.counters;
     SessionTotals {
         calls: c.calls.load(Relaxed),
+        paced_calls: c.paced_calls.load(Relaxed),
         throttled: c.throttled.load(Relaxed),
         retries: c.retries.load(Relaxed),
         first_call_at: shared.first_call_at.lock().expect("times").clone(),
@@ -356,11 +359,16 @@ async fn work_row(shared: &Shared, row: u64, key: &str) -> Option<Outcome> {
             intent_recorded = true;
         }
         let stamp = now_rfc3339();
-        shared
-            .first_call_at
-            .lock()
-            .expect("times")
-            .get_or_insert_with(|| stamp.clone());
+        if gate.is_none() {
+            // The achieved rate is measured from the fan-out on: the one-at-a-time calls
+            // before the credentials were confirmed are not paced traffic.
+            shared
+                .first_call_at
+                .lock()
+                .expect("times")
+                .get_or_insert_with(|| stamp.clone());
+            shared.counters.paced_calls.fetch_add(1, Relaxed);
+        }
         *shared.last_call_at.lock().expect("times") = Some(stamp);
         shared.counters.calls.fetch_add(1, Relaxed);
         let t0 = Instant::now();

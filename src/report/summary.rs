@@ -92,10 +92,10 @@ impl Summary {
             throttled += t.throttled;
             retries += t.retries;
             if let (Some(first), Some(last)) = (&t.first_call_at, &t.last_call_at) {
-                if t.calls >= 2 {
+                if t.paced_calls >= 2 {
                     if let Some(span) = secs_between(first, last) {
                         // N evenly paced calls span N-1 intervals: that is the rate the pacer held.
-                        intervals += t.calls - 1;
+                        intervals += t.paced_calls - 1;
                         busy += span;
                     }
                 }

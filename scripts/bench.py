@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""Benchmarks of gslbatch against `gslbatch simulate` on 127.0.0.1 (the README's table).
+
+    cargo build --release && python3 scripts/bench.py [--quick]
+
+1. Quota exactness: simulator throttling at Q calls/s (rolling window) with --latency-ms 150,
+   client --rate Q, default concurrency, Q = 5, 50, 500: achieved/Q and the share of 429s.
+2. Engine overhead: no throttle, no latency, 100,000 check-real-name rows with journal and report,
+   against oha (raw HTTP, no bookkeeping) on the same simulator in the same run; medians of 3.
+3. Memory: peak RSS of a 1,000,000-row check-real-name run (/usr/bin/time -v).
+
+Every server is a child process on loopback; every run is bounded by a timeout.
+"""
+import json, os, re, shutil, statistics, subprocess, sys, tempfile, time, urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.environ.get("GSLBATCH", os.path.join(ROOT, "target", "release", "gslbatch"))
+QUICK = "--quick" in sys.argv
+TOKEN = "bench-token"
+
+
+def luhn(s):
+    tot = 0
+    for i, ch in enumerate(reversed(s)):
+        d = int(ch)
+        if i % 2 == 0:
+            d *= 2
+            if d > 9:
+                d -= 9
+        tot += d
+    return str((10 - tot % 10) % 10)
+
+
+def inventory(path, n):
+    with open(path, "w") as f:
+        f.write("iccid\n")
+        for i in range(n):
+            body = "898603" + "%013d" % i
+            f.write(body + luhn(body) + "\n")
+
+
+class Sim:
+    def __init__(self, inv, *args):
+        env = dict(os.environ, GSL_SIM_TOKEN=TOKEN)
+        self.p = subprocess.Popen([BIN, "-q", "simulate", "--listen", "127.0.0.1:0", "--inventory", inv, *args],
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+        line = self.p.stdout.readline()
+        m = re.match(r"listening on (\S+)", line)
+        if not m:
+            self.p.kill()
+            raise SystemExit(f"simulator did not start: {line!r}")
+        self.url = m.group(1)
+
+    def stats(self):
+        with urllib.request.urlopen(self.url + "/__sim/stats", timeout=10) as r:
+            return json.load(r)
+
+    def stop(self):
+        self.p.terminate()
+        try:
+            self.p.wait(10)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+
+
+def gslbatch(args, timeout, timed=False):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUAWEICLOUD_SDK_", "GSL_"))}
+    env["GSL_AUTH_TOKEN"] = TOKEN
+    cmd = [BIN, "-q", *args]
+    if timed:
+        cmd = ["/usr/bin/time", "-v", *cmd]
+    t0 = time.monotonic()
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    wall = time.monotonic() - t0
+    rss = None
+    m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", r.stderr)
+    if m:
+        rss = int(m.group(1)) / 1024
+    if r.returncode not in (0, 1):
+        raise SystemExit(f"gslbatch {' '.join(args)} exited {r.returncode}: {r.stderr[-2000:]}")
+    return wall, rss
+
+
+def quota(tmp):
+    print("## 1. Quota exactness (simulator --rate Q --latency-ms 150, client --rate Q)")
+    print("| Q | rows | achieved calls/s | achieved/Q | 429s | 429 share | max in any 1 s window |")
+    print("|---|---|---|---|---|---|---|")
+    for q in (5, 50, 500):
+        secs = 8 if QUICK else 20
+        n = q * secs
+        inv = os.path.join(tmp, f"q{q}.csv")
+        inventory(inv, n)
+        sim = Sim(inv, "--rate", str(q), "--latency-ms", "150")
+        run = os.path.join(tmp, f"q{q}-run")
+        try:
+            gslbatch(["check-real-name", inv, "--endpoint", sim.url, "--rate", str(q), "--run-dir", run], timeout=secs * 4 + 60)
+            st = sim.stats()
+        finally:
+            sim.stop()
+        s = json.load(open(os.path.join(run, "summary.json")))
+        rate = s["achieved_rate"]
+        share = s["throttled"] / max(1, s["calls"])
+        peak = st["max_requests_in_any_second"].get("real-named")
+        print(f"| {q} | {n} | {rate:.2f} | {rate / q:.4f} | {s['throttled']} | {share:.2%} | {peak} |")
+    print()
+
+
+def overhead(tmp):
+    n = 20_000 if QUICK else 100_000
+    print(f"## 2. Engine overhead ({n:,} check-real-name rows, no throttle, no latency; median of 3)")
+    inv = os.path.join(tmp, "o.csv")
+    inventory(inv, n)
+    sim = Sim(inv)
+    ours, calls_rates, ohas = [], [], []
+    try:
+        for i in range(3):
+            run = os.path.join(tmp, f"o-run{i}")
+            wall, _ = gslbatch(["check-real-name", inv, "--endpoint", sim.url, "--rate", "1000000", "--run-dir", run], timeout=600)
+            s = json.load(open(os.path.join(run, "summary.json")))
+            assert s["counts"]["ok"] == n, s["counts"]
+            ours.append(n / wall)
+            calls_rates.append(s["achieved_rate"])
+            oha = shutil.which("oha")
+            if oha:
+                iccid = open(inv).read().split("\n")[1]
+                r = subprocess.run([oha, "-n", str(n), "-c", "64", "--no-tui", "--output-format", "json",
+                                    "-H", f"X-Auth-Token: {TOKEN}",
+                                    f"{sim.url}/v1/sim-cards/0/real-named?iccid={iccid}"],
+                                   capture_output=True, text=True, timeout=600)
+                ohas.append(json.loads(r.stdout)["summary"]["requestsPerSec"])
+    finally:
+        sim.stop()
+    m_ours, m_calls = statistics.median(ours), statistics.median(calls_rates)
+    print("| measure | median |")
+    print("|---|---|")
+    print(f"| gslbatch rows/s, end to end (ingest + calls + journal + report) | {m_ours:,.0f} |")
+    print(f"| gslbatch calls/s while sending | {m_calls:,.0f} |")
+    if ohas:
+        m_oha = statistics.median(ohas)
+        print(f"| oha requests/s (raw HTTP upper bound, -c 64) | {m_oha:,.0f} |")
+        print(f"| gslbatch end-to-end rows/s as a share of oha | {m_ours / m_oha:.0%} |")
+    else:
+        print("| oha | not installed (`cargo install oha`) |")
+    print()
+
+
+def memory(tmp):
+    n = 200_000 if QUICK else 1_000_000
+    print(f"## 3. Memory ({n:,}-row check-real-name run, /usr/bin/time -v)")
+    inv = os.path.join(tmp, "m.csv")
+    inventory(inv, n)
+    sim = Sim(inv)
+    try:
+        run = os.path.join(tmp, "m-run")
+        wall, rss = gslbatch(["check-real-name", inv, "--endpoint", sim.url, "--rate", "1000000", "--run-dir", run], timeout=900, timed=True)
+    finally:
+        sim.stop()
+    print("| rows | wall s | peak RSS MB |")
+    print("|---|---|---|")
+    print(f"| {n:,} | {wall:.1f} | {rss:.1f} |")
+    print()
+
+
+def main():
+    if not os.path.exists(BIN):
+        raise SystemExit(f"{BIN} not found: run `cargo build --release` first")
+    tmp = tempfile.mkdtemp(prefix="gslbatch-bench-")
+    try:
+        print(f"machine: {os.cpu_count()} cores; binary: {BIN}\n")
+        only = [a.split("=", 1)[1] for a in sys.argv if a.startswith("--only=")]
+        for name, part in (("quota", quota), ("overhead", overhead), ("memory", memory)):
+            if not only or name in only:
+                part(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
