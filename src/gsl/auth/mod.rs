@@ -146,6 +146,8 @@ struct Current {
     generation: u64,
     /// When an IAM token should be renewed.
     renew_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// This token came from the re-login after a 401 (not from a routine renewal).
+    from_recovery: bool,
 }
 
 /// Live authentication state shared by every worker of a run.
@@ -174,6 +176,7 @@ impl Auth {
                 token,
                 generation: 0,
                 renew_at: None,
+                from_recovery: false,
             }),
             renewing: Mutex::new(()),
         }
@@ -256,7 +259,7 @@ impl Auth {
                 let cur = if fresh {
                     cur
                 } else {
-                    self.login(http, login, cur.generation).await?
+                    self.login(http, login, cur.generation, false).await?
                 };
                 Ok(Applied {
                     headers: vec![(
@@ -275,6 +278,7 @@ impl Auth {
         http: &reqwest::Client,
         login: &iam::IamLogin,
         seen_generation: u64,
+        after_401: bool,
     ) -> Result<Current, GslError> {
         let _one_at_a_time = self.renewing.lock().await;
         let cur = self.snapshot();
@@ -286,6 +290,7 @@ impl Auth {
         guard.token = Some(issued.token);
         guard.generation += 1;
         guard.renew_at = Some(issued.renew_at);
+        guard.from_recovery = after_401;
         tracing::info!(generation = guard.generation, "IAM login succeeded");
         Ok(guard.clone())
     }
@@ -302,12 +307,13 @@ impl Auth {
                 if cur.generation != generation {
                     return Ok(true);
                 }
-                if generation > 1 {
-                    // The token from the last re-login was refused too: a second login would
-                    // meet the same fate, and each one is an authentication attempt.
+                if cur.from_recovery {
+                    // The token from the re-login after a 401 was refused too: a second login
+                    // would meet the same fate, and each one is an authentication attempt.
+                    // (A token from a routine renewal may still be revoked: that gets its re-login.)
                     return Ok(false);
                 }
-                self.login(http, login, generation).await?;
+                self.login(http, login, generation, true).await?;
                 Ok(true)
             }
             Credentials::Token {
