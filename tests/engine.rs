@@ -455,3 +455,36 @@ async fn iam_short_lived_tokens_outlived_by_the_run() {
     assert_eq!(calls(&stats, "iam-tokens", "unauthorized"), 0);
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iam_token_revoked_after_routine_renewals_is_still_recovered() {
+    // Tokens living 2 s are renewed ahead of time every second or so; a 401 after a few such
+    // renewals must still get its one shared re-login, not abort the run.
+    let sim = start_sim(SimConfig {
+        token_ttl_secs: 2,
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempdir();
+    let iccids: Vec<String> = sim
+        .cards()
+        .iter()
+        .take(400)
+        .map(|c| c.iccid.clone())
+        .collect();
+    let input = write_csv(dir.path(), "input.csv", &iccids);
+    let run_dir = dir.path().join("run");
+    let mut cmd = batch("check-real-name", &input, &sim, &run_dir, 100);
+    iam(&mut cmd, &sim);
+    let handle = tokio::spawn(run(cmd));
+    wait_until("three logins", Duration::from_secs(20), || {
+        calls(&sim.stats(), "iam-tokens", "ok") >= 3
+    })
+    .await;
+    sim.expire_tokens();
+    let ran = handle.await.unwrap();
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let rows = read_report(&run_dir.join("report.csv"));
+    assert_eq!(count(&rows, "ok"), 400);
+    sim.shutdown().await;
+}
