@@ -210,6 +210,24 @@ async fn exit_130_on_sigint_with_a_complete_report() {
         calls(&sim.stats(), "real-named", "ok") >= 20
     })
     .await;
+    // While it runs: status says live, and a second process may not drive the run dir.
+    let mut cmd = bare();
+    cmd.arg("status").arg(&run_dir).arg("--json");
+    let status = run(cmd).await;
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    let v: serde_json::Value = serde_json::from_str(&status.stdout).expect("JSON");
+    assert_eq!(v["live"], true, "{v}");
+    assert_eq!(v["holder_pid"], child.id(), "{v}");
+    let mut cmd = gsl();
+    cmd.arg("resume").arg(&run_dir).arg("-q");
+    let second = run(cmd).await;
+    assert_eq!(second.code, 2, "{}", second.stderr);
+    assert!(
+        second.stderr.contains(&child.id().to_string()),
+        "names the holder: {}",
+        second.stderr
+    );
+
     let killed = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -224,6 +242,43 @@ async fn exit_130_on_sigint_with_a_complete_report() {
     assert!(pending > 0, "the rest waits for resume");
     assert_eq!(ok + pending, 500, "{:?}", status_counts(&rows));
     assert_eq!(ok as u64, calls(&sim.stats(), "real-named", "ok"));
+
+    // The same job started again carries on with the run (SPEC: "the same job resumes it").
+    let mut again = batch("check-real-name", &input, &sim, &run_dir, 1000);
+    again.arg("--max-attempts").arg("5");
+    let ran = run(again).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let rows = read_report(&run_dir.join("report.csv"));
+    assert_rows_in_order(&rows, 500);
+    assert_eq!(count(&rows, "ok"), 500);
+    assert_eq!(
+        calls(&sim.stats(), "real-named", "ok"),
+        500,
+        "nothing sent twice"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn existing_run_dir_same_job_finished_exits_0_other_job_exits_2() {
+    let sim = start_sim(SimConfig::default()).await;
+    let dir = tempdir();
+    let input = write_csv(dir.path(), "in.csv", &first_iccids(&sim, 10));
+    let run_dir = dir.path().join("run");
+    let ran = run(batch("check-real-name", &input, &sim, &run_dir, 1000)).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+
+    // The same job again: finished, so exit 0 at once, nothing sent.
+    let ran = run(batch("check-real-name", &input, &sim, &run_dir, 1000)).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(stat_u64(&sim.stats(), "requests_total"), 10);
+
+    // A different job on the same run dir: exit 2, nothing sent.
+    let other = write_csv(dir.path(), "other.csv", &first_iccids(&sim, 3));
+    let ran = run(batch("check-real-name", &other, &sim, &run_dir, 1000)).await;
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    assert_eq!(stat_u64(&sim.stats(), "requests_total"), 10);
+    let rows = read_report(&run_dir.join("report.csv"));
+    assert_eq!(count(&rows, "ok"), 10, "the run is untouched");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
