@@ -165,6 +165,33 @@ async fn exit_3_when_authentication_is_rejected() {
     assert_eq!(stat_u64(&stats, "work_orders_created"), 0);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_3_when_too_many_rows_fail() {
+    let sim = start_sim(SimConfig::default()).await;
+    let dir = tempdir();
+    // Not China Telecom: every clear is refused.
+    let (_, other) = split_cards(&sim);
+    let ids: Vec<String> = other.iter().take(200).map(|c| c.iccid.clone()).collect();
+    let input = write_csv(dir.path(), "in.csv", &ids);
+    let run_dir = dir.path().join("run");
+    let mut cmd = batch("clear-real-name", &input, &sim, &run_dir, 200);
+    cmd.args(["--failure-min-rows", "20", "--max-failure-rate", "0.5"]);
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 3, "{}", ran.stderr);
+    assert!(ran.stderr.contains("--max-failure-rate"), "{}", ran.stderr);
+    let rows = read_report(&run_dir.join("report.csv"));
+    assert_rows_in_order(&rows, 200);
+    let failed = count(&rows, "failed");
+    assert!(failed >= 20, "{:?}", status_counts(&rows));
+    assert_eq!(failed + count(&rows, "pending"), 200);
+    assert!(count(&rows, "pending") > 0, "the rest waits for resume");
+    assert_eq!(
+        calls_total(&sim.stats(), "clear-real-name") as usize,
+        failed,
+        "no request after the stop"
+    );
+}
+
 /// Start the binary without waiting; stdout and stderr go to files in `dir`.
 fn spawn(mut cmd: std::process::Command, dir: &Path) -> Child {
     cmd.stdout(std::fs::File::create(dir.join("stdout.txt")).unwrap())

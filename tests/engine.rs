@@ -488,3 +488,41 @@ async fn iam_token_revoked_after_routine_renewals_is_still_recovered() {
     assert_eq!(count(&rows, "ok"), 400);
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeouts_make_clears_unknown_and_checks_retry() {
+    let slow = || SimConfig {
+        slow_rate: 0.05,
+        slow_ms: 3000,
+        ..SimConfig::default()
+    };
+    let args = ["--timeout", "0.5", "--max-attempts", "8"];
+    let (ran, rows, stats) = fault_run("clear-real-name", slow(), 300, &args).await;
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    let slowed = calls(&stats, "clear-real-name", "slow");
+    assert!(slowed > 0, "{stats}");
+    let unknown: Vec<_> = rows.iter().filter(|r| r["status"] == "unknown").collect();
+    assert_eq!(
+        unknown.len() as u64,
+        slowed,
+        "each timed-out clear is unknown"
+    );
+    for r in &unknown {
+        assert_eq!(attempts(r), 1, "{r:?}");
+        assert_eq!(clears_of(&stats, &r["iccid"]), 1, "it did happen: {r:?}");
+    }
+    assert_eq!(stat_u64(&stats, "max_clear_calls_per_card"), 1);
+    assert_eq!(
+        calls_total(&stats, "clear-real-name"),
+        300,
+        "nothing re-sent"
+    );
+
+    let (ran, rows, stats) = fault_run("check-real-name", slow(), 300, &args).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(count(&rows, "ok"), 300);
+    let slowed = calls(&stats, "real-named", "slow");
+    assert!(slowed > 0, "{stats}");
+    let tries: u64 = rows.iter().map(|r| attempts(r) as u64).sum();
+    assert_eq!(tries, 300 + slowed, "each timeout cost one retry");
+}
