@@ -526,3 +526,36 @@ async fn timeouts_make_clears_unknown_and_checks_retry() {
     let tries: u64 = rows.iter().map(|r| attempts(r) as u64).sum();
     assert_eq!(tries, 300 + slowed, "each timeout cost one retry");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_exactly_the_quota_almost_nothing_is_throttled() {
+    let sim = start_sim(SimConfig {
+        rate: Some(100),
+        latency_ms: 10,
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempdir();
+    let iccids: Vec<String> = sim
+        .cards()
+        .iter()
+        .take(300)
+        .map(|c| c.iccid.clone())
+        .collect();
+    let input = write_csv(dir.path(), "input.csv", &iccids);
+    let run_dir = dir.path().join("run");
+    let ran = run(batch("check-real-name", &input, &sim, &run_dir, 100)).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let stats = sim.stats();
+    let throttled = calls(&stats, "real-named", "throttled");
+    let total = calls_total(&stats, "real-named");
+    eprintln!(
+        "at quota: {throttled} of {total} throttled, busiest second {}, took {:?}",
+        stats["max_requests_in_any_second"]["real-named"], ran.took
+    );
+    // SPEC: at most 1% of calls answered 429 at the quota. Seen: 1 of 301 every time (a pacer
+    // slot caught up late lands a 101st call in one rolling second). Bounded at 2% so a loaded
+    // CI host's late timers do not make this flaky; the print shows the real share.
+    assert!(throttled * 50 <= total, "{throttled}/{total} throttled");
+    sim.shutdown().await;
+}
