@@ -1,7 +1,11 @@
 //! One integration-test binary (keeps link time down); a module per area.
 
+mod common;
+
 mod auth;
+mod cli;
 mod client;
+mod engine;
 mod input;
 mod report;
 mod secrets;

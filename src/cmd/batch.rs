@@ -214,8 +214,27 @@ pub async fn run(
         .clone()
         .unwrap_or_else(|| default_run_dir(op.name()));
     if dir.join(crate::journal::FILE_NAME).exists() {
+        // SPEC: the same job resumes its run (a finished one ends at once); another job may not.
+        let endpoint = if args.rehearse {
+            "rehearsal"
+        } else {
+            args.endpoint.as_str()
+        };
+        let same = Journal::open_read(&dir)
+            .and_then(|j| j.meta())
+            .is_ok_and(|m| m.fingerprint == fingerprint(op.name(), &args.inputs, endpoint));
+        if same {
+            let resume = crate::cli::ResumeArgs {
+                run_dir: dir,
+                retry_failed: false,
+                resend_unknown: false,
+                yes: false,
+                run: args.run.clone(),
+            };
+            return super::resume::run(resume, log).await;
+        }
         return Err(Failure::usage(format!(
-            "run dir {} already holds a run: carry on with `gslbatch resume {}` or pick another --run-dir",
+            "run dir {} already holds a different job's run: carry on with `gslbatch resume {}` or pick another --run-dir",
             dir.display(),
             dir.display()
         )));
