@@ -101,6 +101,8 @@ pub struct NewRow {
     pub status: Status,
     pub error_msg: Option<String>,
     pub extras: Vec<String>,
+    /// The request this row is sent in, for operations that send many cards per call.
+    pub batch: Option<i64>,
 }
 
 /// What became of one row's request.
@@ -261,8 +263,8 @@ impl Journal {
         {
             let mut st = tx
                 .prepare_cached(
-                    "INSERT INTO rows(row, location, raw, key, status, error_msg, extras)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    "INSERT INTO rows(row, location, raw, key, status, error_msg, extras, batch)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 )
                 .map_err(e)?;
             for r in rows {
@@ -278,7 +280,8 @@ impl Journal {
                     r.key,
                     r.status.as_str(),
                     r.error_msg,
-                    extras
+                    extras,
+                    r.batch
                 ])
                 .map_err(e)?;
             }

@@ -192,7 +192,7 @@ pub async fn run(
     let inputs = Inputs::open(&args.inputs, &opts).map_err(|e| Failure::usage(e.to_string()))?;
 
     if args.dry_run {
-        let stats = tokio::task::spawn_blocking(move || ingest(inputs, None))
+        let stats = tokio::task::spawn_blocking(move || ingest(inputs, None, None))
             .await
             .expect("ingest thread")
             .map_err(input_failure)?;
@@ -268,7 +268,7 @@ pub async fn run(
     let mut journal =
         Journal::create(&dir, &meta).map_err(|e| cleanup(Failure::usage(e.to_string())))?;
     let (stats, journal) = tokio::task::spawn_blocking(move || {
-        let r = ingest(inputs, Some(&mut journal));
+        let r = ingest(inputs, Some(&mut journal), None);
         (r, journal)
     })
     .await

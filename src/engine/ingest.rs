@@ -17,6 +17,8 @@ pub struct IngestStats {
     pub valid: u64,
     pub invalid: u64,
     pub duplicate: u64,
+    /// Batches the valid rows make (0 unless batching).
+    pub batches: u64,
     pub extra_columns: Vec<String>,
 }
 
@@ -29,9 +31,13 @@ pub enum IngestError {
 }
 
 /// Read every input row; write them to `journal` when given (a dry run passes `None`).
+///
+/// With `batch_size`, valid rows are numbered into batches of that many, in input order: the
+/// batch is the unit of sending, fixed here so that a resumed run sends the same batches.
 pub fn ingest(
     mut inputs: Inputs,
     mut journal: Option<&mut Journal>,
+    batch_size: Option<usize>,
 ) -> Result<IngestStats, IngestError> {
     let mut stats = IngestStats::default();
     let mut dedupe = Dedupe::new();
@@ -56,6 +62,14 @@ pub fn ingest(
                 }
             },
         };
+        let batch = match (status, batch_size) {
+            (Status::Pending, Some(size)) => {
+                let b = ((stats.valid - 1) / size.max(1) as u64 + 1) as i64;
+                stats.batches = b as u64;
+                Some(b)
+            }
+            _ => None,
+        };
         if let Some(j) = journal.as_deref_mut() {
             chunk.push(NewRow {
                 row: rec.row,
@@ -65,6 +79,7 @@ pub fn ingest(
                 status,
                 error_msg,
                 extras: rec.extras,
+                batch,
             });
             if chunk.len() >= CHUNK {
                 j.insert_rows(&chunk)?;

@@ -1,10 +1,11 @@
 //! The fan-out: pending rows from the journal, one pacer, a bounded pool of workers, retries
 //! decided by [`retry::decide`], outcomes to the journal's one [`writer::Writer`].
 //!
-//! Each worker owns one row at a time from first try to last, so no card ever has two requests
-//! in flight. For a non-idempotent operation the worker records the row's intent durably after
-//! the pacer released the request and before writing it, so a crash leaves exactly the rows
-//! that were in flight without an outcome.
+//! A unit is what one request carries: one card, or one batch of cards for batched operations
+//! (SMS). Each worker owns one unit at a time from first try to last, and every card is in one
+//! unit only, so no card ever has two requests in flight. For a non-idempotent operation the
+//! worker records the unit's intent durably after the pacer released the request and before
+//! writing it, so a crash leaves exactly the rows that were in flight without an outcome.
 
 pub mod ingest;
 pub mod operation;
@@ -176,7 +177,7 @@ pub async fn run(
         })
     };
 
-    let (row_tx, row_rx) = mpsc::channel::<(u64, String)>(cfg.concurrency * 2 + 16);
+    let (row_tx, row_rx) = mpsc::channel::<Unit>(cfg.concurrency * 2 + 16);
     let dispatcher = tokio::spawn(dispatch(journal_dir, row_tx, shared.clone()));
     let row_rx = Arc::new(tokio::sync::Mutex::new(row_rx));
     let mut workers = Vec::with_capacity(cfg.concurrency);
@@ -216,8 +217,14 @@ fn totals(shared: &Shared) -> SessionTotals {
     }
 }
 
-/// Feed pending rows, in row order, from the journal (read on a blocking thread).
-async fn dispatch(dir: PathBuf, tx: mpsc::Sender<(u64, String)>, shared: Arc<Shared>) {
+/// One request's worth of rows: a single card, or one batch of a batched operation.
+pub type Unit = Vec<(u64, String)>;
+
+/// Feed pending rows as units, in row order, from the journal (read on a blocking thread).
+///
+/// Rows that share a batch number form one unit; a batch split across two reads of the
+/// journal is held back until its end is seen.
+async fn dispatch(dir: PathBuf, tx: mpsc::Sender<Unit>, shared: Arc<Shared>) {
     let reader = match tokio::task::spawn_blocking(move || Journal::open_read(&dir)).await {
         Ok(Ok(j)) => Arc::new(Mutex::new(j)),
         Ok(Err(e)) => {
@@ -227,6 +234,7 @@ async fn dispatch(dir: PathBuf, tx: mpsc::Sender<(u64, String)>, shared: Arc<Sha
         Err(_) => return,
     };
     let mut after = 0u64;
+    let mut open: (Option<i64>, Unit) = (None, Vec::new());
     loop {
         if shared.stopped() {
             return;
@@ -244,40 +252,62 @@ async fn dispatch(dir: PathBuf, tx: mpsc::Sender<(u64, String)>, shared: Arc<Sha
             }
             Err(_) => return,
         };
-        if chunk.is_empty() {
-            return;
-        }
-        for (row, key, _batch) in chunk {
+        let last_chunk = chunk.is_empty();
+        let mut ready = Vec::new();
+        for (row, key, batch) in chunk {
             after = row;
+            if batch.is_none() || batch != open.0 {
+                if !open.1.is_empty() {
+                    ready.push(std::mem::take(&mut open.1));
+                }
+                open.0 = batch;
+            }
+            open.1.push((row, key));
+            if batch.is_none() {
+                ready.push(std::mem::take(&mut open.1));
+            }
+        }
+        if last_chunk && !open.1.is_empty() {
+            ready.push(std::mem::take(&mut open.1));
+        }
+        for unit in ready {
             tokio::select! {
-                sent = tx.send((row, key)) => if sent.is_err() { return },
+                sent = tx.send(unit) => if sent.is_err() { return },
                 _ = shared.stop_signal() => return,
             }
+        }
+        if last_chunk {
+            return;
         }
     }
 }
 
-async fn worker(shared: Arc<Shared>, rows: Arc<tokio::sync::Mutex<mpsc::Receiver<(u64, String)>>>) {
+async fn worker(shared: Arc<Shared>, units: Arc<tokio::sync::Mutex<mpsc::Receiver<Unit>>>) {
     loop {
         if shared.stopped() {
             return;
         }
         let next = {
-            let mut rx = rows.lock().await;
+            let mut rx = units.lock().await;
             tokio::select! {
                 r = rx.recv() => r,
                 _ = shared.stop_signal() => None,
             }
         };
-        let Some((row, key)) = next else { return };
-        let outcome = work_row(&shared, row, &key).await;
-        if let Some(o) = outcome {
-            if let Some(st) = o.status {
+        let Some(unit) = next else { return };
+        let Some(outcome) = work_unit(&shared, &unit).await else {
+            continue;
+        };
+        for (row, _) in &unit {
+            if let Some(st) = outcome.status {
                 shared.counters.count(st);
             }
-            shared.writer.outcome(o);
-            check_failure_rate(&shared);
+            shared.writer.outcome(Outcome {
+                row: *row,
+                ..outcome.clone()
+            });
         }
+        check_failure_rate(&shared);
     }
 }
 
@@ -304,8 +334,12 @@ fn with_error(mut o: Outcome, err: &GslError) -> Outcome {
     o
 }
 
-/// One row from first try to last. `None`: nothing to record (stopped before any try).
-async fn work_row(shared: &Shared, row: u64, key: &str) -> Option<Outcome> {
+/// One unit from first try to last; the outcome applies to each of its rows (its `row` field
+/// is left 0 for the caller to fill in). `None`: nothing to record (stopped before any try).
+async fn work_unit(shared: &Shared, unit: &[(u64, String)]) -> Option<Outcome> {
+    let row = 0;
+    let keys: Vec<String> = unit.iter().map(|(_, k)| k.clone()).collect();
+    let first_row = unit.first().map(|(r, _)| *r).unwrap_or_default();
     let idempotent = shared.op.idempotent();
     let mut attempts = 0u32;
     let mut throttled = 0u32;
@@ -352,7 +386,11 @@ async fn work_row(shared: &Shared, row: u64, key: &str) -> Option<Outcome> {
             continue;
         }
         if !idempotent && !intent_recorded {
-            if let Err(msg) = shared.writer.intent(row).await {
+            if let Err(msg) = shared
+                .writer
+                .intent(unit.iter().map(|(r, _)| *r).collect())
+                .await
+            {
                 shared.stop(Stop::JournalFailed(msg));
                 return None;
             }
@@ -372,7 +410,7 @@ async fn work_row(shared: &Shared, row: u64, key: &str) -> Option<Outcome> {
         *shared.last_call_at.lock().expect("times") = Some(stamp);
         shared.counters.calls.fetch_add(1, Relaxed);
         let t0 = Instant::now();
-        let result = shared.op.perform(&shared.client, key).await;
+        let result = shared.op.perform(&shared.client, &keys).await;
         let latency_ms = t0.elapsed().as_millis() as u64;
         let answered = !matches!(
             &result,
@@ -402,7 +440,7 @@ async fn work_row(shared: &Shared, row: u64, key: &str) -> Option<Outcome> {
             Err(e) => e,
         };
         let decision = retry::decide(&err, idempotent, attempts + 1, shared.cfg.max_attempts);
-        tracing::debug!(row, error = %err, ?decision, "try failed");
+        tracing::debug!(row = first_row, rows = unit.len(), error = %err, ?decision, "try failed");
         match decision {
             Decision::Throttled(retry_after) => {
                 shared.counters.throttled.fetch_add(1, Relaxed);
@@ -423,7 +461,7 @@ async fn work_row(shared: &Shared, row: u64, key: &str) -> Option<Outcome> {
             Decision::Retry(why) => {
                 attempts += 1;
                 shared.counters.retries.fetch_add(1, Relaxed);
-                tracing::debug!(row, attempt = attempts, why, "retrying");
+                tracing::debug!(row = first_row, attempt = attempts, why, "retrying");
                 last_err = Some(err);
                 tokio::select! {
                     _ = tokio::time::sleep(retry::backoff(attempts)) => {}
@@ -431,7 +469,7 @@ async fn work_row(shared: &Shared, row: u64, key: &str) -> Option<Outcome> {
                 }
             }
             Decision::Fail(why) => {
-                tracing::debug!(row, why, "row failed");
+                tracing::debug!(row = first_row, why, "failed");
                 return Some(with_error(
                     Outcome {
                         status: Some(Status::Failed),
@@ -441,7 +479,7 @@ async fn work_row(shared: &Shared, row: u64, key: &str) -> Option<Outcome> {
                 ));
             }
             Decision::Unknown(why) => {
-                tracing::warn!(row, error = %err, why, "outcome unknown: not sending again");
+                tracing::warn!(row = first_row, rows = unit.len(), error = %err, why, "outcome unknown: not sending again");
                 return Some(with_error(
                     Outcome {
                         status: Some(Status::Unknown),

@@ -27,8 +27,13 @@ pub trait Operation: Send + Sync + 'static {
     }
     /// The HTTP method and path shape, for the dry-run plan.
     fn endpoint(&self) -> &'static str;
-    /// Perform it for one card.
-    fn perform<'a>(&'a self, client: &'a Client, key: &'a str) -> OpFuture<'a>;
+    /// Perform it for one unit: one card, or the cards of one batch for batched operations.
+    fn perform<'a>(&'a self, client: &'a Client, keys: &'a [String]) -> OpFuture<'a>;
+}
+
+/// The card of a per-card unit (the engine makes units of one row for unbatched operations).
+fn one_card(keys: &[String]) -> CardRef {
+    CardRef::Iccid(keys.first().cloned().unwrap_or_default())
 }
 
 pub struct CheckRealName;
@@ -43,9 +48,9 @@ impl Operation for CheckRealName {
     fn endpoint(&self) -> &'static str {
         "GET /v1/sim-cards/0/real-named?iccid="
     }
-    fn perform<'a>(&'a self, client: &'a Client, key: &'a str) -> OpFuture<'a> {
+    fn perform<'a>(&'a self, client: &'a Client, keys: &'a [String]) -> OpFuture<'a> {
         Box::pin(async move {
-            let r = client.real_named(&CardRef::Iccid(key.to_string())).await?;
+            let r = client.real_named(&one_card(keys)).await?;
             Ok(Done {
                 real_named: Some(r.real_named),
                 ..Done::default()
@@ -66,11 +71,9 @@ impl Operation for ClearRealName {
     fn endpoint(&self) -> &'static str {
         "POST /v1/sim-cards/0/clear-real-name?iccid="
     }
-    fn perform<'a>(&'a self, client: &'a Client, key: &'a str) -> OpFuture<'a> {
+    fn perform<'a>(&'a self, client: &'a Client, keys: &'a [String]) -> OpFuture<'a> {
         Box::pin(async move {
-            let r = client
-                .clear_real_name(&CardRef::Iccid(key.to_string()))
-                .await?;
+            let r = client.clear_real_name(&one_card(keys)).await?;
             Ok(Done {
                 work_order_id: Some(r.work_order_id),
                 ..Done::default()

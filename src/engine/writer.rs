@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
 enum Msg {
-    Intent(u64, oneshot::Sender<Result<(), String>>),
+    Intent(Vec<u64>, oneshot::Sender<Result<(), String>>),
     Outcome(Outcome),
     Session(i64, SessionTotals, Option<i32>),
 }
@@ -52,8 +52,8 @@ impl Writer {
                     let mut sessions = Vec::new();
                     for m in batch {
                         match m {
-                            Msg::Intent(row, ack) => {
-                                intents.push(row);
+                            Msg::Intent(rows, ack) => {
+                                intents.extend(rows);
                                 acks.push(ack);
                             }
                             Msg::Outcome(o) => outcomes.push(o),
@@ -93,11 +93,11 @@ impl Writer {
         (Writer { tx, failed }, WriterThread { handle })
     }
 
-    /// Record that `row`'s request is about to be written; returns once it is durable.
-    pub async fn intent(&self, row: u64) -> Result<(), String> {
+    /// Record that the request for `rows` is about to be written; returns once it is durable.
+    pub async fn intent(&self, rows: Vec<u64>) -> Result<(), String> {
         let (ack, done) = oneshot::channel();
         self.tx
-            .send(Msg::Intent(row, ack))
+            .send(Msg::Intent(rows, ack))
             .map_err(|_| "journal writer stopped".to_string())?;
         done.await
             .unwrap_or_else(|_| Err("journal writer stopped".to_string()))
