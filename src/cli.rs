@@ -56,7 +56,7 @@ pub struct RunOptions {
     /// Calls per second to the API, all workers together, retries included [default: 5].
     #[arg(long)]
     pub rate: Option<f64>,
-    /// Requests in flight at most [default: enough to sustain --rate, at most 256].
+    /// Requests in flight at most [default: enough to sustain --rate with answers of up to 4 s: 4 x rate, 8..=256].
     #[arg(long)]
     pub concurrency: Option<usize>,
     /// Tries per request, the first included; 429 answers do not count [default: 5].

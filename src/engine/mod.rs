@@ -38,9 +38,13 @@ pub struct EngineConfig {
     pub failure_min_rows: u64,
 }
 
-/// Enough workers to sustain `rate` when an answer takes up to two seconds, within 4..=256.
+/// Enough workers to sustain `rate` while answers take up to four seconds, within 8..=256.
+///
+/// Workers beyond what the latency needs cost nothing and send nothing: they wait at the pacer,
+/// and a request is in flight (intent recorded) only after the pacer released it, so the rows
+/// in flight stay `rate × latency` however many workers wait.
 pub fn default_concurrency(rate: f64) -> usize {
-    ((rate * 2.0).ceil() as usize).clamp(4, 256)
+    ((rate * 4.0).ceil() as usize).clamp(8, 256)
 }
 
 /// A 429 storm must still end: after this many throttled answers one row gives up.
