@@ -309,6 +309,31 @@ async fn existing_run_dir_same_job_finished_exits_0_other_job_exits_2() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_that_died_while_reading_its_input_starts_over() {
+    let sim = start_sim(SimConfig::default()).await;
+    let dir = tempdir();
+    let input = write_csv(dir.path(), "in.csv", &first_iccids(&sim, 10));
+    let run_dir = dir.path().join("run");
+    let ran = run(batch("check-real-name", &input, &sim, &run_dir, 1000)).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    // Make it look like the process died half-way through reading: settings written, rows
+    // partly in, the input never finished (so nothing can have been sent).
+    {
+        let j = gslbatch::journal::Journal::open(&run_dir).unwrap();
+        let mut meta = j.meta().unwrap();
+        meta.total_rows = None;
+        j.set_meta(&meta).unwrap();
+    }
+    let ran = run(batch("check-real-name", &input, &sim, &run_dir, 1000)).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let rows = read_report(&run_dir.join("report.csv"));
+    assert_rows_in_order(&rows, 10);
+    assert_eq!(count(&rows, "ok"), 10);
+    // Read again and sent again: a check is idempotent, and the first journal was discarded.
+    assert_eq!(stat_u64(&sim.stats(), "requests_total"), 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_clear_then_report_and_resume_never_clear_twice() {
     let sim = start_sim(SimConfig {
         latency_ms: 50,

@@ -220,10 +220,20 @@ pub async fn run(
         } else {
             args.endpoint.as_str()
         };
-        let same = Journal::open_read(&dir)
-            .and_then(|j| j.meta())
-            .is_ok_and(|m| m.fingerprint == fingerprint(op.name(), &args.inputs, endpoint));
-        if same {
+        let meta = Journal::open_read(&dir).and_then(|j| j.meta()).ok();
+        let same = meta
+            .as_ref()
+            .is_some_and(|m| m.fingerprint == fingerprint(op.name(), &args.inputs, endpoint));
+        let ingest_finished = meta.as_ref().is_some_and(|m| m.total_rows.is_some());
+        if same && !ingest_finished {
+            // Stopped while reading its input: nothing can have been sent (sending starts only
+            // after every row is in the journal), so read the input again from scratch.
+            let _lock = RunDir::lock(&dir, false)?;
+            for f in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(dir.join(format!("{}{f}", crate::journal::FILE_NAME)));
+            }
+            tracing::warn!(run_dir = %dir.display(), "the last start stopped while reading its input (nothing was sent): starting over");
+        } else if same {
             let resume = crate::cli::ResumeArgs {
                 run_dir: dir,
                 retry_failed: false,
@@ -232,12 +242,13 @@ pub async fn run(
                 run: args.run.clone(),
             };
             return super::resume::run(resume, log).await;
+        } else {
+            return Err(Failure::usage(format!(
+                "run dir {} already holds a different job's run: carry on with `gslbatch resume {}` or pick another --run-dir",
+                dir.display(),
+                dir.display()
+            )));
         }
-        return Err(Failure::usage(format!(
-            "run dir {} already holds a different job's run: carry on with `gslbatch resume {}` or pick another --run-dir",
-            dir.display(),
-            dir.display()
-        )));
     }
     let created = !dir.exists();
     let rundir = RunDir::lock(&dir, true)?;

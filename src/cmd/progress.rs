@@ -31,7 +31,9 @@ pub fn start(log: LogSettings, counters: Arc<Counters>, done: u64, todo: u64) ->
             if let Some(b) = &bar2 {
                 let rate = finished as f64 / started.elapsed().as_secs_f64().max(0.001);
                 b.set_position(done + finished);
-                b.set_message(format!("{rate:.1}/s · ok {ok} failed {failed} unknown {unknown}"));
+                b.set_message(format!(
+                    "{rate:.1}/s · ok {ok} failed {failed} unknown {unknown}"
+                ));
             } else if last_log.elapsed() >= LOG_EVERY {
                 last_log = Instant::now();
                 let secs = started.elapsed().as_secs_f64().max(0.001);
