@@ -111,30 +111,6 @@ pub fn format_for(path: &Path) -> Option<Format> {
     }
 }
 
-/// The report's own column names: an input column with one of these names is carried as
-/// `input_<name>` so it cannot overwrite or be mistaken for a result.
-pub const REPORT_COLUMNS: &[&str] = &[
-    "row",
-    "iccid",
-    "sim_card_id",
-    "status",
-    "work_order_id",
-    "real_named",
-    "http_status",
-    "error_code",
-    "error_msg",
-    "attempts",
-    "latency_ms",
-    "finished_at",
-    "work_order_status",
-    "work_order_detail",
-    "cid",
-    "batch",
-    "order_id",
-    "sms_status",
-    "sent_time",
-    "received_time",
-];
 
 /// The union of all inputs' extra column names, in first-seen order.
 #[derive(Debug, Default)]
@@ -147,7 +123,7 @@ impl Columns {
     /// The slot of an input column called `name`, adding it if new. Names are matched exactly
     /// (after the `input_` prefix for clashes, which is case-insensitive: `ICCID` clashes too).
     pub(crate) fn slot(&mut self, name: &str) -> usize {
-        let name = if REPORT_COLUMNS.iter().any(|c| c.eq_ignore_ascii_case(name)) {
+        let name = if crate::report::layout::is_report_column(name) {
             format!("input_{name}")
         } else {
             name.to_string()

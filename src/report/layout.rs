@@ -94,6 +94,15 @@ const SMS_COLUMNS: &[&str] = &[
 ];
 const SMS_FOLLOW: &[&str] = &["sms_status", "sent_time", "received_time"];
 
+/// Whether an input column's name is one of the report's own (any layout, any case): such a
+/// column is carried as `input_<name>` so it cannot overwrite or be mistaken for a result.
+pub fn is_report_column(name: &str) -> bool {
+    [CARD_COLUMNS, CARD_FOLLOW, SMS_COLUMNS, SMS_FOLLOW]
+        .iter()
+        .flat_map(|cols| cols.iter())
+        .any(|c| c.eq_ignore_ascii_case(name))
+}
+
 impl Layout {
     /// `follow`: whether any row carries follow-up data (the follow columns appear only then).
     pub fn new(meta: &RunMeta, follow: bool) -> Layout {
