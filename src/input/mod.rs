@@ -111,7 +111,6 @@ pub fn format_for(path: &Path) -> Option<Format> {
     }
 }
 
-
 /// The union of all inputs' extra column names, in first-seen order.
 #[derive(Debug, Default)]
 pub(crate) struct Columns {
