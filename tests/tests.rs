@@ -5,6 +5,7 @@ mod common;
 mod auth;
 mod cli;
 mod client;
+mod durable;
 mod engine;
 mod input;
 mod report;
