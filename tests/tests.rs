@@ -8,6 +8,7 @@ mod client;
 mod durable;
 mod engine;
 mod input;
+mod jobs;
 mod report;
 mod secrets;
 mod signing;
