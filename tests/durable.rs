@@ -454,3 +454,42 @@ async fn a_full_disk_stops_sending_at_once_and_resume_finishes_once_space_is_bac
     assert_eq!(count(&rows, "ok") + count(&rows, "unknown"), n);
     assert_eq!(stat_u64(&sim.stats(), "max_clear_calls_per_card"), 1);
 }
+
+/// KNOWN BUG (src/engine, not fixed here): for an idempotent operation no intent is written,
+/// and a failed *outcome* write poisons the writer without stopping the workers, so a full disk
+/// during check-real-name keeps sending to the end (seen: 2,000 calls, 29 outcomes recorded) and
+/// only then exits 3. Nothing is lost (the rows stay pending and resume re-checks them), but the
+/// SPEC says "stops sending at once". Un-ignore once the engine stops on `writer.failure()`.
+#[ignore = "engine bug: an outcome write failure does not stop an idempotent run"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_stops_an_idempotent_run_at_once() {
+    let dir = tempdir();
+    let Some(disk) = SmallDisk::mount(&dir.path().join("disk"), "600k") else {
+        eprintln!("SKIPPED: cannot mount a tmpfs here (needs root)");
+        return;
+    };
+    let sim = start_sim(SimConfig {
+        cards: 3000,
+        latency_ms: 20,
+        ..SimConfig::default()
+    })
+    .await;
+    let ids: Vec<String> = sim
+        .cards()
+        .into_iter()
+        .take(2000)
+        .map(|c| c.iccid)
+        .collect();
+    let input = write_csv(dir.path(), "in.csv", &ids);
+    let run_dir = disk.0.join("run");
+    let ran = run(batch("check-real-name", &input, &sim, &run_dir, 400)).await;
+    assert_eq!(ran.code, 3, "{}", ran.stderr);
+    disk.grow("50m");
+    let counts = journal_counts(&run_dir);
+    let recorded = 2000 - counts.get("pending").copied().unwrap_or(0);
+    let sent = calls_total(&sim.stats(), "real-named");
+    assert!(
+        sent <= recorded + 256 * 2,
+        "{sent} checks sent, {recorded} recorded: sending went on after the failure"
+    );
+}
