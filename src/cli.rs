@@ -18,9 +18,9 @@ pub struct Cli {
     /// More detail (-v, -vv, -vvv). Secrets are never logged at any level.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
-    /// Log shape: text for people, json for schedulers.
-    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
-    pub log_format: LogFormat,
+    /// Log shape: text for people, json for schedulers [default: text, or the job file's].
+    #[arg(long, value_enum, global = true)]
+    pub log_format: Option<LogFormat>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -29,7 +29,14 @@ impl Cli {
     pub fn log_settings(&self) -> LogSettings {
         LogSettings {
             verbosity: (self.quiet as i8).saturating_sub(self.verbose as i8),
-            format: self.log_format,
+            // Logging starts before the command runs, so a job file's choice is read here.
+            format: self
+                .log_format
+                .or_else(|| match &self.command {
+                    Command::Run(a) => crate::job::log_format_hint(&a.job),
+                    _ => None,
+                })
+                .unwrap_or_default(),
         }
     }
 }
@@ -40,6 +47,8 @@ pub enum Command {
     CheckRealName(BatchArgs),
     /// Clear the real-name data of each China Telecom card (destructive: never sent twice).
     ClearRealName(BatchArgs),
+    /// Run a job file (jobs/*.toml); flags given here override it.
+    Run(RunArgs),
     /// Carry on with an interrupted, aborted or crashed run.
     Resume(ResumeArgs),
     /// Counts per status, rate, ETA and whether a process holds the run.
@@ -94,6 +103,34 @@ pub struct BatchArgs {
     #[arg(long)]
     pub run_dir: Option<PathBuf>,
     /// Input column holding the ICCID (case-insensitive) [default: iccid].
+    #[arg(long)]
+    pub column: Option<String>,
+    /// Read and validate everything, print the plan on stdout, send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Confirm a destructive run without a prompt.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    #[command(flatten)]
+    pub run: RunOptions,
+}
+
+/// `run JOB.toml`: each flag overrides the job file's key of the same name.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// The job file (TOML); relative paths in it start at its folder.
+    #[arg(value_name = "JOB.toml")]
+    pub job: PathBuf,
+    /// API base URL [wins over GSL_ENDPOINT, which wins over the job file].
+    #[arg(long)]
+    pub endpoint: Option<String>,
+    /// Run against an in-process simulator holding the input's cards: a dress rehearsal.
+    #[arg(long)]
+    pub rehearse: bool,
+    /// Where the journal, report and summary live (relative to the working directory).
+    #[arg(long)]
+    pub run_dir: Option<PathBuf>,
+    /// Input column holding the ICCID (case-insensitive).
     #[arg(long)]
     pub column: Option<String>,
     /// Read and validate everything, print the plan on stdout, send nothing.

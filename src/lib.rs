@@ -12,6 +12,8 @@
 //! - [`journal`] is the SQLite write-ahead record of a run: settings, rows, intents, outcomes.
 //! - [`engine`] paces requests at the API quota, fans them out to workers, decides retries.
 //! - [`gsl`] is the typed API client and its three authentication modes.
+//! - [`lock`] is the account-wide lock a destructive run holds; [`rundir`] the per-run lock.
+//! - [`job`] reads a job file and resolves it with flags and environment into one command.
 //! - [`report`] renders the per-row report and the summary from the journal.
 //! - [`simulator`] is a faithful stand-in for the GSL API and IAM, for rehearsals and tests.
 //! - [`cli`] and [`cmd`] turn the command line into calls of the above; `main` only maps the
@@ -23,7 +25,9 @@ pub mod engine;
 pub mod exit;
 pub mod gsl;
 pub mod input;
+pub mod job;
 pub mod journal;
+pub mod lock;
 pub mod logging;
 pub mod model;
 pub mod report;

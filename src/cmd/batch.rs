@@ -10,12 +10,13 @@ use crate::gsl::auth::{Auth, Credentials, Secret};
 use crate::gsl::{client, Client};
 use crate::input::{InputOptions, Inputs};
 use crate::journal::{Journal, RunMeta};
+use crate::lock::AccountLock;
 use crate::logging::LogSettings;
 use crate::rundir::RunDir;
 use crate::simulator::{SimConfig, SimCredentials, Simulator};
 use sha2::{Digest, Sha256};
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -73,6 +74,14 @@ pub fn real_client(endpoint: &str, o: &RunOptions) -> Result<Client, Failure> {
     let creds =
         Credentials::from_env(o.token_file.clone()).map_err(|e| Failure::usage(e.to_string()))?;
     Ok(Client::new(url, Arc::new(Auth::new(creds)), timeout(o)?))
+}
+
+/// The account-wide lock for a destructive run with the environment's credentials (see
+/// [`crate::lock`]); taken after the run-dir lock and before any request is sent.
+pub fn account_lock(o: &RunOptions, run_dir: &Path) -> Result<AccountLock, Failure> {
+    let creds =
+        Credentials::from_env(o.token_file.clone()).map_err(|e| Failure::usage(e.to_string()))?;
+    crate::lock::account(&creds.identity(), run_dir)
 }
 
 /// Start an in-process simulator holding `keys` and a client for it.
@@ -259,6 +268,12 @@ pub async fn run(
             let _ = std::fs::remove_file(dir.join(crate::journal::FILE_NAME));
         }
         why
+    };
+    // Rehearsals touch no real account, so they take no account lock.
+    let _account = if op.destructive() && !args.rehearse {
+        Some(account_lock(&args.run, &dir).map_err(cleanup)?)
+    } else {
+        None
     };
     let endpoint = if args.rehearse {
         "rehearsal".to_string()

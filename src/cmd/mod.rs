@@ -5,6 +5,7 @@ pub mod drive;
 pub mod progress;
 pub mod report;
 pub mod resume;
+pub mod run;
 pub mod signals;
 pub mod simulate;
 pub mod status;
@@ -20,6 +21,7 @@ pub async fn dispatch(cli: Cli) -> Result<i32, Failure> {
     match cli.command {
         Command::CheckRealName(a) => batch::run(Arc::new(CheckRealName), a, log).await,
         Command::ClearRealName(a) => batch::run(Arc::new(ClearRealName), a, log).await,
+        Command::Run(a) => run::run(a, log).await,
         Command::Resume(a) => resume::run(a, log).await,
         Command::Status(a) => status::run(a),
         Command::Report(a) => report::run(a),

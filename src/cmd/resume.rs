@@ -63,6 +63,12 @@ pub async fn run(args: ResumeArgs, log: LogSettings) -> Result<i32, Failure> {
         eprintln!("nothing left to send in {}", rundir.path.display());
         return finish(&journal, &rundir.path, args.run.report.as_deref(), None);
     }
+    // Before any request is sent. Rehearsals touch no real account: no account lock.
+    let _account = if op.destructive() && !meta.rehearsal {
+        Some(super::batch::account_lock(&args.run, &rundir.path)?)
+    } else {
+        None
+    };
     let (client, simulator) = if meta.rehearsal {
         let keys = journal.keys().map_err(e)?;
         let (sim, c) = rehearsal_client(&keys, cfg.rate, &args.run).await?;

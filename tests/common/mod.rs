@@ -36,7 +36,21 @@ const ENV_VARS: &[&str] = &[
     "GSL_SIM_IAM_USER",
     "GSL_SIM_IAM_PASSWORD",
     "RUST_LOG",
+    "GSL_STATE_DIR",
+    "XDG_STATE_HOME",
 ];
+
+/// A fresh state dir (where the account lock lives) for each command, so tests running at the
+/// same time with the same test credentials never hold each other's account lock. A test that
+/// wants two processes to meet on the lock sets `GSL_STATE_DIR` itself.
+fn isolated_state_dir() -> PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static BASE: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let base = BASE.get_or_init(|| tempfile::tempdir().expect("state tempdir"));
+    base.path()
+        .join(NEXT.fetch_add(1, Ordering::Relaxed).to_string())
+}
 
 /// The credentials every test simulator accepts.
 pub fn sim_credentials() -> SimCredentials {
@@ -66,6 +80,7 @@ pub fn bare() -> Command {
     for v in ENV_VARS {
         cmd.env_remove(v);
     }
+    cmd.env("GSL_STATE_DIR", isolated_state_dir());
     cmd.stdin(Stdio::null());
     cmd
 }

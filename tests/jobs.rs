@@ -1,0 +1,171 @@
+//! Job files: errors name the key and line or the path, placeholders expand, flags win over the
+//! environment which wins over the file, and every file shipped under `jobs/` runs as a rehearsal.
+
+use crate::common::*;
+use gslbatch::simulator::SimConfig;
+use std::path::{Path, PathBuf};
+
+fn job(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn run_job(path: &Path) -> std::process::Command {
+    let mut cmd = gsl();
+    cmd.arg("run").arg(path).arg("-q");
+    cmd
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_job_files_exit_2_naming_the_key_line_or_path() {
+    let dir = tempdir();
+    write_csv(dir.path(), "in.csv", &["89860312345678901234".into()]);
+    let cases = [
+        (
+            "operation = \"check-real-name\"\ninput = \"in.csv\"\nspeed = 3\n",
+            &["`speed`", "line 3"][..],
+        ),
+        (
+            "operation = \"check-real-name\"\ninput = \"in.csv\"\n\nrate = \"fast\"\n",
+            &["`rate`", "line 4"][..],
+        ),
+        (
+            "operation = \"check-real-name\"\ninput = \"missing.csv\"\n",
+            &["missing.csv", "does not exist"][..],
+        ),
+        (
+            "operation = \"wipe-everything\"\ninput = \"in.csv\"\n",
+            &["`operation`", "wipe-everything"][..],
+        ),
+        (
+            "operation = \"check-real-name\"\ninput = \"in.csv\"\nrun_dir = \"r-{day}\"\n",
+            &["`run_dir`", "{day}"][..],
+        ),
+        (
+            "operation = \"send-sms\"\ninput = \"in.csv\"\n[sms]\nbatch_size = \"x\"\n",
+            &["`batch_size`", "line 4"][..],
+        ),
+    ];
+    for (i, (text, needles)) in cases.iter().enumerate() {
+        let p = job(dir.path(), &format!("bad{i}.toml"), text);
+        let ran = run(run_job(&p)).await;
+        assert_eq!(ran.code, 2, "{text}\n{}", ran.stderr);
+        for n in *needles {
+            assert!(ran.stderr.contains(n), "{text}: names {n}: {}", ran.stderr);
+        }
+        assert!(!ran.stderr.contains("panicked"), "{}", ran.stderr);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn placeholders_expand_and_flag_beats_env_beats_file() {
+    let sim = start_sim(SimConfig::default()).await;
+    let dir = tempdir();
+    let jobs = dir.path().join("jobs");
+    std::fs::create_dir_all(&jobs).unwrap();
+    let ids: Vec<String> = sim.cards().into_iter().take(20).map(|c| c.iccid).collect();
+    write_csv(dir.path(), "in.csv", &ids);
+    // The file's endpoint leads nowhere and its rate would take 20 s: the overrides must win.
+    let p = job(
+        &jobs,
+        "nightly.toml",
+        "operation = \"check-real-name\"\ninput = \"../in.csv\"\nrun_dir = \"../runs/n-{date}-{utcdate}\"\nendpoint = \"http://127.0.0.1:9\"\nrate = 1\n",
+    );
+    let mut cmd = run_job(&p);
+    cmd.env("GSL_ENDPOINT", sim.url()).args(["--rate", "1000"]);
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(
+        ran.took.as_secs() < 10,
+        "--rate beat the file: {:?}",
+        ran.took
+    );
+    let expected = dir.path().join("runs").join(format!(
+        "n-{}-{}",
+        chrono::Local::now().format("%Y-%m-%d"),
+        chrono::Utc::now().format("%Y-%m-%d")
+    ));
+    let rows = read_report(&expected.join("report.csv"));
+    assert_eq!(count(&rows, "ok"), 20);
+
+    // A flag beats the environment: a dead GSL_ENDPOINT, the simulator via --endpoint.
+    let mut cmd = run_job(&p);
+    cmd.env("GSL_ENDPOINT", "http://127.0.0.1:9")
+        .args(["--endpoint", &sim.url(), "--rate", "1000", "--run-dir"])
+        .arg(dir.path().join("flagged"));
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(calls(&sim.stats(), "real-named", "ok"), 40);
+
+    // The same job started again (same inputs and endpoint): its run is finished, exit 0 at
+    // once, nothing sent — even from another working directory.
+    let mut cmd = run_job(&p);
+    cmd.env("GSL_ENDPOINT", sim.url())
+        .args(["--rate", "1000"])
+        .current_dir(&jobs);
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(calls(&sim.stats(), "real-named", "ok"), 40);
+
+    // Another job on that run dir: exit 2.
+    let other = job(
+        &jobs,
+        "other.toml",
+        "operation = \"clear-real-name\"\ninput = \"../in.csv\"\nrun_dir = \"../runs/n-{date}-{utcdate}\"\nyes = true\n",
+    );
+    let mut cmd = run_job(&other);
+    cmd.env("GSL_ENDPOINT", sim.url());
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    assert_eq!(stat_u64(&sim.stats(), "work_orders_created"), 0);
+}
+
+/// Data rows of a CSV input (the header not counted).
+fn input_rows(path: &Path) -> usize {
+    csv::Reader::from_path(path).unwrap().records().count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_shipped_job_file_runs_as_a_rehearsal() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempdir();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root.join("jobs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 4, "{files:?}");
+    let mut ran_any = false;
+    for f in &files {
+        // Every file must parse and check, runnable here or not.
+        let j = gslbatch::job::load(f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        let op = j.file.operation.as_str();
+        if !matches!(op, "check-real-name" | "clear-real-name") {
+            eprintln!(
+                "SKIPPED {}: operation {op} needs a later build (the file parses)",
+                f.display()
+            );
+            continue;
+        }
+        let run_dir = dir.path().join(f.file_stem().unwrap());
+        let mut cmd = run_job(f);
+        cmd.args(["--rehearse", "--rate", "1000", "--run-dir"])
+            .arg(&run_dir);
+        let ran = run(cmd).await;
+        assert!(
+            ran.code == 0 || ran.code == 1,
+            "{}: {}",
+            f.display(),
+            ran.stderr
+        );
+        assert!(ran.stderr.contains("REHEARSAL"), "{}", ran.stderr);
+        let rows = read_report(&run_dir.join("report.csv"));
+        let want: usize = j.inputs.iter().map(|i| input_rows(Path::new(i))).sum();
+        assert_rows_in_order(&rows, want);
+        assert_eq!(count(&rows, "pending"), 0, "{}", f.display());
+        ran_any = true;
+    }
+    assert!(ran_any);
+}
