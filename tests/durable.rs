@@ -455,12 +455,8 @@ async fn a_full_disk_stops_sending_at_once_and_resume_finishes_once_space_is_bac
     assert_eq!(stat_u64(&sim.stats(), "max_clear_calls_per_card"), 1);
 }
 
-/// KNOWN BUG (src/engine, not fixed here): for an idempotent operation no intent is written,
-/// and a failed *outcome* write poisons the writer without stopping the workers, so a full disk
-/// during check-real-name keeps sending to the end (seen: 2,000 calls, 29 outcomes recorded) and
-/// only then exits 3. Nothing is lost (the rows stay pending and resume re-checks them), but the
-/// SPEC says "stops sending at once". Un-ignore once the engine stops on `writer.failure()`.
-#[ignore = "engine bug: an outcome write failure does not stop an idempotent run"]
+/// An idempotent run records no intents, so the failure shows first in an *outcome* write:
+/// that too must stop the sending (the engine checks the writer after every outcome).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_stops_an_idempotent_run_at_once() {
     let dir = tempdir();

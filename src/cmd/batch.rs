@@ -189,7 +189,11 @@ pub async fn run(
 ) -> Result<i32, Failure> {
     let cfg = engine_config(&args.run)?;
     timeout(&args.run)?;
+    // A dry run sends nothing, so it needs no credentials; the endpoint must still make sense.
     let real = if args.rehearse {
+        None
+    } else if args.dry_run {
+        client::parse_endpoint(&args.endpoint).map_err(Failure::usage)?;
         None
     } else {
         Some(real_client(&args.endpoint, &args.run)?)

@@ -311,11 +311,17 @@ async fn worker(shared: Arc<Shared>, units: Arc<tokio::sync::Mutex<mpsc::Receive
                 ..outcome.clone()
             });
         }
-        check_failure_rate(&shared);
+        check_stops(&shared);
     }
 }
 
-fn check_failure_rate(shared: &Shared) {
+/// After each outcome: stop on a journal write failure (even an idempotent run, which records
+/// no intents, must not go on sending what it cannot record) or past the failure threshold.
+fn check_stops(shared: &Shared) {
+    if let Some(msg) = shared.writer.failure() {
+        shared.stop(Stop::JournalFailed(msg));
+        return;
+    }
     let c = &shared.counters;
     let finished = c.finished.load(Relaxed);
     let bad = c.failed.load(Relaxed) + c.unknown.load(Relaxed);
@@ -424,7 +430,8 @@ async fn work_unit(shared: &Shared, unit: &[(u64, String)]) -> Option<Outcome> {
         if answered {
             shared.auth_confirmed.store(true, Relaxed);
         }
-        drop(gate);
+        // `gate` is held until this try's decision is taken: after a 401 the run is stopped
+        // before the next worker may send.
         let base = Outcome {
             row,
             attempts: attempts + 1,
