@@ -11,6 +11,12 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
 static BAR: OnceLock<ProgressBar> = OnceLock::new();
+static FORMAT: OnceLock<LogFormat> = OnceLock::new();
+
+/// Whether stderr carries JSON lines (then the end-of-run summary is one JSON line too).
+pub fn json_logs() -> bool {
+    FORMAT.get() == Some(&LogFormat::Json)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
 pub enum LogFormat {
@@ -61,6 +67,7 @@ impl<'a> MakeWriter<'a> for BarWriter {
 
 /// Install the global subscriber. `GSL_LOG` (an `EnvFilter`) overrides the level when set.
 pub fn init(s: LogSettings) {
+    let _ = FORMAT.set(s.format);
     let level = match s.verbosity {
         i8::MIN..=-3 => "trace",
         -2 => "debug",

@@ -12,7 +12,11 @@ fn main() {
     let code = match runtime.block_on(gslbatch::cmd::dispatch(cli)) {
         Ok(code) => code,
         Err(f) => {
-            eprintln!("error: {f}");
+            if gslbatch::logging::json_logs() {
+                tracing::error!(exit_code = f.code, "{f}");
+            } else {
+                eprintln!("error: {f}");
+            }
             f.code
         }
     };

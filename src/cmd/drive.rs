@@ -66,7 +66,13 @@ pub fn finish(
     s.report_path = Some(dest.to_string());
     s.write_json(rundir)
         .map_err(|e| Failure::aborted(e.to_string()))?;
-    eprintln!("{}", s.to_text());
+    if crate::logging::json_logs() {
+        // Schedulers parse stderr line by line: the summary is one JSON object there too.
+        let json = serde_json::to_string(&s).expect("summary serialises");
+        eprintln!("{{\"level\":\"INFO\",\"message\":\"summary\",\"summary\":{json}}}");
+    } else {
+        eprintln!("{}", s.to_text());
+    }
     Ok(code)
 }
 
@@ -122,14 +128,16 @@ pub async fn drive(d: Drive) -> Result<i32, Failure> {
     };
     match &stop {
         Stop::Finished => {}
-        Stop::Interrupted => eprintln!(
+        Stop::Interrupted => tracing::warn!(
             "interrupted: in-flight requests finished; carry on with `gslbatch resume {}`",
             d.rundir.path.display()
         ),
-        Stop::FailureThreshold(m) | Stop::AuthRejected(m) | Stop::JournalFailed(m) => eprintln!(
-            "aborted: {m}\nthe rest of the rows are pending; carry on with `gslbatch resume {}`",
-            d.rundir.path.display()
-        ),
+        Stop::FailureThreshold(m) | Stop::AuthRejected(m) | Stop::JournalFailed(m) => {
+            tracing::error!(
+                "aborted: {m}; the rest of the rows are pending; carry on with `gslbatch resume {}`",
+                d.rundir.path.display()
+            )
+        }
     }
     finish(&journal, &d.rundir.path, d.report.as_deref(), Some(&stop))
 }
