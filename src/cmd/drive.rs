@@ -56,13 +56,7 @@ pub fn finish(
     let mut s =
         summary::Summary::build(journal, rundir).map_err(|e| Failure::aborted(e.to_string()))?;
     s.exit_code = Some(code);
-    s.stop_reason = stop.and_then(|s| match s {
-        Stop::Finished => None,
-        Stop::Interrupted => Some("interrupted by a signal".to_string()),
-        Stop::FailureThreshold(m) | Stop::AuthRejected(m) | Stop::JournalFailed(m) => {
-            Some(m.clone())
-        }
-    });
+    s.stop_reason = stop.and_then(Stop::reason);
     s.report_path = Some(dest.to_string());
     s.write_json(rundir)
         .map_err(|e| Failure::aborted(e.to_string()))?;
@@ -126,18 +120,16 @@ pub async fn drive(d: Drive) -> Result<i32, Failure> {
             )));
         }
     };
-    match &stop {
-        Stop::Finished => {}
-        Stop::Interrupted => tracing::warn!(
+    match (&stop, stop.reason()) {
+        (Stop::Finished, _) | (_, None) => {}
+        (Stop::Interrupted, _) => tracing::warn!(
             "interrupted: in-flight requests finished; carry on with `gslbatch resume {}`",
             d.rundir.path.display()
         ),
-        Stop::FailureThreshold(m) | Stop::AuthRejected(m) | Stop::JournalFailed(m) => {
-            tracing::error!(
-                "aborted: {m}; the rest of the rows are pending; carry on with `gslbatch resume {}`",
-                d.rundir.path.display()
-            )
-        }
+        (_, Some(m)) => tracing::error!(
+            "aborted: {m}; the rest of the rows are pending; carry on with `gslbatch resume {}`",
+            d.rundir.path.display()
+        ),
     }
     finish(&journal, &d.rundir.path, d.report.as_deref(), Some(&stop))
 }

@@ -63,6 +63,22 @@ pub enum Stop {
     AuthRejected(String),
     /// The journal could not be written.
     JournalFailed(String),
+    /// The API refused in a way every later request would be refused too.
+    Fatal(String),
+}
+
+impl Stop {
+    /// Why the run stopped early, in words; `None` when it finished.
+    pub fn reason(&self) -> Option<String> {
+        match self {
+            Stop::Finished => None,
+            Stop::Interrupted => Some("interrupted by a signal".to_string()),
+            Stop::FailureThreshold(m)
+            | Stop::AuthRejected(m)
+            | Stop::JournalFailed(m)
+            | Stop::Fatal(m) => Some(m.clone()),
+        }
+    }
 }
 
 /// Live counters, shared with the progress display.
@@ -450,6 +466,18 @@ async fn work_unit(shared: &Shared, unit: &[(u64, String)]) -> Option<Outcome> {
             }
             Err(e) => e,
         };
+        if let Some(msg) = shared.op.fatal(&err) {
+            shared.stop(Stop::Fatal(msg));
+            // Refused before any work was done: the rows stay `pending` for a resume.
+            return Some(with_error(
+                Outcome {
+                    status: Some(Status::Pending),
+                    attempts,
+                    ..base
+                },
+                &err,
+            ));
+        }
         let decision = retry::decide(&err, idempotent, attempts + 1, shared.cfg.max_attempts);
         tracing::debug!(row = first_row, rows = unit.len(), error = %err, ?decision, "try failed");
         match decision {

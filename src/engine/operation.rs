@@ -27,6 +27,11 @@ pub trait Operation: Send + Sync + 'static {
     }
     /// The HTTP method and path shape, for the dry-run plan.
     fn endpoint(&self) -> &'static str;
+    /// A refusal that no later request could get past (e.g. no access to a tag): the whole run
+    /// stops at once with this message, the unit stays `pending`.
+    fn fatal(&self, _err: &GslError) -> Option<String> {
+        None
+    }
     /// Perform it for one unit: one card, or the cards of one batch for batched operations.
     fn perform<'a>(&'a self, client: &'a Client, keys: &'a [String]) -> OpFuture<'a>;
 }
