@@ -7,6 +7,7 @@ mod cli;
 mod client;
 mod engine;
 mod input;
+mod inventory;
 mod report;
 mod secrets;
 mod signing;
