@@ -31,6 +31,9 @@ use std::sync::{mpsc, Arc};
 /// Rows per list call: the most the API allows.
 pub const PAGE_LIMIT: u32 = 500;
 
+/// Lists run at this share of their rate; see [`Pager::new`].
+const LIST_HEADROOM: f64 = 0.98;
+
 /// The rehearsal simulator's one accepted token (it never leaves the process).
 const REHEARSAL_TOKEN: &str = "rehearsal";
 
@@ -147,7 +150,10 @@ impl Pager {
     pub fn new(client: Client, api: &str, rate: f64, max_attempts: u32) -> Pager {
         Pager {
             client,
-            pacer: Arc::new(Pacer::new(api, rate)),
+            // A listing is a few dozen to a few thousand calls, where one 429 is a whole wasted
+            // slot of a 1/s quota; 2% spacing (20 ms a second) absorbs the arrival jitter that
+            // the pacer's own 0.7% headroom (7 ms) does not.
+            pacer: Arc::new(Pacer::new(api, rate * LIST_HEADROOM)),
             max_attempts,
             window: ((rate * 2.0).ceil() as usize).clamp(2, 64),
             stats: Arc::default(),
