@@ -57,6 +57,10 @@ pub enum Command {
     Report(ReportArgs),
     /// Run the built-in GSL simulator (for rehearsals, tests and benchmarks).
     Simulate(SimulateArgs),
+    /// List the fleet from the SIM card list (500 cards per call), joined with INPUT if given.
+    Inventory(InventoryArgs),
+    /// List a flow pool's members and their flow used in one billing cycle.
+    PoolMembers(PoolMembersArgs),
 }
 
 /// Options shared by every command that sends requests.
@@ -217,4 +221,66 @@ pub struct SimulateArgs {
     /// Seconds an AK stays locked after five failed signatures.
     #[arg(long, default_value_t = 300)]
     pub lockout_secs: u64,
+}
+
+/// Options of the report commands that page a list API (`inventory`, `pool-members`).
+#[derive(Debug, Clone, Args)]
+pub struct ListOptions {
+    /// API base URL.
+    #[arg(long, env = "GSL_ENDPOINT", default_value = crate::gsl::client::DEFAULT_ENDPOINT)]
+    pub endpoint: String,
+    /// Run against an in-process simulator with a generated inventory: a dress rehearsal.
+    #[arg(long)]
+    pub rehearse: bool,
+    /// Tries per call, the first included; 429 answers do not count [default: 5].
+    #[arg(long)]
+    pub max_attempts: Option<u32>,
+    /// Per-request timeout in seconds (the connect timeout is 10 s) [default: 30].
+    #[arg(long)]
+    pub timeout: Option<f64>,
+    /// Read the IAM token (sent as X-Auth-Token) from this file; re-read once after a 401.
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
+    /// Report path; .csv, .json or .jsonl picks the format; - is stdout [default: <command>-<local time>.csv].
+    #[arg(long)]
+    pub report: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InventoryArgs {
+    /// Input files (CSV, JSON, JSON Lines) to join on ICCID, or - for stdin; none = the whole fleet.
+    #[arg(value_name = "INPUT")]
+    pub inputs: Vec<String>,
+    /// Only cards whose stored real-name flag is this.
+    #[arg(long, value_name = "true|false", action = clap::ArgAction::Set, value_parser = clap::value_parser!(bool))]
+    pub real_named: Option<bool>,
+    /// Only cards of this purchase order.
+    #[arg(long)]
+    pub order_id: Option<u64>,
+    /// SIM card list calls per second, retries included [default: 1, the documented quota].
+    #[arg(long)]
+    pub list_rate: Option<f64>,
+    /// Input column holding the ICCID (case-insensitive) [default: iccid].
+    #[arg(long)]
+    pub column: Option<String>,
+    #[command(flatten)]
+    pub list: ListOptions,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PoolMembersArgs {
+    /// The flow pool's id.
+    #[arg(long)]
+    pub pool: u64,
+    /// The billing cycle, YYYY-MM.
+    #[arg(long)]
+    pub billing_cycle: String,
+    /// Only this member card (its ICCID).
+    #[arg(long)]
+    pub cid: Option<String>,
+    /// Calls per second, retries included [default: 5].
+    #[arg(long)]
+    pub rate: Option<f64>,
+    #[command(flatten)]
+    pub list: ListOptions,
 }

@@ -9,6 +9,7 @@ mod durable;
 mod engine;
 mod fuzz;
 mod input;
+mod inventory;
 mod jobs;
 mod nasty;
 mod report;

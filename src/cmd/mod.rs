@@ -2,6 +2,9 @@
 
 pub mod batch;
 pub mod drive;
+pub mod inventory;
+pub mod listing;
+pub mod pool_members;
 pub mod progress;
 pub mod report;
 pub mod resume;
@@ -26,5 +29,7 @@ pub async fn dispatch(cli: Cli) -> Result<i32, Failure> {
         Command::Status(a) => status::run(a),
         Command::Report(a) => report::run(a),
         Command::Simulate(a) => simulate::run(a).await,
+        Command::Inventory(a) => inventory::run(a).await,
+        Command::PoolMembers(a) => pool_members::run(a).await,
     }
 }

@@ -1,0 +1,419 @@
+//! What `inventory` and `pool-members` share: paging a list API at its quota, and writing a
+//! report that is never half-written.
+//!
+//! A list call is idempotent, so every page is simply retried (429 slows the pacer, busy and
+//! lost answers back off and try again) until it arrives or its attempts run out. Page 1 goes
+//! out alone — it proves the credentials and tells how many pages there are — then the rest go
+//! out through the same pacer with a few in flight, and are handed on strictly in page order.
+//!
+//! The report is written on a blocking thread through [`report::atomic_write`] and
+//! [`Sink`], the same temporary-file + fsync + rename as a run's report; it only replaces the
+//! destination when the command says [`ReportOut::commit`], so a listing that fails half-way
+//! leaves an older report as it was.
+
+use crate::cli::{ListOptions, RunOptions};
+use crate::engine::pacer::Pacer;
+use crate::engine::retry::{backoff, decide, Decision};
+use crate::exit::Failure;
+use crate::gsl::auth::{Auth, Credentials, Secret};
+use crate::gsl::{client, Client, GslError};
+use crate::report::layout::Cell;
+use crate::report::writer::Sink;
+use crate::report::{self, ReportDest, ReportFormat, RowsError};
+use crate::simulator::{SimConfig, SimCredentials, Simulator};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::io::{self, BufWriter, Write};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+
+/// Rows per list call: the most the API allows.
+pub const PAGE_LIMIT: u32 = 500;
+
+/// Lists run at this share of their rate; see [`Pager::new`].
+const LIST_HEADROOM: f64 = 0.98;
+
+/// The rehearsal simulator's one accepted token (it never leaves the process).
+const REHEARSAL_TOKEN: &str = "rehearsal";
+
+/// The common options as the batch helpers (`real_client`, `timeout`) want them.
+pub fn run_options(o: &ListOptions) -> RunOptions {
+    RunOptions {
+        rate: None,
+        concurrency: None,
+        max_attempts: o.max_attempts,
+        timeout: o.timeout,
+        max_failure_rate: None,
+        failure_min_rows: None,
+        token_file: o.token_file.clone(),
+        report: o.report.clone(),
+    }
+}
+
+/// A positive, finite rate from a flag.
+pub fn check_rate(flag: &str, rate: f64) -> Result<f64, Failure> {
+    if rate.is_finite() && rate > 0.0 {
+        Ok(rate)
+    } else {
+        Err(Failure::usage(format!(
+            "{flag} {rate}: must be a positive number"
+        )))
+    }
+}
+
+pub fn max_attempts(o: &ListOptions) -> Result<u32, Failure> {
+    match o.max_attempts.unwrap_or(5) {
+        0 => Err(Failure::usage("--max-attempts must be at least 1")),
+        n => Ok(n),
+    }
+}
+
+/// The client for the real API, or a rehearsal simulator serving `cfg` and a client for it.
+pub async fn client(
+    o: &ListOptions,
+    rehearsal: impl FnOnce() -> SimConfig,
+) -> Result<(Client, Option<Simulator>), Failure> {
+    let ro = run_options(o);
+    if !o.rehearse {
+        return Ok((super::batch::real_client(&o.endpoint, &ro)?, None));
+    }
+    let cfg = SimConfig {
+        latency_ms: 20,
+        credentials: SimCredentials {
+            token: Some(REHEARSAL_TOKEN.into()),
+            ..SimCredentials::default()
+        },
+        ..rehearsal()
+    };
+    let sim = Simulator::start(cfg, "127.0.0.1:0".parse().expect("loopback"))
+        .await
+        .map_err(|e| Failure::aborted(format!("cannot start the rehearsal simulator: {e}")))?;
+    let url = client::parse_endpoint(&sim.url()).map_err(Failure::usage)?;
+    let creds = Credentials::Token {
+        token: Secret::new(REHEARSAL_TOKEN),
+        file: None,
+    };
+    let c = Client::new(url, Arc::new(Auth::new(creds)), super::batch::timeout(&ro)?);
+    Ok((c, Some(sim)))
+}
+
+/// Where the report goes: `--report`, or `<name>-<local time>.csv` in the working directory.
+pub fn report_dest(arg: Option<&str>, name: &str) -> ReportDest {
+    match arg {
+        Some(a) => ReportDest::from_arg(a),
+        None => ReportDest::Path(
+            format!(
+                "{name}-{}.csv",
+                chrono::Local::now().format("%Y%m%d-%H%M%S")
+            )
+            .into(),
+        ),
+    }
+}
+
+/// Calls made, as the summary line tells them.
+#[derive(Debug, Default)]
+pub struct CallStats {
+    pub calls: AtomicU64,
+    pub throttled: AtomicU64,
+    pub retries: AtomicU64,
+}
+
+impl CallStats {
+    pub fn get(&self) -> (u64, u64, u64) {
+        (
+            self.calls.load(Ordering::Relaxed),
+            self.throttled.load(Ordering::Relaxed),
+            self.retries.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// One page as the list API answered it: the total `count` and this page's items.
+pub type PageResult<T> = Result<(i64, Vec<T>), GslError>;
+type PageFuture<T> = Pin<Box<dyn Future<Output = PageResult<T>> + Send>>;
+/// Fetch page `offset` (a page number from 1) with `limit` rows.
+pub type Fetch<T> = Arc<dyn Fn(Client, u32) -> PageFuture<T> + Send + Sync>;
+
+/// A list paged at its quota through one pacer.
+pub struct Pager {
+    client: Client,
+    pacer: Arc<Pacer>,
+    max_attempts: u32,
+    /// Pages in flight at most after the first.
+    window: usize,
+    pub stats: Arc<CallStats>,
+}
+
+impl Pager {
+    pub fn new(client: Client, api: &str, rate: f64, max_attempts: u32) -> Pager {
+        Pager {
+            client,
+            // A listing is a few dozen to a few thousand calls, where one 429 is a whole wasted
+            // slot of a 1/s quota; 2% spacing (20 ms a second) absorbs the arrival jitter that
+            // the pacer's own 0.7% headroom (7 ms) does not.
+            pacer: Arc::new(Pacer::new(api, rate * LIST_HEADROOM)),
+            max_attempts,
+            window: ((rate * 2.0).ceil() as usize).clamp(2, 64),
+            stats: Arc::default(),
+        }
+    }
+
+    /// One call, retried as an idempotent call is: 429s do not count as attempts.
+    pub async fn call<T>(&self, fetch: &Fetch<T>, page: u32) -> PageResult<T> {
+        call(
+            &self.client,
+            &self.pacer,
+            &self.stats,
+            self.max_attempts,
+            fetch,
+            page,
+        )
+        .await
+    }
+
+    /// Every page, handed to `on_page` in page order. Stops at the first short page, or at the
+    /// last page the counts announce. A failing page (after its retries) ends the listing.
+    pub async fn each_page<T: Send + 'static>(
+        &self,
+        fetch: Fetch<T>,
+        mut on_page: impl FnMut(Vec<T>) -> Result<(), Failure>,
+    ) -> Result<Result<(), GslError>, Failure> {
+        let (count, first) = match self.call(&fetch, 1).await {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(e)),
+        };
+        let full = first.len() >= PAGE_LIMIT as usize;
+        on_page(first)?;
+        let pages_for = |count: i64| {
+            (count.max(0) as u64)
+                .div_ceil(u64::from(PAGE_LIMIT))
+                .min(u64::from(u32::MAX)) as u32
+        };
+        let mut planned = pages_for(count);
+        if !full {
+            return Ok(Ok(()));
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut done: BTreeMap<u32, Vec<T>> = BTreeMap::new();
+        let mut next_spawn = 2u32;
+        let mut next_emit = 2u32;
+        loop {
+            while next_spawn <= planned && (next_spawn - next_emit) < self.window as u32 {
+                let (client, pacer, stats, fetch) = (
+                    self.client.clone(),
+                    self.pacer.clone(),
+                    self.stats.clone(),
+                    fetch.clone(),
+                );
+                let (page, max) = (next_spawn, self.max_attempts);
+                tasks.spawn(async move {
+                    (page, call(&client, &pacer, &stats, max, &fetch, page).await)
+                });
+                next_spawn += 1;
+            }
+            let Some(joined) = tasks.join_next().await else {
+                return Ok(Ok(()));
+            };
+            let (page, result) = joined.expect("page task");
+            match result {
+                Ok((count, items)) => {
+                    planned = planned.max(pages_for(count));
+                    done.insert(page, items);
+                }
+                Err(e) => return Ok(Err(e)),
+            }
+            while let Some(items) = done.remove(&next_emit) {
+                let short = items.len() < PAGE_LIMIT as usize;
+                on_page(items)?;
+                next_emit += 1;
+                if short {
+                    // The end of the list: pages still in flight are past it.
+                    return Ok(Ok(()));
+                }
+            }
+        }
+    }
+}
+
+async fn call<T>(
+    client: &Client,
+    pacer: &Pacer,
+    stats: &CallStats,
+    max_attempts: u32,
+    fetch: &Fetch<T>,
+    page: u32,
+) -> PageResult<T> {
+    let mut attempt = 1;
+    loop {
+        pacer.acquire().await;
+        stats.calls.fetch_add(1, Ordering::Relaxed);
+        let err = match fetch(client.clone(), page).await {
+            Ok(p) => return Ok(p),
+            Err(e) => e,
+        };
+        match decide(&err, true, attempt, max_attempts) {
+            Decision::Throttled(retry_after) => {
+                stats.throttled.fetch_add(1, Ordering::Relaxed);
+                pacer.throttled(retry_after);
+            }
+            Decision::Retry(why) => {
+                tracing::warn!(api = pacer.name(), page, attempt, error = %err, "{why}: retrying");
+                stats.retries.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(backoff(attempt)).await;
+                attempt += 1;
+            }
+            Decision::Fail(_) | Decision::Unknown(_) | Decision::Abort => return Err(err),
+        }
+    }
+}
+
+/// The exit for a list query that could not be answered: 3 when the credentials were refused
+/// (like a run's abort), otherwise 1 with the API's words.
+pub fn query_failure(what: &str, err: &GslError, client: &Client) -> Failure {
+    match err {
+        GslError::Unauthorized { .. } | GslError::Auth(_) => Failure::aborted(format!(
+            "{what}: authentication rejected ({}): {}; check the credentials",
+            client.credentials().mode(),
+            err.error_msg()
+        )),
+        GslError::Refused(f) => Failure::failed(format!(
+            "{what}: the API refused the query: {} {} {}",
+            f.http_status, f.error_code, f.error_msg
+        )),
+        other => Failure::failed(format!("{what}: no answer after retries: {other}")),
+    }
+}
+
+enum Msg {
+    Rows(Vec<Vec<Cell>>),
+    Commit,
+}
+
+/// A report being written on its own thread; see the module notes.
+pub struct ReportOut {
+    tx: Option<mpsc::SyncSender<Msg>>,
+    thread: std::thread::JoinHandle<Result<u64, String>>,
+    dest: ReportDest,
+}
+
+impl ReportOut {
+    pub fn start(dest: ReportDest, columns: Vec<String>, rehearsal: bool) -> ReportOut {
+        let (tx, rx) = mpsc::sync_channel::<Msg>(64);
+        let d = dest.clone();
+        let thread = std::thread::spawn(move || write_report(&d, &columns, rehearsal, rx));
+        ReportOut {
+            tx: Some(tx),
+            thread,
+            dest,
+        }
+    }
+
+    /// Queue rows; `Err` when the writer has stopped (its error comes out of [`Self::commit`]).
+    pub fn rows(&self, rows: Vec<Vec<Cell>>) -> Result<(), Failure> {
+        let tx = self.tx.as_ref().expect("report open");
+        if tx.send(Msg::Rows(rows)).is_ok() {
+            return Ok(());
+        }
+        Err(Failure::aborted(format!(
+            "the report {} could not be written",
+            self.dest
+        )))
+    }
+
+    /// Finish the report and put it in place; the number of rows written.
+    pub fn commit(mut self) -> Result<u64, Failure> {
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.send(Msg::Commit);
+        }
+        self.join()
+    }
+
+    /// Give up: the destination stays as it was.
+    pub fn abandon(mut self) {
+        self.tx.take();
+        let _ = self.join();
+    }
+
+    fn join(self) -> Result<u64, Failure> {
+        drop(self.tx);
+        self.thread
+            .join()
+            .expect("report thread")
+            .map_err(Failure::aborted)
+    }
+
+    pub fn dest(&self) -> &ReportDest {
+        &self.dest
+    }
+}
+
+fn write_report(
+    dest: &ReportDest,
+    columns: &[String],
+    rehearsal: bool,
+    rx: mpsc::Receiver<Msg>,
+) -> Result<u64, String> {
+    fn pump<W: Write>(
+        format: ReportFormat,
+        out: W,
+        columns: &[String],
+        rehearsal: bool,
+        rx: &mpsc::Receiver<Msg>,
+    ) -> Result<(u64, W), RowsError> {
+        let mut sink = Sink::start(format, out, columns, rehearsal)?;
+        let mut n = 0;
+        loop {
+            match rx.recv() {
+                Ok(Msg::Rows(rows)) => {
+                    for r in rows {
+                        sink.row(&r, rehearsal)?;
+                        n += 1;
+                    }
+                }
+                Ok(Msg::Commit) => break,
+                // The command gave up: do not put a partial report in place.
+                Err(_) => return Err(io::Error::other("the listing did not finish").into()),
+            }
+        }
+        Ok((n, sink.finish()?))
+    }
+    match dest {
+        ReportDest::Path(path) => report::atomic_write(path, |out: BufWriter<std::fs::File>| {
+            pump(dest.format(), out, columns, rehearsal, &rx)
+        })
+        .map_err(|e| e.to_string()),
+        ReportDest::Stdout(format) => {
+            match pump(
+                *format,
+                BufWriter::new(io::stdout().lock()),
+                columns,
+                rehearsal,
+                &rx,
+            ) {
+                Ok((n, _)) => Ok(n),
+                // The reader went away (`| head`): drain so the listing ends normally.
+                Err(RowsError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
+                    while let Ok(Msg::Rows(_)) = rx.recv() {}
+                    Ok(0)
+                }
+                Err(RowsError::Io(e)) => Err(format!("<stdout>: cannot write: {e}")),
+                Err(RowsError::Journal(e)) => Err(e.to_string()),
+            }
+        }
+    }
+}
+
+/// A float cell. The report's [`Cell`] has no float variant, so the number goes as text.
+pub fn float_cell(v: Option<f64>) -> Cell {
+    v.map_or(Cell::Null, |f| Cell::Str(f.to_string()))
+}
+
+pub fn str_cell(v: Option<&str>) -> Cell {
+    v.map_or(Cell::Null, |s| Cell::Str(s.to_string()))
+}
+
+pub fn int_cell(v: Option<i64>) -> Cell {
+    v.map_or(Cell::Null, Cell::Int)
+}
