@@ -2,9 +2,11 @@
 
 pub mod batch;
 pub mod drive;
+pub mod follow;
 pub mod progress;
 pub mod report;
 pub mod resume;
+pub mod send_sms;
 pub mod signals;
 pub mod simulate;
 pub mod status;
@@ -20,6 +22,8 @@ pub async fn dispatch(cli: Cli) -> Result<i32, Failure> {
     match cli.command {
         Command::CheckRealName(a) => batch::run(Arc::new(CheckRealName), a, log).await,
         Command::ClearRealName(a) => batch::run(Arc::new(ClearRealName), a, log).await,
+        Command::SendSms(a) => send_sms::run(a, log).await,
+        Command::Follow(a) => follow::run(a, log).await,
         Command::Resume(a) => resume::run(a, log).await,
         Command::Status(a) => status::run(a),
         Command::Report(a) => report::run(a),
