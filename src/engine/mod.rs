@@ -421,7 +421,9 @@ async fn work_unit(shared: &Shared, unit: &[(u64, String)]) -> Option<Outcome> {
         if answered {
             shared.auth_confirmed.store(true, Relaxed);
         }
-        drop(gate);
+        // The gate (if held) is released only when this try's decision is taken: after a 401
+        // the run is stopped before the next waiter may send, so a bad credential costs exactly
+        // one request (five in a row would lock the AK).
         let base = Outcome {
             row,
             attempts: attempts + 1,
