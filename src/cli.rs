@@ -49,6 +49,10 @@ pub enum Command {
     ClearRealName(BatchArgs),
     /// Run a job file (jobs/*.toml); flags given here override it.
     Run(RunArgs),
+    /// Send one SMS text to the input's cids in batches, or to a whole order (destructive: never sent twice).
+    SendSms(SmsArgs),
+    /// Work-order / SMS delivery status of a run, and settle `unknown` rows on positive evidence.
+    Follow(FollowArgs),
     /// Carry on with an interrupted, aborted or crashed run.
     Resume(ResumeArgs),
     /// Counts per status, rate, ETA and whether a process holds the run.
@@ -143,6 +147,54 @@ pub struct RunArgs {
     /// Confirm a destructive run without a prompt.
     #[arg(long, short = 'y')]
     pub yes: bool,
+    #[command(flatten)]
+    pub run: RunOptions,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SmsArgs {
+    /// Input files of cids (CSV, JSON, JSON Lines), or - for stdin; none: the whole --order-id.
+    #[arg(value_name = "INPUT")]
+    pub inputs: Vec<String>,
+    /// The message text: 1..=1000 characters (Chinese text counts one per character).
+    #[arg(long)]
+    pub content: String,
+    /// SMS template id.
+    #[arg(long)]
+    pub template_id: Option<i64>,
+    /// The order (purchase batch) the cards belong to: scopes every call to it; alone, selects
+    /// every card of the order in one call.
+    #[arg(long)]
+    pub order_id: Option<i64>,
+    /// Cids per call, 1..=500 [default: 100].
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// API base URL.
+    #[arg(long, env = "GSL_ENDPOINT", default_value = crate::gsl::client::DEFAULT_ENDPOINT)]
+    pub endpoint: String,
+    /// Run against an in-process simulator holding the input's cards: a dress rehearsal.
+    #[arg(long)]
+    pub rehearse: bool,
+    /// Where the journal, report and summary live [default: runs/send-sms-<local time>].
+    #[arg(long)]
+    pub run_dir: Option<PathBuf>,
+    /// Input column holding the cid (case-insensitive) [default: cid].
+    #[arg(long)]
+    pub column: Option<String>,
+    /// Read and validate everything, print the plan on stdout, send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Confirm sending without a prompt.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    #[command(flatten)]
+    pub run: RunOptions,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FollowArgs {
+    /// The run directory of a clear-real-name or send-sms run.
+    pub run_dir: PathBuf,
     #[command(flatten)]
     pub run: RunOptions,
 }

@@ -23,6 +23,7 @@ pub mod cli;
 pub mod cmd;
 pub mod engine;
 pub mod exit;
+pub mod follow;
 pub mod gsl;
 pub mod input;
 pub mod job;

@@ -90,7 +90,16 @@ pub async fn rehearsal_client(
     rate: f64,
     o: &RunOptions,
 ) -> Result<(Simulator, Client), Failure> {
-    let mut cfg = SimConfig::from_iccids(keys);
+    rehearsal_client_with(SimConfig::from_iccids(keys), rate, o).await
+}
+
+/// Start an in-process rehearsal simulator with this inventory (rate, latency and the
+/// rehearsal token are set here) and a client for it.
+pub async fn rehearsal_client_with(
+    mut cfg: SimConfig,
+    rate: f64,
+    o: &RunOptions,
+) -> Result<(Simulator, Client), Failure> {
     cfg.rate = Some(rate.ceil().max(1.0) as u32);
     cfg.latency_ms = 20;
     cfg.work_order_secs = 5.0;

@@ -2,6 +2,7 @@
 
 pub mod batch;
 pub mod drive;
+pub mod follow;
 pub mod inventory;
 pub mod listing;
 pub mod pool_members;
@@ -9,6 +10,7 @@ pub mod progress;
 pub mod report;
 pub mod resume;
 pub mod run;
+pub mod send_sms;
 pub mod signals;
 pub mod simulate;
 pub mod status;
@@ -25,6 +27,8 @@ pub async fn dispatch(cli: Cli) -> Result<i32, Failure> {
         Command::CheckRealName(a) => batch::run(Arc::new(CheckRealName), a, log).await,
         Command::ClearRealName(a) => batch::run(Arc::new(ClearRealName), a, log).await,
         Command::Run(a) => run::run(a, log).await,
+        Command::SendSms(a) => send_sms::run(a, log).await,
+        Command::Follow(a) => follow::run(a, log).await,
         Command::Resume(a) => resume::run(a, log).await,
         Command::Status(a) => status::run(a),
         Command::Report(a) => report::run(a),

@@ -1,6 +1,6 @@
 //! `resume RUN_DIR`: carry on with a run from its journal (the input is never read again).
 
-use super::batch::{engine_config, real_client, rehearsal_client};
+use super::batch::{engine_config, real_client, rehearsal_client_with};
 use super::drive::{drive, finish, Drive};
 use crate::cli::ResumeArgs;
 use crate::engine::operation;
@@ -20,7 +20,7 @@ pub async fn run(args: ResumeArgs, log: LogSettings) -> Result<i32, Failure> {
     let rundir = RunDir::lock(&args.run_dir, false)?;
     let mut journal = Journal::open(&rundir.path).map_err(|e| Failure::usage(e.to_string()))?;
     let meta = journal.meta().map_err(|e| Failure::usage(e.to_string()))?;
-    let op = operation::by_name(&meta.operation).ok_or_else(|| {
+    let op = operation::from_meta(&meta).ok_or_else(|| {
         Failure::usage(format!(
             "run dir {} holds a {} run, which this version cannot resume",
             rundir.path.display(),
@@ -71,7 +71,8 @@ pub async fn run(args: ResumeArgs, log: LogSettings) -> Result<i32, Failure> {
     };
     let (client, simulator) = if meta.rehearsal {
         let keys = journal.keys().map_err(e)?;
-        let (sim, c) = rehearsal_client(&keys, cfg.rate, &args.run).await?;
+        let sim_cfg = super::send_sms::rehearsal_config(&meta, &keys);
+        let (sim, c) = rehearsal_client_with(sim_cfg, cfg.rate, &args.run).await?;
         (c, Some(sim))
     } else {
         (real_client(&meta.endpoint, &args.run)?, None)

@@ -11,6 +11,7 @@ pub mod ingest;
 pub mod operation;
 pub mod pacer;
 pub mod retry;
+pub mod sms;
 pub mod tags;
 pub mod writer;
 

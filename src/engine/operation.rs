@@ -87,6 +87,17 @@ impl Operation for ClearRealName {
     }
 }
 
+/// The operation a run's journal holds, its settings included (SMS content lives in `params`).
+pub fn from_meta(meta: &crate::journal::RunMeta) -> Option<std::sync::Arc<dyn Operation>> {
+    match meta.operation.as_str() {
+        "send-sms" => {
+            let params = super::sms::SmsParams::from_value(&meta.params)?;
+            Some(std::sync::Arc::new(super::sms::SendSms { params }))
+        }
+        other => by_name(other),
+    }
+}
+
 /// The operation a command or journal names.
 pub fn by_name(name: &str) -> Option<std::sync::Arc<dyn Operation>> {
     match name {

@@ -1,0 +1,83 @@
+//! `follow RUN_DIR`: read the API's records of a finished clear-real-name or send-sms run, fill
+//! in the follow-up columns, settle `unknown` rows on positive evidence, re-render the report.
+//! Exit 0 when nothing is left unknown or in progress, 1 when a later `follow` has more to do.
+
+use super::batch::{engine_config, real_client};
+use super::drive::finish;
+use crate::cli::FollowArgs;
+use crate::engine::sms::SmsParams;
+use crate::exit::{self, Failure};
+use crate::follow::{self, orders::FollowError, Reader};
+use crate::journal::Journal;
+use crate::logging::LogSettings;
+use crate::rundir::RunDir;
+
+pub async fn run(args: FollowArgs, _log: LogSettings) -> Result<i32, Failure> {
+    let cfg = engine_config(&args.run)?;
+    let rundir = RunDir::lock(&args.run_dir, false)?;
+    let dir = rundir.path.clone();
+    let mut journal = Journal::open(&dir).map_err(|e| Failure::usage(e.to_string()))?;
+    let meta = journal.meta().map_err(|e| Failure::usage(e.to_string()))?;
+    let sms = match meta.operation.as_str() {
+        "clear-real-name" => None,
+        "send-sms" => Some(SmsParams::from_value(&meta.params).ok_or_else(|| {
+            Failure::usage(format!(
+                "run dir {}: the SMS settings in its journal are unreadable",
+                dir.display()
+            ))
+        })?),
+        other => {
+            return Err(Failure::usage(format!(
+                "run dir {} holds a {other} run: follow reads work orders of clear-real-name runs and deliveries of send-sms runs",
+                dir.display()
+            )))
+        }
+    };
+    if meta.rehearsal {
+        return Err(Failure::usage(format!(
+            "run dir {} is a rehearsal: its simulator ended with the run, there is nothing to follow",
+            dir.display()
+        )));
+    }
+    let client = real_client(&meta.endpoint, &args.run)?;
+    // The lock is ours, so rows still marked in flight belong to a process that died.
+    journal
+        .settle_inflight(false)
+        .map_err(|e| Failure::aborted(e.to_string()))?;
+    let since = follow::window_start(&meta.created_at);
+    let reader = Reader::new(client, cfg.rate, cfg.max_attempts, cfg.concurrency);
+    let result = match &sms {
+        None => follow::orders::follow(&mut journal, &reader, since).await,
+        Some(p) => follow::sms::follow(&mut journal, &reader, p, since).await,
+    };
+    let stats = match result {
+        Ok(s) => s,
+        Err(FollowError::Journal(e)) => return Err(Failure::aborted(e.to_string())),
+        Err(FollowError::Api(e)) => {
+            let _ = finish(&journal, &dir, args.run.report.as_deref(), None);
+            return Err(Failure::aborted(format!(
+                "follow stopped: {e}; check the credentials, then run it again"
+            )));
+        }
+    };
+    finish(&journal, &dir, args.run.report.as_deref(), None)?;
+    let calls = reader.calls.load(std::sync::atomic::Ordering::Relaxed);
+    eprintln!(
+        "follow: {} rows read, {} unknown rows proven done (now ok), {} still unknown, {} still in progress or not found yet, {calls} calls{}",
+        stats.followed,
+        stats.settled,
+        stats.still_unknown,
+        stats.open,
+        if stats.refused > 0 {
+            format!(", {} reads refused", stats.refused)
+        } else {
+            String::new()
+        }
+    );
+    if stats.done() {
+        Ok(exit::OK)
+    } else {
+        eprintln!("run `gslbatch follow {}` again later", dir.display());
+        Ok(exit::ROWS_FAILED)
+    }
+}

@@ -1,0 +1,236 @@
+//! `follow`: what became of a finished run's requests, from the API's own records, and the
+//! settling of `unknown` rows on positive evidence only.
+//!
+//! Every call here is an idempotent read, so it retries like a real-name check (through one
+//! pacer per API, at `--rate`). The journal is changed only with what a read proved: a work
+//! order detail or an SMS record naming the row's card. What cannot be proven stays as it was,
+//! with the reason, for the next `follow` to try again.
+
+pub mod orders;
+pub mod sms;
+
+use crate::engine::pacer::Pacer;
+use crate::engine::retry::{self, Decision};
+use crate::gsl::{Client, GslError};
+use crate::journal::StoredRow;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+
+/// Records may carry times a little off from the local clock: the window of evidence opens
+/// this long before the run started.
+pub const CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(10);
+
+/// Rows per page of every list `follow` reads (the API's maximum).
+pub const PAGE: u32 = 500;
+
+/// The APIs follow reads, each with its own pacer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    WorkOrders,
+    WorkOrderDetails,
+    SmsDetails,
+}
+
+/// Paced, retried reads: the one way `follow` calls the API.
+pub struct Reader {
+    pub client: Client,
+    max_attempts: u32,
+    concurrency: usize,
+    pacers: [Pacer; 3],
+    pub calls: AtomicU64,
+}
+
+impl Reader {
+    pub fn new(client: Client, rate: f64, max_attempts: u32, concurrency: usize) -> Arc<Reader> {
+        Arc::new(Reader {
+            client,
+            max_attempts,
+            concurrency: concurrency.max(1),
+            pacers: [
+                Pacer::new("work-orders", rate),
+                Pacer::new("work-order-details", rate),
+                Pacer::new("sms-details", rate),
+            ],
+            calls: AtomicU64::new(0),
+        })
+    }
+
+    /// One read, retried on what is worth retrying; 429s slow that API's pacer.
+    pub async fn read<T, F, Fut>(&self, api: Api, f: F) -> Result<T, GslError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, GslError>>,
+    {
+        let pacer = &self.pacers[api as usize];
+        let mut attempt = 0u32;
+        loop {
+            pacer.acquire().await;
+            self.calls.fetch_add(1, Relaxed);
+            let err = match f().await {
+                Ok(v) => return Ok(v),
+                Err(e) => e,
+            };
+            match retry::decide(&err, true, attempt + 1, self.max_attempts) {
+                Decision::Throttled(after) => pacer.throttled(after),
+                Decision::Retry(why) => {
+                    attempt += 1;
+                    tracing::debug!(api = pacer.name(), attempt, why, error = %err, "retrying");
+                    tokio::time::sleep(retry::backoff(attempt)).await;
+                }
+                Decision::Fail(_) | Decision::Unknown(_) | Decision::Abort => return Err(err),
+            }
+        }
+    }
+
+    /// Every page of a list (`limit` [`PAGE`], `offset` a page number from 1). `fetch` returns
+    /// one page's items and the list's total; `more` may end the walk early after a page.
+    pub async fn all_pages<T, F, Fut>(
+        &self,
+        api: Api,
+        fetch: F,
+        mut more: impl FnMut(&[T]) -> bool,
+    ) -> Result<Vec<T>, GslError>
+    where
+        F: Fn(u32) -> Fut,
+        Fut: Future<Output = Result<(Vec<T>, i64), GslError>>,
+    {
+        let mut out = Vec::new();
+        for offset in 1u32.. {
+            let (items, count) = self.read(api, || fetch(offset)).await?;
+            let n = items.len();
+            let go_on = more(&items);
+            out.extend(items);
+            if n == 0 || out.len() as i64 >= count || n < PAGE as usize || !go_on {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Run `f` for each item, at most `concurrency` at a time (the pacers set the rate).
+    pub async fn each<I, T, F, Fut>(
+        self: &Arc<Self>,
+        items: Vec<I>,
+        f: F,
+    ) -> Vec<(I, Result<T, GslError>)>
+    where
+        I: Clone + Send + 'static,
+        T: Send + 'static,
+        F: Fn(Arc<Reader>, I) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<T, GslError>> + Send + 'static,
+    {
+        let f = Arc::new(f);
+        let sem = Arc::new(tokio::sync::Semaphore::new(self.concurrency));
+        let mut set = tokio::task::JoinSet::new();
+        for (i, item) in items.into_iter().enumerate() {
+            let (f, sem, me) = (f.clone(), sem.clone(), self.clone());
+            set.spawn(async move {
+                let _permit = sem.acquire_owned().await.expect("semaphore open");
+                let r = f(me, item.clone()).await;
+                (i, item, r)
+            });
+        }
+        let mut out = Vec::new();
+        while let Some(done) = set.join_next().await {
+            if let Ok(v) = done {
+                out.push(v);
+            }
+        }
+        out.sort_by_key(|(i, _, _)| *i);
+        out.into_iter().map(|(_, item, r)| (item, r)).collect()
+    }
+}
+
+/// What one follow pass found, for the exit code and the closing line.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct FollowStats {
+    /// Rows whose follow-up status was read.
+    pub followed: u64,
+    /// `unknown` rows proven done, now `ok`.
+    pub settled: u64,
+    /// `unknown` rows without evidence.
+    pub still_unknown: u64,
+    /// Rows still processing / sending, or whose record was not found yet.
+    pub open: u64,
+    /// Reads the API refused (the rows they covered count as open or unknown).
+    pub refused: u64,
+}
+
+impl FollowStats {
+    pub fn done(&self) -> bool {
+        self.still_unknown == 0 && self.open == 0
+    }
+}
+
+/// An error that ends `follow`: credentials refused (exit 3), everything else is per row.
+pub fn is_fatal(e: &GslError) -> bool {
+    matches!(e, GslError::Unauthorized { .. } | GslError::Auth(_))
+}
+
+/// The part of an `error_msg` that is not an earlier follow's note, plus `note`.
+pub fn with_note(error_msg: Option<&str>, note: &str) -> String {
+    let base = error_msg.unwrap_or("");
+    let base = match base.find("follow: ") {
+        Some(0) => "",
+        Some(i) => base[..i].trim_end_matches([';', ' ']),
+        None => base,
+    };
+    if base.is_empty() {
+        note.to_string()
+    } else {
+        format!("{base}; {note}")
+    }
+}
+
+/// The start of the evidence window: the run's start less [`CLOCK_SKEW`].
+pub fn window_start(created_at: &str) -> chrono::DateTime<chrono::Utc> {
+    let created = chrono::DateTime::parse_from_rfc3339(created_at)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or_else(|_| chrono::Utc::now() - chrono::Duration::days(1));
+    created - CLOCK_SKEW
+}
+
+/// A time as the API's lists carry it (RFC 3339; tolerate a space for the `T`).
+pub fn parse_time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .or_else(|_| chrono::DateTime::parse_from_rfc3339(&s.replacen(' ', "T", 1)))
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
+
+/// The rows follow cares about, read once from the journal.
+pub fn rows_of_interest(
+    journal: &crate::journal::Journal,
+    mut keep: impl FnMut(&StoredRow) -> bool,
+) -> Result<Vec<StoredRow>, crate::journal::JournalError> {
+    let mut out = Vec::new();
+    journal
+        .for_each_row(|r| {
+            if keep(&r) {
+                out.push(r);
+            }
+            Ok(())
+        })?
+        .expect("collecting rows does no I/O");
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notes_replace_earlier_notes() {
+        assert_eq!(with_note(None, "follow: x"), "follow: x");
+        assert_eq!(
+            with_note(Some("timed out"), "follow: x"),
+            "timed out; follow: x"
+        );
+        assert_eq!(
+            with_note(Some("timed out; follow: old"), "follow: new"),
+            "timed out; follow: new"
+        );
+        assert_eq!(with_note(Some("follow: old"), "follow: new"), "follow: new");
+    }
+}

@@ -1,0 +1,198 @@
+//! `follow` against the simulator: work orders move from processing to success and the card
+//! reads `real_named: false`; `unknown` rows become `ok` only when the simulator's own records
+//! prove the card was cleared — checked against those records through the client.
+
+use crate::common::*;
+use gslbatch::gsl::auth::{Auth, Credentials, Secret};
+use gslbatch::gsl::types::Page;
+use gslbatch::gsl::{client, Client};
+use gslbatch::simulator::{Carrier, SimConfig, Simulator};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn follow_cmd(run_dir: &Path) -> std::process::Command {
+    let mut f = gsl();
+    f.arg("follow").arg(run_dir).args(["--rate", "100", "-q"]);
+    f
+}
+
+fn client_for(sim: &Simulator) -> Client {
+    let creds = Credentials::AkSk {
+        ak: AK.into(),
+        sk: Secret::new(SK),
+        project_id: None,
+        security_token: None,
+    };
+    Client::new(
+        client::parse_endpoint(&sim.url()).unwrap(),
+        Arc::new(Auth::new(creds)),
+        Duration::from_secs(5),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clear_run_work_orders_go_from_processing_to_success() {
+    let sim = start_sim(SimConfig {
+        work_order_secs: 1.0,
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempdir();
+    let (telecom, _) = split_cards(&sim);
+    let iccids: Vec<String> = telecom.iter().take(20).map(|c| c.iccid.clone()).collect();
+    let input = write_csv(dir.path(), "in.csv", &iccids);
+    let run_dir = dir.path().join("run");
+    let t0 = Instant::now();
+    let ran = run(batch("clear-real-name", &input, &sim, &run_dir, 100)).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let cleared_by = Instant::now();
+
+    let first = run(follow_cmd(&run_dir)).await;
+    let rows = read_report(&run_dir.join("report.csv"));
+    if t0.elapsed() < Duration::from_millis(900) {
+        assert_eq!(first.code, 1, "still processing: run it again later");
+        assert!(rows.iter().all(|r| r["work_order_status"] == "processing"));
+    }
+    assert_eq!(
+        calls_total(&sim.stats(), "work-order-details"),
+        20,
+        "each work order read once"
+    );
+
+    tokio::time::sleep(Duration::from_millis(1100).saturating_sub(cleared_by.elapsed())).await;
+    let second = run(follow_cmd(&run_dir)).await;
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    let rows = read_report(&run_dir.join("report.csv"));
+    assert_rows_in_order(&rows, 20);
+    for r in &rows {
+        assert_eq!(r["status"], "ok");
+        assert_eq!(r["work_order_status"], "success");
+        assert_eq!(r["work_order_detail"], "success");
+    }
+    for c in sim.cards().iter().filter(|c| iccids.contains(&c.iccid)) {
+        assert!(!c.real_named, "{} cleared", c.iccid);
+    }
+    // A third follow has nothing left to read.
+    let before = calls_total(&sim.stats(), "work-order-details");
+    assert_eq!(run(follow_cmd(&run_dir)).await.code, 0);
+    assert_eq!(calls_total(&sim.stats(), "work-order-details"), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_rows_become_ok_only_with_a_work_order_for_the_card() {
+    let sim = start_sim(SimConfig {
+        drop_rate: 0.5,
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempdir();
+    let (telecom, others) = split_cards(&sim);
+    let mobile = others
+        .iter()
+        .find(|c| c.carrier == Carrier::ChinaMobile)
+        .unwrap()
+        .iccid
+        .clone();
+    let mut iccids: Vec<String> = telecom.iter().take(30).map(|c| c.iccid.clone()).collect();
+    iccids.push(mobile.clone());
+    let input = write_csv(dir.path(), "in.csv", &iccids);
+    let run_dir = dir.path().join("run");
+    let ran = run(batch("clear-real-name", &input, &sim, &run_dir, 100)).await;
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    let rows = read_report(&run_dir.join("report.csv"));
+    // Telecom rows whose answer was dropped (the China Mobile row may be among the unknown too).
+    let unknown = rows[..30]
+        .iter()
+        .filter(|r| r["status"] == "unknown")
+        .count();
+    assert!(unknown > 0, "drop_rate 0.5 over 31 rows drops some");
+    // China Mobile cards cannot be cleared: refused (or its refusal dropped on the way back).
+    assert!(matches!(rows[30]["status"].as_str(), "failed" | "unknown"));
+
+    // A row that is unknown although nothing happened: a request that timed out before the
+    // service acted looks exactly like one that timed out after (the simulator always acts
+    // first, so the journal is edited to stand for it). The card has no work order at all.
+    let conn = rusqlite::Connection::open(run_dir.join("journal.sqlite")).unwrap();
+    conn.execute(
+        "UPDATE rows SET status = 'unknown', http_status = NULL, error_code = 'TIMEOUT',
+         error_msg = 'no answer within 30s: it may or may not have happened' WHERE key = ?1",
+        [&mobile],
+    )
+    .unwrap();
+    drop(conn);
+
+    // follow reads a calm API (its reads would be retried through drops, but not forever).
+    sim.set_faults(gslbatch::simulator::Faults {
+        drop_rate: 0.0,
+        ..sim.faults()
+    });
+    let f = run(follow_cmd(&run_dir)).await;
+    assert_eq!(f.code, 1, "one row cannot be proven: {}", f.stderr);
+    let rows = read_report(&run_dir.join("report.csv"));
+    assert_eq!(
+        count(&rows, "ok"),
+        30,
+        "every cleared card proven, nothing else"
+    );
+    let last = &rows[30];
+    assert_eq!(last["status"], "unknown");
+    assert!(
+        last["error_msg"].starts_with("no answer within 30s")
+            && last["error_msg"].contains("follow: no work order found for this card since"),
+        "{}",
+        last["error_msg"]
+    );
+    // Each settled row carries the work order the simulator created for that very card.
+    let client = client_for(&sim);
+    let stats = sim.stats();
+    for r in rows.iter().take(30) {
+        assert_eq!(clears_of(&stats, &r["iccid"]), 1);
+        let id: i64 = r["work_order_id"].parse().expect("work order id");
+        let d = client
+            .work_order_details(id, &Page::new(10, 1))
+            .await
+            .unwrap();
+        assert_eq!(
+            d.work_order_details[0].cid.as_deref(),
+            Some(r["iccid"].as_str())
+        );
+        assert_eq!(r["work_order_status"], "success");
+    }
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r["error_msg"].contains("follow: outcome proven by work order"))
+            .count(),
+        unknown
+    );
+
+    // Again: the unprovable row keeps one reason, not two.
+    assert_eq!(run(follow_cmd(&run_dir)).await.code, 1);
+    let rows = read_report(&run_dir.join("report.csv"));
+    assert_eq!(rows[30]["error_msg"].matches("follow:").count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_refuses_what_it_cannot_follow() {
+    let sim = start_sim(SimConfig::default()).await;
+    let dir = tempdir();
+    let missing = run(follow_cmd(&dir.path().join("nope"))).await;
+    assert_eq!(missing.code, 2);
+    let iccids: Vec<String> = sim
+        .cards()
+        .iter()
+        .take(3)
+        .map(|c| c.iccid.clone())
+        .collect();
+    let input = write_csv(dir.path(), "in.csv", &iccids);
+    let run_dir = dir.path().join("check");
+    assert_eq!(
+        run(batch("check-real-name", &input, &sim, &run_dir, 100))
+            .await
+            .code,
+        0
+    );
+    let f = run(follow_cmd(&run_dir)).await;
+    assert_eq!(f.code, 2, "{}", f.stderr);
+    assert!(f.stderr.contains("check-real-name run"), "{}", f.stderr);
+}

@@ -1,0 +1,380 @@
+//! `send-sms` against the simulator: cids chunked into fixed batches (one call each), the
+//! message checked before anything is sent, a refused batch reported failed as a whole, a
+//! dropped batch `unknown` and never re-sent, a busy batch retried — checked against the
+//! report and the simulator's record of what it sent to each cid.
+
+use crate::common::*;
+use gslbatch::simulator::{luhn_digit, Carrier, InventoryCard, SimConfig, Simulator};
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+const ORDER: u64 = 777;
+const OTHER_ORDER: u64 = 778;
+
+/// `n` SMS-capable cards (China Mobile and Telecom alternately, all with an SMS plan) of
+/// `order`, numbered from `first`.
+pub fn sms_cards(first: usize, n: usize, order: u64) -> Vec<InventoryCard> {
+    (first..first + n)
+        .map(|i| {
+            let prefix = if i % 2 == 0 { "898600" } else { "898603" };
+            let body = format!("{prefix}{i:013}");
+            let iccid = format!("{body}{}", luhn_digit(&body));
+            InventoryCard {
+                sim_card_id: 100_000 + i as u64,
+                carrier: Carrier::from_iccid(&iccid),
+                iccid,
+                msisdn: format!("1440{i:09}"),
+                order_id: order,
+                sim_status: 20,
+                real_named: true,
+                sms_plan: true,
+                pool_id: None,
+                sim_price_plan_id: 700,
+                flow_used: 0.0,
+                tag_ids: vec![],
+            }
+        })
+        .collect()
+}
+
+pub async fn sms_sim(cards: Vec<InventoryCard>) -> Simulator {
+    start_sim(SimConfig {
+        cards: 0,
+        inventory: Some(cards),
+        ..SimConfig::default()
+    })
+    .await
+}
+
+/// `gslbatch send-sms INPUT --content TEXT` against `sim`, confirmed, fast.
+pub fn send_sms(input: &Path, sim: &Simulator, run_dir: &Path, content: &str) -> Command {
+    send_sms_at(input, sim, run_dir, content, 200)
+}
+
+pub fn send_sms_at(
+    input: &Path,
+    sim: &Simulator,
+    run_dir: &Path,
+    content: &str,
+    rate: u32,
+) -> Command {
+    let mut cmd = gsl();
+    cmd.arg("send-sms")
+        .arg(input)
+        .arg("--content")
+        .arg(content)
+        .arg("--endpoint")
+        .arg(sim.url())
+        .arg("--run-dir")
+        .arg(run_dir)
+        .arg("--rate")
+        .arg(rate.to_string())
+        .arg("--yes")
+        .arg("-q");
+    cmd
+}
+
+fn sent_per_cid(sim: &Simulator) -> HashMap<String, u64> {
+    sim.stats()["sms_sent_per_cid"]
+        .as_object()
+        .expect("sms_sent_per_cid")
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_of_2350_cids_goes_out_in_24_batches_each_cid_once() {
+    let cards = sms_cards(0, 2400, ORDER);
+    let sim = sms_sim(cards.clone()).await;
+    let dir = tempdir();
+    let mut input: Vec<String> = cards.iter().take(2350).map(|c| c.iccid.clone()).collect();
+    // 10 invalid rows and 5 duplicates, spread through the file.
+    for i in 0..10 {
+        input.insert(i * 200 + 3, format!("8986-not-a-card-{i}"));
+    }
+    for i in 0..5 {
+        input.insert(i * 400 + 7, cards[i * 100].iccid.clone());
+    }
+    let path = write_csv(dir.path(), "cids.csv", &input);
+    let run_dir = dir.path().join("run");
+    let content = "Device maintenance tonight 22:00-23:00";
+    let mut cmd = send_sms(&path, &sim, &run_dir, content);
+    cmd.args(["--order-id", "777", "--batch-size", "100"]);
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 1, "invalid rows make exit 1: {}", ran.stderr);
+
+    let stats = sim.stats();
+    assert_eq!(
+        calls(&stats, "send-sms", "ok"),
+        24,
+        "2350 cids / 100 = 24 calls"
+    );
+    assert_eq!(calls_total(&stats, "send-sms"), 24);
+    let rows = read_report(&run_dir.join("report.csv"));
+    assert_rows_in_order(&rows, 2365);
+    let counts = status_counts(&rows);
+    assert_eq!(counts["ok"], 2350);
+    assert_eq!(counts["invalid"], 10);
+    assert_eq!(counts["duplicate"], 5);
+    let mut per_batch: HashMap<String, usize> = HashMap::new();
+    for r in rows.iter().filter(|r| r["status"] == "ok") {
+        *per_batch.entry(r["batch"].clone()).or_default() += 1;
+        assert_eq!(r["order_id"], "777");
+    }
+    assert_eq!(per_batch.len(), 24);
+    assert!(per_batch.values().all(|n| *n <= 100), "{per_batch:?}");
+    // The simulator sent exactly to the report's ok cids, once each.
+    let sent = sent_per_cid(&sim);
+    let ok: HashSet<String> = rows
+        .iter()
+        .filter(|r| r["status"] == "ok")
+        .map(|r| r["cid"].clone())
+        .collect();
+    assert_eq!(sent.keys().cloned().collect::<HashSet<_>>(), ok);
+    assert!(sent.values().all(|n| *n == 1));
+
+    // follow: the details carry the run's content (else nothing would match), delivered or
+    // failed as the simulator decided, read in a few window pages rather than 2,350 calls.
+    let mut f = gsl();
+    f.arg("follow").arg(&run_dir).args(["--rate", "200", "-q"]);
+    let fr = run(f).await;
+    assert_eq!(fr.code, 0, "{}", fr.stderr);
+    assert!(calls_total(&sim.stats(), "sms-details") <= 6);
+    let rows = read_report(&run_dir.join("report.csv"));
+    let by_cid: HashMap<&str, &InventoryCard> =
+        cards.iter().map(|c| (c.iccid.as_str(), c)).collect();
+    for r in rows.iter().filter(|r| r["status"] == "ok") {
+        let card = by_cid[r["cid"].as_str()];
+        let want = if card.sim_card_id % 10 == 7 {
+            "failed"
+        } else {
+            "delivered"
+        };
+        assert_eq!(r["sms_status"], want, "{r:?}");
+        assert!(!r["sent_time"].is_empty());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cid_of_another_order_fails_its_whole_batch_and_only_it() {
+    let mut cards = sms_cards(0, 300, ORDER);
+    cards.extend(sms_cards(300, 5, OTHER_ORDER));
+    let sim = sms_sim(cards.clone()).await;
+    let dir = tempdir();
+    let mut input: Vec<String> = cards.iter().take(249).map(|c| c.iccid.clone()).collect();
+    input.insert(150, cards[301].iccid.clone()); // row 151: batch 2
+    let path = write_csv(dir.path(), "cids.csv", &input);
+    let run_dir = dir.path().join("run");
+    let mut cmd = send_sms(&path, &sim, &run_dir, "hello");
+    cmd.args(["--order-id", "777", "--batch-size", "100"]);
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    let stats = sim.stats();
+    assert_eq!(calls(&stats, "send-sms", "ok"), 2);
+    assert_eq!(
+        calls(&stats, "send-sms", "error"),
+        1,
+        "refused, not retried"
+    );
+    let rows = read_report(&run_dir.join("report.csv"));
+    let sent = sent_per_cid(&sim);
+    for r in &rows {
+        if r["batch"] == "2" {
+            assert_eq!(r["status"], "failed");
+            assert_eq!(r["http_status"], "400");
+            assert_eq!(r["error_code"], "GSL.00010004");
+            assert!(
+                !sent.contains_key(&r["cid"]),
+                "nothing of the refused batch was sent"
+            );
+        } else {
+            assert_eq!(r["status"], "ok", "{r:?}");
+            assert_eq!(sent[&r["cid"]], 1);
+        }
+    }
+    assert_eq!(count(&rows, "failed"), 100);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_batch_is_unknown_never_resent_and_follow_proves_it_a_busy_one_is_retried() {
+    let cards = sms_cards(0, 300, ORDER);
+    let sim = sms_sim(cards.clone()).await;
+    let dir = tempdir();
+    let input: Vec<String> = cards.iter().map(|c| c.iccid.clone()).collect();
+    let path = write_csv(dir.path(), "cids.csv", &input);
+    let run_dir = dir.path().join("run");
+    let mut cmd = send_sms_at(&path, &sim, &run_dir, "drop test", 10);
+    cmd.args(["--batch-size", "50", "--concurrency", "1"]);
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    // The first call is dropped after the work, then the next one answered busy, then calm.
+    sim.set_faults(gslbatch::simulator::Faults {
+        drop_rate: 1.0,
+        ..sim.faults()
+    });
+    let mut child = cmd.spawn().expect("spawn");
+    wait_until("a dropped call", Duration::from_secs(10), || {
+        calls(&sim.stats(), "send-sms", "dropped") >= 1
+    })
+    .await;
+    sim.set_faults(gslbatch::simulator::Faults {
+        drop_rate: 0.0,
+        busy_rate: 1.0,
+        ..sim.faults()
+    });
+    wait_until("a busy call", Duration::from_secs(10), || {
+        calls(&sim.stats(), "send-sms", "busy") >= 1
+    })
+    .await;
+    sim.set_faults(gslbatch::simulator::Faults {
+        busy_rate: 0.0,
+        ..sim.faults()
+    });
+    let code = tokio::task::spawn_blocking(move || child.wait().unwrap().code().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(code, 1, "unknown rows make exit 1");
+    let stats = sim.stats();
+    let dropped = calls(&stats, "send-sms", "dropped");
+    let rows = read_report(&run_dir.join("report.csv"));
+    assert_eq!(count(&rows, "unknown") as u64, 50 * dropped);
+    assert_eq!(count(&rows, "ok") as u64, 300 - 50 * dropped);
+    assert!(
+        rows.iter()
+            .any(|r| r["status"] == "ok" && r["attempts"].parse::<u32>().unwrap() >= 2),
+        "the busy batch was retried and went out"
+    );
+    // Every cid got exactly one message: the dropped batches were sent once, never again.
+    let sent = sent_per_cid(&sim);
+    assert_eq!(sent.len(), 300);
+    assert!(sent.values().all(|n| *n == 1));
+
+    // resume does not send unknown rows again.
+    let mut r = gsl();
+    r.arg("resume").arg(&run_dir).arg("-q");
+    assert_eq!(run(r).await.code, 1);
+    assert_eq!(
+        calls_total(&sim.stats(), "send-sms"),
+        calls_total(&stats, "send-sms")
+    );
+
+    // follow finds the messages the simulator did send: the unknown rows become ok.
+    let mut f = gsl();
+    f.arg("follow").arg(&run_dir).args(["--rate", "100", "-q"]);
+    let fr = run(f).await;
+    assert_eq!(fr.code, 0, "{}", fr.stderr);
+    let rows = read_report(&run_dir.join("report.csv"));
+    assert_eq!(count(&rows, "ok"), 300);
+    let proven = rows
+        .iter()
+        .filter(|r| r["error_msg"].contains("follow: outcome proven"))
+        .count() as u64;
+    assert_eq!(proven, 50 * dropped);
+    assert_eq!(
+        sent_per_cid(&sim).values().sum::<u64>(),
+        300,
+        "follow sends nothing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_content_or_no_valid_cid_exits_2_and_sends_nothing() {
+    let cards = sms_cards(0, 20, ORDER);
+    let sim = sms_sim(cards.clone()).await;
+    let dir = tempdir();
+    let input: Vec<String> = cards.iter().map(|c| c.iccid.clone()).collect();
+    let path = write_csv(dir.path(), "cids.csv", &input);
+    let bad = write_csv(dir.path(), "bad.csv", &["123".into(), "not-a-cid".into()]);
+    let cases: Vec<(&str, Command)> = vec![
+        (
+            "1,001 characters",
+            send_sms(&path, &sim, &dir.path().join("a"), &"x".repeat(1001)),
+        ),
+        (
+            "empty content",
+            send_sms(&path, &sim, &dir.path().join("b"), ""),
+        ),
+        (
+            "no valid cid",
+            send_sms(&bad, &sim, &dir.path().join("c"), "hi"),
+        ),
+        ("batch size 0", {
+            let mut c = send_sms(&path, &sim, &dir.path().join("d"), "hi");
+            c.args(["--batch-size", "0"]);
+            c
+        }),
+        ("batch size 501", {
+            let mut c = send_sms(&path, &sim, &dir.path().join("e"), "hi");
+            c.args(["--batch-size", "501"]);
+            c
+        }),
+        ("no input and no order", {
+            let mut c = gsl();
+            c.args(["send-sms", "--content", "hi", "--yes", "--endpoint"])
+                .arg(sim.url());
+            c
+        }),
+        ("no --yes without a terminal", {
+            let mut c = gsl();
+            c.arg("send-sms")
+                .arg(&path)
+                .args(["--content", "hi", "--endpoint"]);
+            c.arg(sim.url()).arg("--run-dir").arg(dir.path().join("f"));
+            c
+        }),
+    ];
+    for (what, cmd) in cases {
+        let ran = run(cmd).await;
+        assert_eq!(ran.code, 2, "{what}: {}", ran.stderr);
+        if what.starts_with("no --yes") {
+            assert!(
+                ran.stderr
+                    .contains("about to send \"hi\" to 20 cards in 1 batches"),
+                "{}",
+                ran.stderr
+            );
+        }
+    }
+    assert_eq!(
+        stat_u64(&sim.stats(), "requests_total"),
+        0,
+        "nothing was sent"
+    );
+
+    // 1,000 Chinese characters are within the limit (counted as characters, not bytes).
+    let content = "维".repeat(1000);
+    let run_dir = dir.path().join("zh");
+    let ran = run(send_sms(&path, &sim, &run_dir, &content)).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(stat_u64(&sim.stats(), "sms_sent"), 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rehearsal_puts_the_cards_in_the_order_and_sends_nothing_real() {
+    let cards = sms_cards(0, 30, ORDER);
+    let dir = tempdir();
+    let input: Vec<String> = cards.iter().map(|c| c.iccid.clone()).collect();
+    let path = write_csv(dir.path(), "cids.csv", &input);
+    let run_dir = dir.path().join("run");
+    let mut cmd = bare();
+    cmd.arg("send-sms")
+        .arg(&path)
+        .args([
+            "--content",
+            "rehearsal",
+            "--order-id",
+            "20261126",
+            "--rehearse",
+            "--yes",
+        ])
+        .args(["--rate", "100", "--batch-size", "10", "-q", "--run-dir"])
+        .arg(&run_dir);
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let rows = read_report(&run_dir.join("report.csv"));
+    assert_eq!(count(&rows, "ok"), 30);
+    assert!(rows.iter().all(|r| r["order_id"] == "20261126"));
+}
