@@ -1,22 +1,18 @@
-//! `check-real-name` and `clear-real-name`: input into a new run's journal, confirm, drive.
+//! `check-real-name` and `clear-real-name`, and the pieces every command that sends shares:
+//! option checks, clients (real or rehearsal), the account lock, the confirmation prompt.
 
-use super::drive::{drive, Drive};
 use crate::cli::{BatchArgs, RunOptions};
-use crate::engine::ingest::{ingest, IngestError, IngestStats};
 use crate::engine::operation::Operation;
 use crate::engine::{default_concurrency, EngineConfig};
 use crate::exit::Failure;
 use crate::gsl::auth::{Auth, Credentials, Secret};
 use crate::gsl::{client, Client};
-use crate::input::{InputOptions, Inputs};
-use crate::journal::{Journal, RunMeta};
 use crate::lock::AccountLock;
 use crate::logging::LogSettings;
-use crate::rundir::RunDir;
 use crate::simulator::{SimConfig, SimCredentials, Simulator};
 use sha2::{Digest, Sha256};
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -119,40 +115,10 @@ pub async fn rehearsal_client_with(
     Ok((sim, client))
 }
 
-fn default_run_dir(op: &str) -> PathBuf {
-    PathBuf::from("runs").join(format!(
-        "{op}-{}",
-        chrono::Local::now().format("%Y%m%d-%H%M%S")
-    ))
-}
-
 /// Identifies a job: operation, inputs and endpoint.
 pub fn fingerprint(op: &str, inputs: &[String], endpoint: &str) -> String {
     let text = serde_json::json!([op, inputs, endpoint]).to_string();
     hex::encode(&Sha256::digest(text.as_bytes())[..12])
-}
-
-fn plan_text(
-    op: &dyn Operation,
-    stats: &IngestStats,
-    endpoint: &str,
-    cfg: &EngineConfig,
-    rehearse: bool,
-) -> String {
-    let secs = stats.valid as f64 / cfg.rate;
-    format!(
-        "plan: {op}{reh}\n  endpoint:    {endpoint}\n  rows:        {rows} (valid {valid}, invalid {invalid}, duplicate {dup})\n  calls:       {valid} x {ep}\n  rate:        {rate}/s, concurrency {conc}\n  expected:    {dur} at least\n",
-        op = op.name(),
-        reh = if rehearse { " (REHEARSAL against the built-in simulator)" } else { "" },
-        rows = stats.rows,
-        valid = stats.valid,
-        invalid = stats.invalid,
-        dup = stats.duplicate,
-        ep = op.endpoint(),
-        rate = cfg.rate,
-        conc = cfg.concurrency,
-        dur = human_duration(secs),
-    )
 }
 
 pub fn human_duration(secs: f64) -> String {
@@ -187,171 +153,23 @@ pub fn confirm(question: &str, yes: bool) -> Result<(), Failure> {
     }
 }
 
-fn input_failure(e: IngestError) -> Failure {
-    Failure::usage(e.to_string())
-}
-
+/// `check-real-name` / `clear-real-name`: one card per request.
 pub async fn run(
     op: Arc<dyn Operation>,
     args: BatchArgs,
     log: LogSettings,
 ) -> Result<i32, Failure> {
-    let cfg = engine_config(&args.run)?;
-    timeout(&args.run)?;
-    // A dry run sends nothing, so it needs no credentials; the endpoint must still make sense.
-    let real = if args.rehearse {
-        None
-    } else if args.dry_run {
-        client::parse_endpoint(&args.endpoint).map_err(Failure::usage)?;
-        None
-    } else {
-        Some(real_client(&args.endpoint, &args.run)?)
-    };
-    let opts = InputOptions {
-        column: args.column.clone(),
-        default_column: "iccid",
-    };
-    let inputs = Inputs::open(&args.inputs, &opts).map_err(|e| Failure::usage(e.to_string()))?;
-
-    if args.dry_run {
-        let stats = tokio::task::spawn_blocking(move || ingest(inputs, None, None))
-            .await
-            .expect("ingest thread")
-            .map_err(input_failure)?;
-        let endpoint = if args.rehearse {
-            "built-in simulator"
-        } else {
-            args.endpoint.as_str()
-        };
-        print!(
-            "{}",
-            plan_text(op.as_ref(), &stats, endpoint, &cfg, args.rehearse)
-        );
-        println!("nothing was sent (--dry-run)");
-        return Ok(crate::exit::OK);
-    }
-
-    let dir = args
-        .run_dir
-        .clone()
-        .unwrap_or_else(|| default_run_dir(op.name()));
-    if dir.join(crate::journal::FILE_NAME).exists() {
-        // SPEC: the same job resumes its run (a finished one ends at once); another job may not.
-        let endpoint = if args.rehearse {
-            "rehearsal"
-        } else {
-            args.endpoint.as_str()
-        };
-        let meta = Journal::open_read(&dir).and_then(|j| j.meta()).ok();
-        let same = meta
-            .as_ref()
-            .is_some_and(|m| m.fingerprint == fingerprint(op.name(), &args.inputs, endpoint));
-        let ingest_finished = meta.as_ref().is_some_and(|m| m.total_rows.is_some());
-        if same && !ingest_finished {
-            // Stopped while reading its input: nothing can have been sent (sending starts only
-            // after every row is in the journal), so read the input again from scratch.
-            let _lock = RunDir::lock(&dir, false)?;
-            for f in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(dir.join(format!("{}{f}", crate::journal::FILE_NAME)));
-            }
-            tracing::warn!(run_dir = %dir.display(), "the last start stopped while reading its input (nothing was sent): starting over");
-        } else if same {
-            let resume = crate::cli::ResumeArgs {
-                run_dir: dir,
-                retry_failed: false,
-                resend_unknown: false,
-                yes: false,
-                run: args.run.clone(),
-            };
-            return super::resume::run(resume, log).await;
-        } else {
-            return Err(Failure::usage(format!(
-                "run dir {} already holds a different job's run: carry on with `gslbatch resume {}` or pick another --run-dir",
-                dir.display(),
-                dir.display()
-            )));
-        }
-    }
-    let created = !dir.exists();
-    let rundir = RunDir::lock(&dir, true)?;
-    let cleanup = |why: Failure| {
-        if created {
-            let _ = std::fs::remove_dir_all(&dir);
-        } else {
-            let _ = std::fs::remove_file(dir.join(crate::journal::FILE_NAME));
-        }
-        why
-    };
-    // Rehearsals touch no real account, so they take no account lock.
-    let _account = if op.destructive() && !args.rehearse {
-        Some(account_lock(&args.run, &dir).map_err(cleanup)?)
-    } else {
-        None
-    };
-    let endpoint = if args.rehearse {
-        "rehearsal".to_string()
-    } else {
-        args.endpoint.clone()
-    };
-    let meta = RunMeta {
-        operation: op.name().to_string(),
-        endpoint: endpoint.clone(),
-        inputs: args.inputs.clone(),
-        extra_columns: vec![],
-        rehearsal: args.rehearse,
-        created_at: chrono::Local::now().to_rfc3339(),
-        fingerprint: fingerprint(op.name(), &args.inputs, &endpoint),
-        params: serde_json::Value::Null,
-        total_rows: None,
-    };
-    let mut journal =
-        Journal::create(&dir, &meta).map_err(|e| cleanup(Failure::usage(e.to_string())))?;
-    let (stats, journal) = tokio::task::spawn_blocking(move || {
-        let r = ingest(inputs, Some(&mut journal), None);
-        (r, journal)
-    })
-    .await
-    .expect("ingest thread");
-    let stats = stats.map_err(|e| cleanup(input_failure(e)))?;
-    let mut meta = meta;
-    meta.extra_columns = stats.extra_columns.clone();
-    meta.total_rows = Some(stats.rows);
-    journal
-        .set_meta(&meta)
-        .map_err(|e| cleanup(Failure::aborted(e.to_string())))?;
-
-    let shown_endpoint = if args.rehearse {
-        "the built-in simulator (REHEARSAL)"
-    } else {
-        args.endpoint.as_str()
-    };
-    if stats.valid > 0 && op.destructive() {
-        let q = format!(
-            "about to clear real-name data of {} cards via {shown_endpoint}",
-            stats.valid
-        );
-        confirm(&q, args.yes).map_err(cleanup)?;
-    }
-
-    let (client, simulator) = match real {
-        Some(c) => (c, None),
-        None => {
-            let keys = journal
-                .keys()
-                .map_err(|e| Failure::aborted(e.to_string()))?;
-            let (sim, c) = rehearsal_client(&keys, cfg.rate, &args.run).await?;
-            (c, Some(sim))
-        }
-    };
-    drive(Drive {
-        rundir,
-        journal,
-        op,
-        client,
-        cfg,
-        report: args.run.report.clone(),
+    super::start::start(
+        super::start::NewRun {
+            op,
+            args,
+            default_column: "iccid",
+            batch_size: None,
+            identity: vec![],
+            no_input_row: None,
+            need_valid: false,
+        },
         log,
-        simulator,
-    })
+    )
     .await
 }

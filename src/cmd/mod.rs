@@ -13,6 +13,7 @@ pub mod run;
 pub mod send_sms;
 pub mod signals;
 pub mod simulate;
+pub mod start;
 pub mod status;
 
 use crate::cli::{Cli, Command};

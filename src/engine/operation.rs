@@ -16,6 +16,9 @@ pub struct Done {
 
 pub type OpFuture<'a> = Pin<Box<dyn Future<Output = Result<Done, GslError>> + Send + 'a>>;
 
+/// What [`Operation::prepare`] returns: `Err` is a plain reason to stop before sending (exit 2).
+pub type PrepareFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+
 pub trait Operation: Send + Sync + 'static {
     /// The command name, e.g. `clear-real-name`.
     fn name(&self) -> &'static str;
@@ -27,6 +30,18 @@ pub trait Operation: Send + Sync + 'static {
     }
     /// The HTTP method and path shape, for the dry-run plan.
     fn endpoint(&self) -> &'static str;
+    /// What the run will do, for the plan and the confirmation: `about to {describe} via ...`.
+    fn describe(&self, cards: u64, batches: u64) -> String;
+    /// The settings a run of it is confirmed with, kept in the journal (`RunMeta.params`) so
+    /// that `resume` and `follow` rebuild exactly this operation ([`from_meta`]).
+    fn params(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
+    /// Look up what the operation needs from the API before the first request is confirmed
+    /// (e.g. tag ids); called once with the run's client, after the input was read.
+    fn prepare<'a>(&'a self, _client: &'a Client) -> PrepareFuture<'a> {
+        Box::pin(std::future::ready(Ok(())))
+    }
     /// A refusal that no later request could get past (e.g. no access to a tag): the whole run
     /// stops at once with this message, the unit stays `pending`.
     fn fatal(&self, _err: &GslError) -> Option<String> {
@@ -53,6 +68,9 @@ impl Operation for CheckRealName {
     fn endpoint(&self) -> &'static str {
         "GET /v1/sim-cards/0/real-named?iccid="
     }
+    fn describe(&self, cards: u64, _batches: u64) -> String {
+        format!("check the real-name status of {cards} cards")
+    }
     fn perform<'a>(&'a self, client: &'a Client, keys: &'a [String]) -> OpFuture<'a> {
         Box::pin(async move {
             let r = client.real_named(&one_card(keys)).await?;
@@ -76,6 +94,9 @@ impl Operation for ClearRealName {
     fn endpoint(&self) -> &'static str {
         "POST /v1/sim-cards/0/clear-real-name?iccid="
     }
+    fn describe(&self, cards: u64, _batches: u64) -> String {
+        format!("clear real-name data of {cards} cards")
+    }
     fn perform<'a>(&'a self, client: &'a Client, keys: &'a [String]) -> OpFuture<'a> {
         Box::pin(async move {
             let r = client.clear_real_name(&one_card(keys)).await?;
@@ -94,6 +115,9 @@ pub fn from_meta(meta: &crate::journal::RunMeta) -> Option<std::sync::Arc<dyn Op
             let params = super::sms::SmsParams::from_value(&meta.params)?;
             Some(std::sync::Arc::new(super::sms::SendSms { params }))
         }
+        "set-tags" => Some(std::sync::Arc::new(super::tags::SetTagsOp::from_params(
+            &meta.params,
+        )?)),
         other => by_name(other),
     }
 }

@@ -67,6 +67,22 @@ impl Operation for SendSms {
     fn endpoint(&self) -> &'static str {
         "POST /v1/sms-send-infos"
     }
+    fn describe(&self, cards: u64, batches: u64) -> String {
+        match (self.params.batch_size, self.params.order_id) {
+            (None, order) => format!(
+                "send {:?} to every card of order {} in 1 batch",
+                self.params.content,
+                order.unwrap_or_default()
+            ),
+            (Some(_), _) => format!(
+                "send {:?} to {cards} cards in {batches} batches",
+                self.params.content
+            ),
+        }
+    }
+    fn params(&self) -> serde_json::Value {
+        self.params.to_value()
+    }
     fn perform<'a>(&'a self, client: &'a Client, keys: &'a [String]) -> OpFuture<'a> {
         Box::pin(async move {
             // A whole-order unit is one row without a cid: the order alone selects the cards.

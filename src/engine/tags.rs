@@ -5,9 +5,11 @@
 //! changes many cards at once, so it is confirmed like a destructive run. `GSL.00022004` (no
 //! access to a tag) would refuse every later batch too, so it stops the run at once.
 
-use super::operation::{Done, OpFuture, Operation};
+use super::operation::{Done, OpFuture, Operation, PrepareFuture};
 use crate::gsl::types::{Page, SetTags};
 use crate::gsl::{Client, GslError};
+use serde::{Deserialize, Serialize};
+use std::sync::OnceLock;
 
 /// The tag API's "the user may not use that tag": no later call will do better.
 pub const NO_TAG_ACCESS: &str = "GSL.00022004";
@@ -15,9 +17,24 @@ pub const NO_TAG_ACCESS: &str = "GSL.00022004";
 /// The most tags a card can carry in one call.
 pub const MAX_TAGS: usize = 10;
 
+/// Cards per call unless `--batch-size` says otherwise, and the API's most.
+pub const MAX_BATCH: usize = 500;
+
 pub struct SetTagsOp {
-    /// The tags every card gets, as `(id, name)`; empty clears them.
-    pub tags: Vec<(i64, String)>,
+    /// `--tag` as given: names or ids, or `none`.
+    pub wanted: Vec<String>,
+    /// The tags every card gets, as `(id, name)`, once resolved; empty clears them.
+    tags: OnceLock<Vec<(i64, String)>>,
+    /// Cards per call.
+    pub batch_size: usize,
+}
+
+/// What a set-tags run keeps in `RunMeta.params`.
+#[derive(Debug, Serialize, Deserialize)]
+struct TagParams {
+    wanted: Vec<String>,
+    tags: Vec<(i64, String)>,
+    batch_size: usize,
 }
 
 impl Operation for SetTagsOp {
@@ -32,6 +49,38 @@ impl Operation for SetTagsOp {
     }
     fn endpoint(&self) -> &'static str {
         "POST /v1/sim-tags/batch-set"
+    }
+    fn describe(&self, cards: u64, batches: u64) -> String {
+        match self.tags.get() {
+            Some(t) if t.is_empty() => {
+                format!("clear the tags of {cards} cards in {batches} batches")
+            }
+            _ => format!(
+                "set the tags of {cards} cards to exactly {} in {batches} batches",
+                self.tag_names()
+            ),
+        }
+    }
+    fn params(&self) -> serde_json::Value {
+        serde_json::to_value(TagParams {
+            wanted: self.wanted.clone(),
+            tags: self.tags.get().cloned().unwrap_or_default(),
+            batch_size: self.batch_size,
+        })
+        .expect("tag params serialise")
+    }
+    fn prepare<'a>(&'a self, client: &'a Client) -> PrepareFuture<'a> {
+        Box::pin(async move {
+            if self.tags.get().is_some() {
+                return Ok(());
+            }
+            let pace = super::pacer::Pacer::new("tags", 5.0);
+            let tags = resolve(client, &self.wanted, &pace)
+                .await
+                .map_err(|e| e.to_string())?;
+            let _ = self.tags.set(tags);
+            Ok(())
+        })
     }
     fn fatal(&self, err: &GslError) -> Option<String> {
         let f = err.fault()?;
@@ -50,7 +99,7 @@ impl Operation for SetTagsOp {
                 .set_tags(&SetTags {
                     iccids: Some(keys.to_vec()),
                     sim_card_ids: None,
-                    tag_ids: self.tags.iter().map(|(id, _)| *id).collect(),
+                    tag_ids: self.resolved().iter().map(|(id, _)| *id).collect(),
                 })
                 .await?;
             Ok(Done::default())
@@ -59,13 +108,37 @@ impl Operation for SetTagsOp {
 }
 
 impl SetTagsOp {
+    /// A run's operation before its tags are looked up ([`Operation::prepare`] does that).
+    pub fn new(wanted: Vec<String>, batch_size: usize) -> SetTagsOp {
+        SetTagsOp {
+            wanted,
+            tags: OnceLock::new(),
+            batch_size,
+        }
+    }
+
+    /// The operation a journal's `params` describe, tags already resolved.
+    pub fn from_params(v: &serde_json::Value) -> Option<SetTagsOp> {
+        let p: TagParams = serde_json::from_value(v.clone()).ok()?;
+        let op = SetTagsOp::new(p.wanted, p.batch_size);
+        let _ = op.tags.set(p.tags);
+        Some(op)
+    }
+
+    /// The resolved tags (empty before [`Operation::prepare`] or when clearing).
+    pub fn resolved(&self) -> &[(i64, String)] {
+        self.tags.get().map(Vec::as_slice).unwrap_or(&[])
+    }
+
     /// The tag names for messages: `"a", "b"`, or `none`.
     pub fn tag_names(&self) -> String {
-        if self.tags.is_empty() {
+        let Some(tags) = self.tags.get() else {
+            return self.wanted.join(", ");
+        };
+        if tags.is_empty() {
             return "none (clearing every tag)".into();
         }
-        self.tags
-            .iter()
+        tags.iter()
             .map(|(_, n)| format!("{n:?}"))
             .collect::<Vec<_>>()
             .join(", ")

@@ -1,0 +1,293 @@
+//! Starting a run, the same for every batch operation: check the options, read the input into
+//! a new journal, look up what the operation needs, confirm, lock, drive.
+//!
+//! What differs per operation lives in the operation itself ([`Operation::describe`],
+//! [`Operation::params`], [`Operation::prepare`]) and in the few fields of [`NewRun`]; the order
+//! of the steps — and so every safety rule — is written once, here:
+//!
+//! 1. options and credentials (exit 2 before anything is created);
+//! 2. a run dir that already holds this job resumes it; another job's run dir is refused;
+//! 3. the input into the journal (a broken file: exit 2, the new run dir removed);
+//! 4. the client (a rehearsal simulator holding the input's cards), the operation's lookups;
+//! 5. the confirmation for destructive runs, then the account lock;
+//! 6. the engine.
+
+use super::batch::{
+    account_lock, confirm, engine_config, fingerprint, human_duration, real_client,
+    rehearsal_client_with, timeout,
+};
+use super::drive::{drive, Drive};
+use crate::cli::{BatchArgs, ResumeArgs};
+use crate::engine::ingest::{ingest, IngestStats};
+use crate::engine::operation::Operation;
+use crate::engine::EngineConfig;
+use crate::exit::Failure;
+use crate::gsl::client;
+use crate::input::{InputOptions, Inputs};
+use crate::journal::{Journal, NewRow, RunMeta};
+use crate::logging::LogSettings;
+use crate::rundir::RunDir;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A run about to start.
+pub struct NewRun {
+    pub op: Arc<dyn Operation>,
+    /// The common flags (inputs, endpoint, rehearse, run dir, column, dry run, yes, options).
+    pub args: BatchArgs,
+    /// The input column holding the key when `--column` is not given.
+    pub default_column: &'static str,
+    /// Rows per request for batched operations.
+    pub batch_size: Option<usize>,
+    /// What identifies the job besides operation, inputs and endpoint (e.g. the SMS text).
+    pub identity: Vec<String>,
+    /// The one row of a run without input (an SMS to a whole order).
+    pub no_input_row: Option<NewRow>,
+    /// Refuse (exit 2, nothing sent) when no row is valid, rather than report them all.
+    pub need_valid: bool,
+}
+
+fn default_run_dir(op: &str) -> PathBuf {
+    PathBuf::from("runs").join(format!(
+        "{op}-{}",
+        chrono::Local::now().format("%Y%m%d-%H%M%S")
+    ))
+}
+
+fn plan_text(run: &NewRun, stats: &IngestStats, endpoint: &str, cfg: &EngineConfig) -> String {
+    let calls = if run.batch_size.is_some() {
+        stats.batches
+    } else {
+        stats.valid
+    };
+    format!(
+        "plan: {op}{reh}\n  endpoint:    {endpoint}\n  what:        {what}\n  rows:        {rows} (valid {valid}, invalid {invalid}, duplicate {dup})\n  calls:       {calls} x {ep}\n  rate:        {rate}/s, concurrency {conc}\n  expected:    {dur} at least\n",
+        op = run.op.name(),
+        reh = if run.args.rehearse { " (REHEARSAL against the built-in simulator)" } else { "" },
+        what = run.op.describe(stats.valid, stats.batches),
+        rows = stats.rows,
+        valid = stats.valid,
+        invalid = stats.invalid,
+        dup = stats.duplicate,
+        ep = run.op.endpoint(),
+        rate = cfg.rate,
+        conc = cfg.concurrency,
+        dur = human_duration(calls as f64 / cfg.rate),
+    )
+}
+
+/// An existing run dir: `Some(exit)` when it was this job's and is now resumed; `None` when the
+/// last start died while reading its input (start over); `Err` for another job's run dir.
+async fn existing(
+    run: &NewRun,
+    dir: &Path,
+    fp: &str,
+    log: LogSettings,
+) -> Result<Option<i32>, Failure> {
+    let meta = Journal::open_read(dir).and_then(|j| j.meta()).ok();
+    let Some(meta) = meta.filter(|m| m.fingerprint == fp) else {
+        return Err(Failure::usage(format!(
+            "run dir {} already holds a different job's run: carry on with `gslbatch resume {}` or pick another --run-dir",
+            dir.display(),
+            dir.display()
+        )));
+    };
+    if meta.total_rows.is_none() {
+        // Stopped while reading its input: nothing can have been sent (sending starts only
+        // after every row is in the journal), so read the input again from scratch.
+        let _lock = RunDir::lock(dir, false)?;
+        for f in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(dir.join(format!("{}{f}", crate::journal::FILE_NAME)));
+        }
+        tracing::warn!(run_dir = %dir.display(), "the last start stopped while reading its input (nothing was sent): starting over");
+        return Ok(None);
+    }
+    let resume = ResumeArgs {
+        run_dir: dir.to_path_buf(),
+        retry_failed: false,
+        resend_unknown: false,
+        yes: false,
+        run: run.args.run.clone(),
+    };
+    super::resume::run(resume, log).await.map(Some)
+}
+
+pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
+    let args = &run.args;
+    let cfg = engine_config(&args.run)?;
+    timeout(&args.run)?;
+    // A dry run sends nothing, so it needs no credentials; the endpoint must still make sense.
+    let real = if args.rehearse {
+        None
+    } else if args.dry_run {
+        client::parse_endpoint(&args.endpoint).map_err(Failure::usage)?;
+        None
+    } else {
+        Some(real_client(&args.endpoint, &args.run)?)
+    };
+    let inputs = if args.inputs.is_empty() {
+        None
+    } else {
+        let opts = InputOptions {
+            column: args.column.clone(),
+            default_column: run.default_column,
+        };
+        Some(Inputs::open(&args.inputs, &opts).map_err(|e| Failure::usage(e.to_string()))?)
+    };
+    let shown_endpoint = if args.rehearse {
+        "the built-in simulator (REHEARSAL)".to_string()
+    } else {
+        args.endpoint.clone()
+    };
+
+    if args.dry_run {
+        let stats = match inputs {
+            Some(inputs) => {
+                let size = run.batch_size;
+                tokio::task::spawn_blocking(move || ingest(inputs, None, size))
+                    .await
+                    .expect("ingest thread")
+                    .map_err(|e| Failure::usage(e.to_string()))?
+            }
+            None => IngestStats {
+                rows: 1,
+                valid: 0,
+                batches: 1,
+                ..IngestStats::default()
+            },
+        };
+        print!("{}", plan_text(&run, &stats, &shown_endpoint, &cfg));
+        println!("nothing was sent (--dry-run)");
+        return Ok(crate::exit::OK);
+    }
+
+    let endpoint = if args.rehearse {
+        "rehearsal".to_string()
+    } else {
+        args.endpoint.clone()
+    };
+    let mut job_ids = args.inputs.clone();
+    job_ids.extend(run.identity.iter().cloned());
+    let fp = fingerprint(run.op.name(), &job_ids, &endpoint);
+    let dir = args
+        .run_dir
+        .clone()
+        .unwrap_or_else(|| default_run_dir(run.op.name()));
+    if dir.join(crate::journal::FILE_NAME).exists() {
+        if let Some(code) = existing(&run, &dir, &fp, log).await? {
+            return Ok(code);
+        }
+    }
+    let created = !dir.exists();
+    let rundir = RunDir::lock(&dir, true)?;
+    let cleanup = |why: Failure| {
+        if created {
+            let _ = std::fs::remove_dir_all(&dir);
+        } else {
+            for f in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(dir.join(format!("{}{f}", crate::journal::FILE_NAME)));
+            }
+        }
+        why
+    };
+    let mut meta = RunMeta {
+        operation: run.op.name().to_string(),
+        endpoint: endpoint.clone(),
+        inputs: args.inputs.clone(),
+        extra_columns: vec![],
+        rehearsal: args.rehearse,
+        created_at: chrono::Local::now().to_rfc3339(),
+        fingerprint: fp,
+        params: run.op.params(),
+        total_rows: None,
+    };
+    let mut journal =
+        Journal::create(&dir, &meta).map_err(|e| cleanup(Failure::usage(e.to_string())))?;
+    let stats = match inputs {
+        Some(inputs) => {
+            let size = run.batch_size;
+            let (stats, j) = tokio::task::spawn_blocking(move || {
+                let r = ingest(inputs, Some(&mut journal), size);
+                (r, journal)
+            })
+            .await
+            .expect("ingest thread");
+            journal = j;
+            let stats = stats.map_err(|e| cleanup(Failure::usage(e.to_string())))?;
+            if run.need_valid && stats.valid == 0 {
+                return Err(cleanup(Failure::usage(format!(
+                    "no valid card to send to ({} rows: {} invalid, {} duplicate): nothing was sent",
+                    stats.rows, stats.invalid, stats.duplicate
+                ))));
+            }
+            stats
+        }
+        None => {
+            let row = run.no_input_row.clone().ok_or_else(|| {
+                cleanup(Failure::usage(format!(
+                    "{} needs INPUT files",
+                    run.op.name()
+                )))
+            })?;
+            journal
+                .insert_rows(&[row])
+                .map_err(|e| cleanup(Failure::aborted(e.to_string())))?;
+            IngestStats {
+                rows: 1,
+                batches: 1,
+                ..IngestStats::default()
+            }
+        }
+    };
+    meta.extra_columns = stats.extra_columns.clone();
+    meta.total_rows = Some(stats.rows);
+
+    let (client, simulator) = match real {
+        Some(c) => (c, None),
+        None => {
+            let keys = journal
+                .keys()
+                .map_err(|e| cleanup(Failure::aborted(e.to_string())))?;
+            let sim_cfg = super::send_sms::rehearsal_config(&meta, &keys);
+            let (sim, c) = rehearsal_client_with(sim_cfg, cfg.rate, &args.run)
+                .await
+                .map_err(cleanup)?;
+            (c, Some(sim))
+        }
+    };
+    let sendable = stats.valid > 0 || (run.no_input_row.is_some() && args.inputs.is_empty());
+    if sendable {
+        run.op
+            .prepare(&client)
+            .await
+            .map_err(|e| cleanup(Failure::usage(format!("{e}: nothing was sent"))))?;
+        meta.params = run.op.params();
+    }
+    journal
+        .set_meta(&meta)
+        .map_err(|e| cleanup(Failure::aborted(e.to_string())))?;
+    if sendable && run.op.destructive() {
+        let q = format!(
+            "about to {} via {shown_endpoint}",
+            run.op.describe(stats.valid, stats.batches)
+        );
+        confirm(&q, args.yes).map_err(cleanup)?;
+    }
+    // Rehearsals touch no real account, so they take no account lock.
+    let _account = if run.op.destructive() && !args.rehearse {
+        Some(account_lock(&args.run, &dir).map_err(cleanup)?)
+    } else {
+        None
+    };
+    drive(Drive {
+        rundir,
+        journal,
+        op: run.op.clone(),
+        client,
+        cfg,
+        report: args.run.report.clone(),
+        log,
+        simulator,
+    })
+    .await
+}
