@@ -53,6 +53,8 @@ pub enum Command {
     SendSms(SmsArgs),
     /// Work-order / SMS delivery status of a run, and settle `unknown` rows on positive evidence.
     Follow(FollowArgs),
+    /// Set the tags of each card to exactly the given list, 500 cards per call (`--tag none` clears).
+    SetTags(SetTagsArgs),
     /// Carry on with an interrupted, aborted or crashed run.
     Resume(ResumeArgs),
     /// Counts per status, rate, ETA and whether a process holds the run.
@@ -197,6 +199,18 @@ pub struct FollowArgs {
     pub run_dir: PathBuf,
     #[command(flatten)]
     pub run: RunOptions,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SetTagsArgs {
+    /// A tag name or id; repeat for several (at most 10); `none` clears the cards' tags.
+    #[arg(long = "tag", required = true, value_name = "NAME_OR_ID")]
+    pub tags: Vec<String>,
+    /// Cards per call, 1..=500 [default: 500].
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    #[command(flatten)]
+    pub batch: BatchArgs,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -18,3 +18,4 @@ mod secrets;
 mod signing;
 mod simulator;
 mod sms;
+mod tags;

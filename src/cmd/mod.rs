@@ -11,6 +11,7 @@ pub mod report;
 pub mod resume;
 pub mod run;
 pub mod send_sms;
+pub mod set_tags;
 pub mod signals;
 pub mod simulate;
 pub mod start;
@@ -29,6 +30,7 @@ pub async fn dispatch(cli: Cli) -> Result<i32, Failure> {
         Command::ClearRealName(a) => batch::run(Arc::new(ClearRealName), a, log).await,
         Command::Run(a) => run::run(a, log).await,
         Command::SendSms(a) => send_sms::run(a, log).await,
+        Command::SetTags(a) => set_tags::run(a, log).await,
         Command::Follow(a) => follow::run(a, log).await,
         Command::Resume(a) => resume::run(a, log).await,
         Command::Status(a) => status::run(a),

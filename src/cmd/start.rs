@@ -47,11 +47,16 @@ pub struct NewRun {
     pub need_valid: bool,
 }
 
+/// `runs/<operation>-<local time>`, with `-2`, `-3`... when a run started in the same second.
 fn default_run_dir(op: &str) -> PathBuf {
-    PathBuf::from("runs").join(format!(
-        "{op}-{}",
-        chrono::Local::now().format("%Y%m%d-%H%M%S")
-    ))
+    let base = format!("{op}-{}", chrono::Local::now().format("%Y%m%d-%H%M%S"));
+    let mut dir = PathBuf::from("runs").join(&base);
+    let mut n = 2;
+    while dir.exists() && n < 10_000 {
+        dir = PathBuf::from("runs").join(format!("{base}-{n}"));
+        n += 1;
+    }
+    dir
 }
 
 fn plan_text(run: &NewRun, stats: &IngestStats, endpoint: &str, cfg: &EngineConfig) -> String {

@@ -58,6 +58,7 @@ pub struct Layout {
     pub columns: Vec<String>,
     pub rehearsal: bool,
     sms: bool,
+    tags: bool,
     follow: bool,
     idempotent: bool,
     extras: usize,
@@ -93,25 +94,48 @@ const SMS_COLUMNS: &[&str] = &[
     "finished_at",
 ];
 const SMS_FOLLOW: &[&str] = &["sms_status", "sent_time", "received_time"];
+/// set-tags: a row per card with the batch it went in; there is nothing to follow up.
+const TAG_COLUMNS: &[&str] = &[
+    "row",
+    "iccid",
+    "batch",
+    "status",
+    "http_status",
+    "error_code",
+    "error_msg",
+    "attempts",
+    "latency_ms",
+    "finished_at",
+];
 
 /// Whether an input column's name is one of the report's own (any layout, any case): such a
 /// column is carried as `input_<name>` so it cannot overwrite or be mistaken for a result.
 pub fn is_report_column(name: &str) -> bool {
-    [CARD_COLUMNS, CARD_FOLLOW, SMS_COLUMNS, SMS_FOLLOW]
-        .iter()
-        .flat_map(|cols| cols.iter())
-        .any(|c| c.eq_ignore_ascii_case(name))
+    [
+        CARD_COLUMNS,
+        CARD_FOLLOW,
+        SMS_COLUMNS,
+        SMS_FOLLOW,
+        TAG_COLUMNS,
+    ]
+    .iter()
+    .flat_map(|cols| cols.iter())
+    .any(|c| c.eq_ignore_ascii_case(name))
 }
 
 impl Layout {
     /// `follow`: whether any row carries follow-up data (the follow columns appear only then).
     pub fn new(meta: &RunMeta, follow: bool) -> Layout {
         let sms = meta.operation == "send-sms";
-        let (base, extra) = if sms {
+        let tags = meta.operation == "set-tags";
+        let (base, extra): (&[&str], &[&str]) = if sms {
             (SMS_COLUMNS, SMS_FOLLOW)
+        } else if tags {
+            (TAG_COLUMNS, &[])
         } else {
             (CARD_COLUMNS, CARD_FOLLOW)
         };
+        let follow = follow && !tags;
         let mut columns: Vec<String> = base.iter().map(|c| c.to_string()).collect();
         if follow {
             columns.extend(extra.iter().map(|c| c.to_string()));
@@ -126,6 +150,7 @@ impl Layout {
             columns,
             rehearsal: meta.rehearsal,
             sms,
+            tags,
             follow,
             idempotent: is_idempotent(&meta.operation),
             extras: meta.extra_columns.len(),
@@ -147,6 +172,9 @@ impl Layout {
         if self.sms {
             c.push(Cell::int(r.batch));
             c.push(Cell::str(self.order_id.clone()));
+            c.push(Cell::Str(status.as_str().to_string()));
+        } else if self.tags {
+            c.push(Cell::int(r.batch));
             c.push(Cell::Str(status.as_str().to_string()));
         } else {
             c.push(Cell::int(r.sim_card_id));
