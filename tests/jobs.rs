@@ -142,16 +142,9 @@ async fn every_shipped_job_file_runs_as_a_rehearsal() {
         // Every file must parse and check, runnable here or not.
         let j = gslbatch::job::load(f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
         let op = j.file.operation.as_str();
-        if !matches!(op, "check-real-name" | "clear-real-name") {
-            eprintln!(
-                "SKIPPED {}: operation {op} needs a later build (the file parses)",
-                f.display()
-            );
-            continue;
-        }
         let run_dir = dir.path().join(f.file_stem().unwrap());
         let mut cmd = run_job(f);
-        cmd.args(["--rehearse", "--rate", "1000", "--run-dir"])
+        cmd.args(["--rehearse", "--rate", "1000", "--yes", "--run-dir"])
             .arg(&run_dir);
         let ran = run(cmd).await;
         assert!(
@@ -161,10 +154,21 @@ async fn every_shipped_job_file_runs_as_a_rehearsal() {
             ran.stderr
         );
         assert!(ran.stderr.contains("REHEARSAL"), "{}", ran.stderr);
-        let rows = read_report(&run_dir.join("report.csv"));
+        // A listing writes its report into the run dir under its own name.
+        let report = if op == "inventory" {
+            "inventory.csv"
+        } else {
+            "report.csv"
+        };
+        let rows = read_report(&run_dir.join(report));
         let want: usize = j.inputs.iter().map(|i| input_rows(Path::new(i))).sum();
-        assert_rows_in_order(&rows, want);
-        assert_eq!(count(&rows, "pending"), 0, "{}", f.display());
+        assert_eq!(rows.len(), want, "{}", f.display());
+        assert!(
+            rows.iter()
+                .all(|r| r.get("status").is_none_or(|s| s != "pending")),
+            "{}",
+            f.display()
+        );
         ran_any = true;
     }
     assert!(ran_any);

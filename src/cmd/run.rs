@@ -1,28 +1,86 @@
 //! `run JOB.toml`: a job file, resolved with flags and environment ([`crate::job`]), run as
-//! the batch command it stands for — a new run, or the resumption of its existing run dir.
+//! the command it stands for — a new run, or the resumption of its existing run dir.
 
 use super::batch;
-use crate::cli::RunArgs;
+use crate::cli::{InventoryArgs, ListOptions, RunArgs, SmsArgs};
 use crate::engine::operation;
 use crate::exit::Failure;
-use crate::job;
+use crate::job::{self, OrderId};
 use crate::logging::LogSettings;
+
+fn bad(args: &RunArgs, msg: impl std::fmt::Display) -> Failure {
+    Failure::usage(format!("job file {}: {msg}", args.job.display()))
+}
 
 pub async fn run(args: RunArgs, log: LogSettings) -> Result<i32, Failure> {
     let job = job::load(&args.job)?;
-    let name = job.file.operation.as_str();
-    // Only the per-card operations run through the batch engine in this build; the others are
-    // valid job files that wait for the build that brings their command.
-    let op = match name {
-        "check-real-name" | "clear-real-name" => operation::by_name(name),
-        _ => None,
+    let name = job.file.operation.clone();
+    let b = job.resolve(&args)?;
+    match name.as_str() {
+        "check-real-name" | "clear-real-name" => {
+            let op = operation::by_name(&name).expect("per-card operation");
+            batch::run(op, b, log).await
+        }
+        "send-sms" => {
+            let sms = job.file.sms.clone().ok_or_else(|| bad(&args, "send-sms needs an [sms] table with `content`"))?;
+            let content = sms.content.ok_or_else(|| bad(&args, "key `sms.content` is missing"))?;
+            let template_id = sms
+                .template_id
+                .map(|t| t.trim().parse::<i64>().map_err(|_| bad(&args, format!("key `sms.template_id`: {t:?} is not a number"))))
+                .transpose()?;
+            let order_id = match sms.order_id {
+                None => None,
+                Some(OrderId::Number(n)) => Some(n as i64),
+                Some(OrderId::Text(t)) => Some(t.trim().parse::<i64>().map_err(|_| bad(&args, format!("key `sms.order_id`: {t:?} is not a number")))?),
+            };
+            let a = SmsArgs {
+                inputs: b.inputs,
+                content,
+                template_id,
+                order_id,
+                batch_size: sms.batch_size.map(|n| n as usize),
+                endpoint: b.endpoint,
+                rehearse: b.rehearse,
+                run_dir: b.run_dir,
+                column: b.column,
+                dry_run: b.dry_run,
+                yes: b.yes,
+                run: b.run,
+            };
+            super::send_sms::run(a, log).await
+        }
+        "inventory" => {
+            // A listing has no run dir: its report goes to `report`, or into the run dir.
+            let report = match (b.run.report.clone(), &b.run_dir) {
+                (Some(r), _) => Some(r),
+                (None, Some(dir)) => {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        Failure::usage(format!("cannot create {}: {e}", dir.display()))
+                    })?;
+                    Some(dir.join("inventory.csv").display().to_string())
+                }
+                (None, None) => None,
+            };
+            let a = InventoryArgs {
+                inputs: b.inputs,
+                real_named: None,
+                order_id: None,
+                list_rate: b.run.rate,
+                column: b.column,
+                list: ListOptions {
+                    endpoint: b.endpoint,
+                    rehearse: b.rehearse,
+                    max_attempts: b.run.max_attempts,
+                    timeout: b.run.timeout,
+                    token_file: b.run.token_file,
+                    report,
+                },
+            };
+            super::inventory::run(a).await
+        }
+        other => Err(bad(
+            &args,
+            format!("operation {other:?} cannot run from a job file in this build (run `gslbatch {other}` directly)"),
+        )),
     }
-    .ok_or_else(|| {
-        Failure::usage(format!(
-            "job file {}: operation {name:?} is not available in this build of gslbatch (the file is valid; run it with a build that has `gslbatch {name}`)",
-            args.job.display()
-        ))
-    })?;
-    let batch_args = job.resolve(&args)?;
-    batch::run(op, batch_args, log).await
 }
