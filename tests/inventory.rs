@@ -121,6 +121,10 @@ async fn the_default_list_rate_of_1_is_never_throttled() {
     let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
     assert!(first["real_named"].is_boolean(), "{first}");
     assert!(first["sim_card_id"].is_i64(), "{first}");
+    assert!(
+        first["flow_used"].is_f64(),
+        "flow_used is a JSON number: {first}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

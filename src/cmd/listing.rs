@@ -407,7 +407,7 @@ fn write_report(
 
 /// A float cell. The report's [`Cell`] has no float variant, so the number goes as text.
 pub fn float_cell(v: Option<f64>) -> Cell {
-    v.map_or(Cell::Null, |f| Cell::Str(f.to_string()))
+    v.map_or(Cell::Null, Cell::Float)
 }
 
 pub fn str_cell(v: Option<&str>) -> Cell {

@@ -40,6 +40,8 @@ pub enum Cell {
     Null,
     Str(String),
     Int(i64),
+    /// A measure such as `flow_used` (a JSON number, not a string).
+    Float(f64),
     Bool(bool),
 }
 

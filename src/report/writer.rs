@@ -18,6 +18,8 @@ impl Serialize for Cell {
             Cell::Null => s.serialize_none(),
             Cell::Str(v) => s.serialize_str(v),
             Cell::Int(v) => s.serialize_i64(*v),
+            Cell::Float(v) if v.is_finite() => s.serialize_f64(*v),
+            Cell::Float(v) => s.serialize_str(&v.to_string()),
             Cell::Bool(v) => s.serialize_bool(*v),
         }
     }
@@ -96,6 +98,7 @@ impl<W: Write> Sink<W> {
                         Cell::Null => w.write_field("")?,
                         Cell::Str(s) => w.write_field(s)?,
                         Cell::Int(i) => w.write_field(i.to_string())?,
+                        Cell::Float(f) => w.write_field(f.to_string())?,
                         Cell::Bool(b) => w.write_field(if *b { "true" } else { "false" })?,
                     }
                 }
