@@ -14,8 +14,7 @@
 //! [`Credentials::identity`]: crate::gsl::auth::Credentials::identity
 
 use crate::exit::Failure;
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 /// A held account lock; released when dropped (or when the process dies).
@@ -69,37 +68,28 @@ pub fn account(identity: &str, run_dir: &Path) -> Result<AccountLock, Failure> {
     std::fs::create_dir_all(&dir)
         .map_err(|e| Failure::usage(format!("cannot create {}: {e}", dir.display())))?;
     let path = dir.join(file_name(identity));
-    let mut f = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(|e| Failure::usage(format!("cannot open {}: {e}", path.display())))?;
-    if f.try_lock().is_err() {
-        let mut s = String::new();
-        let _ = f.read_to_string(&mut s);
-        let mut lines = s.lines();
-        let pid = lines.next().unwrap_or("").trim();
-        let other = lines.next().unwrap_or("").trim();
-        return Err(Failure::usage(format!(
-            "another destructive run with the same credentials is in progress{}{}: one at a time per account (lock {})",
-            if pid.is_empty() { String::new() } else { format!(" (pid {pid}") },
-            if pid.is_empty() {
-                String::new()
-            } else if other.is_empty() {
-                ")".to_string()
-            } else {
-                format!(", run dir {other})")
-            },
-            path.display()
-        )));
-    }
     let shown = std::fs::canonicalize(run_dir).unwrap_or_else(|_| run_dir.to_path_buf());
-    let _ = f.set_len(0);
-    let _ = f.seek(SeekFrom::Start(0));
-    let _ = writeln!(f, "{}\n{}", std::process::id(), shown.display());
-    let _ = f.sync_all();
+    let stamp = format!("{}\n{}", std::process::id(), shown.display());
+    let f = match crate::rundir::lock_file(&path, &stamp)? {
+        Ok(f) => f,
+        Err(s) => {
+            let mut lines = s.lines();
+            let pid = lines.next().unwrap_or("").trim();
+            let other = lines.next().unwrap_or("").trim();
+            return Err(Failure::usage(format!(
+                "another destructive run with the same credentials is in progress{}{}: one at a time per account (lock {})",
+                if pid.is_empty() { String::new() } else { format!(" (pid {pid}") },
+                if pid.is_empty() {
+                    String::new()
+                } else if other.is_empty() {
+                    ")".to_string()
+                } else {
+                    format!(", run dir {other})")
+                },
+                path.display()
+            )));
+        }
+    };
     Ok(AccountLock { path, _file: f })
 }
 

@@ -18,6 +18,28 @@ pub struct RunDir {
     _lock: File,
 }
 
+/// Take the OS lock on `path` and write `stamp` (who holds it) into the file.
+/// `Ok(Err(text))`: another process holds it, and `text` is what it wrote.
+pub(crate) fn lock_file(path: &Path, stamp: &str) -> Result<Result<File, String>, Failure> {
+    let mut f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| Failure::usage(format!("cannot open {}: {e}", path.display())))?;
+    if f.try_lock().is_err() {
+        let mut s = String::new();
+        let _ = f.read_to_string(&mut s);
+        return Ok(Err(s));
+    }
+    let _ = f.set_len(0);
+    let _ = f.seek(SeekFrom::Start(0));
+    let _ = writeln!(f, "{stamp}");
+    let _ = f.sync_all();
+    Ok(Ok(f))
+}
+
 /// The pid recorded in a run dir's lock file, if a live process holds the lock.
 pub fn holder(dir: &Path) -> Option<u32> {
     let mut f = OpenOptions::new()
@@ -51,32 +73,21 @@ impl RunDir {
                 dir.display()
             )));
         }
-        let path = dir.join(LOCK_FILE);
-        let mut f = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| Failure::usage(format!("cannot open {}: {e}", path.display())))?;
-        if f.try_lock().is_err() {
-            let mut s = String::new();
-            let _ = f.read_to_string(&mut s);
-            let who = s.trim();
-            return Err(Failure::usage(format!(
-                "run dir {} is in use by another gslbatch process{}",
-                dir.display(),
-                if who.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (pid {who})")
-                }
-            )));
-        }
-        let _ = f.set_len(0);
-        let _ = f.seek(SeekFrom::Start(0));
-        let _ = writeln!(f, "{}", std::process::id());
-        let _ = f.sync_all();
+        let f = match lock_file(&dir.join(LOCK_FILE), &std::process::id().to_string())? {
+            Ok(f) => f,
+            Err(holder) => {
+                let who = holder.trim();
+                return Err(Failure::usage(format!(
+                    "run dir {} is in use by another gslbatch process{}",
+                    dir.display(),
+                    if who.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (pid {who})")
+                    }
+                )));
+            }
+        };
         Ok(RunDir {
             path: dir.to_path_buf(),
             _lock: f,
