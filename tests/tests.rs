@@ -5,6 +5,7 @@ mod common;
 mod auth;
 mod cli;
 mod client;
+mod crash_loop;
 mod durable;
 mod engine;
 mod follow;
