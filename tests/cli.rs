@@ -244,6 +244,20 @@ async fn exit_130_on_sigint_with_a_complete_report() {
     assert_eq!(status.code, 0, "{}", status.stderr);
     let v: serde_json::Value = serde_json::from_str(&status.stdout).expect("JSON");
     assert_eq!(v["live"], true, "{v}");
+    // A live run's rate (and so its ETA) shows within a few seconds, not only at its end.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let rate = loop {
+        let mut cmd = bare();
+        cmd.arg("status").arg(&run_dir).arg("--json");
+        let v: serde_json::Value = serde_json::from_str(&run(cmd).await.stdout).expect("JSON");
+        if let Some(r) = v["rate"].as_f64() {
+            assert!(v["eta_secs"].is_number(), "{v}");
+            break r;
+        }
+        assert!(std::time::Instant::now() < deadline, "no live rate: {v}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert!(rate > 10.0 && rate <= 52.0, "live rate {rate} at --rate 50");
     assert_eq!(v["holder_pid"], child.id(), "{v}");
     let mut cmd = gsl();
     cmd.arg("resume").arg(&run_dir).arg("-q");

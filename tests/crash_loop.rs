@@ -56,7 +56,11 @@ async fn sigkill_at_five_random_moments_then_resume_clears_each_card_at_most_onc
     .await;
     let (telecom, _) = split_cards(&sim);
     let ids: Vec<String> = telecom.into_iter().take(ROWS).map(|c| c.iccid).collect();
-    assert_eq!(ids.len(), ROWS, "the simulator holds {ROWS} China Telecom cards");
+    assert_eq!(
+        ids.len(),
+        ROWS,
+        "the simulator holds {ROWS} China Telecom cards"
+    );
     let dir = tempdir();
     let input = write_csv(dir.path(), "in.csv", &ids);
     let run_dir = dir.path().join("run");
@@ -88,7 +92,10 @@ async fn sigkill_at_five_random_moments_then_resume_clears_each_card_at_most_onc
         "the last resume finishes: {code}\n{}",
         std::fs::read_to_string(dir.path().join(format!("run{KILLS}.err"))).unwrap_or_default()
     );
-    assert!(kills >= 3, "most kills hit a live process ({kills} of {KILLS})");
+    assert!(
+        kills >= 3,
+        "most kills hit a live process ({kills} of {KILLS})"
+    );
 
     let rows = read_report(&run_dir.join("report.csv"));
     assert_rows_in_order(&rows, ROWS);
@@ -113,8 +120,5 @@ async fn sigkill_at_five_random_moments_then_resume_clears_each_card_at_most_onc
     );
     let cleared = ids.iter().filter(|i| clears_of(&stats, i) == 1).count();
     assert_eq!(stat_u64(&stats, "work_orders_created") as usize, cleared);
-    assert!(
-        cleared >= ROWS - unknown,
-        "every ok row's clear happened"
-    );
+    assert!(cleared >= ROWS - unknown, "every ok row's clear happened");
 }

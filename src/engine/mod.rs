@@ -24,6 +24,7 @@ use retry::Decision;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
@@ -48,6 +49,9 @@ pub struct EngineConfig {
 pub fn default_concurrency(rate: f64) -> usize {
     ((rate * 4.0).ceil() as usize).clamp(8, 256)
 }
+
+/// How often a live run's session totals are written to the journal.
+const SESSION_EVERY: Duration = Duration::from_secs(2);
 
 /// A 429 storm must still end: after this many throttled answers one row gives up.
 const MAX_THROTTLED_PER_ROW: u32 = 100;
@@ -199,6 +203,21 @@ pub async fn run(
         })
     };
 
+    // The session's totals go to the journal every few seconds, so that `status` shows the rate
+    // of a live run and a killed process's calls still count in the summary.
+    let session_ticker = session.map(|id| {
+        let shared = Arc::downgrade(&shared);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(SESSION_EVERY).await;
+                let Some(shared) = shared.upgrade() else {
+                    return;
+                };
+                shared.writer.session(id, totals(&shared), None);
+            }
+        })
+    });
+
     let (row_tx, row_rx) = mpsc::channel::<Unit>(cfg.concurrency * 2 + 16);
     let dispatcher = tokio::spawn(dispatch(journal_dir, row_tx, shared.clone()));
     let row_rx = Arc::new(tokio::sync::Mutex::new(row_rx));
@@ -211,6 +230,9 @@ pub async fn run(
     }
     let _ = dispatcher.await;
     on_shutdown.abort();
+    if let Some(t) = session_ticker {
+        t.abort();
+    }
     shared.stop(Stop::Finished);
     let stop = shared.stop_tx.borrow().clone().unwrap_or(Stop::Finished);
     let stop = match writer.failure() {
