@@ -156,8 +156,10 @@ class Loop:
             return None, False
         last = None
         for _ in range(10):
-            r = subprocess.run([h.BIN, "-q", "follow", self.run_dir], env=self.env, timeout=600,
-                               capture_output=True, text=True)
+            # follow reads one work order's details per cleared card: at the simulator's
+            # (unthrottled) pace rather than the 5/s default, or 20,000 rows take over an hour.
+            r = subprocess.run([h.BIN, "-q", "follow", self.run_dir, "--rate", "2000"],
+                               env=self.env, timeout=600, capture_output=True, text=True)
             rows = self.report_rows()
             if r.returncode == 0:
                 return rows, True
