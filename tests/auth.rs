@@ -290,6 +290,33 @@ async fn changed_but_still_wrong_token_file_is_tried_once() {
     assert_eq!(calls(&sim, "real-named", "unauthorized"), 3);
 }
 
+/// A fresh IAM token from the simulator, as whatever rotates the token file would fetch it.
+async fn issued_token(sim: &Simulator) -> String {
+    let Credentials::Iam(login) = iam(sim, PASSWORD) else {
+        unreachable!()
+    };
+    let issued = login.login(&reqwest::Client::new()).await.expect("login");
+    issued.token.expose().to_string()
+}
+
+#[tokio::test]
+async fn a_rotated_token_file_is_read_again_each_time_its_token_had_worked() {
+    let sim = start(all_creds()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let first = issued_token(&sim).await;
+    let path = token_file(dir.path(), &first);
+    let c = client(&sim, from_file(&path, &first));
+    c.real_named(&card(&sim)).await.unwrap();
+    // Twice, the token expires and the file gets a new one: each time one 401, one re-read.
+    for round in 1..=2u64 {
+        sim.expire_tokens();
+        token_file(dir.path(), &issued_token(&sim).await);
+        c.real_named(&card(&sim)).await.unwrap();
+        assert_eq!(calls(&sim, "real-named", "unauthorized"), round);
+    }
+    assert_eq!(calls(&sim, "real-named", "ok"), 3);
+}
+
 /// Every variable credentials are read from, so a test starts from none.
 pub const CREDENTIAL_VARS: [&str; 12] = [
     "HUAWEICLOUD_SDK_AK",

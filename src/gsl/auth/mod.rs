@@ -328,7 +328,10 @@ impl Auth {
                 if cur.generation != generation {
                     return Ok(true);
                 }
-                if generation > 0 {
+                if generation > 0 && self.proven.load(Ordering::Relaxed) < generation {
+                    // The token read after the last 401 never worked: reading the file again
+                    // would only repeat it. A token that worked and then expired (rotated by
+                    // whatever writes the file) is read anew, as an IAM token is renewed.
                     return Ok(false);
                 }
                 let token = read_token_file(path).map_err(|e| GslError::Auth(e.to_string()))?;
