@@ -252,6 +252,7 @@ fn ok_calls(sim: &Simulator, api: &str) -> u64 {
 }
 
 async fn case(op: Op, fault: Fault) {
+    let t0 = Instant::now();
     let dir = tempdir();
     let disk = if fault == Fault::DiskFull {
         match SmallDisk::mount(&dir.path().join("disk"), "16m") {
@@ -346,6 +347,12 @@ async fn case(op: Op, fault: Fault) {
         );
     }
     let stats = sim.stats();
+    fault_fired(op, fault, &stats);
+    eprintln!(
+        "matrix {op:?} x {fault:?}: {:?}, exit {code}, {:?}",
+        t0.elapsed(),
+        status_counts(&rows)
+    );
     let by_id: HashMap<&str, &InventoryCard> =
         cards.iter().map(|c| (c.iccid.as_str(), c)).collect();
     match op {
@@ -355,6 +362,33 @@ async fn case(op: Op, fault: Fault) {
     }
     if let Ok(sim) = Arc::try_unwrap(sim) {
         sim.shutdown().await;
+    }
+}
+
+/// The fault did happen during the run, where chance makes that certain enough (an expected
+/// count of at least 12, so a miss is under 1e-5); a note otherwise.
+fn fault_fired(op: Op, fault: Fault, stats: &Value) {
+    let api = op.api();
+    let (outcome, share) = match fault {
+        Fault::Busy => ("busy", 0.3),
+        Fault::Drop => ("dropped", 0.1),
+        Fault::Slow => ("slow", 0.05),
+        Fault::Throttle => ("throttled", 1.0),
+        Fault::TokenExpiry => {
+            assert!(calls(stats, api, "unauthorized") >= 1, "{stats}");
+            assert!(
+                calls(stats, "iam-tokens", "ok") >= 2,
+                "a new login: {stats}"
+            );
+            return;
+        }
+        Fault::Latency | Fault::Reset | Fault::DiskFull => return,
+    };
+    let n = calls(stats, api, outcome);
+    if op.calls() as f64 * share >= 12.0 {
+        assert!(n > 0, "{op:?} x {fault:?}: no call was {outcome}: {stats}");
+    } else if n == 0 {
+        eprintln!("note: {op:?} x {fault:?}: by chance no call was {outcome} this time");
     }
 }
 
@@ -411,6 +445,18 @@ fn clear_agrees(
             s => panic!("row left {s}: {r:?}"),
         }
     }
+    if !fault.ambiguous() {
+        let telecom = rows
+            .iter()
+            .filter(|r| cards[r["iccid"].as_str()].carrier == Carrier::ChinaTelecom)
+            .count();
+        assert_eq!(count(rows, "ok"), telecom, "every Telecom card cleared");
+        assert_eq!(
+            count(rows, "failed"),
+            rows.len() - telecom,
+            "the rest refused"
+        );
+    }
     let performed: u64 = rows.iter().map(|r| clears_of(stats, &r["iccid"])).sum();
     assert_eq!(
         performed,
@@ -445,8 +491,12 @@ fn sms_agrees(
             s => panic!("{fault:?}: no SMS is refused here, yet a row is {s}: {r:?}"),
         }
     }
+    let total: u64 = per.values().map(|n| n.as_u64().unwrap()).sum();
+    let from_input: u64 = rows.iter().map(|r| sent(&r["cid"])).sum();
+    assert_eq!(total, from_input, "every SMS went to an input cid: {stats}");
     if !fault.ambiguous() {
         assert_eq!(code, 0, "{stderr}");
+        assert_eq!(count(rows, "ok"), rows.len());
     }
 }
 
