@@ -8,6 +8,7 @@
 
 use crate::common::*;
 use crate::sms::sms_cards;
+use gslbatch::journal::Journal;
 use gslbatch::simulator::{Carrier, InventoryCard, SimConfig, Simulator};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -108,7 +109,7 @@ fn sim_config(op: Op, fault: Fault) -> SimConfig {
         },
         // Some latency so requests are in flight when the connections go.
         Fault::Reset => SimConfig {
-            latency_ms: 20,
+            latency_ms: if op == Op::Sms { 100 } else { 20 },
             ..base
         },
         Fault::TokenExpiry | Fault::DiskFull => base,
@@ -324,6 +325,18 @@ async fn case(op: Op, fault: Fault) {
             assert_eq!(code, 3, "a full journal disk aborts: {stderr}");
             assert!(!stderr.contains("panicked"), "{stderr}");
             disk.grow("64m");
+            let counts = Journal::open_read(&run_dir)
+                .and_then(|j| j.counts())
+                .expect("journal readable after the abort");
+            let pending = counts.get("pending").copied().unwrap_or(0);
+            assert!(pending > 0, "sending stopped before the end: {counts:?}");
+            if op != Op::Check {
+                // Intent before request: nothing was sent for a row still pending.
+                let per_call = if op == Op::Sms { BATCH as u64 } else { 1 };
+                let sent = calls_total(&sim.stats(), api) * per_call;
+                let past = ids.len() as u64 - pending;
+                assert!(sent <= past, "{sent} sent, {past} rows got past pending");
+            }
             let mut resume = gsl();
             resume
                 .arg("resume")
