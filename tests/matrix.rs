@@ -361,6 +361,7 @@ async fn case(op: Op, fault: Fault) {
     }
     let stats = sim.stats();
     fault_fired(op, fault, &stats);
+    attempts_agree(op, fault, &rows, &stats);
     eprintln!(
         "matrix {op:?} x {fault:?}: {:?}, exit {code}, {:?}",
         t0.elapsed(),
@@ -403,6 +404,29 @@ fn fault_fired(op: Op, fault: Fault, stats: &Value) {
     } else if n == 0 {
         eprintln!("note: {op:?} x {fault:?}: by chance no call was {outcome} this time");
     }
+}
+
+/// Every attempt a row reports is a call the simulator answered (429s and 401s, refused before
+/// any work, do not count as attempts), where every request reached it and one run did all the
+/// work.
+fn attempts_agree(op: Op, fault: Fault, rows: &[HashMap<String, String>], stats: &Value) {
+    if matches!(fault, Fault::Reset | Fault::DiskFull) {
+        return;
+    }
+    let api = op.api();
+    let per_call = if op == Op::Sms { BATCH as u64 } else { 1 };
+    let tries: u64 = rows
+        .iter()
+        .map(|r| r["attempts"].parse::<u64>().expect("attempts"))
+        .sum();
+    let answered = calls_total(stats, api)
+        - calls(stats, api, "throttled")
+        - calls(stats, api, "unauthorized");
+    assert_eq!(
+        tries,
+        answered * per_call,
+        "{op:?} x {fault:?}: the report's attempts are the simulator's calls: {stats}"
+    );
 }
 
 fn check_agrees(rows: &[HashMap<String, String>], stats: &Value, code: i32, stderr: &str) {
