@@ -13,6 +13,7 @@ mod fuzz;
 mod input;
 mod inventory;
 mod jobs;
+mod matrix;
 mod nasty;
 mod report;
 mod secrets;

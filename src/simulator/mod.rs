@@ -257,6 +257,7 @@ pub struct Simulator {
     sim: Arc<Sim>,
     addr: SocketAddr,
     stop: watch::Sender<bool>,
+    reset: Arc<tokio::sync::Notify>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -286,11 +287,18 @@ impl Simulator {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(server::serve(listener, router(sim.clone()), stopped));
+        let reset = Arc::new(tokio::sync::Notify::new());
+        let task = tokio::spawn(server::serve(
+            listener,
+            router(sim.clone()),
+            stopped,
+            reset.clone(),
+        ));
         Ok(Simulator {
             sim,
             addr,
             stop,
+            reset,
             task,
         })
     }
@@ -322,6 +330,13 @@ impl Simulator {
     /// Every token issued so far becomes invalid (tests of re-login).
     pub fn expire_tokens(&self) {
         self.sim.auth.expire_tokens();
+    }
+
+    /// Close every open connection at once without answering what it carries, as a gateway
+    /// restart would; the simulator keeps its state and accepts new connections. A request
+    /// caught mid-flight may or may not have done its work, depending on how far it got.
+    pub fn reset_connections(&self) {
+        self.reset.notify_waiters();
     }
 
     /// The cards as stored now (due work orders applied).

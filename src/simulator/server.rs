@@ -19,7 +19,14 @@ use tower::Service;
 const IDLE_CLOSE: Duration = Duration::from_secs(75);
 
 /// Serve `router` on `listener` until `shutdown` turns true; then every connection is closed.
-pub async fn serve(listener: TcpListener, router: Router, mut shutdown: watch::Receiver<bool>) {
+/// `reset.notify_waiters()` closes every connection open at that moment, without an answer to
+/// whatever request it carries (tests of a gateway restart); the listener keeps accepting.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    mut shutdown: watch::Receiver<bool>,
+    reset: Arc<Notify>,
+) {
     let mut conns = JoinSet::new();
     loop {
         let accepted = tokio::select! {
@@ -39,11 +46,14 @@ pub async fn serve(listener: TcpListener, router: Router, mut shutdown: watch::R
         let kill = Arc::new(Notify::new());
         let in_requests = ConnKill(kill.clone());
         let router = router.clone();
+        let reset = reset.clone();
         let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
             req.extensions_mut().insert(in_requests.clone());
             router.clone().call(req)
         });
         conns.spawn(async move {
+            // Registered before the connection is served, so no reset can slip past it.
+            let reset = reset.notified();
             let conn = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(IDLE_CLOSE)
@@ -52,6 +62,7 @@ pub async fn serve(listener: TcpListener, router: Router, mut shutdown: watch::R
             tokio::select! {
                 _ = conn => {}
                 _ = kill.notified() => {}
+                _ = reset => {}
             }
         });
         while conns.try_join_next().is_some() {}
