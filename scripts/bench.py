@@ -13,30 +13,15 @@ Every server is a child process on loopback; every run is bounded by a timeout.
 """
 import json, os, re, shutil, statistics, subprocess, sys, tempfile, time, urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.environ.get("GSLBATCH", os.path.join(ROOT, "target", "release", "gslbatch"))
+import _harness as h
+
+BIN = h.BIN
 QUICK = "--quick" in sys.argv
 TOKEN = "bench-token"
 
 
-def luhn(s):
-    tot = 0
-    for i, ch in enumerate(reversed(s)):
-        d = int(ch)
-        if i % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        tot += d
-    return str((10 - tot % 10) % 10)
-
-
 def inventory(path, n):
-    with open(path, "w") as f:
-        f.write("iccid\n")
-        for i in range(n):
-            body = "898603" + "%013d" % i
-            f.write(body + luhn(body) + "\n")
+    h.write_input(path, h.iccids(n))
 
 
 class Sim:
