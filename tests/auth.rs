@@ -317,26 +317,10 @@ async fn a_rotated_token_file_is_read_again_each_time_its_token_had_worked() {
     assert_eq!(calls(&sim, "real-named", "ok"), 3);
 }
 
-/// Every variable credentials are read from, so a test starts from none.
-pub const CREDENTIAL_VARS: [&str; 12] = [
-    "HUAWEICLOUD_SDK_AK",
-    "HUAWEICLOUD_SDK_SK",
-    "HUAWEICLOUD_SDK_PROJECT_ID",
-    "HUAWEICLOUD_SDK_SECURITY_TOKEN",
-    "HUAWEICLOUD_SDK_IAM_ENDPOINT",
-    "GSL_AUTH_TOKEN",
-    "GSL_IAM_USER",
-    "GSL_IAM_PASSWORD",
-    "GSL_IAM_DOMAIN",
-    "GSL_ENDPOINT",
-    "GSL_LOG",
-    "RUST_LOG",
-];
-
 /// The binary with no credential in its environment, working in `dir`.
 pub fn bare_command(dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gslbatch"));
-    for v in CREDENTIAL_VARS {
+    for v in crate::common::ENV_VARS {
         cmd.env_remove(v);
     }
     cmd.current_dir(dir);

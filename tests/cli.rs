@@ -7,7 +7,7 @@ use gslbatch::simulator::{SimConfig, Simulator};
 use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn first_iccids(sim: &Simulator, n: usize) -> Vec<String> {
     sim.cards()
@@ -193,30 +193,12 @@ async fn exit_3_when_too_many_rows_fail() {
 }
 
 /// Start the binary without waiting; stdout and stderr go to files in `dir`.
-fn spawn(mut cmd: std::process::Command, dir: &Path) -> Child {
-    cmd.stdout(std::fs::File::create(dir.join("stdout.txt")).unwrap())
-        .stderr(std::fs::File::create(dir.join("stderr.txt")).unwrap())
-        .spawn()
-        .expect("gslbatch starts")
-}
-
-/// Wait (bounded) for the child to exit; kill it and fail if it does not.
-async fn wait_exit(child: &mut Child, limit: Duration) -> i32 {
-    let t0 = Instant::now();
-    loop {
-        if let Some(st) = child.try_wait().expect("try_wait") {
-            return st.code().unwrap_or(-1);
-        }
-        if t0.elapsed() > limit {
-            let _ = child.kill();
-            panic!("gslbatch did not exit within {limit:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+fn spawn(cmd: std::process::Command, dir: &Path) -> Child {
+    spawn_logged(cmd, dir, "gslbatch")
 }
 
 fn stderr_of(dir: &Path) -> String {
-    std::fs::read_to_string(dir.join("stderr.txt")).unwrap_or_default()
+    std::fs::read_to_string(dir.join("gslbatch.err")).unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

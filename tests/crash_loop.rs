@@ -15,28 +15,8 @@ const KILLS: usize = 5;
 const CONCURRENCY: usize = 32;
 
 fn spawn(mut cmd: Command, dir: &std::path::Path, name: &str) -> Child {
-    cmd.arg("--concurrency")
-        .arg(CONCURRENCY.to_string())
-        .stdout(std::fs::File::create(dir.join(format!("{name}.out"))).unwrap())
-        .stderr(std::fs::File::create(dir.join(format!("{name}.err"))).unwrap())
-        .spawn()
-        .expect("gslbatch starts")
-}
-
-/// Wait for the child to exit by itself, bounded; returns its exit code.
-async fn wait_exit(child: &mut Child, limit: Duration) -> i32 {
-    let t0 = Instant::now();
-    loop {
-        if let Some(st) = child.try_wait().expect("try_wait") {
-            return st.code().unwrap_or(-1);
-        }
-        if t0.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("gslbatch did not exit within {limit:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    cmd.arg("--concurrency").arg(CONCURRENCY.to_string());
+    spawn_logged(cmd, dir, name)
 }
 
 fn resume(run_dir: &std::path::Path) -> Command {

@@ -21,25 +21,8 @@ fn telecom(sim: &Simulator, n: usize) -> Vec<String> {
 /// When to kill: a name and a condition polled until it holds.
 type Moment<'a> = (&'static str, Box<dyn Fn() -> bool + 'a>);
 
-fn spawn(mut cmd: Command, dir: &Path, name: &str) -> Child {
-    cmd.stdout(std::fs::File::create(dir.join(format!("{name}.out"))).unwrap())
-        .stderr(std::fs::File::create(dir.join(format!("{name}.err"))).unwrap())
-        .spawn()
-        .expect("gslbatch starts")
-}
-
-async fn wait_exit(child: &mut Child, limit: Duration) -> i32 {
-    let t0 = Instant::now();
-    loop {
-        if let Some(st) = child.try_wait().expect("try_wait") {
-            return st.code().unwrap_or(-1);
-        }
-        if t0.elapsed() > limit {
-            let _ = child.kill();
-            panic!("gslbatch did not exit within {limit:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+fn spawn(cmd: Command, dir: &Path, name: &str) -> Child {
+    spawn_logged(cmd, dir, name)
 }
 
 /// Journal row counts per status, read the way `status` reads them (while the run is live too).
@@ -373,37 +356,6 @@ async fn one_destructive_run_per_account_and_resume_takes_the_locks_after_sigkil
     let ran = run(second).await;
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     assert_eq!(stat_u64(&sim.stats(), "max_clear_calls_per_card"), 1);
-}
-
-/// A small tmpfs, unmounted on drop; `None` where mounting is not permitted.
-struct SmallDisk(std::path::PathBuf);
-
-impl SmallDisk {
-    fn mount(at: &Path, size: &str) -> Option<SmallDisk> {
-        std::fs::create_dir_all(at).unwrap();
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(at)
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then(|| SmallDisk(at.to_path_buf()))
-    }
-
-    fn grow(&self, size: &str) {
-        let st = Command::new("mount")
-            .args(["-o", &format!("remount,size={size}")])
-            .arg(&self.0)
-            .status()
-            .unwrap();
-        assert!(st.success(), "remount");
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -19,7 +19,7 @@ pub const IAM_PASSWORD: &str = "iam-test-password";
 
 /// Every variable the binary (or a simulator it could start) reads credentials or the endpoint
 /// from: removed before each run so only what a test sets counts.
-const ENV_VARS: &[&str] = &[
+pub const ENV_VARS: &[&str] = &[
     "HUAWEICLOUD_SDK_AK",
     "HUAWEICLOUD_SDK_SK",
     "HUAWEICLOUD_SDK_PROJECT_ID",
@@ -243,4 +243,70 @@ pub async fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> b
 /// A temporary directory for one test.
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("tempdir")
+}
+
+/// Start the binary without waiting; its stdout and stderr go to `dir/NAME.out` and `NAME.err`.
+pub fn spawn_logged(mut cmd: Command, dir: &Path, name: &str) -> std::process::Child {
+    cmd.stdout(std::fs::File::create(dir.join(format!("{name}.out"))).unwrap())
+        .stderr(std::fs::File::create(dir.join(format!("{name}.err"))).unwrap())
+        .spawn()
+        .expect("gslbatch starts")
+}
+
+/// Wait (bounded, without blocking the runtime) for the child to exit; kill it and fail if it
+/// does not. Returns its exit code.
+pub async fn wait_exit(child: &mut std::process::Child, limit: Duration) -> i32 {
+    let t0 = Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().expect("try_wait") {
+            return st.code().unwrap_or(-1);
+        }
+        if t0.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("gslbatch did not exit within {limit:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A small tmpfs for the journal, to fill it up (needs root; `None` where mounting is refused).
+pub struct SmallDisk(pub PathBuf);
+
+impl SmallDisk {
+    pub fn mount(at: &Path, size: &str) -> Option<SmallDisk> {
+        std::fs::create_dir_all(at).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| SmallDisk(at.to_path_buf()))
+    }
+
+    /// Take every free byte with a filler file.
+    pub fn fill(&self) {
+        use std::io::Write;
+        let mut f = std::fs::File::create(self.0.join("filler")).unwrap();
+        for chunk in [1 << 20, 4096, 1] {
+            let buf = vec![0u8; chunk];
+            while f.write_all(&buf).is_ok() {}
+        }
+    }
+
+    pub fn grow(&self, size: &str) {
+        let st = Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .status()
+            .unwrap();
+        assert!(st.success(), "remount");
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
 }
