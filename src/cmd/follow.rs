@@ -61,7 +61,7 @@ pub async fn run(args: FollowArgs, _log: LogSettings) -> Result<i32, Failure> {
         }
     };
     finish(&journal, &dir, args.run.report.as_deref(), None)?;
-    let calls = reader.calls.load(std::sync::atomic::Ordering::Relaxed);
+    let (calls, _, _) = reader.stats.get();
     eprintln!(
         "follow: {} rows read, {} unknown rows proven done (now ok), {} still unknown, {} still in progress or not found yet, {calls} calls{}",
         stats.followed,

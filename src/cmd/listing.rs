@@ -13,7 +13,7 @@
 
 use crate::cli::{ListOptions, RunOptions};
 use crate::engine::pacer::Pacer;
-use crate::engine::retry::{backoff, decide, Decision};
+use crate::engine::retry::{self, ReadStats};
 use crate::exit::Failure;
 use crate::gsl::auth::{Auth, Credentials, Secret};
 use crate::gsl::{client, Client, GslError};
@@ -25,7 +25,6 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::io::{self, BufWriter, Write};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 
 /// Rows per list call: the most the API allows.
@@ -112,24 +111,6 @@ pub fn report_dest(arg: Option<&str>, name: &str) -> ReportDest {
     }
 }
 
-/// Calls made, as the summary line tells them.
-#[derive(Debug, Default)]
-pub struct CallStats {
-    pub calls: AtomicU64,
-    pub throttled: AtomicU64,
-    pub retries: AtomicU64,
-}
-
-impl CallStats {
-    pub fn get(&self) -> (u64, u64, u64) {
-        (
-            self.calls.load(Ordering::Relaxed),
-            self.throttled.load(Ordering::Relaxed),
-            self.retries.load(Ordering::Relaxed),
-        )
-    }
-}
-
 /// One page as the list API answered it: the total `count` and this page's items.
 pub type PageResult<T> = Result<(i64, Vec<T>), GslError>;
 type PageFuture<T> = Pin<Box<dyn Future<Output = PageResult<T>> + Send>>;
@@ -143,7 +124,7 @@ pub struct Pager {
     max_attempts: u32,
     /// Pages in flight at most after the first.
     window: usize,
-    pub stats: Arc<CallStats>,
+    pub stats: Arc<ReadStats>,
 }
 
 impl Pager {
@@ -240,33 +221,12 @@ impl Pager {
 async fn call<T>(
     client: &Client,
     pacer: &Pacer,
-    stats: &CallStats,
+    stats: &ReadStats,
     max_attempts: u32,
     fetch: &Fetch<T>,
     page: u32,
 ) -> PageResult<T> {
-    let mut attempt = 1;
-    loop {
-        pacer.acquire().await;
-        stats.calls.fetch_add(1, Ordering::Relaxed);
-        let err = match fetch(client.clone(), page).await {
-            Ok(p) => return Ok(p),
-            Err(e) => e,
-        };
-        match decide(&err, true, attempt, max_attempts) {
-            Decision::Throttled(retry_after) => {
-                stats.throttled.fetch_add(1, Ordering::Relaxed);
-                pacer.throttled(retry_after);
-            }
-            Decision::Retry(why) => {
-                tracing::warn!(api = pacer.name(), page, attempt, error = %err, "{why}: retrying");
-                stats.retries.fetch_add(1, Ordering::Relaxed);
-                tokio::time::sleep(backoff(attempt)).await;
-                attempt += 1;
-            }
-            Decision::Fail(_) | Decision::Unknown(_) | Decision::Abort => return Err(err),
-        }
-    }
+    retry::read(pacer, max_attempts, stats, || fetch(client.clone(), page)).await
 }
 
 /// The exit for a list query that could not be answered: 3 when the credentials were refused

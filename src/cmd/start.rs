@@ -263,7 +263,7 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
     let sendable = stats.valid > 0 || (run.no_input_row.is_some() && args.inputs.is_empty());
     if sendable {
         run.op
-            .prepare(&client)
+            .prepare(&client, cfg.max_attempts)
             .await
             .map_err(|e| cleanup(Failure::usage(format!("{e}: nothing was sent"))))?;
         meta.params = run.op.params();

@@ -38,8 +38,9 @@ pub trait Operation: Send + Sync + 'static {
         serde_json::Value::Null
     }
     /// Look up what the operation needs from the API before the first request is confirmed
-    /// (e.g. tag ids); called once with the run's client, after the input was read.
-    fn prepare<'a>(&'a self, _client: &'a Client) -> PrepareFuture<'a> {
+    /// (e.g. tag ids); called once with the run's client and `--max-attempts`, after the input
+    /// was read.
+    fn prepare<'a>(&'a self, _client: &'a Client, _max_attempts: u32) -> PrepareFuture<'a> {
         Box::pin(std::future::ready(Ok(())))
     }
     /// A refusal that no later request could get past (e.g. no access to a tag): the whole run

@@ -5,7 +5,10 @@
 //! service's own "busy"), and any other failure after the request may have been written makes
 //! the row `unknown` rather than risk doing it twice.
 
+use super::pacer::Pacer;
 use crate::gsl::GslError;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -60,6 +63,67 @@ pub fn backoff(attempt: u32) -> Duration {
     const CAP_MS: f64 = 10_000.0;
     let ceiling = (BASE_MS * 2f64.powi(attempt.saturating_sub(1).min(16) as i32)).min(CAP_MS);
     Duration::from_secs_f64(fastrand::f64() * ceiling / 1000.0)
+}
+
+/// 429s in a row after which a read gives up with the last one: the quota is not coming back.
+const MAX_THROTTLED_IN_A_ROW: u32 = 100;
+
+/// The tries of idempotent reads, for a command's summary line.
+#[derive(Debug, Default)]
+pub struct ReadStats {
+    pub calls: AtomicU64,
+    pub throttled: AtomicU64,
+    pub retries: AtomicU64,
+}
+
+impl ReadStats {
+    /// `(calls, throttled, retries)`.
+    pub fn get(&self) -> (u64, u64, u64) {
+        (
+            self.calls.load(Relaxed),
+            self.throttled.load(Relaxed),
+            self.retries.load(Relaxed),
+        )
+    }
+}
+
+/// One idempotent read (a list page, a detail, the tag list), the one way every command reads:
+/// each try waits for `pacer`; a 429 slows the pacer and does not use up one of the
+/// `max_attempts`; every other transient failure backs off and tries again.
+pub async fn read<T, F, Fut>(
+    pacer: &Pacer,
+    max_attempts: u32,
+    stats: &ReadStats,
+    mut try_once: F,
+) -> Result<T, GslError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, GslError>>,
+{
+    let (mut attempt, mut throttled_in_a_row) = (1u32, 0u32);
+    loop {
+        pacer.acquire().await;
+        stats.calls.fetch_add(1, Relaxed);
+        let err = match try_once().await {
+            Ok(v) => return Ok(v),
+            Err(e) => e,
+        };
+        match decide(&err, true, attempt, max_attempts) {
+            Decision::Throttled(retry_after) if throttled_in_a_row < MAX_THROTTLED_IN_A_ROW => {
+                throttled_in_a_row += 1;
+                stats.throttled.fetch_add(1, Relaxed);
+                pacer.throttled(retry_after);
+            }
+            Decision::Retry(why) => {
+                throttled_in_a_row = 0;
+                tracing::debug!(api = pacer.name(), attempt, why, error = %err, "retrying");
+                stats.retries.fetch_add(1, Relaxed);
+                tokio::time::sleep(backoff(attempt)).await;
+                attempt += 1;
+            }
+            _ => return Err(err),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -156,5 +220,55 @@ mod tests {
                 assert!(backoff(attempt).as_secs_f64() <= cap + 1e-9);
             }
         }
+    }
+
+    /// A read whose first `fail` tries end with `err` and whose next one succeeds.
+    async fn read_after(
+        fail: u32,
+        err: GslError,
+        max_attempts: u32,
+    ) -> (Result<u32, GslError>, (u64, u64, u64)) {
+        let pacer = Pacer::new("test", 1000.0);
+        let stats = ReadStats::default();
+        let tries = std::cell::Cell::new(0u32);
+        let got = read(&pacer, max_attempts, &stats, || {
+            let n = tries.get() + 1;
+            tries.set(n);
+            let err = err.clone();
+            async move {
+                if n <= fail {
+                    Err(err)
+                } else {
+                    Ok(n)
+                }
+            }
+        })
+        .await;
+        (got, stats.get())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_read_retries_lost_answers_up_to_max_attempts() {
+        let closed = GslError::Closed("eof".into());
+        let (got, stats) = read_after(4, closed.clone(), 5).await;
+        assert_eq!(got.unwrap(), 5);
+        assert_eq!(stats, (5, 0, 4));
+        let (got, stats) = read_after(5, closed, 5).await;
+        assert!(matches!(got, Err(GslError::Closed(_))));
+        assert_eq!(stats, (5, 0, 4));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_read_does_not_count_429s_but_gives_up_after_100_in_a_row() {
+        let t = GslError::Throttled {
+            fault: fault(429, "APIG.0308"),
+            retry_after: None,
+        };
+        let (got, stats) = read_after(30, t.clone(), 2).await;
+        assert_eq!(got.unwrap(), 31);
+        assert_eq!(stats, (31, 30, 0));
+        let (got, stats) = read_after(u32::MAX, t, 2).await;
+        assert!(matches!(got, Err(GslError::Throttled { .. })));
+        assert_eq!(stats, (101, 100, 0));
     }
 }

@@ -6,6 +6,8 @@
 //! access to a tag) would refuse every later batch too, so it stops the run at once.
 
 use super::operation::{Done, OpFuture, Operation, PrepareFuture};
+use super::pacer::Pacer;
+use super::retry::{self, ReadStats};
 use crate::gsl::types::{Page, SetTags};
 use crate::gsl::{Client, GslError};
 use serde::{Deserialize, Serialize};
@@ -69,13 +71,13 @@ impl Operation for SetTagsOp {
         })
         .expect("tag params serialise")
     }
-    fn prepare<'a>(&'a self, client: &'a Client) -> PrepareFuture<'a> {
+    fn prepare<'a>(&'a self, client: &'a Client, max_attempts: u32) -> PrepareFuture<'a> {
         Box::pin(async move {
             if self.tags.get().is_some() {
                 return Ok(());
             }
-            let pace = super::pacer::Pacer::new("tags", 5.0);
-            let tags = resolve(client, &self.wanted, &pace)
+            let pace = Pacer::new("tags", 5.0);
+            let tags = resolve(client, &self.wanted, &pace, max_attempts)
                 .await
                 .map_err(|e| e.to_string())?;
             let _ = self.tags.set(tags);
@@ -163,7 +165,8 @@ pub enum TagError {
 pub async fn resolve(
     client: &Client,
     wanted: &[String],
-    pace: &super::pacer::Pacer,
+    pace: &Pacer,
+    max_attempts: u32,
 ) -> Result<Vec<(i64, String)>, TagError> {
     if wanted.iter().any(|w| w.eq_ignore_ascii_case("none")) {
         return if wanted.len() == 1 {
@@ -184,7 +187,7 @@ pub async fn resolve(
     let mut all = Vec::new();
     let mut page = 1u32;
     loop {
-        let p = list_page(client, page, pace).await?;
+        let p = list_page(client, page, pace, max_attempts).await?;
         let got = p.tags.len();
         all.extend(p.tags);
         if got == 0 || all.len() as i64 >= p.count || page >= 1000 {
@@ -207,31 +210,15 @@ pub async fn resolve(
         .collect()
 }
 
-/// One page of tags, retried like any idempotent read (429s slow the pacer and do not count).
+/// One page of tags, retried like any idempotent read.
 async fn list_page(
     client: &Client,
     page: u32,
-    pace: &super::pacer::Pacer,
+    pace: &Pacer,
+    max_attempts: u32,
 ) -> Result<crate::gsl::types::TagsPage, TagError> {
-    use super::retry::{backoff, decide, Decision};
-    let mut attempt = 0;
-    for _ in 0..100 {
-        pace.acquire().await;
-        let err = match client.tags(&Page::new(500, page)).await {
-            Ok(p) => return Ok(p),
-            Err(e) => e,
-        };
-        match decide(&err, true, attempt + 1, 5) {
-            Decision::Throttled(after) => pace.throttled(after),
-            Decision::Retry(_) => {
-                attempt += 1;
-                tokio::time::sleep(backoff(attempt)).await;
-            }
-            _ => return Err(TagError::List(err)),
-        }
-    }
-    Err(TagError::List(GslError::Malformed {
-        http_status: 429,
-        detail: "throttled 100 times in a row".into(),
-    }))
+    let (stats, one_page) = (ReadStats::default(), Page::new(500, page));
+    retry::read(pace, max_attempts, &stats, || client.tags(&one_page))
+        .await
+        .map_err(TagError::List)
 }

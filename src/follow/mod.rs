@@ -10,11 +10,10 @@ pub mod orders;
 pub mod sms;
 
 use crate::engine::pacer::Pacer;
-use crate::engine::retry::{self, Decision};
+use crate::engine::retry::{self, ReadStats};
 use crate::gsl::{Client, GslError};
 use crate::journal::StoredRow;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 /// Records may carry times a little off from the local clock: the window of evidence opens
@@ -38,7 +37,7 @@ pub struct Reader {
     max_attempts: u32,
     concurrency: usize,
     pacers: [Pacer; 3],
-    pub calls: AtomicU64,
+    pub stats: ReadStats,
 }
 
 impl Reader {
@@ -52,7 +51,7 @@ impl Reader {
                 Pacer::new("work-order-details", rate),
                 Pacer::new("sms-details", rate),
             ],
-            calls: AtomicU64::new(0),
+            stats: ReadStats::default(),
         })
     }
 
@@ -62,25 +61,13 @@ impl Reader {
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, GslError>>,
     {
-        let pacer = &self.pacers[api as usize];
-        let mut attempt = 0u32;
-        loop {
-            pacer.acquire().await;
-            self.calls.fetch_add(1, Relaxed);
-            let err = match f().await {
-                Ok(v) => return Ok(v),
-                Err(e) => e,
-            };
-            match retry::decide(&err, true, attempt + 1, self.max_attempts) {
-                Decision::Throttled(after) => pacer.throttled(after),
-                Decision::Retry(why) => {
-                    attempt += 1;
-                    tracing::debug!(api = pacer.name(), attempt, why, error = %err, "retrying");
-                    tokio::time::sleep(retry::backoff(attempt)).await;
-                }
-                Decision::Fail(_) | Decision::Unknown(_) | Decision::Abort => return Err(err),
-            }
-        }
+        retry::read(
+            &self.pacers[api as usize],
+            self.max_attempts,
+            &self.stats,
+            f,
+        )
+        .await
     }
 
     /// Every page of a list (`limit` [`PAGE`], `offset` a page number from 1). `fetch` returns
