@@ -576,7 +576,10 @@ async fn slow_answer_maps_to_timeout() {
         matches!(e, GslError::Timeout(t) if t == Duration::from_millis(300)),
         "{e:?}"
     );
-    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "cut short before the answer came"
+    );
     assert_eq!(e.error_code(), "TIMEOUT");
     assert!(!e.provably_unsent());
 }

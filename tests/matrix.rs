@@ -94,7 +94,7 @@ fn sim_config(op: Op, fault: Fault) -> SimConfig {
         },
         Fault::Slow => SimConfig {
             slow_rate: 0.05,
-            slow_ms: 3000,
+            slow_ms: 6000,
             ..base
         },
         Fault::Latency => SimConfig {
@@ -239,14 +239,16 @@ async fn case(op: Op, fault: Fault) {
         Op::Sms => "send-sms",
     };
     let mut cmd = batch(op_name, &input, &sim, &run_dir, op.rate());
-    cmd.args(["--max-attempts", "10"]);
+    // 20 tries: a row gives up after 20 busy answers in a row, 0.3^20 = 3.5e-11.
+    cmd.args(["--max-attempts", "20"]);
     if op == Op::Sms {
         cmd.args(["--content", "Maintenance tonight 22:00-23:00", "--yes"])
             .args(["--order-id", &ORDER.to_string()])
             .args(["--batch-size", &BATCH.to_string()]);
     }
     if fault == Fault::Slow {
-        cmd.args(["--timeout", "0.5"]);
+        // Far above any normal answer on a loaded machine, far below a slow one.
+        cmd.args(["--timeout", "2"]);
     }
     if fault == Fault::TokenExpiry {
         cmd.env_remove("HUAWEICLOUD_SDK_AK")

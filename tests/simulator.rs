@@ -269,7 +269,8 @@ async fn real_name_check_by_id_and_by_iccid() {
 async fn clear_real_name_work_order_moves_to_success() {
     let sim = start(SimConfig {
         cards: 50,
-        work_order_secs: 0.2,
+        // Long enough that the reads below see it processing on a loaded machine.
+        work_order_secs: 2.0,
         ..SimConfig::default()
     })
     .await;
@@ -311,7 +312,7 @@ async fn clear_real_name_work_order_moves_to_success() {
     assert_eq!(orders.body["work_orders"][0]["work_order_type"], 14);
     assert_eq!(orders.body["work_orders"][0]["total_count"], 1);
 
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
     let details = cl.get("/v1/work-orders/1000001/details", &[]).await;
     assert_eq!(details.body["work_order_details"][0]["status"], 1);
     assert!(details.body["work_order_details"][0]["finish_time"].is_string());

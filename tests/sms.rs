@@ -206,8 +206,17 @@ async fn a_dropped_batch_is_unknown_never_resent_and_follow_proves_it_a_busy_one
     let input: Vec<String> = cards.iter().map(|c| c.iccid.clone()).collect();
     let path = write_csv(dir.path(), "cids.csv", &input);
     let run_dir = dir.path().join("run");
-    let mut cmd = send_sms_at(&path, &sim, &run_dir, "drop test", 10);
-    cmd.args(["--batch-size", "50", "--concurrency", "1"]);
+    // 4 calls a second and 20 tries: the test's switches of the faults below have 250 ms
+    // between calls to land in, and a busy spell that lasts a while still ends in a send.
+    let mut cmd = send_sms_at(&path, &sim, &run_dir, "drop test", 4);
+    cmd.args([
+        "--batch-size",
+        "50",
+        "--concurrency",
+        "1",
+        "--max-attempts",
+        "20",
+    ]);
     cmd.stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     // The first call is dropped after the work, then the next one answered busy, then calm.
