@@ -284,6 +284,9 @@ pub struct SimulateArgs {
     /// Seconds until a real-name clearing work order completes.
     #[arg(long, default_value_t = 5.0)]
     pub work_order_secs: f64,
+    /// Share of real-name clearing work orders that end failed (the card keeps its data).
+    #[arg(long, default_value_t = 0.0)]
+    pub work_order_fail_rate: f64,
     /// Seconds an AK stays locked after five failed signatures.
     #[arg(long, default_value_t = 300)]
     pub lockout_secs: u64,

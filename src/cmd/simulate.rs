@@ -35,6 +35,7 @@ pub async fn run(a: SimulateArgs) -> Result<i32, Failure> {
         slow_rate: a.slow_rate,
         bad_gateway_rate: a.bad_gateway_rate,
         work_order_secs: a.work_order_secs,
+        work_order_fail_rate: a.work_order_fail_rate,
         lockout_secs: a.lockout_secs,
         credentials: SimCredentials::from_env(),
         ..SimConfig::default()

@@ -100,6 +100,8 @@ pub struct SimConfig {
     pub bad_gateway_rate: f64,
     /// Seconds until a clear's work order (and an SMS delivery) completes.
     pub work_order_secs: f64,
+    /// Share of clears whose work order ends failed (the card keeps its real-name data).
+    pub work_order_fail_rate: f64,
     pub lockout_secs: u64,
     /// Lifetime of tokens issued by `/v3/auth/tokens`.
     pub token_ttl_secs: u64,
@@ -121,6 +123,7 @@ impl Default for SimConfig {
             slow_ms: 60_000,
             bad_gateway_rate: 0.0,
             work_order_secs: 0.0,
+            work_order_fail_rate: 0.0,
             lockout_secs: 300,
             token_ttl_secs: 86_400,
             credentials: SimCredentials::default(),
@@ -269,7 +272,11 @@ impl Simulator {
             None => inventory::generate(cfg.cards, cfg.seed),
         };
         let sim = Arc::new(Sim {
-            store: Mutex::new(store::Store::new(cards, cfg.work_order_secs)),
+            store: Mutex::new(store::Store::new(
+                cards,
+                cfg.work_order_secs,
+                cfg.work_order_fail_rate,
+            )),
             auth: auth::Auth::new(
                 cfg.credentials.clone(),
                 cfg.lockout_secs,

@@ -3,8 +3,8 @@
 use super::errors::{ApiError, ApiResult};
 use super::params::Params;
 use super::store::{
-    ts, WorkOrder, DETAIL_PROCESSING, DETAIL_SUCCESS, WORK_ORDER_CLEAR_REAL_NAME, WO_COMPLETED,
-    WO_PROCESSING,
+    ts, WorkOrder, CLEAR_FAILED, DETAIL_FAILED, DETAIL_PROCESSING, DETAIL_SUCCESS,
+    WORK_ORDER_CLEAR_REAL_NAME, WO_COMPLETED, WO_PROCESSING,
 };
 use super::Sim;
 use axum::extract::{Path, RawQuery, State};
@@ -14,18 +14,19 @@ use std::sync::Arc;
 
 fn order_json(wo: &WorkOrder) -> Value {
     let done = wo.finished.is_some();
+    let (ok, failed) = (done && !wo.fails, done && wo.fails);
     json!({
         "id": wo.id,
         "sim_type": 1,
         "work_order_type": WORK_ORDER_CLEAR_REAL_NAME,
         "status": if done { WO_COMPLETED } else { WO_PROCESSING },
         "total_count": 1,
-        "success_count": u32::from(done),
-        "fail_count": 0,
+        "success_count": u32::from(ok),
+        "fail_count": u32::from(failed),
         "process_count": u32::from(!done),
         "create_time": ts(wo.created),
         "finish_time": wo.finished.map(ts),
-        "fail_reason": null,
+        "fail_reason": failed.then_some(CLEAR_FAILED),
     })
 }
 
@@ -82,10 +83,10 @@ pub async fn details(
     store.settle();
     let wo = store.work_order(id).ok_or_else(ApiError::param)?;
     let card = &store.cards[wo.card];
-    let st = if wo.finished.is_some() {
-        DETAIL_SUCCESS
-    } else {
-        DETAIL_PROCESSING
+    let (st, description) = match (wo.finished, wo.fails) {
+        (None, _) => (DETAIL_PROCESSING, "processing"),
+        (Some(_), false) => (DETAIL_SUCCESS, "success"),
+        (Some(_), true) => (DETAIL_FAILED, CLEAR_FAILED),
     };
     let hit = cid.is_none_or(|c| card.iccid == c) && status.is_none_or(|s| s == st);
     let detail = json!({
@@ -96,7 +97,7 @@ pub async fn details(
         "sim_card_id": card.sim_card_id,
         "create_time": ts(wo.created),
         "finish_time": wo.finished.map(ts),
-        "description": if wo.finished.is_some() { "success" } else { "processing" },
+        "description": description,
     });
     let all: Vec<Value> = if hit { vec![detail] } else { Vec::new() };
     let count = all.len();

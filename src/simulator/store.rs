@@ -19,6 +19,10 @@ pub const WO_COMPLETED: u32 = 4;
 /// Work order detail status: 1 success, 2 processing.
 pub const DETAIL_SUCCESS: u32 = 1;
 pub const DETAIL_PROCESSING: u32 = 2;
+pub const DETAIL_FAILED: u32 = 3;
+
+/// What a failed clear's work order and detail say.
+pub const CLEAR_FAILED: &str = "the carrier did not clear the real-name data";
 
 /// A type-14 work order with its single detail (one card per clear call).
 #[derive(Debug, Clone)]
@@ -29,6 +33,8 @@ pub struct WorkOrder {
     pub card: usize,
     pub created: DateTime<Utc>,
     pub finished: Option<DateTime<Utc>>,
+    /// It ends failed: the card keeps its real-name data.
+    pub fails: bool,
 }
 
 /// One SMS sent to one card. Status 1 sending, 2 delivered, 3 failed.
@@ -71,13 +77,15 @@ pub struct Store {
     pub sms_per_cid: HashMap<String, u32>,
     pending: VecDeque<(Instant, Due)>,
     delay: Duration,
+    /// Share of work orders that end failed.
+    fail_rate: f64,
 }
 
 /// First work order id handed out.
 const FIRST_WORK_ORDER: u64 = 1_000_001;
 
 impl Store {
-    pub fn new(mut cards: Vec<InventoryCard>, work_order_secs: f64) -> Store {
+    pub fn new(mut cards: Vec<InventoryCard>, work_order_secs: f64, fail_rate: f64) -> Store {
         cards.sort_by_key(|c| c.sim_card_id);
         let mut by_iccid = HashMap::with_capacity(cards.len());
         let mut by_id = HashMap::with_capacity(cards.len());
@@ -115,6 +123,7 @@ impl Store {
             sms_per_cid: HashMap::new(),
             pending: VecDeque::new(),
             delay: Duration::from_secs_f64(work_order_secs.max(0.0)),
+            fail_rate,
         }
     }
 
@@ -130,7 +139,9 @@ impl Store {
                 Due::WorkOrder(i) => {
                     let wo = &mut self.work_orders[i];
                     wo.finished = Some(at);
-                    self.cards[wo.card].real_named = false;
+                    if !wo.fails {
+                        self.cards[wo.card].real_named = false;
+                    }
                 }
                 Due::Sms(i) => {
                     let s = &mut self.sms[i];
@@ -165,6 +176,7 @@ impl Store {
             card,
             created: Utc::now(),
             finished: None,
+            fails: fastrand::f64() < self.fail_rate,
         });
         self.pending
             .push_back((Instant::now() + self.delay, Due::WorkOrder(n)));
