@@ -54,11 +54,10 @@ async fn clear_run_work_orders_go_from_processing_to_success() {
         assert_eq!(first.code, 1, "still processing: run it again later");
         assert!(rows.iter().all(|r| r["work_order_status"] == "processing"));
     }
-    assert_eq!(
-        calls_total(&sim.stats(), "work-order-details"),
-        20,
-        "each work order read once"
-    );
+    // The list settles them: one call for the 20 orders, none read one by one.
+    let stats = sim.stats();
+    assert_eq!(calls_total(&stats, "work-orders"), 1, "{stats}");
+    assert_eq!(calls_total(&stats, "work-order-details"), 0, "{stats}");
 
     tokio::time::sleep(Duration::from_millis(1100).saturating_sub(cleared_by.elapsed())).await;
     let second = run(follow_cmd(&run_dir)).await;
@@ -68,15 +67,81 @@ async fn clear_run_work_orders_go_from_processing_to_success() {
     for r in &rows {
         assert_eq!(r["status"], "ok");
         assert_eq!(r["work_order_status"], "success");
-        assert_eq!(r["work_order_detail"], "success");
+        assert_eq!(
+            r["work_order_detail"], "",
+            "a wholly successful order is not read"
+        );
     }
     for c in sim.cards().iter().filter(|c| iccids.contains(&c.iccid)) {
         assert!(!c.real_named, "{} cleared", c.iccid);
     }
+    let stats = sim.stats();
+    assert_eq!(calls_total(&stats, "work-orders"), 2, "{stats}");
+    assert_eq!(calls_total(&stats, "work-order-details"), 0, "{stats}");
     // A third follow has nothing left to read.
-    let before = calls_total(&sim.stats(), "work-order-details");
     assert_eq!(run(follow_cmd(&run_dir)).await.code, 0);
-    assert_eq!(calls_total(&sim.stats(), "work-order-details"), before);
+    let after = sim.stats();
+    assert_eq!(calls_total(&after, "work-orders"), 2, "{after}");
+    assert_eq!(calls_total(&after, "work-order-details"), 0, "{after}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_work_orders_are_read_for_their_reason_and_the_rest_come_from_the_list() {
+    let sim = start_sim(SimConfig {
+        work_order_fail_rate: 0.3,
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempdir();
+    let (telecom, _) = split_cards(&sim);
+    // Real-named cards only: after the run, those still real-named are the failed clears.
+    let iccids: Vec<String> = telecom
+        .iter()
+        .filter(|c| c.real_named)
+        .take(60)
+        .map(|c| c.iccid.clone())
+        .collect();
+    assert_eq!(iccids.len(), 60);
+    let input = write_csv(dir.path(), "in.csv", &iccids);
+    let run_dir = dir.path().join("run");
+    let ran = run(batch("clear-real-name", &input, &sim, &run_dir, 100)).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+
+    let f = run(follow_cmd(&run_dir)).await;
+    assert_eq!(f.code, 0, "nothing unknown or processing: {}", f.stderr);
+    let rows = read_report(&run_dir.join("report.csv"));
+    assert_rows_in_order(&rows, 60);
+    let still_named: std::collections::HashSet<String> = sim
+        .cards()
+        .into_iter()
+        .filter(|c| c.real_named && iccids.contains(&c.iccid))
+        .map(|c| c.iccid)
+        .collect();
+    assert!(
+        !still_named.is_empty() && still_named.len() < 60,
+        "a share of the clears failed: {}",
+        still_named.len()
+    );
+    for r in &rows {
+        if still_named.contains(&r["iccid"]) {
+            assert_eq!(r["work_order_status"], "failed", "{r:?}");
+            assert_eq!(
+                r["work_order_detail"], "the carrier did not clear the real-name data",
+                "{r:?}"
+            );
+        } else {
+            assert_eq!(r["work_order_status"], "success", "{r:?}");
+            assert_eq!(r["work_order_detail"], "", "{r:?}");
+        }
+    }
+    // One list call for the 60 orders; details only for the failed ones.
+    let stats = sim.stats();
+    assert_eq!(calls_total(&stats, "work-orders"), 1, "{stats}");
+    assert_eq!(
+        calls_total(&stats, "work-order-details"),
+        still_named.len() as u64,
+        "{stats}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

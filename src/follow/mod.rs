@@ -23,6 +23,9 @@ pub const CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(10);
 /// Rows per page of every list `follow` reads (the API's maximum).
 pub const PAGE: u32 = 500;
 
+/// The last page number the API's lists take.
+const MAX_OFFSET: u32 = 1_000_000;
+
 /// The APIs follow reads, each with its own pacer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Api {
@@ -70,8 +73,8 @@ impl Reader {
         .await
     }
 
-    /// Every page of a list (`limit` [`PAGE`], `offset` a page number from 1). `fetch` returns
-    /// one page's items and the list's total; `more` may end the walk early after a page.
+    /// Every page of a list (`limit` [`PAGE`], `offset` a page number from 1), collected.
+    /// `fetch` returns one page's items and the list's total; `more` may end the walk early.
     pub async fn all_pages<T, F, Fut>(
         &self,
         api: Api,
@@ -83,16 +86,37 @@ impl Reader {
         Fut: Future<Output = Result<(Vec<T>, i64), GslError>>,
     {
         let mut out = Vec::new();
-        for offset in 1u32.. {
-            let (items, count) = self.read(api, || fetch(offset)).await?;
-            let n = items.len();
+        self.walk(api, fetch, |items| {
             let go_on = more(&items);
             out.extend(items);
-            if n == 0 || out.len() as i64 >= count || n < PAGE as usize || !go_on {
+            go_on
+        })
+        .await?;
+        Ok(out)
+    }
+
+    /// Each page of a list in turn, handed to `on_page`, which says whether to go on. Ends at
+    /// an empty or short page, at the total the API announced, or at the API's last offset.
+    pub async fn walk<T, F, Fut>(
+        &self,
+        api: Api,
+        fetch: F,
+        mut on_page: impl FnMut(Vec<T>) -> bool,
+    ) -> Result<(), GslError>
+    where
+        F: Fn(u32) -> Fut,
+        Fut: Future<Output = Result<(Vec<T>, i64), GslError>>,
+    {
+        let mut seen = 0i64;
+        for offset in 1..=MAX_OFFSET {
+            let (items, count) = self.read(api, || fetch(offset)).await?;
+            let n = items.len();
+            seen += n as i64;
+            if !on_page(items) || n < PAGE as usize || seen >= count {
                 break;
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Run `f` for each item, at most `concurrency` at a time (the pacers set the rate).

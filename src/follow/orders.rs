@@ -48,16 +48,43 @@ async fn details(reader: Arc<Reader>, id: i64) -> Result<Vec<WorkOrderDetail>, G
         .await
 }
 
-/// Type-14 work orders created at or after `since`. The list comes newest first, so the walk
-/// stops at the first page holding only older orders.
-async fn orders_since(
+/// What the type-14 work-order list since the run began says, kept small: the state of the
+/// run's own open orders that their counts settle, and the ids of every other order (the
+/// places an `unknown` row's card may be found).
+#[derive(Default)]
+struct Listed {
+    settled: HashMap<i64, (&'static str, Option<String>)>,
+    others: Vec<i64>,
+}
+
+/// `success` when every card of the order succeeded, `processing` when every card is still in
+/// progress; anything else (a failure, a mix, counts missing) needs the order's details.
+fn settled_by_counts(w: &WorkOrder) -> Option<&'static str> {
+    let total = w.total_count.filter(|t| *t > 0)?;
+    if w.success_count == Some(total) {
+        Some("success")
+    } else if w.process_count == Some(total) {
+        Some("processing")
+    } else {
+        None
+    }
+}
+
+/// Type-14 work orders created at or after `since`, 500 to a call. The list comes newest
+/// first, so the walk stops at the first page holding only older orders (orders created
+/// while it walks push the others back a page: seen twice, never missed).
+async fn list_since(
     reader: &Arc<Reader>,
     since: DateTime<Utc>,
-) -> Result<Vec<WorkOrder>, GslError> {
+    open: &BTreeSet<i64>,
+    run_orders: &BTreeSet<i64>,
+) -> Result<Listed, GslError> {
     let r = reader.clone();
     let created = |w: &WorkOrder| w.create_time.as_deref().and_then(super::parse_time);
-    let all = reader
-        .all_pages(
+    let mut listed = Listed::default();
+    let mut others = BTreeSet::new();
+    reader
+        .walk(
             Api::WorkOrders,
             move |offset| {
                 let r = r.clone();
@@ -67,15 +94,30 @@ async fn orders_since(
                     Ok((p.work_orders, p.count))
                 }
             },
-            |page| page.iter().any(|w| created(w).is_some_and(|t| t >= since)),
+            |page| {
+                let mut any_recent = false;
+                for w in page {
+                    // An order without a readable creation time proves nothing about this run.
+                    if w.work_order_type.is_some_and(|t| t != CLEAR_REAL_NAME)
+                        || created(&w).is_none_or(|t| t < since)
+                    {
+                        continue;
+                    }
+                    any_recent = true;
+                    if open.contains(&w.id) {
+                        if let Some(status) = settled_by_counts(&w) {
+                            listed.settled.insert(w.id, (status, w.fail_reason.clone()));
+                        }
+                    } else if !run_orders.contains(&w.id) {
+                        others.insert(w.id);
+                    }
+                }
+                any_recent
+            },
         )
         .await?;
-    // An order without a readable creation time proves nothing about this run.
-    Ok(all
-        .into_iter()
-        .filter(|w| w.work_order_type.is_none_or(|t| t == CLEAR_REAL_NAME))
-        .filter(|w| created(w).is_some_and(|t| t >= since))
-        .collect())
+    listed.others = others.into_iter().collect();
+    Ok(listed)
 }
 
 pub async fn follow(
@@ -94,19 +136,34 @@ pub async fn follow(
     let (ok_rows, unknown_rows): (Vec<_>, Vec<_>) =
         rows.into_iter().partition(|r| r.status == "ok");
 
-    // 1. Each distinct work order of the run still open, read once.
+    // 1. The run's work orders still open. The list (500 orders a call) settles those wholly
+    //    done or wholly in progress; only the rest have their details read, one call each.
     let open: Vec<_> = ok_rows
         .iter()
         .filter(|r| !matches!(r.follow_status.as_deref(), Some("success" | "failed")))
         .collect();
-    let ids: Vec<i64> = open
+    let open_ids: BTreeSet<i64> = open.iter().filter_map(|r| r.work_order_id).collect();
+    let listed = if open_ids.is_empty() && unknown_rows.is_empty() {
+        Some(Listed::default())
+    } else {
+        match list_since(reader, since, &open_ids, &run_orders).await {
+            Ok(l) => Some(l),
+            Err(e) if is_fatal(&e) => return Err(FollowError::Api(e)),
+            Err(e) => {
+                tracing::warn!(error = %e, "work order list refused: reading each order's details; unknown rows stay unknown");
+                stats.refused += 1;
+                None
+            }
+        }
+    };
+    let settled = listed.as_ref().map(|l| &l.settled);
+    let to_read: Vec<i64> = open_ids
         .iter()
-        .filter_map(|r| r.work_order_id)
-        .collect::<BTreeSet<_>>()
-        .into_iter()
+        .copied()
+        .filter(|id| !settled.is_some_and(|s| s.contains_key(id)))
         .collect();
     let mut found: HashMap<i64, Vec<WorkOrderDetail>> = HashMap::new();
-    for (id, r) in reader.each(ids, details).await {
+    for (id, r) in reader.each(to_read, details).await {
         match r {
             Ok(d) => {
                 found.insert(id, d);
@@ -121,29 +178,32 @@ pub async fn follow(
     let mut updates = Vec::new();
     for r in &open {
         let key = r.key.as_deref().unwrap_or("");
-        let detail = r
+        let from_list = r
             .work_order_id
-            .and_then(|id| found.get(&id))
-            .and_then(|ds| {
-                ds.iter()
-                    .find(|d| d.cid.as_deref().is_some_and(|c| same_card(c, key)))
-                    .or(if ds.len() == 1 { ds.first() } else { None })
-            });
-        let status = detail.and_then(|d| detail_status(d.status));
-        match (detail, status) {
-            (Some(d), Some(s)) => {
+            .and_then(|id| settled.and_then(|s| s.get(&id)))
+            .map(|(status, reason)| (*status, reason.clone()));
+        let from_details = || {
+            let ds = found.get(&r.work_order_id?)?;
+            let d = ds
+                .iter()
+                .find(|d| d.cid.as_deref().is_some_and(|c| same_card(c, key)))
+                .or(if ds.len() == 1 { ds.first() } else { None })?;
+            Some((detail_status(d.status)?, d.description.clone()))
+        };
+        match from_list.or_else(from_details) {
+            Some((status, detail)) => {
                 stats.followed += 1;
-                if s == "processing" {
+                if status == "processing" {
                     stats.open += 1;
                 }
                 updates.push(FollowUpdate {
                     row: r.row,
-                    status: Some(s.to_string()),
-                    detail: d.description.clone(),
+                    status: Some(status.to_string()),
+                    detail,
                     ..FollowUpdate::default()
                 });
             }
-            _ => stats.open += 1,
+            None => stats.open += 1,
         }
     }
     journal.set_follow(&updates)?;
@@ -152,21 +212,8 @@ pub async fn follow(
     if unknown_rows.is_empty() {
         return Ok(stats);
     }
-    let orders = match orders_since(reader, since).await {
-        Ok(o) => o,
-        Err(e) if is_fatal(&e) => return Err(FollowError::Api(e)),
-        Err(e) => {
-            tracing::warn!(error = %e, "work order list refused: unknown rows stay unknown");
-            stats.refused += 1;
-            Vec::new()
-        }
-    };
     // Orders the run already holds belong to its `ok` rows: no need to read them again.
-    let candidates: Vec<i64> = orders
-        .iter()
-        .map(|w| w.id)
-        .filter(|id| !run_orders.contains(id))
-        .collect();
+    let candidates = listed.map(|l| l.others).unwrap_or_default();
     let wanted: HashMap<String, usize> = unknown_rows
         .iter()
         .enumerate()
