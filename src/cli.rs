@@ -106,23 +106,32 @@ pub struct BatchArgs {
     /// API base URL.
     #[arg(long, env = "GSL_ENDPOINT", default_value = crate::gsl::client::DEFAULT_ENDPOINT)]
     pub endpoint: String,
-    /// Run against an in-process simulator holding the input's cards: a dress rehearsal.
-    #[arg(long)]
-    pub rehearse: bool,
-    /// Where the journal, report and summary live [default: runs/<operation>-<local time>].
-    #[arg(long)]
-    pub run_dir: Option<PathBuf>,
     /// Input column holding the ICCID (case-insensitive) [default: iccid].
     #[arg(long)]
     pub column: Option<String>,
+    #[command(flatten)]
+    pub send: SendOptions,
+    #[command(flatten)]
+    pub run: RunOptions,
+}
+
+/// What every sending command shares: against what it runs, where the run lives, and whether
+/// it asks first.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SendOptions {
+    /// Run against an in-process simulator holding the input's cards: a dress rehearsal.
+    #[arg(long)]
+    pub rehearse: bool,
+    /// Where the journal, report and summary live [default: a job file's `run_dir`, else
+    /// runs/<operation>-<local time>].
+    #[arg(long)]
+    pub run_dir: Option<PathBuf>,
     /// Read and validate everything, print the plan on stdout, send nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Confirm a destructive run without a prompt.
+    /// Confirm a destructive run (clear, send-sms, set-tags) without a prompt.
     #[arg(long, short = 'y')]
     pub yes: bool,
-    #[command(flatten)]
-    pub run: RunOptions,
 }
 
 /// `run JOB.toml`: each flag overrides the job file's key of the same name.
@@ -134,21 +143,11 @@ pub struct RunArgs {
     /// API base URL [wins over GSL_ENDPOINT, which wins over the job file].
     #[arg(long)]
     pub endpoint: Option<String>,
-    /// Run against an in-process simulator holding the input's cards: a dress rehearsal.
-    #[arg(long)]
-    pub rehearse: bool,
-    /// Where the journal, report and summary live (relative to the working directory).
-    #[arg(long)]
-    pub run_dir: Option<PathBuf>,
     /// Input column holding the ICCID (case-insensitive).
     #[arg(long)]
     pub column: Option<String>,
-    /// Read and validate everything, print the plan on stdout, send nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Confirm a destructive run without a prompt.
-    #[arg(long, short = 'y')]
-    pub yes: bool,
+    #[command(flatten)]
+    pub send: SendOptions,
     #[command(flatten)]
     pub run: RunOptions,
 }
@@ -174,21 +173,11 @@ pub struct SmsArgs {
     /// API base URL.
     #[arg(long, env = "GSL_ENDPOINT", default_value = crate::gsl::client::DEFAULT_ENDPOINT)]
     pub endpoint: String,
-    /// Run against an in-process simulator holding the input's cards: a dress rehearsal.
-    #[arg(long)]
-    pub rehearse: bool,
-    /// Where the journal, report and summary live [default: runs/send-sms-<local time>].
-    #[arg(long)]
-    pub run_dir: Option<PathBuf>,
     /// Input column holding the cid (case-insensitive) [default: cid].
     #[arg(long)]
     pub column: Option<String>,
-    /// Read and validate everything, print the plan on stdout, send nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Confirm sending without a prompt.
-    #[arg(long, short = 'y')]
-    pub yes: bool,
+    #[command(flatten)]
+    pub send: SendOptions,
     #[command(flatten)]
     pub run: RunOptions,
 }

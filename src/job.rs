@@ -8,7 +8,7 @@
 //! from another working directory is still the same job and resumes its run). An unknown key,
 //! a wrong type or a missing input is exit 2 naming the key and line, or the path.
 
-use crate::cli::{BatchArgs, RunArgs, RunOptions};
+use crate::cli::{BatchArgs, RunArgs, RunOptions, SendOptions};
 use crate::exit::Failure;
 use crate::logging::LogFormat;
 use serde::Deserialize;
@@ -281,7 +281,7 @@ impl Job {
             .or(env_endpoint)
             .or_else(|| f.endpoint.clone())
             .unwrap_or_else(|| crate::gsl::client::DEFAULT_ENDPOINT.to_string());
-        let run_dir = match (&args.run_dir, &f.run_dir) {
+        let run_dir = match (&args.send.run_dir, &f.run_dir) {
             (Some(d), _) => Some(d.clone()),
             (None, Some(t)) => {
                 let d = expand(t, chrono::Local::now(), chrono::Utc::now())
@@ -310,11 +310,13 @@ impl Job {
         Ok(BatchArgs {
             inputs: self.inputs.clone(),
             endpoint,
-            rehearse: args.rehearse || f.rehearse.unwrap_or(false),
-            run_dir,
             column: args.column.clone().or_else(|| f.column.clone()),
-            dry_run: args.dry_run,
-            yes: args.yes || f.yes.unwrap_or(false),
+            send: SendOptions {
+                rehearse: args.send.rehearse || f.rehearse.unwrap_or(false),
+                run_dir,
+                dry_run: args.send.dry_run,
+                yes: args.send.yes || f.yes.unwrap_or(false),
+            },
             run,
         })
     }

@@ -40,18 +40,15 @@ pub async fn run(args: RunArgs, log: LogSettings) -> Result<i32, Failure> {
                 order_id,
                 batch_size: sms.batch_size.map(|n| n as usize),
                 endpoint: b.endpoint,
-                rehearse: b.rehearse,
-                run_dir: b.run_dir,
                 column: b.column,
-                dry_run: b.dry_run,
-                yes: b.yes,
+                send: b.send,
                 run: b.run,
             };
             super::send_sms::run(a, log).await
         }
         "inventory" => {
             // A listing has no run dir: its report goes to `report`, or into the run dir.
-            let report = match (b.run.report.clone(), &b.run_dir) {
+            let report = match (b.run.report.clone(), &b.send.run_dir) {
                 (Some(r), _) => Some(r),
                 (None, Some(dir)) => {
                     std::fs::create_dir_all(dir).map_err(|e| {
@@ -69,7 +66,7 @@ pub async fn run(args: RunArgs, log: LogSettings) -> Result<i32, Failure> {
                 column: b.column,
                 list: ListOptions {
                     endpoint: b.endpoint,
-                    rehearse: b.rehearse,
+                    rehearse: b.send.rehearse,
                     max_attempts: b.run.max_attempts,
                     timeout: b.run.timeout,
                     token_file: b.run.token_file,

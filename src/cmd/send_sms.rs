@@ -85,11 +85,8 @@ pub async fn run(args: SmsArgs, log: LogSettings) -> Result<i32, Failure> {
             args: BatchArgs {
                 inputs: args.inputs,
                 endpoint: args.endpoint,
-                rehearse: args.rehearse,
-                run_dir: args.run_dir,
                 column: args.column,
-                dry_run: args.dry_run,
-                yes: args.yes,
+                send: args.send,
                 run: args.run,
             },
             default_column: "cid",

@@ -68,7 +68,7 @@ fn plan_text(run: &NewRun, stats: &IngestStats, endpoint: &str, cfg: &EngineConf
     format!(
         "plan: {op}{reh}\n  endpoint:    {endpoint}\n  what:        {what}\n  rows:        {rows} (valid {valid}, invalid {invalid}, duplicate {dup})\n  calls:       {calls} x {ep}\n  rate:        {rate}/s, concurrency {conc}\n  expected:    {dur} at least\n",
         op = run.op.name(),
-        reh = if run.args.rehearse { " (REHEARSAL against the built-in simulator)" } else { "" },
+        reh = if run.args.send.rehearse { " (REHEARSAL against the built-in simulator)" } else { "" },
         what = run.op.describe(stats.valid, stats.batches),
         rows = stats.rows,
         valid = stats.valid,
@@ -122,9 +122,9 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
     let cfg = engine_config(&args.run)?;
     timeout(&args.run)?;
     // A dry run sends nothing, so it needs no credentials; the endpoint must still make sense.
-    let real = if args.rehearse {
+    let real = if args.send.rehearse {
         None
-    } else if args.dry_run {
+    } else if args.send.dry_run {
         client::parse_endpoint(&args.endpoint).map_err(Failure::usage)?;
         None
     } else {
@@ -139,13 +139,13 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
         };
         Some(Inputs::open(&args.inputs, &opts).map_err(|e| Failure::usage(e.to_string()))?)
     };
-    let shown_endpoint = if args.rehearse {
+    let shown_endpoint = if args.send.rehearse {
         "the built-in simulator (REHEARSAL)".to_string()
     } else {
         args.endpoint.clone()
     };
 
-    if args.dry_run {
+    if args.send.dry_run {
         let stats = match inputs {
             Some(inputs) => {
                 let size = run.batch_size;
@@ -166,7 +166,7 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
         return Ok(crate::exit::OK);
     }
 
-    let endpoint = if args.rehearse {
+    let endpoint = if args.send.rehearse {
         "rehearsal".to_string()
     } else {
         args.endpoint.clone()
@@ -175,6 +175,7 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
     job_ids.extend(run.identity.iter().cloned());
     let fp = fingerprint(run.op.name(), &job_ids, &endpoint);
     let dir = args
+        .send
         .run_dir
         .clone()
         .unwrap_or_else(|| default_run_dir(run.op.name()));
@@ -200,7 +201,7 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
         endpoint: endpoint.clone(),
         inputs: args.inputs.clone(),
         extra_columns: vec![],
-        rehearsal: args.rehearse,
+        rehearsal: args.send.rehearse,
         created_at: chrono::Local::now().to_rfc3339(),
         fingerprint: fp,
         params: run.op.params(),
@@ -276,10 +277,10 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
             "about to {} via {shown_endpoint}",
             run.op.describe(stats.valid, stats.batches)
         );
-        confirm(&q, args.yes).map_err(cleanup)?;
+        confirm(&q, args.send.yes).map_err(cleanup)?;
     }
     // Rehearsals touch no real account, so they take no account lock.
-    let _account = if run.op.destructive() && !args.rehearse {
+    let _account = if run.op.destructive() && !args.send.rehearse {
         Some(account_lock(&args.run, &dir).map_err(cleanup)?)
     } else {
         None
