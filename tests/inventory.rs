@@ -185,6 +185,65 @@ async fn input_is_joined_in_input_order_and_missing_cards_fail() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_few_cards_of_a_big_fleet_are_looked_up_one_by_one() {
+    let sim = start_sim(SimConfig {
+        cards: 20_000,
+        ..SimConfig::default()
+    })
+    .await;
+    let cards = sim.cards();
+    let dir = tempdir();
+    // Five cards past page 1, one on it, one the fleet lacks: 6 lookups beat 39 more pages.
+    let missing = "89860399999999999990".to_string();
+    let picks = [19_999usize, 7, 12_345, 501, 4_000, 9_999];
+    let mut ids: Vec<String> = picks.iter().map(|i| cards[*i].iccid.clone()).collect();
+    ids.push(missing.clone());
+    let input = write_csv(dir.path(), "in.csv", &ids);
+    let report = dir.path().join("few.csv");
+    let mut cmd = inventory(&sim, &report, 1000);
+    cmd.arg(&input);
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("then 6 looked up one by one"),
+        "{}",
+        ran.stderr
+    );
+    let rows = read_report(&report);
+    assert_rows_in_order(&rows, 7);
+    for (n, i) in picks.iter().enumerate() {
+        let (r, c) = (&rows[n], &cards[*i]);
+        assert_eq!(r["status"], "ok", "{r:?}");
+        assert_eq!(r["iccid"], c.iccid);
+        assert_eq!(r["sim_card_id"], c.sim_card_id.to_string());
+        assert_eq!(r["real_named"], c.real_named.to_string());
+    }
+    assert_eq!(rows[6]["status"], "failed");
+    assert_eq!(rows[6]["error_msg"], "not in inventory");
+    let stats = sim.stats();
+    assert_eq!(calls_total(&stats, "sim-cards"), 7, "page 1 and 6 lookups: {stats}");
+
+    // With --real-named the lookups carry the filter: a card without the flag is not listed.
+    let named = cards.iter().skip(15_000).find(|c| c.real_named).unwrap();
+    let unnamed = cards.iter().skip(15_000).find(|c| !c.real_named).unwrap();
+    let input = write_csv(
+        dir.path(),
+        "in2.csv",
+        &[named.iccid.clone(), unnamed.iccid.clone()],
+    );
+    let report = dir.path().join("named.csv");
+    let mut cmd = inventory(&sim, &report, 1000);
+    cmd.args(["--real-named", "true"]).arg(&input);
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    let rows = read_report(&report);
+    assert_eq!(rows[0]["status"], "ok");
+    assert_eq!(rows[1]["status"], "failed");
+    assert!(rows[1]["error_msg"].contains("--real-named"), "{:?}", rows[1]);
+    assert_eq!(calls_total(&sim.stats(), "sim-cards"), 7 + 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn filters_are_passed_through() {
     let sim = start_sim(SimConfig {
         cards: 1_000,

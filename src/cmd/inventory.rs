@@ -7,9 +7,10 @@
 //! report has one row per input row, in input order: the input is read first (its ICCIDs
 //! validated and deduplicated by the input rules), only those cards are kept while the list is
 //! paged, and a card the list lacks is `failed` "not in inventory". Memory follows the input,
-//! never the fleet.
+//! never the fleet. When the input's cards missing from page 1 are fewer than the pages left,
+//! they are looked up one call each (by ICCID, filters applied) instead of paging the fleet.
 
-use super::listing::{self, float_cell, int_cell, str_cell, Fetch, Pager, ReportOut};
+use super::listing::{self, float_cell, int_cell, str_cell, Fetch, Lookup, Pager, ReportOut};
 use crate::cli::InventoryArgs;
 use crate::exit::{self, Failure};
 use crate::gsl::types::{Page, SimCard};
@@ -102,16 +103,28 @@ impl Join {
         keys
     }
 
+    /// The input's cards not among `cards`, in input order.
+    fn keys_missing_from(&self, cards: &[SimCard]) -> Vec<String> {
+        let listed: std::collections::HashSet<String> = cards.iter().filter_map(card_key).collect();
+        self.keys()
+            .into_iter()
+            .filter(|k| !listed.contains(k))
+            .collect()
+    }
+
     fn offer(&mut self, card: SimCard) {
-        let key = card
-            .iccid
-            .as_deref()
-            .or(card.cid.as_deref())
-            .map(|k| k.trim().to_ascii_uppercase());
-        if let Some(&slot) = key.and_then(|k| self.slots.get(&k)) {
+        if let Some(&slot) = card_key(&card).and_then(|k| self.slots.get(&k)) {
             self.found[slot] = Some(card);
         }
     }
+}
+
+/// A listed card's ICCID as the input rules normalize it.
+fn card_key(card: &SimCard) -> Option<String> {
+    card.iccid
+        .as_deref()
+        .or(card.cid.as_deref())
+        .map(|k| k.trim().to_ascii_uppercase())
 }
 
 fn card_cells(c: &SimCard, tags: bool) -> Vec<Cell> {
@@ -225,6 +238,29 @@ pub async fn run(args: InventoryArgs) -> Result<i32, Failure> {
         }
         Box::pin(async move { c.sim_cards(&page).await.map(|p| (p.count, p.sim_cards)) })
     });
+    // A card named by ICCID (`main_search_type` 1), the same filters applied; only exact
+    // matches count.
+    let lookup: Lookup<SimCard> = Arc::new(move |c: Client, iccid: String| {
+        let mut page = Page::new(10, 1)
+            .filter("main_search_type", 1)
+            .filter("main_search_key", &iccid);
+        if let Some(r) = real_named {
+            page = page.filter("real_named", r);
+        }
+        if let Some(o) = order_id {
+            page = page.filter("order_id", o);
+        }
+        Box::pin(async move {
+            let p = c.sim_cards(&page).await?;
+            let exact = |c: &SimCard| {
+                c.iccid
+                    .as_deref()
+                    .or(c.cid.as_deref())
+                    .is_some_and(|k| k.trim().eq_ignore_ascii_case(&iccid))
+            };
+            Ok((p.count, p.sim_cards.into_iter().filter(exact).collect()))
+        })
+    });
     let pager = Pager::new(client.clone(), "sim-cards", rate, max_attempts);
     let dest = listing::report_dest(args.list.report.as_deref(), "inventory");
     let t0 = Instant::now();
@@ -234,27 +270,45 @@ pub async fn run(args: InventoryArgs) -> Result<i32, Failure> {
     let mut join = join;
     let rehearsal = args.list.rehearse;
 
-    let listed = pager
-        .each_page(fetch, |cards| {
-            // The first page decides whether the report has a tag_names column.
-            let tags = *tags.get_or_insert_with(|| cards.iter().any(|c| c.tag_names.is_some()));
-            for c in &cards {
-                flags.add(c);
+    // Page 1 tells the fleet's size. With an input whose cards (those not on page 1) are fewer
+    // than the pages left, each card is looked up on its own: fewer calls.
+    let first = pager.call(&fetch, 1).await;
+    let look_up = match (&first, &join) {
+        (Ok((count, cards)), Some(j)) => {
+            let missing = j.keys_missing_from(cards);
+            let pages_left = listing::pages_for(*count).saturating_sub(1) as usize;
+            (missing.len() < pages_left).then_some(missing)
+        }
+        _ => None,
+    };
+    let lookups = look_up.as_ref().map_or(0, Vec::len);
+    let mut on_page = |cards: Vec<SimCard>| {
+        // The first page decides whether the report has a tag_names column.
+        let tags = *tags.get_or_insert_with(|| cards.iter().any(|c| c.tag_names.is_some()));
+        for c in &cards {
+            flags.add(c);
+        }
+        match &mut join {
+            Some(j) => {
+                cards.into_iter().for_each(|c| j.offer(c));
+                Ok(())
             }
-            match &mut join {
-                Some(j) => {
-                    cards.into_iter().for_each(|c| j.offer(c));
-                    Ok(())
-                }
-                None => {
-                    let o = out.get_or_insert_with(|| {
-                        ReportOut::start(dest.clone(), card_columns(tags), rehearsal)
-                    });
-                    o.rows(cards.iter().map(|c| card_cells(c, tags)).collect())
-                }
+            None => {
+                let o = out.get_or_insert_with(|| {
+                    ReportOut::start(dest.clone(), card_columns(tags), rehearsal)
+                });
+                o.rows(cards.iter().map(|c| card_cells(c, tags)).collect())
             }
-        })
-        .await;
+        }
+    };
+    let listed = match (first, look_up) {
+        (Err(e), _) => Ok(Err(e)),
+        (Ok((_, cards)), Some(keys)) => match on_page(cards) {
+            Ok(()) => pager.each_lookup(keys, lookup, on_page).await,
+            Err(f) => Err(f),
+        },
+        (Ok(first), None) => pager.pages_after(fetch, first, on_page).await,
+    };
     let what = format!("inventory{}", filters_text(&args));
     match listed {
         Err(output) => {
@@ -274,9 +328,14 @@ pub async fn run(args: InventoryArgs) -> Result<i32, Failure> {
     let tags = tags.unwrap_or(false);
     let (calls, throttled, retries) = pager.stats.get();
     let listing_line = format!(
-        "{} cards listed in {calls} calls to the SIM card list ({throttled} answered 429, \
+        "{} cards listed in {calls} calls to the SIM card list{} ({throttled} answered 429, \
          {retries} retried) in {:.1}s; stored real_named: {}",
         flags.cards,
+        if lookups > 0 {
+            format!(" (page 1, then {lookups} looked up one by one: fewer calls than paging)")
+        } else {
+            String::new()
+        },
         t0.elapsed().as_secs_f64(),
         flags.text()
     );

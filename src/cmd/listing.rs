@@ -116,6 +116,8 @@ pub type PageResult<T> = Result<(i64, Vec<T>), GslError>;
 type PageFuture<T> = Pin<Box<dyn Future<Output = PageResult<T>> + Send>>;
 /// Fetch page `offset` (a page number from 1) with `limit` rows.
 pub type Fetch<T> = Arc<dyn Fn(Client, u32) -> PageFuture<T> + Send + Sync>;
+/// Look up the items one key names.
+pub type Lookup<T> = Arc<dyn Fn(Client, String) -> PageFuture<T> + Send + Sync>;
 
 /// A list paged at its quota through one pacer.
 pub struct Pager {
@@ -159,19 +161,23 @@ impl Pager {
     pub async fn each_page<T: Send + 'static>(
         &self,
         fetch: Fetch<T>,
+        on_page: impl FnMut(Vec<T>) -> Result<(), Failure>,
+    ) -> Result<Result<(), GslError>, Failure> {
+        match self.call(&fetch, 1).await {
+            Ok(first) => self.pages_after(fetch, first, on_page).await,
+            Err(e) => Ok(Err(e)),
+        }
+    }
+
+    /// [`Self::each_page`] once page 1 (`first`, with the list's count) is in hand.
+    pub async fn pages_after<T: Send + 'static>(
+        &self,
+        fetch: Fetch<T>,
+        (count, first): (i64, Vec<T>),
         mut on_page: impl FnMut(Vec<T>) -> Result<(), Failure>,
     ) -> Result<Result<(), GslError>, Failure> {
-        let (count, first) = match self.call(&fetch, 1).await {
-            Ok(p) => p,
-            Err(e) => return Ok(Err(e)),
-        };
         let full = first.len() >= PAGE_LIMIT as usize;
         on_page(first)?;
-        let pages_for = |count: i64| {
-            (count.max(0) as u64)
-                .div_ceil(u64::from(PAGE_LIMIT))
-                .min(u64::from(u32::MAX)) as u32
-        };
         let mut planned = pages_for(count);
         if !full {
             return Ok(Ok(()));
@@ -216,6 +222,47 @@ impl Pager {
             }
         }
     }
+    /// One call per key (`lookup` answers the cards it names), through the same pacer with the
+    /// same pages in flight; each answer goes to `on_found` as it arrives. A failing call
+    /// (after its retries) ends the lookups.
+    pub async fn each_lookup<T: Send + 'static>(
+        &self,
+        keys: Vec<String>,
+        lookup: Lookup<T>,
+        mut on_found: impl FnMut(Vec<T>) -> Result<(), Failure>,
+    ) -> Result<Result<(), GslError>, Failure> {
+        let mut keys = keys.into_iter();
+        let mut tasks = tokio::task::JoinSet::new();
+        loop {
+            while tasks.len() < self.window {
+                let Some(key) = keys.next() else { break };
+                let (client, pacer, stats, lookup) = (
+                    self.client.clone(),
+                    self.pacer.clone(),
+                    self.stats.clone(),
+                    lookup.clone(),
+                );
+                let max = self.max_attempts;
+                tasks.spawn(async move {
+                    retry::read(&pacer, max, &stats, || lookup(client.clone(), key.clone())).await
+                });
+            }
+            let Some(joined) = tasks.join_next().await else {
+                return Ok(Ok(()));
+            };
+            match joined.expect("lookup task") {
+                Ok((_, items)) => on_found(items)?,
+                Err(e) => return Ok(Err(e)),
+            }
+        }
+    }
+}
+
+/// Pages a list of `count` items takes.
+pub fn pages_for(count: i64) -> u32 {
+    (count.max(0) as u64)
+        .div_ceil(u64::from(PAGE_LIMIT))
+        .min(u64::from(u32::MAX)) as u32
 }
 
 async fn call<T>(
