@@ -145,6 +145,61 @@ async fn failed_work_orders_are_read_for_their_reason_and_the_rest_come_from_the
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_follow_keeps_what_it_wrote_and_the_next_one_finishes() {
+    // Every order fails, so each is read on its own: 450 reads at 50/s, 9 s.
+    let sim = start_sim(SimConfig {
+        cards: 2_000,
+        work_order_fail_rate: 1.0,
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempdir();
+    let (telecom, _) = split_cards(&sim);
+    let iccids: Vec<String> = telecom.iter().take(450).map(|c| c.iccid.clone()).collect();
+    assert_eq!(iccids.len(), 450);
+    let input = write_csv(dir.path(), "in.csv", &iccids);
+    let run_dir = dir.path().join("run");
+    let ran = run(batch("clear-real-name", &input, &sim, &run_dir, 1000)).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+
+    let mut slow = gsl();
+    slow.arg("follow").arg(&run_dir).args(["--rate", "50"]);
+    let mut child = spawn_logged(slow, dir.path(), "follow");
+    // Past the first chunk of 200 orders, then interrupted.
+    wait_until("250 detail reads", Duration::from_secs(30), || {
+        calls_total(&sim.stats(), "work-order-details") >= 250
+    })
+    .await;
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let code = wait_exit(&mut child, Duration::from_secs(20)).await;
+    let stderr = std::fs::read_to_string(dir.path().join("follow.err")).unwrap();
+    assert_eq!(code, 130, "{stderr}");
+    assert!(stderr.contains("follow interrupted after"), "{stderr}");
+    let rows = read_report(&run_dir.join("report.csv"));
+    assert_rows_in_order(&rows, 450);
+    let kept = rows
+        .iter()
+        .filter(|r| r["work_order_status"] == "failed")
+        .count();
+    assert!(kept >= 200, "the first chunk was written: {kept}");
+    assert!(kept < 450, "interrupted before the end: {kept}");
+    assert!(rows.iter().all(|r| r["status"] == "ok"));
+
+    // The next follow reads only what is left.
+    let before = calls_total(&sim.stats(), "work-order-details");
+    let f = run(follow_cmd(&run_dir)).await;
+    assert_eq!(f.code, 0, "{}", f.stderr);
+    let rows = read_report(&run_dir.join("report.csv"));
+    assert!(rows.iter().all(|r| r["work_order_status"] == "failed"));
+    let read = calls_total(&sim.stats(), "work-order-details") - before;
+    assert_eq!(read, 450 - kept as u64, "nothing read twice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_rows_become_ok_only_with_a_work_order_for_the_card() {
     let sim = start_sim(SimConfig {
         drop_rate: 0.5,

@@ -221,7 +221,11 @@ async fn a_few_cards_of_a_big_fleet_are_looked_up_one_by_one() {
     assert_eq!(rows[6]["status"], "failed");
     assert_eq!(rows[6]["error_msg"], "not in inventory");
     let stats = sim.stats();
-    assert_eq!(calls_total(&stats, "sim-cards"), 7, "page 1 and 6 lookups: {stats}");
+    assert_eq!(
+        calls_total(&stats, "sim-cards"),
+        7,
+        "page 1 and 6 lookups: {stats}"
+    );
 
     // With --real-named the lookups carry the filter: a card without the flag is not listed.
     let named = cards.iter().skip(15_000).find(|c| c.real_named).unwrap();
@@ -239,7 +243,11 @@ async fn a_few_cards_of_a_big_fleet_are_looked_up_one_by_one() {
     let rows = read_report(&report);
     assert_eq!(rows[0]["status"], "ok");
     assert_eq!(rows[1]["status"], "failed");
-    assert!(rows[1]["error_msg"].contains("--real-named"), "{:?}", rows[1]);
+    assert!(
+        rows[1]["error_msg"].contains("--real-named"),
+        "{:?}",
+        rows[1]
+    );
     assert_eq!(calls_total(&sim.stats(), "sim-cards"), 7 + 3);
 }
 

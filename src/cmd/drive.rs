@@ -94,7 +94,7 @@ pub async fn drive(d: Drive) -> Result<i32, Failure> {
         d.journal,
         d.cfg.clone(),
         counters,
-        super::signals::shutdown(),
+        super::signals::shutdown("`gslbatch resume` carries on"),
     )
     .await;
     progress.finish();

@@ -46,9 +46,26 @@ pub async fn run(args: FollowArgs, _log: LogSettings) -> Result<i32, Failure> {
         .map_err(|e| Failure::aborted(e.to_string()))?;
     let since = follow::window_start(&meta.created_at);
     let reader = Reader::new(client, cfg.rate, cfg.max_attempts, cfg.concurrency);
-    let result = match &sms {
-        None => follow::orders::follow(&mut journal, &reader, since).await,
-        Some(p) => follow::sms::follow(&mut journal, &reader, p, since).await,
+    let again = "run `gslbatch follow` again";
+    let followed = async {
+        match &sms {
+            None => follow::orders::follow(&mut journal, &reader, since).await,
+            Some(p) => follow::sms::follow(&mut journal, &reader, p, since).await,
+        }
+    };
+    // A signal drops the reads in flight (they are only reads); what earlier steps wrote to the
+    // journal stays, and the report is rendered from it.
+    let result = tokio::select! {
+        r = followed => Some(r),
+        _ = super::signals::shutdown(again) => None,
+    };
+    let Some(result) = result else {
+        finish(&journal, &dir, args.run.report.as_deref(), None)?;
+        eprintln!(
+            "follow interrupted after {} calls: the report shows what was read; {again} to finish",
+            reader.stats.get().0
+        );
+        return Ok(exit::INTERRUPTED);
     };
     let stats = match result {
         Ok(s) => s,

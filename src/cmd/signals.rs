@@ -6,8 +6,9 @@
 use std::future::Future;
 use tokio::signal::unix::{signal, SignalKind};
 
-/// A future that resolves on the first signal; a second signal ends the process with 130.
-pub fn shutdown() -> impl Future<Output = ()> + Send + 'static {
+/// A future that resolves on the first signal; a second signal ends the process with 130,
+/// telling the operator `then` (what carries on).
+pub fn shutdown(then: &'static str) -> impl Future<Output = ()> + Send + 'static {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
         let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
@@ -27,11 +28,11 @@ pub fn shutdown() -> impl Future<Output = ()> + Send + 'static {
             }
             match tx.take() {
                 Some(tx) => {
-                    tracing::warn!("signal received: finishing in-flight requests, then stopping (signal again to exit at once)");
+                    tracing::warn!("signal received: stopping after the requests in flight (signal again to exit at once)");
                     let _ = tx.send(());
                 }
                 None => {
-                    eprintln!("second signal: exiting now; `gslbatch resume` carries on");
+                    eprintln!("second signal: exiting now; {then}");
                     std::process::exit(crate::exit::INTERRUPTED);
                 }
             }

@@ -5,10 +5,13 @@
 use super::{is_fatal, rows_of_interest, with_note, Api, FollowStats, Reader, PAGE};
 use crate::gsl::types::{Page, WorkOrder, WorkOrderDetail};
 use crate::gsl::GslError;
-use crate::journal::{FollowUpdate, Journal, JournalError};
+use crate::journal::{FollowUpdate, Journal, JournalError, StoredRow};
 use chrono::{DateTime, Utc};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
+
+/// Work orders whose details are read between two journal writes.
+const DETAILS_PER_WRITE: usize = 200;
 
 /// The work-order type of real-name clearing.
 pub const CLEAR_REAL_NAME: i64 = 14;
@@ -157,56 +160,67 @@ pub async fn follow(
         }
     };
     let settled = listed.as_ref().map(|l| &l.settled);
-    let to_read: Vec<i64> = open_ids
-        .iter()
-        .copied()
-        .filter(|id| !settled.is_some_and(|s| s.contains_key(id)))
-        .collect();
-    let mut found: HashMap<i64, Vec<WorkOrderDetail>> = HashMap::new();
-    for (id, r) in reader.each(to_read, details).await {
-        match r {
-            Ok(d) => {
-                found.insert(id, d);
-            }
-            Err(e) if is_fatal(&e) => return Err(FollowError::Api(e)),
-            Err(e) => {
-                stats.refused += 1;
-                tracing::warn!(work_order_id = id, error = %e, "work order details refused");
-            }
-        }
-    }
     let mut updates = Vec::new();
+    let mut to_read: BTreeMap<i64, Vec<&StoredRow>> = BTreeMap::new();
     for r in &open {
-        let key = r.key.as_deref().unwrap_or("");
-        let from_list = r
-            .work_order_id
-            .and_then(|id| settled.and_then(|s| s.get(&id)))
-            .map(|(status, reason)| (*status, reason.clone()));
-        let from_details = || {
-            let ds = found.get(&r.work_order_id?)?;
-            let d = ds
-                .iter()
-                .find(|d| d.cid.as_deref().is_some_and(|c| same_card(c, key)))
-                .or(if ds.len() == 1 { ds.first() } else { None })?;
-            Some((detail_status(d.status)?, d.description.clone()))
-        };
-        match from_list.or_else(from_details) {
-            Some((status, detail)) => {
+        let Some(id) = r.work_order_id else { continue };
+        match settled.and_then(|s| s.get(&id)) {
+            Some((status, reason)) => {
                 stats.followed += 1;
-                if status == "processing" {
+                if *status == "processing" {
                     stats.open += 1;
                 }
                 updates.push(FollowUpdate {
                     row: r.row,
                     status: Some(status.to_string()),
-                    detail,
+                    detail: reason.clone(),
                     ..FollowUpdate::default()
                 });
             }
-            None => stats.open += 1,
+            None => to_read.entry(id).or_default().push(r),
         }
     }
     journal.set_follow(&updates)?;
+    // What each chunk of detail reads found is in the journal before the next chunk starts:
+    // an interrupted follow keeps it.
+    let ids: Vec<i64> = to_read.keys().copied().collect();
+    for chunk in ids.chunks(DETAILS_PER_WRITE) {
+        let mut updates = Vec::new();
+        for (id, got) in reader.each(chunk.to_vec(), details).await {
+            let ds = match got {
+                Ok(ds) => ds,
+                Err(e) if is_fatal(&e) => return Err(FollowError::Api(e)),
+                Err(e) => {
+                    stats.refused += 1;
+                    tracing::warn!(work_order_id = id, error = %e, "work order details refused");
+                    Vec::new()
+                }
+            };
+            for r in to_read.get(&id).into_iter().flatten() {
+                let key = r.key.as_deref().unwrap_or("");
+                let detail = ds
+                    .iter()
+                    .find(|d| d.cid.as_deref().is_some_and(|c| same_card(c, key)))
+                    .or(if ds.len() == 1 { ds.first() } else { None });
+                match detail.and_then(|d| Some((detail_status(d.status)?, d))) {
+                    Some((status, d)) => {
+                        stats.followed += 1;
+                        if status == "processing" {
+                            stats.open += 1;
+                        }
+                        updates.push(FollowUpdate {
+                            row: r.row,
+                            status: Some(status.to_string()),
+                            detail: d.description.clone(),
+                            ..FollowUpdate::default()
+                        });
+                    }
+                    None => stats.open += 1,
+                }
+            }
+        }
+        journal.set_follow(&updates)?;
+    }
 
     // 2. Unknown rows: only a work order created since the run began that names the card.
     if unknown_rows.is_empty() {
