@@ -210,16 +210,36 @@ pub fn parse_time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
         .map(|t| t.with_timezone(&chrono::Utc))
 }
 
-/// The rows follow cares about, read once from the journal.
+/// A row follow works on, kept small: a run can hold millions.
+#[derive(Debug, Clone)]
+pub struct FollowRow {
+    pub row: u64,
+    /// The card (ICCID or cid), trimmed and upper-cased; empty for a whole-order SMS row.
+    pub key: String,
+    /// `unknown` (else `ok`).
+    pub unknown: bool,
+    pub work_order_id: Option<i64>,
+    /// Kept for `unknown` rows only: follow appends its note to it.
+    pub error_msg: Option<String>,
+}
+
+/// The rows follow cares about (`keep`), read once from the journal.
 pub fn rows_of_interest(
     journal: &crate::journal::Journal,
     mut keep: impl FnMut(&StoredRow) -> bool,
-) -> Result<Vec<StoredRow>, crate::journal::JournalError> {
+) -> Result<Vec<FollowRow>, crate::journal::JournalError> {
     let mut out = Vec::new();
     journal
         .for_each_row(|r| {
             if keep(&r) {
-                out.push(r);
+                let unknown = r.status == "unknown";
+                out.push(FollowRow {
+                    row: r.row,
+                    key: r.key.as_deref().unwrap_or("").trim().to_uppercase(),
+                    unknown,
+                    work_order_id: r.work_order_id,
+                    error_msg: if unknown { r.error_msg } else { None },
+                });
             }
             Ok(())
         })?

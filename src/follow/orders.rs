@@ -2,10 +2,10 @@
 //! description per row; `unknown` rows settled by a type-14 work order created since the run
 //! started whose details name the row's card.
 
-use super::{is_fatal, rows_of_interest, with_note, Api, FollowStats, Reader, PAGE};
+use super::{is_fatal, rows_of_interest, with_note, Api, FollowRow, FollowStats, Reader, PAGE};
 use crate::gsl::types::{Page, WorkOrder, WorkOrderDetail};
 use crate::gsl::GslError;
-use crate::journal::{FollowUpdate, Journal, JournalError, StoredRow};
+use crate::journal::{FollowUpdate, Journal, JournalError};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -134,17 +134,15 @@ pub async fn follow(
         if let Some(id) = r.work_order_id {
             run_orders.insert(id);
         }
-        (r.status == "ok" && r.work_order_id.is_some()) || r.status == "unknown"
+        let open = r.status == "ok"
+            && r.work_order_id.is_some()
+            && !matches!(r.follow_status.as_deref(), Some("success" | "failed"));
+        open || r.status == "unknown"
     })?;
-    let (ok_rows, unknown_rows): (Vec<_>, Vec<_>) =
-        rows.into_iter().partition(|r| r.status == "ok");
+    let (unknown_rows, open): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.unknown);
 
     // 1. The run's work orders still open. The list (500 orders a call) settles those wholly
     //    done or wholly in progress; only the rest have their details read, one call each.
-    let open: Vec<_> = ok_rows
-        .iter()
-        .filter(|r| !matches!(r.follow_status.as_deref(), Some("success" | "failed")))
-        .collect();
     let open_ids: BTreeSet<i64> = open.iter().filter_map(|r| r.work_order_id).collect();
     let listed = if open_ids.is_empty() && unknown_rows.is_empty() {
         Some(Listed::default())
@@ -161,7 +159,7 @@ pub async fn follow(
     };
     let settled = listed.as_ref().map(|l| &l.settled);
     let mut updates = Vec::new();
-    let mut to_read: BTreeMap<i64, Vec<&StoredRow>> = BTreeMap::new();
+    let mut to_read: BTreeMap<i64, Vec<&FollowRow>> = BTreeMap::new();
     for r in &open {
         let Some(id) = r.work_order_id else { continue };
         match settled.and_then(|s| s.get(&id)) {
@@ -197,7 +195,7 @@ pub async fn follow(
                 }
             };
             for r in to_read.get(&id).into_iter().flatten() {
-                let key = r.key.as_deref().unwrap_or("");
+                let key = r.key.as_str();
                 let detail = ds
                     .iter()
                     .find(|d| d.cid.as_deref().is_some_and(|c| same_card(c, key)))
@@ -231,7 +229,8 @@ pub async fn follow(
     let wanted: HashMap<String, usize> = unknown_rows
         .iter()
         .enumerate()
-        .filter_map(|(i, r)| r.key.as_deref().map(|k| (k.trim().to_uppercase(), i)))
+        .filter(|(_, r)| !r.key.is_empty())
+        .map(|(i, r)| (r.key.clone(), i))
         .collect();
     let mut evidence: HashMap<usize, (i64, WorkOrderDetail)> = HashMap::new();
     for (id, r) in reader.each(candidates, details).await {

@@ -7,11 +7,11 @@
 //! thousands of cids; a busy account's is better asked cid by cid).
 
 use super::orders::FollowError;
-use super::{is_fatal, rows_of_interest, with_note, Api, FollowStats, Reader, PAGE};
+use super::{is_fatal, rows_of_interest, with_note, Api, FollowRow, FollowStats, Reader, PAGE};
 use crate::engine::sms::SmsParams;
 use crate::gsl::types::{Page, SmsDetail};
 use crate::gsl::GslError;
-use crate::journal::{FollowUpdate, Journal, StoredRow};
+use crate::journal::{FollowUpdate, Journal};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -98,7 +98,7 @@ pub async fn follow(
     since: DateTime<Utc>,
 ) -> Result<FollowStats, FollowError> {
     let mut stats = FollowStats::default();
-    let rows: Vec<StoredRow> = rows_of_interest(journal, |r| {
+    let rows: Vec<FollowRow> = rows_of_interest(journal, |r| {
         (r.status == "ok" && !matches!(r.follow_status.as_deref(), Some("delivered" | "failed")))
             || r.status == "unknown"
     })?;
@@ -107,7 +107,7 @@ pub async fn follow(
     }
     // The platform's clock may run ahead of ours as well as behind: the margin on both sides.
     let until = Utc::now() + super::CLOCK_SKEW;
-    let key = |r: &StoredRow| r.key.clone().unwrap_or_default().trim().to_uppercase();
+    let key = |r: &FollowRow| r.key.clone();
     let whole_order = rows.iter().any(|r| key(r).is_empty());
     let cids: Vec<String> = {
         let mut c: Vec<String> = rows.iter().map(key).filter(|k| !k.is_empty()).collect();
@@ -134,7 +134,7 @@ pub async fn follow(
         Err(e) => {
             tracing::warn!(error = %e, "SMS details refused: nothing followed");
             stats.refused += 1;
-            stats.still_unknown = rows.iter().filter(|r| r.status == "unknown").count() as u64;
+            stats.still_unknown = rows.iter().filter(|r| r.unknown).count() as u64;
             stats.open = rows.len() as u64 - stats.still_unknown;
             return Ok(stats);
         }
@@ -199,7 +199,7 @@ pub async fn follow(
                 })
         };
         let Some(mut u) = update else {
-            if r.status == "unknown" {
+            if r.unknown {
                 stats.still_unknown += 1;
                 let why = if refused_cids.contains(&k) {
                     "follow: the SMS details could not be read".to_string()
@@ -212,7 +212,7 @@ pub async fn follow(
             }
             continue;
         };
-        if r.status == "unknown" {
+        if r.unknown {
             let note = with_note(
                 r.error_msg.as_deref(),
                 "follow: outcome proven by an SMS with this run's content to this cid",
