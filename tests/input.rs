@@ -14,6 +14,7 @@ fn opts() -> InputOptions {
     InputOptions {
         column: None,
         default_column: "iccid",
+        sim_card_ids: true,
     }
 }
 
@@ -21,6 +22,7 @@ fn with_column(c: &str) -> InputOptions {
     InputOptions {
         column: Some(c.to_string()),
         default_column: "iccid",
+        sim_card_ids: true,
     }
 }
 
@@ -329,6 +331,7 @@ fn send_sms_default_column_is_cid() {
     let sms = InputOptions {
         column: None,
         default_column: "cid",
+        sim_card_ids: false,
     };
     let data = format!("iccid,cid\n{A},{B}\n");
     let recs = read(data.as_bytes(), &sms);

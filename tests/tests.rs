@@ -3,6 +3,7 @@
 mod common;
 
 mod auth;
+mod by_id;
 mod cli;
 mod client;
 mod crash_loop;

@@ -14,7 +14,7 @@ use super::listing::{self, float_cell, int_cell, str_cell, Fetch, Lookup, Pager,
 use crate::cli::InventoryArgs;
 use crate::exit::{self, Failure};
 use crate::gsl::types::{Page, SimCard};
-use crate::gsl::Client;
+use crate::gsl::{CardRef, Client};
 use crate::input::{Dedupe, InputOptions, Inputs};
 use crate::report::layout::Cell;
 use crate::simulator::SimConfig;
@@ -62,6 +62,7 @@ impl Join {
         let opts = InputOptions {
             column,
             default_column: "iccid",
+            sim_card_ids: true,
         };
         let mut inputs = Inputs::open(paths, &opts).map_err(|e| Failure::usage(e.to_string()))?;
         let mut dedupe = Dedupe::new();
@@ -105,18 +106,31 @@ impl Join {
 
     /// The input's cards not among `cards`, in input order.
     fn keys_missing_from(&self, cards: &[SimCard]) -> Vec<String> {
-        let listed: std::collections::HashSet<String> = cards.iter().filter_map(card_key).collect();
+        let listed: std::collections::HashSet<String> = cards
+            .iter()
+            .flat_map(|c| [card_key(c), Some(id_key(c))])
+            .flatten()
+            .collect();
         self.keys()
             .into_iter()
             .filter(|k| !listed.contains(k))
             .collect()
     }
 
+    /// Keep `card` if the input names it, by ICCID or by `sim_card_id`.
     fn offer(&mut self, card: SimCard) {
-        if let Some(&slot) = card_key(&card).and_then(|k| self.slots.get(&k)) {
+        let slot = card_key(&card)
+            .and_then(|k| self.slots.get(&k))
+            .or_else(|| self.slots.get(&id_key(&card)));
+        if let Some(&slot) = slot {
             self.found[slot] = Some(card);
         }
     }
+}
+
+/// A listed card's key as an input row given by `sim_card_id` has it.
+fn id_key(card: &SimCard) -> String {
+    CardRef::id_key(card.sim_card_id.unsigned_abs())
 }
 
 /// A listed card's ICCID as the input rules normalize it.
@@ -277,7 +291,9 @@ pub async fn run(args: InventoryArgs) -> Result<i32, Failure> {
         (Ok((count, cards)), Some(j)) => {
             let missing = j.keys_missing_from(cards);
             let pages_left = listing::pages_for(*count).saturating_sub(1) as usize;
-            (missing.len() < pages_left).then_some(missing)
+            // The list searches by ICCID, not by sim_card_id: those are found by paging.
+            let by_iccid = missing.iter().all(|k| !k.starts_with('#'));
+            (by_iccid && missing.len() < pages_left).then_some(missing)
         }
         _ => None,
     };
@@ -407,7 +423,10 @@ fn write_joined(
             Some(c) => cells.extend(card_cells(c, tags)),
             None => {
                 let mut blank = vec![Cell::Null; empty_card];
-                blank[1] = Cell::Str(r.raw.clone());
+                match r.key.as_deref().map(CardRef::from_key) {
+                    Ok(CardRef::Id(id)) => blank[0] = Cell::Int(id as i64),
+                    _ => blank[1] = Cell::Str(r.raw.clone()),
+                }
                 cells.extend(blank);
             }
         }

@@ -136,6 +136,7 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
         let opts = InputOptions {
             column: args.column.clone(),
             default_column: run.default_column,
+            sim_card_ids: run.op.by_sim_card_id(),
         };
         Some(Inputs::open(&args.inputs, &opts).map_err(|e| Failure::usage(e.to_string()))?)
     };
@@ -221,8 +222,13 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
             journal = j;
             let stats = stats.map_err(|e| cleanup(Failure::usage(e.to_string())))?;
             if run.need_valid && stats.valid == 0 {
+                let first = stats
+                    .first_invalid
+                    .as_deref()
+                    .map(|why| format!("; the first invalid row: {why}"))
+                    .unwrap_or_default();
                 return Err(cleanup(Failure::usage(format!(
-                    "no valid card to send to ({} rows: {} invalid, {} duplicate): nothing was sent",
+                    "no valid card to send to ({} rows: {} invalid, {} duplicate): nothing was sent{first}",
                     stats.rows, stats.invalid, stats.duplicate
                 ))));
             }

@@ -20,6 +20,8 @@ pub struct IngestStats {
     /// Batches the valid rows make (0 unless batching).
     pub batches: u64,
     pub extra_columns: Vec<String>,
+    /// Why the first invalid row is invalid (naming `file:line`), for a run that has no valid row.
+    pub first_invalid: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +50,9 @@ pub fn ingest(
         let (key, status, error_msg) = match rec.key {
             Err(reason) => {
                 stats.invalid += 1;
+                if stats.first_invalid.is_none() {
+                    stats.first_invalid = Some(reason.clone());
+                }
                 (None, Status::Invalid, Some(reason))
             }
             Ok(key) => match dedupe.check(&key, rec.row) {

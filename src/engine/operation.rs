@@ -28,6 +28,11 @@ pub trait Operation: Send + Sync + 'static {
     fn destructive(&self) -> bool {
         !self.idempotent()
     }
+    /// Whether input rows may name their card by `sim_card_id` (the journal key `#<id>`); SMS
+    /// addresses cids only.
+    fn by_sim_card_id(&self) -> bool {
+        true
+    }
     /// The HTTP method and path shape, for the dry-run plan.
     fn endpoint(&self) -> &'static str;
     /// What the run will do, for the plan and the confirmation: `about to {describe} via ...`.
@@ -54,7 +59,7 @@ pub trait Operation: Send + Sync + 'static {
 
 /// The card of a per-card unit (the engine makes units of one row for unbatched operations).
 fn one_card(keys: &[String]) -> CardRef {
-    CardRef::Iccid(keys.first().cloned().unwrap_or_default())
+    CardRef::from_key(keys.first().map_or("", String::as_str))
 }
 
 pub struct CheckRealName;

@@ -64,6 +64,9 @@ impl Operation for SendSms {
     fn idempotent(&self) -> bool {
         false
     }
+    fn by_sim_card_id(&self) -> bool {
+        false
+    }
     fn endpoint(&self) -> &'static str {
         "POST /v1/sms-send-infos"
     }

@@ -9,7 +9,7 @@ use super::operation::{Done, OpFuture, Operation, PrepareFuture};
 use super::pacer::Pacer;
 use super::retry::{self, ReadStats};
 use crate::gsl::types::{Page, SetTags};
-use crate::gsl::{Client, GslError};
+use crate::gsl::{CardRef, Client, GslError};
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 
@@ -95,15 +95,34 @@ impl Operation for SetTagsOp {
             )
         })
     }
+    /// One call for the batch's ICCIDs and one for its `sim_card_id`s (a call takes one kind);
+    /// repeating both is harmless, so a failure of either retries the whole batch.
     fn perform<'a>(&'a self, client: &'a Client, keys: &'a [String]) -> OpFuture<'a> {
         Box::pin(async move {
-            client
-                .set_tags(&SetTags {
-                    iccids: Some(keys.to_vec()),
+            let (mut iccids, mut ids) = (Vec::new(), Vec::new());
+            for k in keys {
+                match CardRef::from_key(k) {
+                    CardRef::Id(id) => ids.push(i64::try_from(id).unwrap_or(i64::MAX)),
+                    CardRef::Iccid(i) => iccids.push(i),
+                }
+            }
+            let tag_ids: Vec<i64> = self.resolved().iter().map(|(id, _)| *id).collect();
+            if !iccids.is_empty() {
+                let body = SetTags {
+                    iccids: Some(iccids),
                     sim_card_ids: None,
-                    tag_ids: self.resolved().iter().map(|(id, _)| *id).collect(),
-                })
-                .await?;
+                    tag_ids: tag_ids.clone(),
+                };
+                client.set_tags(&body).await?;
+            }
+            if !ids.is_empty() {
+                let body = SetTags {
+                    iccids: None,
+                    sim_card_ids: Some(ids),
+                    tag_ids,
+                };
+                client.set_tags(&body).await?;
+            }
             Ok(Done::default())
         })
     }

@@ -4,7 +4,7 @@
 
 use super::{is_fatal, rows_of_interest, with_note, Api, FollowRow, FollowStats, Reader, PAGE};
 use crate::gsl::types::{Page, WorkOrder, WorkOrderDetail};
-use crate::gsl::GslError;
+use crate::gsl::{CardRef, GslError};
 use crate::journal::{FollowUpdate, Journal, JournalError};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -26,8 +26,11 @@ pub fn detail_status(status: Option<i64>) -> Option<&'static str> {
     }
 }
 
-fn same_card(a: &str, b: &str) -> bool {
-    a.trim().eq_ignore_ascii_case(b.trim())
+/// The keys a detail's card answers to: its cid (ICCID) and `#<sim_card_id>`.
+fn detail_keys(d: &WorkOrderDetail) -> impl Iterator<Item = String> + '_ {
+    let cid = d.cid.as_deref().map(|c| c.trim().to_uppercase());
+    let id = d.sim_card_id.map(|id| CardRef::id_key(id.unsigned_abs()));
+    cid.into_iter().chain(id)
 }
 
 /// Every detail of one work order (paged).
@@ -198,7 +201,7 @@ pub async fn follow(
                 let key = r.key.as_str();
                 let detail = ds
                     .iter()
-                    .find(|d| d.cid.as_deref().is_some_and(|c| same_card(c, key)))
+                    .find(|d| detail_keys(d).any(|k| k == key))
                     .or(if ds.len() == 1 { ds.first() } else { None });
                 match detail.and_then(|d| Some((detail_status(d.status)?, d))) {
                     Some((status, d)) => {
@@ -237,11 +240,9 @@ pub async fn follow(
         match r {
             Ok(ds) => {
                 for d in ds {
-                    let Some(cid) = d.cid.as_deref() else {
-                        continue;
-                    };
-                    if let Some(i) = wanted.get(&cid.trim().to_uppercase()) {
-                        evidence.entry(*i).or_insert((id, d));
+                    let row = detail_keys(&d).find_map(|k| wanted.get(&k).copied());
+                    if let Some(i) = row {
+                        evidence.entry(i).or_insert((id, d));
                     }
                 }
             }

@@ -10,6 +10,20 @@ pub enum CardRef {
 }
 
 impl CardRef {
+    /// The card a journal key names: `#<sim_card_id>` for a row given by `sim_card_id`,
+    /// otherwise an ICCID.
+    pub fn from_key(key: &str) -> CardRef {
+        match key.strip_prefix('#').and_then(|n| n.parse().ok()) {
+            Some(id) => CardRef::Id(id),
+            None => CardRef::Iccid(key.to_string()),
+        }
+    }
+
+    /// The journal key of the card with this `sim_card_id`.
+    pub fn id_key(id: u64) -> String {
+        format!("#{id}")
+    }
+
     /// The path segment and query of a per-card call.
     pub fn path_and_query(&self) -> (String, Vec<(String, String)>) {
         match self {

@@ -261,6 +261,7 @@ impl Source for CsvSource {
             line,
             raw,
             problem,
+            by_id: self.key_name.eq_ignore_ascii_case("sim_card_id"),
             extras,
         }))
     }

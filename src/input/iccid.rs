@@ -34,6 +34,24 @@ pub fn validate_iccid(raw: &str) -> Result<String, String> {
     Ok(key.to_ascii_uppercase())
 }
 
+/// Checks a `sim_card_id` cell: surrounding whitespace trimmed, a whole number from 1 (0 means
+/// "by ICCID" to the API). Returns the card's journal key `#<id>`, or the reason it is refused.
+pub fn validate_sim_card_id(raw: &str) -> Result<String, String> {
+    let cell = raw.trim();
+    if cell.is_empty() {
+        return Err("sim_card_id is empty".to_string());
+    }
+    if !cell.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("sim_card_id {cell:?} is not a whole number"));
+    }
+    // The API's ids are signed 64-bit.
+    match cell.parse::<i64>() {
+        Ok(0) => Err("sim_card_id 0 names no card".to_string()),
+        Ok(id) => Ok(crate::gsl::CardRef::id_key(id.unsigned_abs())),
+        Err(_) => Err(format!("sim_card_id {cell:?} is too large")),
+    }
+}
+
 /// Remembers every key seen in a run and the row it first appeared on.
 ///
 /// A valid ICCID is at most 20 hex nibbles, so it packs into 96 bits together with its length

@@ -83,6 +83,7 @@ fn to_parsed(element: Element, line: u64, opts: &InputOptions, cols: &mut Column
         line,
         raw: String::new(),
         problem: None,
+        by_id: false,
         extras: Vec::new(),
     };
     match element {
@@ -93,6 +94,8 @@ fn to_parsed(element: Element, line: u64, opts: &InputOptions, cols: &mut Column
         }
         Element::Obj(fields) => {
             let key = pick_key(fields.iter().map(|(k, _)| k.as_str()), opts);
+            parsed.by_id =
+                key.is_some_and(|i| fields[i].0.trim().eq_ignore_ascii_case("sim_card_id"));
             match key {
                 None => parsed.problem = Some(format!("no {} field in the object", key_name(opts))),
                 Some(i) => match &fields[i].1 {
@@ -349,6 +352,7 @@ impl<R: BufRead + Send> Source for LinesSource<R> {
                     } else {
                         format!("not valid JSON: {e}")
                     }),
+                    by_id: false,
                     extras: Vec::new(),
                 },
             }));

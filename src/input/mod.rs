@@ -19,7 +19,7 @@ mod csv;
 mod iccid;
 mod json;
 
-pub use iccid::{validate_iccid, Dedupe};
+pub use iccid::{validate_iccid, validate_sim_card_id, Dedupe};
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
@@ -34,6 +34,9 @@ pub struct InputOptions {
     pub column: Option<String>,
     /// `"iccid"` for card operations, `"cid"` for send-sms.
     pub default_column: &'static str,
+    /// Whether a `sim_card_id` column may name the card (card operations; not SMS, which
+    /// addresses cids).
+    pub sim_card_ids: bool,
 }
 
 /// One input record, in input order.
@@ -145,6 +148,8 @@ pub(crate) struct Parsed {
     /// Set when the record is broken before its key could even be looked at (reason without
     /// location).
     pub problem: Option<String>,
+    /// The key came from a `sim_card_id` column or field.
+    pub by_id: bool,
     /// `(slot in Columns, value)`.
     pub extras: Vec<(usize, String)>,
 }
@@ -248,9 +253,15 @@ impl Inputs {
         self.row += 1;
         let location = format!("{name}:{}", p.line);
         let key = match p.problem {
-            Some(reason) => Err(format!("{reason} ({location})")),
-            None => validate_iccid(&p.raw).map_err(|reason| format!("{reason} ({location})")),
-        };
+            Some(reason) => Err(reason),
+            None if !p.by_id => validate_iccid(&p.raw),
+            None if self.opts.sim_card_ids => validate_sim_card_id(&p.raw),
+            None => Err(
+                "a sim_card_id cannot address this operation's cards: give the cid (ICCID)"
+                    .to_string(),
+            ),
+        }
+        .map_err(|reason| format!("{reason} ({location})"));
         let mut raw = p.raw;
         if key.is_err() {
             if let Some((cut, _)) = raw.char_indices().nth(256) {

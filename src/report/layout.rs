@@ -3,6 +3,7 @@
 //! and one typed cell per column. Keeping this apart from the CSV/JSON writers means the three
 //! formats cannot drift: they all print the same cells under the same names.
 
+use crate::gsl::CardRef;
 use crate::journal::{RunMeta, StoredRow, INFLIGHT};
 use crate::model::Status;
 
@@ -100,6 +101,7 @@ const SMS_FOLLOW: &[&str] = &["sms_status", "sent_time", "received_time"];
 const TAG_COLUMNS: &[&str] = &[
     "row",
     "iccid",
+    "sim_card_id",
     "batch",
     "status",
     "http_status",
@@ -170,16 +172,27 @@ impl Layout {
         }
         let mut c = Vec::with_capacity(self.columns.len());
         c.push(Cell::Int(r.row as i64));
-        c.push(Cell::Str(r.raw));
+        // A row given by `sim_card_id` (journal key `#<id>`) shows it in its own column.
+        let by_id = match r.key.as_deref().map(CardRef::from_key) {
+            Some(CardRef::Id(id)) if !self.sms => Some(id as i64),
+            _ => None,
+        };
+        c.push(Cell::Str(if by_id.is_some() {
+            String::new()
+        } else {
+            r.raw
+        }));
+        let sim_card_id = Cell::int(r.sim_card_id.or(by_id));
         if self.sms {
             c.push(Cell::int(r.batch));
             c.push(Cell::str(self.order_id.clone()));
             c.push(Cell::Str(status.as_str().to_string()));
         } else if self.tags {
+            c.push(sim_card_id);
             c.push(Cell::int(r.batch));
             c.push(Cell::Str(status.as_str().to_string()));
         } else {
-            c.push(Cell::int(r.sim_card_id));
+            c.push(sim_card_id);
             c.push(Cell::Str(status.as_str().to_string()));
             c.push(Cell::int(r.work_order_id));
             c.push(r.real_named.map_or(Cell::Null, Cell::Bool));

@@ -157,19 +157,37 @@ pub fn generate(n: usize, seed: u64) -> Vec<InventoryCard> {
 }
 
 /// Cards for the given ICCIDs (rehearsals): the carrier from each prefix, the rest deterministic.
+/// A key `#<id>` (an input row given by `sim_card_id`) becomes a China Telecom card with that id.
 /// Strings that are not ICCID-shaped and repeats are skipped: the run will see them as unknown.
 pub fn from_iccids(iccids: &[String]) -> Vec<InventoryCard> {
     let mut rng = fastrand::Rng::with_seed(0x5eed);
     let mut next_id = 100_000;
+    let given: std::collections::HashSet<u64> = iccids
+        .iter()
+        .filter_map(|k| k.trim().strip_prefix('#')?.parse().ok())
+        .collect();
     let mut seen = std::collections::HashSet::with_capacity(iccids.len());
     let mut out = Vec::with_capacity(iccids.len());
-    for iccid in iccids {
-        let iccid = iccid.trim();
-        if !is_iccid_shaped(iccid) || !seen.insert(iccid) {
+    for key in iccids {
+        let key = key.trim();
+        if !seen.insert(key) {
             continue;
         }
         let i = out.len();
-        out.push(card_from(i, iccid.to_string(), &mut rng, &mut next_id));
+        if let Some(id) = key.strip_prefix('#').and_then(|n| n.parse::<u64>().ok()) {
+            let body = format!("{}{:013}", TELECOM[0], id % 10_000_000_000_000);
+            let iccid = format!("{body}{}", luhn_digit(&body));
+            let mut card = card_from(i, iccid, &mut rng, &mut 0);
+            card.sim_card_id = id;
+            out.push(card);
+        } else if is_iccid_shaped(key) {
+            let mut card = card_from(i, key.to_string(), &mut rng, &mut next_id);
+            while given.contains(&card.sim_card_id) {
+                next_id += 1;
+                card.sim_card_id = next_id;
+            }
+            out.push(card);
+        }
     }
     out
 }
