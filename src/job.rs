@@ -11,6 +11,7 @@
 use crate::cli::{BatchArgs, RunArgs, RunOptions, SendOptions};
 use crate::exit::Failure;
 use crate::logging::LogFormat;
+use chrono::Datelike;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -49,6 +50,27 @@ pub struct JobFile {
     pub token_file: Option<String>,
     pub log_format: Option<JobLogFormat>,
     pub sms: Option<Sms>,
+    pub tags: Option<Tags>,
+    pub pool: Option<Pool>,
+}
+
+/// The `[tags]` table (set-tags only): what `--tag` and `--batch-size` say on the command line.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tags {
+    /// Tag names or ids, at most 10; `["none"]` clears the cards' tags.
+    pub names: Vec<String>,
+    pub batch_size: Option<u32>,
+}
+
+/// The `[pool]` table (pool-members only): `--pool`, `--billing-cycle`, `--cid`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pool {
+    pub id: u64,
+    /// `YYYY-MM`, or `{month}` / `{lastmonth}` (local time) for a scheduled report.
+    pub billing_cycle: String,
+    pub cid: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -178,6 +200,7 @@ pub fn load(path: &Path) -> Result<Job, Failure> {
         return Err(bad(path, format!("{op} needs `input` or `inputs`")));
     }
     check_sms(path, &file)?;
+    check_tables(path, &file)?;
     if let Some(t) = &file.run_dir {
         expand(t, chrono::Local::now(), chrono::Utc::now())
             .map_err(|m| bad(path, format!("key `run_dir`: {m}")))?;
@@ -237,7 +260,63 @@ fn check_sms(path: &Path, file: &JobFile) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Expand `{date}` `{time}` (local) and `{utcdate}` `{utctime}` in a run-dir template.
+/// The `[tags]` and `[pool]` tables: present exactly for their operation, and sane.
+fn check_tables(path: &Path, file: &JobFile) -> Result<(), Failure> {
+    let op = file.operation.as_str();
+    match (&file.tags, op) {
+        (None, "set-tags") => return Err(bad(path, "set-tags needs a [tags] table with `names`")),
+        (Some(_), "set-tags") | (None, _) => {}
+        (Some(_), _) => {
+            return Err(bad(
+                path,
+                "the [tags] table is for operation = \"set-tags\" only",
+            ))
+        }
+    }
+    if let Some(t) = &file.tags {
+        if t.names.is_empty() {
+            return Err(bad(
+                path,
+                "key `tags.names`: empty (`[\"none\"]` clears the tags)",
+            ));
+        }
+        if let Some(n) = t.batch_size.filter(|n| !(1..=500).contains(n)) {
+            return Err(bad(
+                path,
+                format!("key `tags.batch_size`: {n} is not 1..=500"),
+            ));
+        }
+    }
+    match (&file.pool, op) {
+        (None, "pool-members") => {
+            return Err(bad(
+                path,
+                "pool-members needs a [pool] table with `id` and `billing_cycle`",
+            ))
+        }
+        (Some(_), "pool-members") | (None, _) => {}
+        (Some(_), _) => {
+            return Err(bad(
+                path,
+                "the [pool] table is for operation = \"pool-members\" only",
+            ))
+        }
+    }
+    if op == "pool-members" && (file.input.is_some() || file.inputs.is_some()) {
+        return Err(bad(
+            path,
+            "pool-members reads no input: remove `input`/`inputs`",
+        ));
+    }
+    if let Some(p) = &file.pool {
+        expand(&p.billing_cycle, chrono::Local::now(), chrono::Utc::now())
+            .map_err(|m| bad(path, format!("key `pool.billing_cycle`: {m}")))?;
+    }
+    Ok(())
+}
+
+/// Expand `{date}` `{time}` `{month}` `{lastmonth}` (local) and `{utcdate}` `{utctime}` in a
+/// run-dir or billing-cycle template.
 pub fn expand<L: chrono::TimeZone, U: chrono::TimeZone>(
     template: &str,
     local: chrono::DateTime<L>,
@@ -247,7 +326,11 @@ where
     L::Offset: std::fmt::Display,
     U::Offset: std::fmt::Display,
 {
+    let this_month = local.date_naive().with_day(1).expect("day 1 exists");
+    let last_month = this_month.pred_opt().unwrap_or(this_month);
     let out = template
+        .replace("{month}", &this_month.format("%Y-%m").to_string())
+        .replace("{lastmonth}", &last_month.format("%Y-%m").to_string())
         .replace("{date}", &local.format("%Y-%m-%d").to_string())
         .replace("{time}", &local.format("%H%M%S").to_string())
         .replace("{utcdate}", &utc.format("%Y-%m-%d").to_string())
@@ -256,7 +339,7 @@ where
         let rest = &out[i..];
         let end = rest.find('}').map_or(rest.len(), |j| j + 1);
         return Err(format!(
-            "unknown placeholder {} (use {{date}}, {{time}}, {{utcdate}}, {{utctime}})",
+            "unknown placeholder {} (use {{date}}, {{time}}, {{month}}, {{lastmonth}}, {{utcdate}}, {{utctime}})",
             &rest[..end]
         ));
     }

@@ -46,6 +46,22 @@ async fn bad_job_files_exit_2_naming_the_key_line_or_path() {
             "operation = \"send-sms\"\ninput = \"in.csv\"\n[sms]\nbatch_size = \"x\"\n",
             &["`batch_size`", "line 4"][..],
         ),
+        (
+            "operation = \"set-tags\"\ninput = \"in.csv\"\n",
+            &["set-tags needs a [tags] table"][..],
+        ),
+        (
+            "operation = \"check-real-name\"\ninput = \"in.csv\"\n[tags]\nnames = [\"a\"]\n",
+            &["[tags] table is for"][..],
+        ),
+        (
+            "operation = \"pool-members\"\n[pool]\nid = 3001\nbilling_cycle = \"{week}\"\n",
+            &["`pool.billing_cycle`", "{week}"][..],
+        ),
+        (
+            "operation = \"pool-members\"\ninput = \"in.csv\"\n[pool]\nid = 1\nbilling_cycle = \"2026-01\"\n",
+            &["reads no input"][..],
+        ),
     ];
     for (i, (text, needles)) in cases.iter().enumerate() {
         let p = job(dir.path(), &format!("bad{i}.toml"), text);
@@ -132,6 +148,64 @@ fn input_rows(path: &Path) -> usize {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_tags_and_pool_members_run_from_job_files() {
+    let sim = start_sim(SimConfig::default()).await;
+    let dir = tempdir();
+    let cards = sim.cards();
+    let ids: Vec<String> = cards.iter().take(30).map(|c| c.iccid.clone()).collect();
+    write_csv(dir.path(), "in.csv", &ids);
+    let p = job(
+        dir.path(),
+        "tags.toml",
+        "operation = \"set-tags\"\ninput = \"in.csv\"\nrun_dir = \"tag-run\"\nrate = 1000\nyes = true\n[tags]\nnames = [\"fleet-a\", \"resold\"]\nbatch_size = 10\n",
+    );
+    let mut cmd = run_job(&p);
+    cmd.env("GSL_ENDPOINT", sim.url());
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let rows = read_report(&dir.path().join("tag-run/report.csv"));
+    assert_eq!(count(&rows, "ok"), 30);
+    assert_eq!(calls(&sim.stats(), "set-tags", "ok"), 3, "batches of 10");
+    for c in sim.cards().iter().filter(|c| ids.contains(&c.iccid)) {
+        let mut t = c.tag_ids.clone();
+        t.sort();
+        assert_eq!(t, vec![1, 3], "{}", c.iccid);
+    }
+
+    // The pool report of this month: the same rows as the command line gives.
+    let p = job(
+        dir.path(),
+        "pool.toml",
+        "operation = \"pool-members\"\nrun_dir = \"pool-{month}\"\nrate = 1000\n[pool]\nid = 3001\nbilling_cycle = \"{month}\"\n",
+    );
+    let mut cmd = run_job(&p);
+    cmd.env("GSL_ENDPOINT", sim.url());
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let month = chrono::Local::now().format("%Y-%m").to_string();
+    let from_job = read_report(&dir.path().join(format!("pool-{month}/pool-members.csv")));
+    let direct = dir.path().join("direct.csv");
+    let mut cmd = gsl();
+    cmd.arg("pool-members")
+        .args([
+            "--pool",
+            "3001",
+            "--billing-cycle",
+            &month,
+            "--rate",
+            "1000",
+            "-q",
+        ])
+        .args(["--endpoint", &sim.url()])
+        .arg("--report")
+        .arg(&direct);
+    assert_eq!(run(cmd).await.code, 0);
+    let direct = read_report(&direct);
+    assert!(!direct.is_empty());
+    assert_eq!(from_job, direct);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_shipped_job_file_runs_as_a_rehearsal() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = tempdir();
@@ -160,14 +234,19 @@ async fn every_shipped_job_file_runs_as_a_rehearsal() {
         );
         assert!(ran.stderr.contains("REHEARSAL"), "{}", ran.stderr);
         // A listing writes its report into the run dir under its own name.
-        let report = if op == "inventory" {
-            "inventory.csv"
-        } else {
-            "report.csv"
+        let report = match op {
+            "inventory" => "inventory.csv",
+            "pool-members" => "pool-members.csv",
+            _ => "report.csv",
         };
         let rows = read_report(&run_dir.join(report));
-        let want: usize = j.inputs.iter().map(|i| input_rows(Path::new(i))).sum();
-        assert_eq!(rows.len(), want, "{}", f.display());
+        if op == "pool-members" {
+            // A pool's members, not input rows: the rehearsal's pool has some.
+            assert!(!rows.is_empty(), "{}", f.display());
+        } else {
+            let want: usize = j.inputs.iter().map(|i| input_rows(Path::new(i))).sum();
+            assert_eq!(rows.len(), want, "{}", f.display());
+        }
         assert!(
             rows.iter()
                 .all(|r| r.get("status").is_none_or(|s| s != "pending")),

@@ -2,7 +2,9 @@
 //! the command it stands for — a new run, or the resumption of its existing run dir.
 
 use super::batch;
-use crate::cli::{InventoryArgs, ListOptions, RunArgs, SmsArgs};
+use crate::cli::{
+    BatchArgs, InventoryArgs, ListOptions, PoolMembersArgs, RunArgs, SetTagsArgs, SmsArgs,
+};
 use crate::engine::operation;
 use crate::exit::Failure;
 use crate::job::{self, OrderId};
@@ -46,38 +48,65 @@ pub async fn run(args: RunArgs, log: LogSettings) -> Result<i32, Failure> {
             };
             super::send_sms::run(a, log).await
         }
-        "inventory" => {
-            // A listing has no run dir: its report goes to `report`, or into the run dir.
-            let report = match (b.run.report.clone(), &b.send.run_dir) {
-                (Some(r), _) => Some(r),
-                (None, Some(dir)) => {
-                    std::fs::create_dir_all(dir).map_err(|e| {
-                        Failure::usage(format!("cannot create {}: {e}", dir.display()))
-                    })?;
-                    Some(dir.join("inventory.csv").display().to_string())
-                }
-                (None, None) => None,
+        "set-tags" => {
+            let tags = job.file.tags.clone().expect("checked when loaded");
+            let a = SetTagsArgs {
+                tags: tags.names,
+                batch_size: tags.batch_size.map(|n| n as usize),
+                batch: b,
             };
+            super::set_tags::run(a, log).await
+        }
+        "inventory" => {
             let a = InventoryArgs {
-                inputs: b.inputs,
                 real_named: None,
                 order_id: None,
                 list_rate: b.run.rate,
-                column: b.column,
-                list: ListOptions {
-                    endpoint: b.endpoint,
-                    rehearse: b.send.rehearse,
-                    max_attempts: b.run.max_attempts,
-                    timeout: b.run.timeout,
-                    token_file: b.run.token_file,
-                    report,
-                },
+                column: b.column.clone(),
+                inputs: b.inputs.clone(),
+                list: list_options(b, "inventory.csv")?,
             };
             super::inventory::run(a).await
+        }
+        "pool-members" => {
+            let pool = job.file.pool.clone().expect("checked when loaded");
+            let billing_cycle =
+                job::expand(&pool.billing_cycle, chrono::Local::now(), chrono::Utc::now())
+                    .map_err(|m| bad(&args, format!("key `pool.billing_cycle`: {m}")))?;
+            let a = PoolMembersArgs {
+                pool: pool.id,
+                billing_cycle,
+                cid: pool.cid,
+                rate: b.run.rate,
+                list: list_options(b, "pool-members.csv")?,
+            };
+            super::pool_members::run(a).await
         }
         other => Err(bad(
             &args,
             format!("operation {other:?} cannot run from a job file in this build (run `gslbatch {other}` directly)"),
         )),
     }
+}
+
+/// A listing's options from a resolved job. A listing has no run dir: its report goes to
+/// `report`, or to `name` inside the job's `run_dir`.
+fn list_options(b: BatchArgs, name: &str) -> Result<ListOptions, Failure> {
+    let report = match (b.run.report, &b.send.run_dir) {
+        (Some(r), _) => Some(r),
+        (None, Some(dir)) => {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Failure::usage(format!("cannot create {}: {e}", dir.display())))?;
+            Some(dir.join(name).display().to_string())
+        }
+        (None, None) => None,
+    };
+    Ok(ListOptions {
+        endpoint: b.endpoint,
+        rehearse: b.send.rehearse,
+        max_attempts: b.run.max_attempts,
+        timeout: b.run.timeout,
+        token_file: b.run.token_file,
+        report,
+    })
 }
