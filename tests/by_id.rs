@@ -169,12 +169,81 @@ async fn a_batch_of_iccids_and_sim_card_ids_tags_every_card() {
     assert_eq!(count(&rows, "ok"), 60);
     assert_eq!(rows[45]["sim_card_id"], cards[45].sim_card_id.to_string());
     assert_eq!(rows[45]["iccid"], "");
+    // A batch holds one kind of key: 30 by ICCID, then 30 by id.
+    assert_eq!(rows[29]["batch"], "1");
+    assert_eq!(rows[30]["batch"], "2");
     let after = sim.cards();
     for c in &after[..60] {
         assert_eq!(c.tag_ids, vec![2], "{}", c.iccid);
     }
-    // One batch of 60, two kinds: one call for each.
-    assert_eq!(calls(&sim.stats(), "set-tags", "ok"), 2);
+    assert_eq!(calls_total(&sim.stats(), "set-tags"), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clear_naming_cards_both_ways_is_refused_before_anything_is_sent() {
+    let sim = start_sim(SimConfig::default()).await;
+    let dir = tempdir();
+    let (telecom, _) = split_cards(&sim);
+    let card = &telecom[0];
+    let a = write_csv(dir.path(), "a.csv", std::slice::from_ref(&card.iccid));
+    let b = dir.path().join("b.csv");
+    std::fs::write(&b, format!("sim_card_id\n{}\n", card.sim_card_id)).unwrap();
+    let mut cmd = batch("clear-real-name", &a, &sim, &dir.path().join("run"), 100);
+    cmd.arg(&b);
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("1 cards by ICCID and 1 by sim_card_id"),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(calls_total(&sim.stats(), "clear-real-name"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_clears_by_sim_card_id_are_settled_by_the_id_in_the_work_order() {
+    let sim = start_sim(SimConfig {
+        drop_rate: 0.5,
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempdir();
+    let (telecom, _) = split_cards(&sim);
+    let picked: Vec<&InventoryCard> = telecom.iter().take(30).collect();
+    let input = dir.path().join("cards.json");
+    std::fs::write(&input, by_id_json(&picked)).unwrap();
+    let run_dir = dir.path().join("run");
+    let ran = run(batch("clear-real-name", &input, &sim, &run_dir, 1000)).await;
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    let rows = read_report(&run_dir.join("report.csv"));
+    let unknown = count(&rows, "unknown");
+    assert!(unknown > 0, "drop_rate 0.5 over 30 rows drops some");
+    sim.set_faults(gslbatch::simulator::Faults {
+        drop_rate: 0.0,
+        ..sim.faults()
+    });
+    let mut f = gsl();
+    f.arg("follow").arg(&run_dir).args(["--rate", "1000", "-q"]);
+    let f = run(f).await;
+    assert_eq!(f.code, 0, "{}", f.stderr);
+    let rows = read_report(&run_dir.join("report.csv"));
+    assert_eq!(
+        count(&rows, "ok"),
+        30,
+        "every dropped clear proven by its card's id"
+    );
+    let settled = rows
+        .iter()
+        .filter(|r| r["error_msg"].contains("follow: outcome proven by work order"))
+        .count();
+    assert_eq!(settled, unknown);
+    // Each row's work order is the one the simulator made for that very card.
+    let stats = sim.stats();
+    for (r, c) in rows.iter().zip(&picked) {
+        assert_eq!(clears_of(&stats, &c.iccid), 1);
+        assert_eq!(r["sim_card_id"], c.sim_card_id.to_string());
+        assert!(!r["work_order_id"].is_empty(), "{r:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -211,6 +280,38 @@ async fn inventory_joins_by_sim_card_id_and_sms_refuses_it() {
     assert_eq!(rows[2]["status"], "failed");
     assert_eq!(rows[2]["sim_card_id"], "424242424242");
     assert_eq!(rows[2]["iccid"], "");
+
+    // One card named both ways is found for both rows; a malformed id is invalid, its text in
+    // the reason, not under iccid.
+    let both = dir.path().join("both.csv");
+    std::fs::write(&both, format!("iccid,sim_card_id\n{},\n", cards[700].iccid)).unwrap();
+    let ids = dir.path().join("ids2.csv");
+    std::fs::write(
+        &ids,
+        format!("sim_card_id\n{}\nabc\n", cards[700].sim_card_id),
+    )
+    .unwrap();
+    let report = dir.path().join("both-report.csv");
+    let mut cmd = gsl();
+    cmd.arg("inventory")
+        .arg(&both)
+        .arg(&ids)
+        .args(["--endpoint", &sim.url(), "--list-rate", "1000", "-q"])
+        .arg("--report")
+        .arg(&report);
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 1, "one invalid row: {}", ran.stderr);
+    let rows = read_report(&report);
+    assert_eq!(rows[0]["status"], "ok", "{:?}", rows[0]);
+    assert_eq!(rows[1]["status"], "ok", "{:?}", rows[1]);
+    assert_eq!(rows[1]["iccid"], cards[700].iccid);
+    assert_eq!(rows[2]["status"], "invalid");
+    assert_eq!(rows[2]["iccid"], "");
+    assert!(
+        rows[2]["error_msg"].contains("\"abc\" is not a whole number"),
+        "{:?}",
+        rows[2]
+    );
 
     let mut cmd = gsl();
     cmd.arg("send-sms")

@@ -145,6 +145,58 @@ async fn failed_work_orders_are_read_for_their_reason_and_the_rest_come_from_the
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follow_with_few_orders_left_reads_one_list_page_then_their_details() {
+    let sim = start_sim(SimConfig {
+        cards: 3_000,
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempdir();
+    let (telecom, _) = split_cards(&sim);
+    let iccids: Vec<String> = telecom
+        .iter()
+        .take(1_100)
+        .map(|c| c.iccid.clone())
+        .collect();
+    assert_eq!(iccids.len(), 1_100);
+    let input = write_csv(dir.path(), "in.csv", &iccids);
+    let run_dir = dir.path().join("run");
+    let ran = run(batch("clear-real-name", &input, &sim, &run_dir, 5000)).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let f = run(follow_cmd(&run_dir)).await;
+    assert_eq!(f.code, 0, "{}", f.stderr);
+    let stats = sim.stats();
+    assert_eq!(
+        calls_total(&stats, "work-orders"),
+        3,
+        "1,100 orders in 3 pages: {stats}"
+    );
+    assert_eq!(calls_total(&stats, "work-order-details"), 0, "{stats}");
+
+    // One row left open (its oldest order, on the list's last page): page 1 shows it is
+    // cheaper to read that one order than the 2 pages left.
+    let conn = rusqlite::Connection::open(run_dir.join("journal.sqlite")).unwrap();
+    conn.execute(
+        "UPDATE rows SET follow_status = 'processing', follow_detail = 'processing' WHERE row = 1",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let f = run(follow_cmd(&run_dir)).await;
+    assert_eq!(f.code, 0, "{}", f.stderr);
+    let after = sim.stats();
+    assert_eq!(calls_total(&after, "work-orders"), 4, "{after}");
+    assert_eq!(calls_total(&after, "work-order-details"), 1, "{after}");
+    let rows = read_report(&run_dir.join("report.csv"));
+    assert_eq!(rows[0]["work_order_status"], "success");
+    assert_eq!(
+        rows[0]["work_order_detail"], "success",
+        "read from its details"
+    );
+    assert_eq!(rows[1]["work_order_detail"], "", "settled by the list");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_follow_keeps_what_it_wrote_and_the_next_one_finishes() {
     // Every order fails, so each is read on its own: 450 reads at 50/s, 9 s.
     let sim = start_sim(SimConfig {
@@ -189,14 +241,18 @@ async fn an_interrupted_follow_keeps_what_it_wrote_and_the_next_one_finishes() {
     assert!(kept < 450, "interrupted before the end: {kept}");
     assert!(rows.iter().all(|r| r["status"] == "ok"));
 
-    // The next follow reads only what is left.
+    // The next follow reads only what was not written (the interrupted chunk again).
     let before = calls_total(&sim.stats(), "work-order-details");
     let f = run(follow_cmd(&run_dir)).await;
     assert_eq!(f.code, 0, "{}", f.stderr);
     let rows = read_report(&run_dir.join("report.csv"));
     assert!(rows.iter().all(|r| r["work_order_status"] == "failed"));
     let read = calls_total(&sim.stats(), "work-order-details") - before;
-    assert_eq!(read, 450 - kept as u64, "nothing read twice");
+    assert_eq!(
+        read,
+        450 - kept as u64,
+        "only the orders not yet written are read"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -117,12 +117,14 @@ impl Join {
             .collect()
     }
 
-    /// Keep `card` if the input names it, by ICCID or by `sim_card_id`.
+    /// Keep `card` for every input row that names it, by ICCID or by `sim_card_id`.
     fn offer(&mut self, card: SimCard) {
-        let slot = card_key(&card)
-            .and_then(|k| self.slots.get(&k))
-            .or_else(|| self.slots.get(&id_key(&card)));
-        if let Some(&slot) = slot {
+        let by_iccid = card_key(&card).and_then(|k| self.slots.get(&k)).copied();
+        let by_id = self.slots.get(&id_key(&card)).copied();
+        if let (Some(a), Some(b)) = (by_iccid, by_id) {
+            self.found[b] = Some(card.clone());
+            self.found[a] = Some(card);
+        } else if let Some(slot) = by_iccid.or(by_id) {
             self.found[slot] = Some(card);
         }
     }

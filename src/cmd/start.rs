@@ -232,6 +232,18 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
                     stats.rows, stats.invalid, stats.duplicate
                 ))));
             }
+            // Duplicates are found per kind of key: a card named once by ICCID and once by
+            // sim_card_id would be done twice, which only an idempotent operation can afford.
+            if !run.op.idempotent() && stats.by_id > 0 && stats.by_id < stats.valid {
+                return Err(cleanup(Failure::usage(format!(
+                    "the input names {} cards by ICCID and {} by sim_card_id: a card named both ways \
+                     would get two {op} calls, which must never happen; name every card one way: \
+                     nothing was sent",
+                    stats.valid - stats.by_id,
+                    stats.by_id,
+                    op = run.op.name()
+                ))));
+            }
             stats
         }
         None => {

@@ -95,34 +95,28 @@ impl Operation for SetTagsOp {
             )
         })
     }
-    /// One call for the batch's ICCIDs and one for its `sim_card_id`s (a call takes one kind);
-    /// repeating both is harmless, so a failure of either retries the whole batch.
+    /// One call for the batch: its cards by ICCID, or by `sim_card_id` (ingest makes every
+    /// batch one kind).
     fn perform<'a>(&'a self, client: &'a Client, keys: &'a [String]) -> OpFuture<'a> {
         Box::pin(async move {
-            let (mut iccids, mut ids) = (Vec::new(), Vec::new());
-            for k in keys {
-                match CardRef::from_key(k) {
-                    CardRef::Id(id) => ids.push(i64::try_from(id).unwrap_or(i64::MAX)),
-                    CardRef::Iccid(i) => iccids.push(i),
-                }
-            }
-            let tag_ids: Vec<i64> = self.resolved().iter().map(|(id, _)| *id).collect();
-            if !iccids.is_empty() {
-                let body = SetTags {
-                    iccids: Some(iccids),
-                    sim_card_ids: None,
-                    tag_ids: tag_ids.clone(),
-                };
-                client.set_tags(&body).await?;
-            }
-            if !ids.is_empty() {
-                let body = SetTags {
-                    iccids: None,
-                    sim_card_ids: Some(ids),
-                    tag_ids,
-                };
-                client.set_tags(&body).await?;
-            }
+            let ids: Option<Vec<i64>> = keys
+                .iter()
+                .map(|k| match CardRef::from_key(k) {
+                    CardRef::Id(id) => i64::try_from(id).ok(),
+                    CardRef::Iccid(_) => None,
+                })
+                .collect();
+            let (iccids, sim_card_ids) = match ids {
+                Some(ids) if !ids.is_empty() => (None, Some(ids)),
+                _ => (Some(keys.to_vec()), None),
+            };
+            client
+                .set_tags(&SetTags {
+                    iccids,
+                    sim_card_ids,
+                    tag_ids: self.resolved().iter().map(|(id, _)| *id).collect(),
+                })
+                .await?;
             Ok(Done::default())
         })
     }

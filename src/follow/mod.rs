@@ -86,7 +86,7 @@ impl Reader {
         Fut: Future<Output = Result<(Vec<T>, i64), GslError>>,
     {
         let mut out = Vec::new();
-        self.walk(api, fetch, |items| {
+        self.walk(api, fetch, |items, _| {
             let go_on = more(&items);
             out.extend(items);
             go_on
@@ -95,13 +95,14 @@ impl Reader {
         Ok(out)
     }
 
-    /// Each page of a list in turn, handed to `on_page`, which says whether to go on. Ends at
-    /// an empty or short page, at the total the API announced, or at the API's last offset.
+    /// Each page of a list in turn, handed to `on_page` with the list's total, which says
+    /// whether to go on. Ends at an empty or short page, at the total the API announced, or at
+    /// the API's last offset.
     pub async fn walk<T, F, Fut>(
         &self,
         api: Api,
         fetch: F,
-        mut on_page: impl FnMut(Vec<T>) -> bool,
+        mut on_page: impl FnMut(Vec<T>, i64) -> bool,
     ) -> Result<(), GslError>
     where
         F: Fn(u32) -> Fut,
@@ -112,7 +113,7 @@ impl Reader {
             let (items, count) = self.read(api, || fetch(offset)).await?;
             let n = items.len();
             seen += n as i64;
-            if !on_page(items) || n < PAGE as usize || seen >= count {
+            if !on_page(items, count) || n < PAGE as usize || seen >= count {
                 break;
             }
         }

@@ -78,17 +78,23 @@ fn settled_by_counts(w: &WorkOrder) -> Option<&'static str> {
 
 /// Type-14 work orders created at or after `since`, 500 to a call. The list comes newest
 /// first, so the walk stops at the first page holding only older orders (orders created
-/// while it walks push the others back a page: seen twice, never missed).
+/// while it walks push the others back a page: seen twice, never missed). Unless every order
+/// is wanted (`all`: there are unknown rows to look for), it also stops once each `open` order
+/// was seen, or after page 1 when fewer of them are left than pages (their details are read
+/// one call each instead).
 async fn list_since(
     reader: &Arc<Reader>,
     since: DateTime<Utc>,
     open: &BTreeSet<i64>,
     run_orders: &BTreeSet<i64>,
+    all: bool,
 ) -> Result<Listed, GslError> {
     let r = reader.clone();
     let created = |w: &WorkOrder| w.create_time.as_deref().and_then(super::parse_time);
     let mut listed = Listed::default();
     let mut others = BTreeSet::new();
+    let mut seen_open = BTreeSet::new();
+    let mut first_page = true;
     reader
         .walk(
             Api::WorkOrders,
@@ -100,7 +106,7 @@ async fn list_since(
                     Ok((p.work_orders, p.count))
                 }
             },
-            |page| {
+            |page, count| {
                 let mut any_recent = false;
                 for w in page {
                     // An order without a readable creation time proves nothing about this run.
@@ -111,6 +117,7 @@ async fn list_since(
                     }
                     any_recent = true;
                     if open.contains(&w.id) {
+                        seen_open.insert(w.id);
                         if let Some(status) = settled_by_counts(&w) {
                             listed.settled.insert(w.id, (status, w.fail_reason.clone()));
                         }
@@ -118,7 +125,13 @@ async fn list_since(
                         others.insert(w.id);
                     }
                 }
-                any_recent
+                let page_one = std::mem::replace(&mut first_page, false);
+                let unseen = (open.len() - seen_open.len()) as u64;
+                let pages_left = (count.max(0) as u64)
+                    .div_ceil(u64::from(PAGE))
+                    .saturating_sub(1);
+                let enough = !all && (unseen == 0 || (page_one && unseen < pages_left));
+                any_recent && !enough
             },
         )
         .await?;
@@ -150,7 +163,15 @@ pub async fn follow(
     let listed = if open_ids.is_empty() && unknown_rows.is_empty() {
         Some(Listed::default())
     } else {
-        match list_since(reader, since, &open_ids, &run_orders).await {
+        match list_since(
+            reader,
+            since,
+            &open_ids,
+            &run_orders,
+            !unknown_rows.is_empty(),
+        )
+        .await
+        {
             Ok(l) => Some(l),
             Err(e) if is_fatal(&e) => return Err(FollowError::Api(e)),
             Err(e) => {
@@ -171,10 +192,11 @@ pub async fn follow(
                 if *status == "processing" {
                     stats.open += 1;
                 }
+                // Empty rather than absent: an earlier follow's "processing" must not stay.
                 updates.push(FollowUpdate {
                     row: r.row,
                     status: Some(status.to_string()),
-                    detail: reason.clone(),
+                    detail: Some(reason.clone().unwrap_or_default()),
                     ..FollowUpdate::default()
                 });
             }
@@ -228,6 +250,7 @@ pub async fn follow(
         return Ok(stats);
     }
     // Orders the run already holds belong to its `ok` rows: no need to read them again.
+    let list_read = listed.is_some();
     let candidates = listed.map(|l| l.others).unwrap_or_default();
     let wanted: HashMap<String, usize> = unknown_rows
         .iter()
@@ -279,7 +302,11 @@ pub async fn follow(
             }
             None => {
                 stats.still_unknown += 1;
-                let note = format!("follow: no work order found for this card since {since_text}");
+                let note = if list_read {
+                    format!("follow: no work order found for this card since {since_text}")
+                } else {
+                    "follow: the work order list could not be read; run follow again".to_string()
+                };
                 journal.set_error_msg(r.row, &with_note(r.error_msg.as_deref(), &note))?;
             }
         }

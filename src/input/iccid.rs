@@ -42,13 +42,25 @@ pub fn validate_sim_card_id(raw: &str) -> Result<String, String> {
         return Err("sim_card_id is empty".to_string());
     }
     if !cell.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("sim_card_id {cell:?} is not a whole number"));
+        return Err(format!(
+            "sim_card_id {:?} is not a whole number",
+            shown(cell)
+        ));
     }
     // The API's ids are signed 64-bit.
     match cell.parse::<i64>() {
         Ok(0) => Err("sim_card_id 0 names no card".to_string()),
         Ok(id) => Ok(crate::gsl::CardRef::id_key(id.unsigned_abs())),
-        Err(_) => Err(format!("sim_card_id {cell:?} is too large")),
+        Err(_) => Err(format!("sim_card_id {:?} is too large", shown(cell))),
+    }
+}
+
+/// A cell as a reason quotes it: at most 40 characters, so a runaway cell stays out of the
+/// journal.
+pub(crate) fn shown(cell: &str) -> String {
+    match cell.char_indices().nth(40) {
+        Some((cut, _)) => format!("{}…", &cell[..cut]),
+        None => cell.to_string(),
     }
 }
 

@@ -256,13 +256,18 @@ impl Inputs {
             Some(reason) => Err(reason),
             None if !p.by_id => validate_iccid(&p.raw),
             None if self.opts.sim_card_ids => validate_sim_card_id(&p.raw),
-            None => Err(
-                "a sim_card_id cannot address this operation's cards: give the cid (ICCID)"
-                    .to_string(),
-            ),
+            None => Err(format!(
+                "sim_card_id {:?} cannot address this operation's cards: give the cid (ICCID)",
+                iccid::shown(p.raw.trim())
+            )),
         }
         .map_err(|reason| format!("{reason} ({location})"));
         let mut raw = p.raw;
+        // The report's iccid column is for ICCIDs: a sim_card_id shows in its own column when
+        // valid, and in the reason when not.
+        if p.by_id {
+            raw.clear();
+        }
         if key.is_err() {
             if let Some((cut, _)) = raw.char_indices().nth(256) {
                 raw.truncate(cut);

@@ -167,6 +167,12 @@ pub fn from_iccids(iccids: &[String]) -> Vec<InventoryCard> {
         .filter_map(|k| k.trim().strip_prefix('#')?.parse().ok())
         .collect();
     let mut seen = std::collections::HashSet::with_capacity(iccids.len());
+    // ICCIDs taken: the input's, then each one made up for a `#<id>` key.
+    let mut taken: std::collections::HashSet<String> = iccids
+        .iter()
+        .map(|k| k.trim().to_string())
+        .filter(|k| is_iccid_shaped(k))
+        .collect();
     let mut out = Vec::with_capacity(iccids.len());
     for key in iccids {
         let key = key.trim();
@@ -175,8 +181,18 @@ pub fn from_iccids(iccids: &[String]) -> Vec<InventoryCard> {
         }
         let i = out.len();
         if let Some(id) = key.strip_prefix('#').and_then(|n| n.parse::<u64>().ok()) {
-            let body = format!("{}{:013}", TELECOM[0], id % 10_000_000_000_000);
-            let iccid = format!("{body}{}", luhn_digit(&body));
+            let iccid = (0u64..)
+                .map(|n| {
+                    let body = format!(
+                        "{}{:013}",
+                        TELECOM[0],
+                        id.wrapping_add(n) % 10_000_000_000_000
+                    );
+                    format!("{body}{}", luhn_digit(&body))
+                })
+                .find(|c| !taken.contains(c))
+                .expect("a free ICCID among 10^13");
+            taken.insert(iccid.clone());
             let mut card = card_from(i, iccid, &mut rng, &mut 0);
             card.sim_card_id = id;
             out.push(card);
@@ -210,9 +226,11 @@ pub fn load_inventory_csv(path: &Path) -> std::io::Result<Vec<InventoryCard>> {
     for rec in rdr.records() {
         rows.push(rec.map_err(|e| bad(format!("{}: {e}", path.display())))?);
     }
+    // Only ICCID-shaped cells make cards (a `#<id>` rehearsal key is not one here).
     let iccids: Vec<String> = rows
         .iter()
-        .map(|r| r.get(iccid_col).unwrap_or("").to_string())
+        .map(|r| r.get(iccid_col).unwrap_or("").trim().to_string())
+        .filter(|c| is_iccid_shaped(c))
         .collect();
     let mut cards = from_iccids(&iccids);
     let by_iccid: std::collections::HashMap<&str, usize> = rows
@@ -228,7 +246,10 @@ pub fn load_inventory_csv(path: &Path) -> std::io::Result<Vec<InventoryCard>> {
             .map(str::to_string)
     };
     for card in &mut cards {
-        let r = &rows[by_iccid[card.iccid.as_str()]];
+        let Some(&i) = by_iccid.get(card.iccid.as_str()) else {
+            continue;
+        };
+        let r = &rows[i];
         let parse_err = |n: &str, v: &str| {
             bad(format!(
                 "{}: bad {n} {v:?} for {}",
