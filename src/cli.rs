@@ -27,16 +27,20 @@ pub struct Cli {
 
 impl Cli {
     pub fn log_settings(&self) -> LogSettings {
+        // Logging starts before the command runs, so a job file's choices are read here; a
+        // flag wins over them.
+        let hint = match &self.command {
+            Command::Run(a) => crate::job::log_hint(&a.job),
+            _ => crate::job::LogHint::default(),
+        };
+        let (quiet, verbose) = if self.quiet == 0 && self.verbose == 0 {
+            (hint.quiet, hint.verbose)
+        } else {
+            (self.quiet, self.verbose)
+        };
         LogSettings {
-            verbosity: (self.quiet as i8).saturating_sub(self.verbose as i8),
-            // Logging starts before the command runs, so a job file's choice is read here.
-            format: self
-                .log_format
-                .or_else(|| match &self.command {
-                    Command::Run(a) => crate::job::log_format_hint(&a.job),
-                    _ => None,
-                })
-                .unwrap_or_default(),
+            verbosity: (quiet as i8).saturating_sub(verbose as i8),
+            format: self.log_format.or(hint.format).unwrap_or_default(),
         }
     }
 }

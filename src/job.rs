@@ -37,6 +37,8 @@ pub struct JobFile {
     pub run_dir: Option<String>,
     pub endpoint: Option<String>,
     pub rate: Option<f64>,
+    /// The SIM card list's rate (inventory), default 1.
+    pub list_rate: Option<f64>,
     pub concurrency: Option<usize>,
     pub max_attempts: Option<u32>,
     pub timeout: Option<f64>,
@@ -45,6 +47,10 @@ pub struct JobFile {
     /// Confirms a destructive run without a prompt: for unattended runs.
     pub yes: Option<bool>,
     pub rehearse: Option<bool>,
+    pub dry_run: Option<bool>,
+    /// As many `-q` / `-v` (used when the command line gives none).
+    pub quiet: Option<u8>,
+    pub verbose: Option<u8>,
     pub max_failure_rate: Option<f64>,
     pub failure_min_rows: Option<u64>,
     pub token_file: Option<String>,
@@ -52,6 +58,15 @@ pub struct JobFile {
     pub sms: Option<Sms>,
     pub tags: Option<Tags>,
     pub pool: Option<Pool>,
+    pub inventory: Option<InventoryFilters>,
+}
+
+/// The `[inventory]` table (inventory only): `--real-named` and `--order-id`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InventoryFilters {
+    pub real_named: Option<bool>,
+    pub order_id: Option<u64>,
 }
 
 /// The `[tags]` table (set-tags only): what `--tag` and `--batch-size` say on the command line.
@@ -302,6 +317,18 @@ fn check_tables(path: &Path, file: &JobFile) -> Result<(), Failure> {
             ))
         }
     }
+    if file.inventory.is_some() && op != "inventory" {
+        return Err(bad(
+            path,
+            "the [inventory] table is for operation = \"inventory\" only",
+        ));
+    }
+    if let Some(r) = file.list_rate.filter(|r| !(r.is_finite() && *r > 0.0)) {
+        return Err(bad(
+            path,
+            format!("key `list_rate`: {r} is not a positive number"),
+        ));
+    }
     if op == "pool-members" && (file.input.is_some() || file.inputs.is_some()) {
         return Err(bad(
             path,
@@ -397,7 +424,7 @@ impl Job {
             send: SendOptions {
                 rehearse: args.send.rehearse || f.rehearse.unwrap_or(false),
                 run_dir,
-                dry_run: args.send.dry_run,
+                dry_run: args.send.dry_run || f.dry_run.unwrap_or(false),
                 yes: args.send.yes || f.yes.unwrap_or(false),
             },
             run,
@@ -405,15 +432,37 @@ impl Job {
     }
 }
 
-/// The job file's `log_format`, read leniently before logging starts (the full check, with
+/// What a job file says about logging: `log_format`, `quiet`, `verbose`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LogHint {
+    pub format: Option<LogFormat>,
+    pub quiet: u8,
+    pub verbose: u8,
+}
+
+/// The job file's logging keys, read leniently before logging starts (the full check, with
 /// its error message, comes when the job runs).
-pub fn log_format_hint(path: &Path) -> Option<LogFormat> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let table: toml::Table = toml::from_str(&text).ok()?;
-    match table.get("log_format")?.as_str()? {
-        "json" => Some(LogFormat::Json),
-        "text" => Some(LogFormat::Text),
-        _ => None,
+pub fn log_hint(path: &Path) -> LogHint {
+    let table: Option<toml::Table> = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| toml::from_str(&text).ok());
+    let Some(table) = table else {
+        return LogHint::default();
+    };
+    let count = |key: &str| {
+        table
+            .get(key)
+            .and_then(toml::Value::as_integer)
+            .map_or(0, |n| n.clamp(0, 3) as u8)
+    };
+    LogHint {
+        format: match table.get("log_format").and_then(toml::Value::as_str) {
+            Some("json") => Some(LogFormat::Json),
+            Some("text") => Some(LogFormat::Text),
+            _ => None,
+        },
+        quiet: count("quiet"),
+        verbose: count("verbose"),
     }
 }
 

@@ -206,6 +206,57 @@ async fn set_tags_and_pool_members_run_from_job_files() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inventory_job_keeps_to_the_list_rate_and_its_filters_and_dry_run_sends_nothing() {
+    let sim = start_sim(SimConfig {
+        cards: 3_000,
+        list_rate: Some(20),
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempdir();
+    // `rate` is for the other APIs: the card list runs at `list_rate`.
+    let p = job(
+        dir.path(),
+        "inv.toml",
+        "operation = \"inventory\"\nrun_dir = \"inv\"\nrate = 200\nlist_rate = 20\n[inventory]\nreal_named = false\n",
+    );
+    let mut cmd = run_job(&p);
+    cmd.env("GSL_ENDPOINT", sim.url());
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let stats = sim.stats();
+    assert!(calls(&stats, "sim-cards", "throttled") <= 1, "{stats}");
+    let rows = read_report(&dir.path().join("inv/inventory.csv"));
+    let want = sim.cards().iter().filter(|c| !c.real_named).count();
+    assert_eq!(rows.len(), want);
+    assert!(rows.iter().all(|r| r["real_named"] == "false"));
+
+    // `dry_run = true`: the plan on stdout, nothing sent.
+    let ids: Vec<String> = sim
+        .cards()
+        .iter()
+        .take(5)
+        .map(|c| c.iccid.clone())
+        .collect();
+    write_csv(dir.path(), "in.csv", &ids);
+    let p = job(
+        dir.path(),
+        "dry.toml",
+        "operation = \"clear-real-name\"\ninput = \"in.csv\"\nrun_dir = \"dry\"\ndry_run = true\nquiet = 1\n",
+    );
+    let mut cmd = run_job(&p);
+    cmd.env("GSL_ENDPOINT", sim.url());
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(
+        ran.stdout.contains("nothing was sent (--dry-run)"),
+        "{}",
+        ran.stdout
+    );
+    assert_eq!(calls_total(&sim.stats(), "clear-real-name"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_shipped_job_file_runs_as_a_rehearsal() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = tempdir();

@@ -58,10 +58,12 @@ pub async fn run(args: RunArgs, log: LogSettings) -> Result<i32, Failure> {
             super::set_tags::run(a, log).await
         }
         "inventory" => {
+            // The SIM card list has its own quota: `rate` is for the other APIs.
+            let filters = job.file.inventory.clone();
             let a = InventoryArgs {
-                real_named: None,
-                order_id: None,
-                list_rate: b.run.rate,
+                real_named: filters.as_ref().and_then(|f| f.real_named),
+                order_id: filters.as_ref().and_then(|f| f.order_id),
+                list_rate: job.file.list_rate,
                 column: b.column.clone(),
                 inputs: b.inputs.clone(),
                 list: list_options(b, "inventory.csv")?,
