@@ -4,16 +4,34 @@ use super::batch::human_duration;
 use crate::cli::StatusArgs;
 use crate::exit::{Failure, OK};
 use crate::journal::{Journal, INFLIGHT};
+use crate::model::Status;
+use crate::report::layout::shown_status;
 use crate::rundir;
 use serde_json::json;
+use std::collections::BTreeMap;
 
 pub fn run(args: StatusArgs) -> Result<i32, Failure> {
     let journal = Journal::open_read(&args.run_dir).map_err(|e| Failure::usage(e.to_string()))?;
     let e = |e: crate::journal::JournalError| Failure::usage(e.to_string());
     let meta = journal.meta().map_err(e)?;
-    let counts = journal.counts().map_err(e)?;
+    let raw = journal.counts().map_err(e)?;
     let sessions = journal.sessions().map_err(e)?;
     let holder = rundir::holder(&args.run_dir);
+    // The report's statuses, every one (0 included). Rows in flight are `pending` while a
+    // process drives the run (and counted apart); once none does, they are what the report
+    // shows: `unknown`, or `pending` for an operation that is safe to repeat.
+    let idempotent = crate::engine::operation::from_meta(&meta).is_none_or(|op| op.idempotent());
+    let in_flight = raw.get(INFLIGHT).copied().unwrap_or(0);
+    let mut counts: BTreeMap<&str, u64> = Status::ALL.iter().map(|s| (s.as_str(), 0)).collect();
+    for (status, n) in &raw {
+        let shown = match (status.as_str(), holder.is_some()) {
+            (INFLIGHT, true) => Some(Status::Pending),
+            (s, _) => shown_status(s, idempotent),
+        };
+        if let Some(s) = shown {
+            *counts.entry(s.as_str()).or_default() += n;
+        }
+    }
     let (mut calls, mut secs) = (0u64, 0f64);
     for (_, _, t, _) in &sessions {
         if let (Some(a), Some(b)) = (&t.first_call_at, &t.last_call_at) {
@@ -27,8 +45,7 @@ pub fn run(args: StatusArgs) -> Result<i32, Failure> {
         }
     }
     let rate = (secs > 0.0).then(|| calls as f64 / secs);
-    let left =
-        counts.get("pending").copied().unwrap_or(0) + counts.get(INFLIGHT).copied().unwrap_or(0);
+    let left = counts.get("pending").copied().unwrap_or(0);
     let eta = rate.filter(|r| *r > 0.0).map(|r| left as f64 / r);
     let last = journal.last_update().map_err(e)?;
     if args.json {
@@ -38,6 +55,7 @@ pub fn run(args: StatusArgs) -> Result<i32, Failure> {
             "rehearsal": meta.rehearsal,
             "counts": counts,
             "rows": counts.values().sum::<u64>(),
+            "in_flight": if holder.is_some() { in_flight } else { 0 },
             "rate": rate,
             "eta_secs": eta,
             "started_at": meta.created_at,
@@ -53,7 +71,14 @@ pub fn run(args: StatusArgs) -> Result<i32, Failure> {
             meta.operation,
             if meta.rehearsal { ", REHEARSAL" } else { "" }
         );
-        let line: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let mut line: Vec<String> = counts
+            .iter()
+            .filter(|(_, v)| **v > 0)
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        if holder.is_some() && in_flight > 0 {
+            line.push(format!("{in_flight} of the pending in flight"));
+        }
         println!(
             "rows:       {} ({})",
             counts.values().sum::<u64>(),
