@@ -411,6 +411,14 @@ fn summary_counts_percentiles_and_sessions() {
     let v: serde_json::Value = serde_json::to_value(&s).unwrap();
     assert_eq!(v["counts"]["pending"], 0);
     assert_eq!(v["latency_ms"]["p99"], 990);
+    let per_api = v["achieved_rate_per_api"].as_object().unwrap();
+    assert_eq!(per_api.len(), 1, "{v}");
+    let (api, rate) = per_api.iter().next().unwrap();
+    assert!(
+        api.starts_with("GET /v1/sim-cards/") || api.starts_with("POST /v1/"),
+        "{api}"
+    );
+    assert!((rate.as_f64().unwrap() - 5.0).abs() < 1e-9);
 }
 
 #[test]

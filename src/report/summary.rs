@@ -46,6 +46,8 @@ pub struct Summary {
     pub retries: u64,
     /// Calls per second while calls were being made (all APIs together); `None` under 2 calls.
     pub achieved_rate: Option<f64>,
+    /// The same per API (method and path): a run paces the one API its operation calls.
+    pub achieved_rate_per_api: BTreeMap<String, f64>,
     pub latency_ms: Latency,
     /// Time the run's processes spent on it, summed (gaps between a crash and `resume` excluded).
     pub duration_secs: f64,
@@ -105,6 +107,14 @@ impl Summary {
             }
         }
         let achieved_rate = (busy > 0.0).then(|| intervals as f64 / busy);
+        let achieved_rate_per_api = crate::engine::operation::from_meta(&meta)
+            .zip(achieved_rate)
+            .map(|(op, r)| {
+                let api = op.endpoint().split('?').next().unwrap_or_default();
+                (api.to_string(), r)
+            })
+            .into_iter()
+            .collect();
 
         let p = journal.latency_percentiles(&[0.5, 0.95, 0.99])?;
         let latency_ms = Latency {
@@ -134,6 +144,7 @@ impl Summary {
             throttled,
             retries,
             achieved_rate,
+            achieved_rate_per_api,
             latency_ms,
             duration_secs: duration,
             started_at,
