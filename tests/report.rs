@@ -313,6 +313,19 @@ fn sms_columns_carry_batch_and_order_id() {
 }
 
 #[test]
+fn an_sms_report_in_json_has_a_numeric_order_id_and_a_null_cid_for_a_whole_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut m = meta("send-sms", &[]);
+    m.params = serde_json::json!({"order_id": 20261126, "content": "hi"});
+    let mut j = Journal::create(dir.path(), &m).unwrap();
+    j.insert_rows(&[row(1, "", Status::Pending, &[])]).unwrap();
+    let jl = render_to(&j, &dir.path().join("r.jsonl"));
+    let v: serde_json::Value = serde_json::from_str(jl.lines().next().unwrap()).unwrap();
+    assert_eq!(v["order_id"], 20261126, "{v}");
+    assert_eq!(v["cid"], serde_json::Value::Null, "{v}");
+}
+
+#[test]
 fn rehearsal_is_marked_in_report_and_summary() {
     let dir = tempfile::tempdir().unwrap();
     let mut m = meta("check-real-name", &[]);

@@ -65,7 +65,8 @@ pub struct Layout {
     follow: bool,
     idempotent: bool,
     extras: usize,
-    order_id: Option<String>,
+    /// The SMS run's `--order-id`, a number in JSON reports.
+    order_id: Cell,
 }
 
 const CARD_COLUMNS: &[&str] = &[
@@ -146,9 +147,9 @@ impl Layout {
         }
         columns.extend(meta.extra_columns.iter().cloned());
         let order_id = match meta.params.get("order_id") {
-            Some(serde_json::Value::String(s)) => Some(s.clone()),
-            Some(serde_json::Value::Number(n)) => Some(n.to_string()),
-            _ => None,
+            Some(serde_json::Value::Number(n)) => n.as_i64().map_or(Cell::Null, Cell::Int),
+            Some(serde_json::Value::String(s)) => s.parse().map_or(Cell::Str(s.clone()), Cell::Int),
+            _ => Cell::Null,
         };
         Layout {
             columns,
@@ -177,15 +178,16 @@ impl Layout {
             Some(CardRef::Id(id)) if !self.sms => Some(id as i64),
             _ => None,
         };
-        c.push(Cell::Str(if by_id.is_some() {
-            String::new()
+        // No ICCID / cid (a row given by sim_card_id, an SMS to a whole order): null in JSON.
+        c.push(if by_id.is_some() || r.raw.is_empty() {
+            Cell::Null
         } else {
-            r.raw
-        }));
+            Cell::Str(r.raw)
+        });
         let sim_card_id = Cell::int(r.sim_card_id.or(by_id));
         if self.sms {
             c.push(Cell::int(r.batch));
-            c.push(Cell::str(self.order_id.clone()));
+            c.push(self.order_id.clone());
             c.push(Cell::Str(status.as_str().to_string()));
         } else if self.tags {
             c.push(sim_card_id);
