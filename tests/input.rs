@@ -219,6 +219,14 @@ fn extras_union_across_files_with_clash_prefix() {
 }
 
 #[test]
+fn a_column_named_rehearsal_is_prefixed_like_the_report_columns() {
+    let data = format!("iccid,Rehearsal\n{A},yes\n");
+    let mut inputs = Inputs::from_reader("in", Cursor::new(data.into_bytes()), &opts());
+    inputs.next().unwrap().unwrap();
+    assert_eq!(inputs.extra_columns(), ["input_Rehearsal"]);
+}
+
+#[test]
 fn json_array_of_strings_and_objects() {
     let data = format!("[\n  \"{A}\",\n  \"{B}\"\n]\n");
     let recs = read(data.as_bytes(), &opts());

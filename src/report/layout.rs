@@ -116,12 +116,14 @@ const TAG_COLUMNS: &[&str] = &[
 /// Whether an input column's name is one of the report's own (any layout, any case): such a
 /// column is carried as `input_<name>` so it cannot overwrite or be mistaken for a result.
 pub fn is_report_column(name: &str) -> bool {
+    // `rehearsal` marks a rehearsal's rows (see the report writer).
     [
         CARD_COLUMNS,
         CARD_FOLLOW,
         SMS_COLUMNS,
         SMS_FOLLOW,
         TAG_COLUMNS,
+        &["rehearsal"],
     ]
     .iter()
     .flat_map(|cols| cols.iter())
