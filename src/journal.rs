@@ -457,8 +457,9 @@ impl Journal {
     }
 
     /// An `unknown` row proven done by `follow`: `ok`, with the work order found (if any) and
-    /// `note` saying what proved it. Rows no longer `unknown` are left alone; returns whether
-    /// the row changed.
+    /// `note` saying what proved it (after the lost answer's message); the lost answer's
+    /// `error_code` and `http_status` go, since the row did not fail. Rows no longer `unknown`
+    /// are left alone; returns whether the row changed.
     pub fn settle_unknown(
         &mut self,
         row: u64,
@@ -469,7 +470,8 @@ impl Journal {
             .conn
             .execute(
                 "UPDATE rows SET status = 'ok', work_order_id = coalesce(?2, work_order_id),
-                 error_msg = ?3 WHERE row = ?1 AND status = 'unknown'",
+                 error_msg = ?3, error_code = NULL, http_status = NULL
+                 WHERE row = ?1 AND status = 'unknown'",
                 params![row as i64, work_order_id, note],
             )
             .map_err(self.err())?;

@@ -341,6 +341,15 @@ async fn unknown_rows_become_ok_only_with_a_work_order_for_the_card() {
             .count(),
         unknown
     );
+    for r in rows
+        .iter()
+        .filter(|r| r["error_msg"].contains("follow: outcome proven"))
+    {
+        assert_eq!(
+            r["error_code"], "",
+            "an ok row carries no error code: {r:?}"
+        );
+    }
 
     // Again: the unprovable row keeps one reason, not two.
     assert_eq!(run(follow_cmd(&run_dir)).await.code, 1);
