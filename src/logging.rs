@@ -66,6 +66,10 @@ impl<'a> MakeWriter<'a> for BarWriter {
 }
 
 /// Install the global subscriber. `GSL_LOG` (an `EnvFilter`) overrides the level when set.
+/// The target of the periodic progress line: kept at `-q` (the SPEC's "with -q ... a one-line
+/// progress log every 60 s"), dropped at `-qq`.
+pub const PROGRESS_TARGET: &str = "gslbatch::progress";
+
 pub fn init(s: LogSettings) {
     let _ = FORMAT.set(s.format);
     let level = match s.verbosity {
@@ -73,7 +77,7 @@ pub fn init(s: LogSettings) {
         -2 => "debug",
         -1 => "info,gslbatch=debug",
         0 => "info",
-        1 => "warn",
+        1 => "warn,gslbatch::progress=info",
         _ => "error",
     };
     // Dependencies stay at warn unless asked: their debug output can include request lines.

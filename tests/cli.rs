@@ -565,3 +565,33 @@ fn assert_status_matches(v: &serde_json::Value, rows: &[HashMap<String, String>]
         .collect();
     assert_eq!(reported, counts, "status and report agree");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quiet_runs_keep_the_periodic_progress_line_and_qq_drops_it() {
+    let sim = start_sim(SimConfig::default()).await;
+    let dir = tempdir();
+    let ids = first_iccids(&sim, 30);
+    let input = write_csv(dir.path(), "in.csv", &ids);
+    // 30 rows at 10/s: about 3 s, a progress line each second.
+    let mut cmd = batch("check-real-name", &input, &sim, &dir.path().join("q"), 10);
+    cmd.env("GSL_PROGRESS_SECS", "1");
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let lines = ran
+        .stderr
+        .lines()
+        .filter(|l| l.contains("progress"))
+        .count();
+    assert!(lines >= 1, "-q keeps the progress line: {}", ran.stderr);
+    assert!(ran.stderr.contains("total=30"), "{}", ran.stderr);
+
+    let mut cmd = batch("check-real-name", &input, &sim, &dir.path().join("qq"), 10);
+    cmd.env("GSL_PROGRESS_SECS", "1").arg("-q");
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(
+        !ran.stderr.contains("total=30"),
+        "-qq: errors only: {}",
+        ran.stderr
+    );
+}

@@ -1,4 +1,5 @@
-//! Live progress: the TTY bar, or a log line every 60 s for schedulers.
+//! Live progress: the TTY bar, or a log line every 60 s for schedulers (`GSL_PROGRESS_SECS`
+//! sets another interval). The line's target is [`logging::PROGRESS_TARGET`], which `-q` keeps.
 
 use crate::engine::Counters;
 use crate::logging::{self, LogSettings};
@@ -6,7 +7,19 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const LOG_EVERY: Duration = Duration::from_secs(60);
+/// Seconds between progress lines without a bar, unless `GSL_PROGRESS_SECS` says otherwise.
+const LOG_EVERY_SECS: f64 = 60.0;
+
+fn log_every() -> Duration {
+    std::env::var("GSL_PROGRESS_SECS")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 1.0)
+        .map_or(
+            Duration::from_secs_f64(LOG_EVERY_SECS),
+            Duration::from_secs_f64,
+        )
+}
 
 /// A running progress display; [`Progress::finish`] clears it before the summary prints.
 pub struct Progress {
@@ -22,6 +35,7 @@ pub fn start(log: LogSettings, counters: Arc<Counters>, done: u64, todo: u64) ->
     let task = tokio::spawn(async move {
         let started = Instant::now();
         let mut last_log = Instant::now();
+        let every = log_every();
         loop {
             tokio::time::sleep(Duration::from_millis(200)).await;
             let finished = counters.finished.load(Relaxed);
@@ -34,7 +48,7 @@ pub fn start(log: LogSettings, counters: Arc<Counters>, done: u64, todo: u64) ->
                 b.set_message(format!(
                     "{rate:.1}/s · ok {ok} failed {failed} unknown {unknown}"
                 ));
-            } else if last_log.elapsed() >= LOG_EVERY {
+            } else if last_log.elapsed() >= every {
                 last_log = Instant::now();
                 let secs = started.elapsed().as_secs_f64().max(0.001);
                 let rate = finished as f64 / secs;
@@ -45,6 +59,7 @@ pub fn start(log: LogSettings, counters: Arc<Counters>, done: u64, todo: u64) ->
                     "unknown".into()
                 };
                 tracing::info!(
+                    target: logging::PROGRESS_TARGET,
                     done = done + finished,
                     total,
                     ok,
