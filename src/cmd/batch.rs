@@ -3,7 +3,7 @@
 
 use crate::cli::{BatchArgs, RunOptions};
 use crate::engine::operation::Operation;
-use crate::engine::{default_concurrency, EngineConfig};
+use crate::engine::{EngineConfig, DEFAULT_CONCURRENCY};
 use crate::exit::Failure;
 use crate::gsl::auth::{Auth, Credentials, Secret};
 use crate::gsl::{client, Client};
@@ -30,7 +30,7 @@ pub fn engine_config(o: &RunOptions) -> Result<EngineConfig, Failure> {
             "--rate {rate}: must be a positive number"
         )));
     }
-    let concurrency = o.concurrency.unwrap_or_else(|| default_concurrency(rate));
+    let concurrency = o.concurrency.unwrap_or(DEFAULT_CONCURRENCY);
     if !(1..=1024).contains(&concurrency) {
         return Err(Failure::usage(format!(
             "--concurrency {concurrency}: must be 1..=1024"
