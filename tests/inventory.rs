@@ -418,3 +418,22 @@ async fn rehearsal_lists_a_generated_fleet_and_says_so() {
     assert_eq!(rows.len(), 2_000);
     assert!(rows.iter().all(|r| r["rehearsal"] == "REHEARSAL"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_signature_exits_3_with_the_clock_hint() {
+    let sim = start_sim(SimConfig::default()).await;
+    let dir = tempdir();
+    let report = dir.path().join("inv.csv");
+    let mut cmd = inventory(&sim, &report, 1000);
+    cmd.env("HUAWEICLOUD_SDK_SK", "not-the-secret");
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 3, "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("authentication rejected (AK/SK)"),
+        "{}",
+        ran.stderr
+    );
+    assert!(ran.stderr.contains("the local clock is"), "{}", ran.stderr);
+    assert!(!ran.stderr.contains("not-the-secret"), "{}", ran.stderr);
+    assert!(!report.exists(), "no report from a refused listing");
+}

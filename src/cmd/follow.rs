@@ -73,7 +73,8 @@ pub async fn run(args: FollowArgs, _log: LogSettings) -> Result<i32, Failure> {
         Err(FollowError::Api(e)) => {
             let _ = finish(&journal, &dir, args.run.report.as_deref(), None);
             return Err(Failure::aborted(format!(
-                "follow stopped: {e}; check the credentials, then run it again"
+                "follow stopped: {}; check the credentials, then run it again",
+                e.rejection(reader.client.credentials().mode())
             )));
         }
     };

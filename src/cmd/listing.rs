@@ -281,9 +281,8 @@ async fn call<T>(
 pub fn query_failure(what: &str, err: &GslError, client: &Client) -> Failure {
     match err {
         GslError::Unauthorized { .. } | GslError::Auth(_) => Failure::aborted(format!(
-            "{what}: authentication rejected ({}): {}; check the credentials",
-            client.credentials().mode(),
-            err.error_msg()
+            "{what}: {}; check the credentials",
+            err.rejection(client.credentials().mode())
         )),
         GslError::Refused(f) => Failure::failed(format!(
             "{what}: the API refused the query: {} {} {}",

@@ -570,22 +570,8 @@ async fn work_unit(shared: &Shared, unit: &[(u64, String)]) -> Option<Outcome> {
 
 /// The operator-facing explanation of a 401, with the clock hint in AK/SK mode.
 fn auth_message(shared: &Shared, err: &GslError) -> String {
-    let mode = shared.client.credentials().mode();
-    let mut msg = format!("authentication rejected ({mode}): {}", err.error_msg());
-    if let GslError::Unauthorized {
-        clock_offset: Some(off),
-        ..
-    } = err
-    {
-        if mode == "AK/SK" {
-            let secs = off.num_seconds();
-            msg.push_str(&format!(
-                "; the local clock is {}s {} the server's (signatures older than 15 minutes are refused)",
-                secs.abs(),
-                if secs > 0 { "behind" } else { "ahead of" }
-            ));
-        }
-    }
-    msg.push_str("; check the credentials, then resume the run");
-    msg
+    format!(
+        "{}; check the credentials, then resume the run",
+        err.rejection(shared.client.credentials().mode())
+    )
 }

@@ -57,6 +57,27 @@ pub enum GslError {
 }
 
 impl GslError {
+    /// "authentication rejected (MODE): why", with how far the local clock is from the
+    /// server's when an AK/SK signature was refused (signatures are good for 15 minutes).
+    pub fn rejection(&self, mode: &str) -> String {
+        let mut msg = format!("authentication rejected ({mode}): {}", self.error_msg());
+        if let GslError::Unauthorized {
+            clock_offset: Some(off),
+            ..
+        } = self
+        {
+            if mode == "AK/SK" {
+                let secs = off.num_seconds();
+                msg.push_str(&format!(
+                    "; the local clock is {}s {} the server's (signatures older than 15 minutes are refused)",
+                    secs.abs(),
+                    if secs > 0 { "behind" } else { "ahead of" }
+                ));
+            }
+        }
+        msg
+    }
+
     /// The error body's fields, when the server sent one.
     pub fn fault(&self) -> Option<&ApiFault> {
         match self {
