@@ -1,11 +1,19 @@
 //! Hand-made nasty input files, each through the real binary's `--dry-run` (read, validate and
-//! count everything, send nothing) with an asserted outcome.
+//! count everything, send nothing) with an asserted outcome. The small ones live in
+//! `tests/data/nasty/`; the 10 MB line and the million duplicates are written by their tests.
 
 use crate::common::{bare, tempdir};
 use std::io::Write;
 use std::path::Path;
 
 const GOOD: &str = "89860312345678901234";
+
+/// A file under `tests/data/nasty/`.
+fn nasty(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/nasty")
+        .join(name)
+}
 
 /// `(exit code, stdout, stderr)` of a dry run of a rehearsal over `file`.
 fn dry_run(file: &Path) -> (i32, String, String) {
@@ -37,13 +45,8 @@ fn counts(plan: &str) -> (u64, u64, u64, u64) {
 
 #[test]
 fn nul_bytes_make_rows_invalid_not_the_file() {
-    let dir = tempdir();
-    let f = dir.path().join("nul.csv");
-    std::fs::write(
-        &f,
-        format!("iccid\n{GOOD}\n8986\u{0}0312345678901234\n89860312345678901235\n"),
-    )
-    .unwrap();
+    // A NUL inside the second card's ICCID.
+    let f = nasty("nul.csv");
     let (code, out, err) = dry_run(&f);
     assert_eq!(code, 0, "{err}");
     assert_eq!(counts(&out), (3, 2, 1, 0));
@@ -65,14 +68,8 @@ fn a_ten_megabyte_line_is_one_invalid_row() {
 
 #[test]
 fn mixed_delimiters_follow_the_first_line() {
-    let dir = tempdir();
-    let f = dir.path().join("mixed.csv");
     // Semicolons on the header; a comma line later is one cell that is not an ICCID.
-    std::fs::write(
-        &f,
-        format!("iccid;site\n{GOOD};a\n89860312345678901235,b\n89860312345678901236;c\n"),
-    )
-    .unwrap();
+    let f = nasty("mixed.csv");
     let (code, out, err) = dry_run(&f);
     assert_eq!(code, 0, "{err}");
     assert_eq!(counts(&out), (3, 2, 1, 0));
@@ -80,13 +77,8 @@ fn mixed_delimiters_follow_the_first_line() {
 
 #[test]
 fn utf16_is_refused_as_a_whole_file_naming_it() {
-    let dir = tempdir();
-    let f = dir.path().join("utf16.csv");
-    let mut bytes = vec![0xFF, 0xFE];
-    for u in format!("iccid\n{GOOD}\n").encode_utf16() {
-        bytes.extend(u.to_le_bytes());
-    }
-    std::fs::write(&f, bytes).unwrap();
+    // UTF-16 LE with its byte-order mark.
+    let f = nasty("utf16.csv");
     let (code, out, err) = dry_run(&f);
     assert_eq!(code, 2, "{out}");
     assert!(err.contains("utf16.csv") && err.contains("UTF-16"), "{err}");
@@ -94,13 +86,8 @@ fn utf16_is_refused_as_a_whole_file_naming_it() {
 
 #[test]
 fn a_json_array_that_ends_early_is_exit_2_naming_the_line() {
-    let dir = tempdir();
-    let f = dir.path().join("cut.json");
-    std::fs::write(
-        &f,
-        format!("[\n\"{GOOD}\",\n\"89860312345678901235\",\n\"8986031"),
-    )
-    .unwrap();
+    // Two cards, then a third cut off mid-string with no closing bracket.
+    let f = nasty("cut.json");
     let (code, out, err) = dry_run(&f);
     assert_eq!(code, 2, "{out}");
     assert!(err.contains("cut.json:"), "{err}");
