@@ -595,3 +595,79 @@ async fn quiet_runs_keep_the_periodic_progress_line_and_qq_drops_it() {
         ran.stderr
     );
 }
+
+fn signal(child: &Child, name: &str) {
+    let sent = std::process::Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_and_sighup_stop_like_sigint_and_a_second_signal_exits_at_once() {
+    // A clear at 20/s with answers after 0.5-1.5 s: requests are in flight when signalled,
+    // and still are when the second signal follows the first's log line.
+    let sim = start_sim(SimConfig {
+        latency_ms: 1000,
+        ..SimConfig::default()
+    })
+    .await;
+    let (telecom, _) = split_cards(&sim);
+    let ids: Vec<String> = telecom.iter().take(300).map(|c| c.iccid.clone()).collect();
+    for (i, signals) in [&["TERM"][..], &["HUP"][..], &["INT", "INT"][..]]
+        .iter()
+        .enumerate()
+    {
+        let dir = tempdir();
+        let input = write_csv(dir.path(), "in.csv", &ids[i * 100..(i + 1) * 100]);
+        let run_dir = dir.path().join("run");
+        let before = calls(&sim.stats(), "clear-real-name", "ok");
+        let mut child = spawn(
+            batch("clear-real-name", &input, &sim, &run_dir, 20),
+            dir.path(),
+        );
+        wait_until("10 clears", Duration::from_secs(20), || {
+            calls(&sim.stats(), "clear-real-name", "ok") >= before + 10
+        })
+        .await;
+        signal(&child, signals[0]);
+        if signals.len() == 2 {
+            // Signals sent together may arrive as one: the second waits for the first's log.
+            let d = dir.path().to_path_buf();
+            wait_until("the first signal's log", Duration::from_secs(10), || {
+                stderr_of(&d).contains("signal received")
+            })
+            .await;
+            signal(&child, signals[1]);
+        }
+        let code = wait_exit(&mut child, Duration::from_secs(20)).await;
+        let err = stderr_of(dir.path());
+        assert_eq!(code, 130, "{signals:?}: {err}");
+        if signals.len() == 2 {
+            assert!(err.contains("second signal: exiting now"), "{err}");
+            // Exited without rendering: `report` renders from the journal, and what was in
+            // flight is unknown, never lost.
+            let mut cmd = bare();
+            cmd.arg("report").arg(&run_dir);
+            assert_eq!(run(cmd).await.code, 0);
+        }
+        let rows = read_report(&run_dir.join("report.csv"));
+        assert_rows_in_order(&rows, 100);
+        assert!(
+            count(&rows, "pending") > 0,
+            "{signals:?}: {:?}",
+            status_counts(&rows)
+        );
+        let stats = sim.stats();
+        for r in &rows {
+            let n = clears_of(&stats, &r["iccid"]);
+            match r["status"].as_str() {
+                "ok" => assert_eq!(n, 1, "{r:?}"),
+                "pending" => assert_eq!(n, 0, "{r:?}"),
+                "unknown" => assert!(n <= 1, "{r:?}"),
+                s => panic!("{signals:?}: unexpected {s}: {r:?}"),
+            }
+        }
+    }
+}

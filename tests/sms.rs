@@ -387,3 +387,35 @@ async fn rehearsal_puts_the_cards_in_the_order_and_sends_nothing_real() {
     assert_eq!(count(&rows, "ok"), 30);
     assert!(rows.iter().all(|r| r["order_id"] == "20261126"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_order_without_input_is_one_call_and_one_report_row() {
+    let mut cards = sms_cards(0, 40, ORDER);
+    // Cards of another order must not get the message.
+    cards.extend(sms_cards(40, 10, ORDER + 1));
+    let sim = sms_sim(cards.clone()).await;
+    let dir = tempdir();
+    let run_dir = dir.path().join("run");
+    let mut cmd = gsl();
+    cmd.arg("send-sms")
+        .args(["--content", "whole order", "--order-id", &ORDER.to_string()])
+        .args(["--endpoint", &sim.url(), "--rate", "100", "--yes", "-q"])
+        .arg("--run-dir")
+        .arg(&run_dir);
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(
+        calls(&sim.stats(), "send-sms", "ok"),
+        1,
+        "one call for the order"
+    );
+    let rows = read_report(&run_dir.join("report.csv"));
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["status"], "ok");
+    assert_eq!(rows[0]["cid"], "");
+    assert_eq!(rows[0]["order_id"], ORDER.to_string());
+    let sent = sent_per_cid(&sim);
+    assert_eq!(sent.len(), 40, "every card of the order, none of the other");
+    assert!(sent.values().all(|n| *n == 1));
+    assert!(cards[40..].iter().all(|c| !sent.contains_key(&c.iccid)));
+}
