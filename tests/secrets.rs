@@ -78,6 +78,11 @@ async fn run(sim: &Simulator, mode: Mode) -> Run {
     )
     .unwrap();
     std::fs::write(dir.path().join("token.txt"), format!("{FILE_TOKEN}\n")).unwrap();
+    std::fs::write(
+        dir.path().join("job.toml"),
+        "operation = \"check-real-name\"\ninput = \"cards.csv\"\nrun_dir = \"job-run\"\n",
+    )
+    .unwrap();
     let mut cmd = bare_command(dir.path());
     cmd.args([
         "-vvv",
@@ -300,6 +305,11 @@ async fn no_secret_from_any_command() {
     )
     .unwrap();
     std::fs::write(dir.path().join("token.txt"), format!("{FILE_TOKEN}\n")).unwrap();
+    std::fs::write(
+        dir.path().join("job.toml"),
+        "operation = \"check-real-name\"\ninput = \"cards.csv\"\nrun_dir = \"job-run\"\n",
+    )
+    .unwrap();
     let url = sim.url();
     let cycle = chrono::Local::now().format("%Y-%m").to_string();
     let commands: Vec<Vec<&str>> = vec![
@@ -343,6 +353,7 @@ async fn no_secret_from_any_command() {
             "pool.csv",
         ],
         vec!["check-real-name", "cards.csv", "--dry-run"],
+        vec!["run", "job.toml"],
     ];
     let mut blobs: Vec<(String, Vec<u8>)> = Vec::new();
     for args in &commands {
@@ -392,6 +403,93 @@ async fn no_secret_from_any_command() {
                 !contains(bytes, secret),
                 "{secret} leaked into {name}:\n{}",
                 String::from_utf8_lossy(bytes)
+            );
+        }
+    }
+}
+
+/// `simulate -vvv` with its accepted credentials in its environment, answering a good and a
+/// refused request: neither its output nor its log holds one of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_from_the_simulator_process() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let err_path = dir.path().join("sim.err");
+    let mut sim = bare_command(dir.path())
+        .args([
+            "-vvv",
+            "simulate",
+            "--listen",
+            "127.0.0.1:0",
+            "--cards",
+            "50",
+        ])
+        .env("GSL_SIM_AK", AK)
+        .env("GSL_SIM_SK", SK)
+        .env("GSL_SIM_TOKEN", AUTH_TOKEN)
+        .env("GSL_SIM_IAM_USER", IAM_USER)
+        .env("GSL_SIM_IAM_PASSWORD", IAM_PASSWORD)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    let mut out = BufReader::new(sim.stdout.take().unwrap());
+    let read = tokio::task::spawn_blocking(move || {
+        out.read_line(&mut first).unwrap();
+        (first, out)
+    });
+    let (first, mut out) = tokio::time::timeout(std::time::Duration::from_secs(30), read)
+        .await
+        .expect("the simulator says where it listens")
+        .unwrap();
+    let url = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("{first}"))
+        .to_string();
+    // One run it accepts (the token) and one it refuses (a wrong SK).
+    std::fs::write(
+        dir.path().join("cards.csv"),
+        "iccid\n89860312345678901234\n",
+    )
+    .unwrap();
+    for (k, v) in [
+        ("GSL_AUTH_TOKEN", AUTH_TOKEN),
+        ("HUAWEICLOUD_SDK_SK", "wrong-sk"),
+    ] {
+        let mut cmd = bare_command(dir.path());
+        cmd.args([
+            "check-real-name",
+            "cards.csv",
+            "-q",
+            "--endpoint",
+            &url,
+            "--run-dir",
+        ])
+        .arg(dir.path().join(k))
+        .env(k, v)
+        .env("HUAWEICLOUD_SDK_AK", AK);
+        let done = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+            .await
+            .unwrap();
+        assert!(done.status.code().is_some());
+    }
+    let _ = sim.kill();
+    let _ = sim.wait();
+    let mut rest = Vec::new();
+    std::io::Read::read_to_end(&mut out, &mut rest).unwrap();
+    let log = std::fs::read(&err_path).unwrap();
+    assert!(!log.is_empty(), "-vvv logs something");
+    for (name, bytes) in [
+        ("stdout", [first.as_bytes(), &rest].concat()),
+        ("stderr", log),
+    ] {
+        for secret in SECRETS {
+            assert!(
+                !contains(&bytes, secret),
+                "{secret} leaked into the simulator's {name}:\n{}",
+                String::from_utf8_lossy(&bytes)
             );
         }
     }

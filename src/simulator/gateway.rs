@@ -33,6 +33,8 @@ pub async fn gate(State((sim, api)): State<(Arc<Sim>, Api)>, req: Request, next:
         return ApiError::param().into_response();
     };
     if let Err(reason) = sim.auth.authenticate(&parts, &bytes) {
+        // The reason is one of the simulator's fixed texts: never a credential.
+        tracing::debug!(?api, method = %parts.method, path = parts.uri.path(), reason, "401");
         sim.gate.record(api, Outcome::Unauthorized);
         return super::auth::refuse(reason, sim.request_id());
     }
@@ -93,6 +95,7 @@ pub async fn gate(State((sim, api)): State<(Arc<Sim>, Api)>, req: Request, next:
     } else {
         Outcome::Error
     };
+    tracing::trace!(?api, status = resp.status().as_u16(), "answered");
     sim.gate.record(api, outcome);
     resp
 }
