@@ -252,11 +252,7 @@ async fn exit_130_on_sigint_with_a_complete_report() {
         second.stderr
     );
 
-    let killed = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(killed.success());
+    signal(&child, "INT");
     let code = wait_exit(&mut child, Duration::from_secs(20)).await;
     assert_eq!(code, 130, "{}", stderr_of(dir.path()));
     let rows = read_report(&run_dir.join("report.csv"));
@@ -596,14 +592,6 @@ async fn quiet_runs_keep_the_periodic_progress_line_and_qq_drops_it() {
     );
 }
 
-fn signal(child: &Child, name: &str) {
-    let sent = std::process::Command::new("kill")
-        .args([&format!("-{name}"), &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(sent.success());
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_and_sighup_stop_like_sigint_and_a_second_signal_exits_at_once() {
     // A clear at 20/s with answers after 0.5-1.5 s: requests are in flight when signalled,
@@ -613,8 +601,7 @@ async fn sigterm_and_sighup_stop_like_sigint_and_a_second_signal_exits_at_once()
         ..SimConfig::default()
     })
     .await;
-    let (telecom, _) = split_cards(&sim);
-    let ids: Vec<String> = telecom.iter().take(300).map(|c| c.iccid.clone()).collect();
+    let ids = telecom_iccids(&sim, 300);
     for (i, signals) in [&["TERM"][..], &["HUP"][..], &["INT", "INT"][..]]
         .iter()
         .enumerate()

@@ -39,8 +39,7 @@ async fn clear_run_work_orders_go_from_processing_to_success() {
     })
     .await;
     let dir = tempdir();
-    let (telecom, _) = split_cards(&sim);
-    let iccids: Vec<String> = telecom.iter().take(20).map(|c| c.iccid.clone()).collect();
+    let iccids = telecom_iccids(&sim, 20);
     let input = write_csv(dir.path(), "in.csv", &iccids);
     let run_dir = dir.path().join("run");
     let t0 = Instant::now();
@@ -152,13 +151,7 @@ async fn a_follow_with_few_orders_left_reads_one_list_page_then_their_details() 
     })
     .await;
     let dir = tempdir();
-    let (telecom, _) = split_cards(&sim);
-    let iccids: Vec<String> = telecom
-        .iter()
-        .take(1_100)
-        .map(|c| c.iccid.clone())
-        .collect();
-    assert_eq!(iccids.len(), 1_100);
+    let iccids = telecom_iccids(&sim, 1_100);
     let input = write_csv(dir.path(), "in.csv", &iccids);
     let run_dir = dir.path().join("run");
     let ran = run(batch("clear-real-name", &input, &sim, &run_dir, 5000)).await;
@@ -206,9 +199,7 @@ async fn an_interrupted_follow_keeps_what_it_wrote_and_the_next_one_finishes() {
     })
     .await;
     let dir = tempdir();
-    let (telecom, _) = split_cards(&sim);
-    let iccids: Vec<String> = telecom.iter().take(450).map(|c| c.iccid.clone()).collect();
-    assert_eq!(iccids.len(), 450);
+    let iccids = telecom_iccids(&sim, 450);
     let input = write_csv(dir.path(), "in.csv", &iccids);
     let run_dir = dir.path().join("run");
     let ran = run(batch("clear-real-name", &input, &sim, &run_dir, 1000)).await;
@@ -222,11 +213,7 @@ async fn an_interrupted_follow_keeps_what_it_wrote_and_the_next_one_finishes() {
         calls_total(&sim.stats(), "work-order-details") >= 250
     })
     .await;
-    let killed = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(killed.success());
+    signal(&child, "INT");
     let code = wait_exit(&mut child, Duration::from_secs(20)).await;
     let stderr = std::fs::read_to_string(dir.path().join("follow.err")).unwrap();
     assert_eq!(code, 130, "{stderr}");

@@ -142,6 +142,23 @@ pub fn batch(op: &str, input: &Path, sim: &Simulator, run_dir: &Path, rate: u32)
     cmd
 }
 
+/// The ICCIDs of the first `n` China Telecom (clearable) cards of the simulator.
+pub fn telecom_iccids(sim: &Simulator, n: usize) -> Vec<String> {
+    let (telecom, _) = split_cards(sim);
+    let ids: Vec<String> = telecom.iter().take(n).map(|c| c.iccid.clone()).collect();
+    assert_eq!(ids.len(), n, "the simulator holds {n} China Telecom cards");
+    ids
+}
+
+/// Send signal `name` (`INT`, `TERM`, `HUP`) to a child with `kill`.
+pub fn signal(child: &std::process::Child, name: &str) {
+    let sent = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success(), "kill -{name}");
+}
+
 /// Cards of the simulator, split into China Telecom (clearable) and the rest.
 pub fn split_cards(sim: &Simulator) -> (Vec<InventoryCard>, Vec<InventoryCard>) {
     sim.cards()
