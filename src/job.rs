@@ -258,13 +258,15 @@ fn check_sms(path: &Path, file: &JobFile) -> Result<(), Failure> {
             ));
         }
     }
-    if let Some(n) = sms.batch_size {
-        if !(1..=1000).contains(&n) {
-            return Err(bad(
-                path,
-                format!("key `sms.batch_size`: {n} is not 1..=1000"),
-            ));
-        }
+    let most = crate::engine::sms::MAX_BATCH;
+    if let Some(n) = sms
+        .batch_size
+        .filter(|n| !(1..=most).contains(&(*n as usize)))
+    {
+        return Err(bad(
+            path,
+            format!("key `sms.batch_size`: {n} is not 1..={most}"),
+        ));
     }
     if sms.order_id.is_none() && file.input.is_none() && file.inputs.is_none() {
         return Err(bad(

@@ -51,6 +51,10 @@ async fn bad_job_files_exit_2_naming_the_key_line_or_path() {
             &["set-tags needs a [tags] table"][..],
         ),
         (
+            "operation = \"send-sms\"\ninput = \"in.csv\"\n[sms]\ncontent = \"x\"\nbatch_size = 800\n",
+            &["`sms.batch_size`: 800 is not 1..=500"][..],
+        ),
+        (
             "operation = \"check-real-name\"\ninput = \"in.csv\"\n[tags]\nnames = [\"a\"]\n",
             &["[tags] table is for"][..],
         ),
