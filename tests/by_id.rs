@@ -128,29 +128,12 @@ async fn checks_and_clears_by_sim_card_id_reach_those_cards_and_follow_finds_the
     assert!(failed > 0 && failed < 20, "{failed} of 20 orders failed");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_batch_of_iccids_and_sim_card_ids_tags_every_card() {
-    let sim = start_sim(SimConfig::default()).await;
-    let dir = tempdir();
-    let cards = sim.cards();
-    let mut text = String::from("iccid,sim_card_id\n");
-    // One file names cards by ICCID, the other by sim_card_id.
-    for c in &cards[..30] {
-        text.push_str(&format!("{},\n", c.iccid));
-    }
-    let by_iccid = dir.path().join("a.csv");
-    std::fs::write(&by_iccid, text).unwrap();
-    let mut text = String::from("sim_card_id\n");
-    for c in &cards[30..60] {
-        text.push_str(&format!("{}\n", c.sim_card_id));
-    }
-    let by_id = dir.path().join("b.csv");
-    std::fs::write(&by_id, text).unwrap();
-
+fn set_tags_cmd(
+    sim: &gslbatch::simulator::Simulator,
+    run_dir: &std::path::Path,
+) -> std::process::Command {
     let mut cmd = gsl();
     cmd.arg("set-tags")
-        .arg(&by_iccid)
-        .arg(&by_id)
         .args([
             "--tag",
             "fleet-b",
@@ -162,21 +145,58 @@ async fn a_batch_of_iccids_and_sim_card_ids_tags_every_card() {
             "-q",
         ])
         .arg("--run-dir")
-        .arg(dir.path().join("run"));
+        .arg(run_dir);
+    cmd
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_tags_by_sim_card_id_sends_the_ids_and_refuses_a_mix() {
+    let sim = start_sim(SimConfig::default()).await;
+    let dir = tempdir();
+    let cards = sim.cards();
+    let mut text = String::from("sim_card_id\n");
+    for c in &cards[..60] {
+        text.push_str(&format!("{}\n", c.sim_card_id));
+    }
+    let by_id = dir.path().join("ids.csv");
+    std::fs::write(&by_id, text).unwrap();
+    let by_iccid = write_csv(dir.path(), "iccids.csv", &[cards[70].iccid.clone()]);
+
+    // A batch call names its cards one way: a mix is refused, nothing sent, in a dry run too.
+    for dry in [false, true] {
+        let mut cmd = set_tags_cmd(&sim, &dir.path().join(format!("mixed-{dry}")));
+        cmd.arg(&by_id).arg(&by_iccid);
+        if dry {
+            cmd.arg("--dry-run");
+        }
+        let ran = run(cmd).await;
+        assert_eq!(ran.code, 2, "{}", ran.stderr);
+        assert!(
+            ran.stderr
+                .contains("1 cards by ICCID and 60 by sim_card_id"),
+            "{}",
+            ran.stderr
+        );
+    }
+    assert_eq!(calls_total(&sim.stats(), "set-tags"), 0);
+
+    let mut cmd = set_tags_cmd(&sim, &dir.path().join("run"));
+    cmd.arg(&by_id);
     let ran = run(cmd).await;
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     let rows = read_report(&dir.path().join("run/report.csv"));
     assert_eq!(count(&rows, "ok"), 60);
     assert_eq!(rows[45]["sim_card_id"], cards[45].sim_card_id.to_string());
     assert_eq!(rows[45]["iccid"], "");
-    // A batch holds one kind of key: 30 by ICCID, then 30 by id.
-    assert_eq!(rows[29]["batch"], "1");
-    assert_eq!(rows[30]["batch"], "2");
     let after = sim.cards();
     for c in &after[..60] {
         assert_eq!(c.tag_ids, vec![2], "{}", c.iccid);
     }
-    assert_eq!(calls_total(&sim.stats(), "set-tags"), 2);
+    assert_eq!(
+        calls_total(&sim.stats(), "set-tags"),
+        1,
+        "one batch of 60 ids"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -188,15 +208,26 @@ async fn a_clear_naming_cards_both_ways_is_refused_before_anything_is_sent() {
     let a = write_csv(dir.path(), "a.csv", std::slice::from_ref(&card.iccid));
     let b = dir.path().join("b.csv");
     std::fs::write(&b, format!("sim_card_id\n{}\n", card.sim_card_id)).unwrap();
-    let mut cmd = batch("clear-real-name", &a, &sim, &dir.path().join("run"), 100);
-    cmd.arg(&b);
-    let ran = run(cmd).await;
-    assert_eq!(ran.code, 2, "{}", ran.stderr);
-    assert!(
-        ran.stderr.contains("1 cards by ICCID and 1 by sim_card_id"),
-        "{}",
-        ran.stderr
-    );
+    for dry in [false, true] {
+        let mut cmd = batch(
+            "clear-real-name",
+            &a,
+            &sim,
+            &dir.path().join(format!("r{dry}")),
+            100,
+        );
+        cmd.arg(&b);
+        if dry {
+            cmd.arg("--dry-run");
+        }
+        let ran = run(cmd).await;
+        assert_eq!(ran.code, 2, "{}", ran.stderr);
+        assert!(
+            ran.stderr.contains("1 cards by ICCID and 1 by sim_card_id"),
+            "{}",
+            ran.stderr
+        );
+    }
     assert_eq!(calls_total(&sim.stats(), "clear-real-name"), 0);
 }
 

@@ -47,6 +47,7 @@ pub fn engine_config(o: &RunOptions) -> Result<EngineConfig, Failure> {
     Ok(EngineConfig {
         rate,
         concurrency,
+        fixed_concurrency: o.concurrency.is_some(),
         max_attempts,
         max_failure_rate,
         failure_min_rows: o.failure_min_rows.unwrap_or(1000),

@@ -59,6 +59,30 @@ fn default_run_dir(op: &str) -> PathBuf {
     dir
 }
 
+/// Cards named both by ICCID and by `sim_card_id` in one run are refused (exit 2) where it
+/// matters: duplicates are found per kind of key, so a card named both ways would get two calls,
+/// which a non-idempotent operation must never make; and a batch call names its cards one way.
+fn one_kind_of_key(run: &NewRun, stats: &IngestStats) -> Result<(), Failure> {
+    let mixed = stats.by_id > 0 && stats.by_id < stats.valid;
+    let why = if !run.op.idempotent() {
+        "a card named both ways would get two calls, which must never happen"
+    } else if run.batch_size.is_some() {
+        "a batch call names its cards one way"
+    } else {
+        return Ok(());
+    };
+    if !mixed {
+        return Ok(());
+    }
+    Err(Failure::usage(format!(
+        "the input names {} cards by ICCID and {} by sim_card_id, and for {}: {why}; name every \
+         card one way (one run per kind): nothing was sent",
+        stats.valid - stats.by_id,
+        stats.by_id,
+        run.op.name()
+    )))
+}
+
 fn plan_text(run: &NewRun, stats: &IngestStats, endpoint: &str, cfg: &EngineConfig) -> String {
     let calls = if run.batch_size.is_some() {
         stats.batches
@@ -162,6 +186,7 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
                 ..IngestStats::default()
             },
         };
+        one_kind_of_key(&run, &stats)?;
         print!("{}", plan_text(&run, &stats, &shown_endpoint, &cfg));
         println!("nothing was sent (--dry-run)");
         return Ok(crate::exit::OK);
@@ -232,18 +257,7 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
                     stats.rows, stats.invalid, stats.duplicate
                 ))));
             }
-            // Duplicates are found per kind of key: a card named once by ICCID and once by
-            // sim_card_id would be done twice, which only an idempotent operation can afford.
-            if !run.op.idempotent() && stats.by_id > 0 && stats.by_id < stats.valid {
-                return Err(cleanup(Failure::usage(format!(
-                    "the input names {} cards by ICCID and {} by sim_card_id: a card named both ways \
-                     would get two {op} calls, which must never happen; name every card one way: \
-                     nothing was sent",
-                    stats.valid - stats.by_id,
-                    stats.by_id,
-                    op = run.op.name()
-                ))));
-            }
+            one_kind_of_key(&run, &stats).map_err(cleanup)?;
             stats
         }
         None => {

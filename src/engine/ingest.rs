@@ -37,8 +37,8 @@ pub enum IngestError {
 /// Read every input row; write them to `journal` when given (a dry run passes `None`).
 ///
 /// With `batch_size`, valid rows are numbered into batches of that many, in input order: the
-/// batch is the unit of sending, fixed here so that a resumed run sends the same batches. A batch
-/// holds one kind of key (ICCIDs, or `sim_card_id`s): one call names its cards one way.
+/// batch is the unit of sending, fixed here so that a resumed run sends the same batches. (A
+/// batched run holds one kind of key: the caller refuses a mix, see `stats.by_id`.)
 pub fn ingest(
     mut inputs: Inputs,
     mut journal: Option<&mut Journal>,
@@ -47,8 +47,6 @@ pub fn ingest(
     let mut stats = IngestStats::default();
     let mut dedupe = Dedupe::new();
     let mut chunk = Vec::with_capacity(CHUNK);
-    // The batch being filled: its rows so far and whether its keys are sim_card_ids.
-    let (mut in_batch, mut batch_by_id) = (0usize, false);
     for rec in inputs.by_ref() {
         let rec = rec?;
         stats.rows += 1;
@@ -75,13 +73,9 @@ pub fn ingest(
         };
         let batch = match (status, batch_size) {
             (Status::Pending, Some(size)) => {
-                let by_id = key.as_deref().is_some_and(|k| k.starts_with('#'));
-                if stats.batches == 0 || in_batch >= size.max(1) || by_id != batch_by_id {
-                    stats.batches += 1;
-                    (in_batch, batch_by_id) = (0, by_id);
-                }
-                in_batch += 1;
-                Some(stats.batches as i64)
+                let b = ((stats.valid - 1) / size.max(1) as u64 + 1) as i64;
+                stats.batches = b as u64;
+                Some(b)
             }
             _ => None,
         };

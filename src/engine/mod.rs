@@ -13,6 +13,7 @@ pub mod pacer;
 pub mod retry;
 pub mod sms;
 pub mod tags;
+pub mod window;
 pub mod writer;
 
 use crate::gsl::{Client, GslError};
@@ -33,22 +34,20 @@ use tokio::time::Instant;
 pub struct EngineConfig {
     /// Requests per second to the operation's API, retries included.
     pub rate: f64,
-    /// Requests in flight at most.
+    /// Workers, and so requests in flight at most.
     pub concurrency: usize,
+    /// `--concurrency` was given: the in-flight window is fixed at it instead of following
+    /// the observed latency (see [`window`]).
+    pub fixed_concurrency: bool,
     /// Tries per row, the first included; 429s do not count.
     pub max_attempts: u32,
     pub max_failure_rate: f64,
     pub failure_min_rows: u64,
 }
 
-/// The workers a run has unless `--concurrency` says otherwise: the SPEC's most, 256.
-///
-/// The requests in flight are whatever the observed latency needs, `rate × latency`, because
-/// workers beyond that cost nothing and send nothing: they queue at the pacer, which releases
-/// one slot at a time (nothing is reserved ahead, so a slowdown after a 429 applies to the very
-/// next request), and a request is in flight (intent recorded) only once released. So 256
-/// sustains `--rate` up to a latency of `256 / rate` seconds: the 30 s timeout at the default
-/// 5/s, 2.5 s at 100/s.
+/// The workers a run has unless `--concurrency` says otherwise: the SPEC's most, 256. How many
+/// of them may have a request in flight follows the observed latency ([`window`]): enough to
+/// sustain `--rate`, and no more while the API stops answering.
 pub const DEFAULT_CONCURRENCY: usize = 256;
 
 /// How often a live run's session totals are written to the journal.
@@ -121,6 +120,7 @@ struct Shared {
     op: Arc<dyn Operation>,
     client: Client,
     pacer: Pacer,
+    window: window::Window,
     cfg: EngineConfig,
     writer: writer::Writer,
     counters: Arc<Counters>,
@@ -181,6 +181,7 @@ pub async fn run(
     let (stop_tx, _) = watch::channel(None);
     let shared = Arc::new(Shared {
         pacer: Pacer::new(op.name(), cfg.rate),
+        window: window::Window::new(cfg.rate, cfg.concurrency, cfg.fixed_concurrency),
         op,
         client,
         cfg: cfg.clone(),
@@ -219,7 +220,8 @@ pub async fn run(
         })
     });
 
-    let (row_tx, row_rx) = mpsc::channel::<Unit>(cfg.concurrency * 2 + 16);
+    // Units queued ahead of the workers (each worker holds one more): a batch can be 500 cards.
+    let (row_tx, row_rx) = mpsc::channel::<Unit>(64);
     let dispatcher = tokio::spawn(dispatch(journal_dir, row_tx, shared.clone()));
     let row_rx = Arc::new(tokio::sync::Mutex::new(row_rx));
     let mut workers = Vec::with_capacity(cfg.concurrency);
@@ -429,6 +431,12 @@ async fn work_unit(shared: &Shared, unit: &[(u64, String)]) -> Option<Outcome> {
                 Some(g)
             }
         };
+        // A place in the in-flight window first, then the pacer's slot: a worker waiting for
+        // a place holds no slot.
+        let slot = tokio::select! {
+            s = shared.window.enter() => s,
+            _ = shared.stop_signal() => continue,
+        };
         tokio::select! {
             _ = shared.pacer.acquire() => {}
             _ = shared.stop_signal() => continue,
@@ -462,7 +470,9 @@ async fn work_unit(shared: &Shared, unit: &[(u64, String)]) -> Option<Outcome> {
         shared.counters.calls.fetch_add(1, Relaxed);
         let t0 = Instant::now();
         let result = shared.op.perform(&shared.client, &keys).await;
-        let latency_ms = t0.elapsed().as_millis() as u64;
+        drop(slot);
+        let latency = t0.elapsed();
+        let latency_ms = latency.as_millis() as u64;
         let answered = !matches!(
             &result,
             Err(GslError::Connect(_) | GslError::Timeout(_) | GslError::Closed(_))
@@ -470,6 +480,7 @@ async fn work_unit(shared: &Shared, unit: &[(u64, String)]) -> Option<Outcome> {
         );
         if answered {
             shared.auth_confirmed.store(true, Relaxed);
+            shared.window.answered(latency);
         }
         // `gate` is held until this try's decision is taken: after a 401 the run is stopped
         // before the next worker may send.

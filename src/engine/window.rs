@@ -1,0 +1,171 @@
+//! How many requests may be in flight at once: enough to sustain `--rate` at the latency the
+//! API is showing, and no more.
+//!
+//! The pacer alone would keep `rate × latency` requests in flight, however many workers wait.
+//! That is right while answers come back, and wrong while the API hangs: every request sent
+//! into a hang ends in a timeout, and for a non-idempotent operation each of those is an
+//! `unknown` row. So the window grows only with latencies that were *answered* (an average
+//! over recent answers, doubled for headroom) and never with timeouts: when the API stops
+//! answering, the window stays where healthy answers left it and acts as a circuit breaker.
+//! `--concurrency N` given explicitly fixes the window at N.
+
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// Share of each new answer in the latency average.
+const ALPHA: f64 = 0.2;
+/// The window holds this many times `rate × latency`: answers vary around their average.
+const HEADROOM: f64 = 2.0;
+/// The smallest window: enough for answers of up to this long before anything is observed.
+const FLOOR_SECS: f64 = 4.0;
+
+pub struct Window {
+    rate: f64,
+    /// The most in flight: the number of workers.
+    max: usize,
+    /// The least in flight (`--concurrency` given: `max`).
+    floor: usize,
+    limit: AtomicUsize,
+    in_flight: AtomicUsize,
+    /// Average latency of answered requests, in seconds.
+    latency: Mutex<Option<f64>>,
+    changed: Notify,
+}
+
+/// A place in the window; gives it back when dropped.
+pub struct Slot<'a>(&'a Window);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, SeqCst);
+        self.0.changed.notify_one();
+    }
+}
+
+impl Window {
+    /// `workers` is the run's concurrency; `fixed` when the operator set it.
+    pub fn new(rate: f64, workers: usize, fixed: bool) -> Window {
+        let max = workers.max(1);
+        let floor = if fixed {
+            max
+        } else {
+            ((rate * FLOOR_SECS).ceil() as usize).clamp(8, 256).min(max)
+        };
+        Window {
+            rate,
+            max,
+            floor,
+            limit: AtomicUsize::new(floor),
+            in_flight: AtomicUsize::new(0),
+            latency: Mutex::new(None),
+            changed: Notify::new(),
+        }
+    }
+
+    /// How many requests may be in flight now.
+    pub fn limit(&self) -> usize {
+        self.limit.load(SeqCst)
+    }
+
+    /// Wait for a place. Cancel-safe: dropping the future takes nothing.
+    pub async fn enter(&self) -> Slot<'_> {
+        loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            let n = self.in_flight.load(SeqCst);
+            if n < self.limit()
+                && self
+                    .in_flight
+                    .compare_exchange(n, n + 1, SeqCst, SeqCst)
+                    .is_ok()
+            {
+                return Slot(self);
+            }
+            if n < self.limit() {
+                continue;
+            }
+            changed.await;
+        }
+    }
+
+    /// An answer arrived after `latency` (not a timeout, not a lost connection): the window
+    /// follows the average.
+    pub fn answered(&self, latency: Duration) {
+        if self.floor == self.max {
+            return;
+        }
+        let secs = latency.as_secs_f64();
+        let avg = {
+            let mut l = self.latency.lock().expect("latency");
+            let avg = l.map_or(secs, |a| a + ALPHA * (secs - a));
+            *l = Some(avg);
+            avg
+        };
+        let want = ((self.rate * avg * HEADROOM).ceil() as usize).clamp(self.floor, self.max);
+        if self.limit.swap(want, SeqCst) < want {
+            self.changed.notify_waiters();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_follows_answered_latency_between_its_floor_and_the_workers() {
+        let w = Window::new(5.0, 256, false);
+        assert_eq!(
+            w.limit(),
+            20,
+            "4 s of answers at 5/s before anything is seen"
+        );
+        for _ in 0..50 {
+            w.answered(Duration::from_secs(8));
+        }
+        assert_eq!(w.limit(), 80, "5/s x 8 s x 2");
+        for _ in 0..100 {
+            w.answered(Duration::from_millis(100));
+        }
+        assert_eq!(w.limit(), 20, "back to the floor");
+        for _ in 0..50 {
+            w.answered(Duration::from_secs(600));
+        }
+        assert_eq!(w.limit(), 256, "never above the workers");
+        let fixed = Window::new(5.0, 3, true);
+        fixed.answered(Duration::from_secs(30));
+        assert_eq!(fixed.limit(), 3, "--concurrency fixes it");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn entering_waits_for_a_place_and_a_wider_window_lets_waiters_in() {
+        let w = std::sync::Arc::new(Window::new(1.0, 64, false));
+        assert_eq!(w.limit(), 8);
+        let held: Vec<Slot> = enter_n(&w, 8).await;
+        let w2 = w.clone();
+        let waiter = tokio::spawn(async move {
+            let _slot = w2.enter().await;
+        });
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert!(!waiter.is_finished(), "the window is full");
+        // Slow answers widen it: 1/s x 10 s x 2 = 20.
+        w.answered(Duration::from_secs(10));
+        tokio::time::timeout(Duration::from_secs(1), waiter)
+            .await
+            .expect("let in")
+            .unwrap();
+        drop(held);
+        assert_eq!(w.in_flight.load(SeqCst), 0);
+    }
+
+    async fn enter_n(w: &Window, n: usize) -> Vec<Slot<'_>> {
+        let mut v = Vec::new();
+        for _ in 0..n {
+            v.push(w.enter().await);
+        }
+        v
+    }
+}
