@@ -150,6 +150,9 @@ pub struct RunArgs {
     /// Input column holding the ICCID (case-insensitive).
     #[arg(long)]
     pub column: Option<String>,
+    /// The SIM card list's calls per second (inventory jobs) [wins over the job's `list_rate`].
+    #[arg(long)]
+    pub list_rate: Option<f64>,
     #[command(flatten)]
     pub send: SendOptions,
     #[command(flatten)]

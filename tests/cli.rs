@@ -606,6 +606,14 @@ async fn sigterm_and_sighup_stop_like_sigint_and_a_second_signal_exits_at_once()
         .iter()
         .enumerate()
     {
+        if signals.len() == 2 {
+            // Answers after 1.5-4.5 s: the second signal lands long before the first's
+            // in-flight requests could finish.
+            sim.set_faults(gslbatch::simulator::Faults {
+                latency_ms: 3000,
+                ..sim.faults()
+            });
+        }
         let dir = tempdir();
         let input = write_csv(dir.path(), "in.csv", &ids[i * 100..(i + 1) * 100]);
         let run_dir = dir.path().join("run");

@@ -212,23 +212,37 @@ async fn set_tags_and_pool_members_run_from_job_files() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_inventory_job_keeps_to_the_list_rate_and_its_filters_and_dry_run_sends_nothing() {
     let sim = start_sim(SimConfig {
-        cards: 3_000,
-        list_rate: Some(20),
+        cards: 6_000,
+        list_rate: Some(2),
         ..SimConfig::default()
     })
     .await;
     let dir = tempdir();
-    // `rate` is for the other APIs: the card list runs at `list_rate`.
+    // `rate` is for the other APIs: the card list runs at `list_rate`. About 1,800 cards
+    // without the flag make 4 pages: at `rate` they would go out at once into a quota of 2/s.
     let p = job(
         dir.path(),
         "inv.toml",
-        "operation = \"inventory\"\nrun_dir = \"inv\"\nrate = 200\nlist_rate = 20\n[inventory]\nreal_named = false\n",
+        "operation = \"inventory\"\nrun_dir = \"inv\"\nrate = 200\nlist_rate = 2\n[inventory]\nreal_named = false\n",
     );
+    // A dry run lists nothing.
+    let mut cmd = run_job(&p);
+    cmd.env("GSL_ENDPOINT", sim.url()).arg("--dry-run");
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(
+        ran.stdout.contains("nothing was sent (--dry-run)"),
+        "{}",
+        ran.stdout
+    );
+    assert_eq!(calls_total(&sim.stats(), "sim-cards"), 0);
+
     let mut cmd = run_job(&p);
     cmd.env("GSL_ENDPOINT", sim.url());
     let ran = run(cmd).await;
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     let stats = sim.stats();
+    assert!(calls_total(&stats, "sim-cards") >= 4, "{stats}");
     assert!(calls(&stats, "sim-cards", "throttled") <= 1, "{stats}");
     let rows = read_report(&dir.path().join("inv/inventory.csv"));
     let want = sim.cards().iter().filter(|c| !c.real_named).count();

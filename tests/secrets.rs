@@ -454,10 +454,13 @@ async fn no_secret_from_the_simulator_process() {
         "iccid\n89860312345678901234\n",
     )
     .unwrap();
-    for (k, v) in [
-        ("GSL_AUTH_TOKEN", AUTH_TOKEN),
+    let token: &[(&str, &str)] = &[("GSL_AUTH_TOKEN", AUTH_TOKEN)];
+    let wrong_sk: &[(&str, &str)] = &[
+        ("HUAWEICLOUD_SDK_AK", AK),
         ("HUAWEICLOUD_SDK_SK", "wrong-sk"),
-    ] {
+    ];
+    // Accepted: the card is not in its inventory, so the row fails (exit 1); refused: exit 3.
+    for (i, (env, want)) in [(token, 1), (wrong_sk, 3)].into_iter().enumerate() {
         let mut cmd = bare_command(dir.path());
         cmd.args([
             "check-real-name",
@@ -467,13 +470,19 @@ async fn no_secret_from_the_simulator_process() {
             &url,
             "--run-dir",
         ])
-        .arg(dir.path().join(k))
-        .env(k, v)
-        .env("HUAWEICLOUD_SDK_AK", AK);
+        .arg(dir.path().join(format!("run{i}")));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         let done = tokio::task::spawn_blocking(move || cmd.output().unwrap())
             .await
             .unwrap();
-        assert!(done.status.code().is_some());
+        assert_eq!(
+            done.status.code(),
+            Some(want),
+            "{}",
+            String::from_utf8_lossy(&done.stderr)
+        );
     }
     let _ = sim.kill();
     let _ = sim.wait();

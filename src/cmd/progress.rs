@@ -15,10 +15,10 @@ fn log_every() -> Duration {
         .ok()
         .and_then(|v| v.trim().parse::<f64>().ok())
         .filter(|s| s.is_finite() && *s >= 1.0)
-        .map_or(
-            Duration::from_secs_f64(LOG_EVERY_SECS),
-            Duration::from_secs_f64,
-        )
+        .map_or(Duration::from_secs_f64(LOG_EVERY_SECS), |s| {
+            // At most a day: a larger number is someone's "never".
+            Duration::from_secs_f64(s.min(86_400.0))
+        })
 }
 
 /// A running progress display; [`Progress::finish`] clears it before the summary prints.

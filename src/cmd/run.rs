@@ -18,6 +18,16 @@ pub async fn run(args: RunArgs, log: LogSettings) -> Result<i32, Failure> {
     let job = job::load(&args.job)?;
     let name = job.file.operation.clone();
     let b = job.resolve(&args)?;
+    if matches!(name.as_str(), "inventory" | "pool-members") && b.send.dry_run {
+        // A listing only reads, but a dry run sends nothing at all.
+        println!(
+            "plan: {name} (job {})\n  endpoint:    {}\n  what:        page the list 500 rows a call\n\
+             nothing was sent (--dry-run)",
+            args.job.display(),
+            b.endpoint
+        );
+        return Ok(crate::exit::OK);
+    }
     match name.as_str() {
         "check-real-name" | "clear-real-name" => {
             let op = operation::by_name(&name).expect("per-card operation");
@@ -63,7 +73,7 @@ pub async fn run(args: RunArgs, log: LogSettings) -> Result<i32, Failure> {
             let a = InventoryArgs {
                 real_named: filters.as_ref().and_then(|f| f.real_named),
                 order_id: filters.as_ref().and_then(|f| f.order_id),
-                list_rate: job.file.list_rate,
+                list_rate: args.list_rate.or(job.file.list_rate),
                 column: b.column.clone(),
                 inputs: b.inputs.clone(),
                 list: list_options(b, "inventory.csv")?,
