@@ -118,6 +118,9 @@ pub struct Outcome {
     pub real_named: Option<bool>,
     pub latency_ms: Option<u64>,
     pub finished_at: Option<String>,
+    /// The card's ICCID from the answer: kept (as the row's `raw`, shown under `iccid`) only
+    /// for a row given by `sim_card_id`, whose input had none.
+    pub iccid: Option<String>,
 }
 
 /// What `follow` learnt about one row (`None` fields keep what the journal holds).
@@ -376,7 +379,9 @@ impl Journal {
                 .prepare_cached(
                     "UPDATE rows SET status = coalesce(?2, status), attempts = ?3,
                      http_status = ?4, error_code = ?5, error_msg = ?6, work_order_id = ?7,
-                     real_named = ?8, latency_ms = ?9, finished_at = ?10 WHERE row = ?1",
+                     real_named = ?8, latency_ms = ?9, finished_at = ?10,
+                     raw = CASE WHEN ?11 IS NOT NULL AND key LIKE '#%' THEN ?11 ELSE raw END
+                     WHERE row = ?1",
                 )
                 .map_err(e)?;
             for o in outcomes {
@@ -391,6 +396,7 @@ impl Journal {
                     o.real_named,
                     o.latency_ms.map(|l| l as i64),
                     o.finished_at,
+                    o.iccid,
                 ])
                 .map_err(e)?;
             }

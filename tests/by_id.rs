@@ -91,7 +91,7 @@ async fn checks_and_clears_by_sim_card_id_reach_those_cards_and_follow_finds_the
     for (r, c) in rows.iter().zip(&telecom) {
         assert_eq!(r["status"], "ok");
         assert_eq!(r["sim_card_id"], c.sim_card_id.to_string());
-        assert_eq!(r["iccid"], "", "not given, not guessed");
+        assert_eq!(r["iccid"], c.iccid, "the check's answer names the card");
         assert_eq!(r["real_named"], "true");
         assert_eq!(r["site"], format!("s{}", c.sim_card_id));
     }
@@ -108,6 +108,11 @@ async fn checks_and_clears_by_sim_card_id_reach_those_cards_and_follow_finds_the
             c.sim_card_id
         );
     }
+    let rows = read_report(&run_dir.join("report.csv"));
+    assert!(
+        rows.iter().all(|r| r["iccid"].is_empty()),
+        "a clear's answer names no card: not guessed"
+    );
     // follow matches each failed order's detail to its row by sim_card_id.
     let mut f = gsl();
     f.arg("follow").arg(&run_dir).args(["--rate", "1000", "-q"]);

@@ -497,6 +497,7 @@ async fn work_unit(shared: &Shared, unit: &[(u64, String)]) -> Option<Outcome> {
                     status: Some(Status::Ok),
                     work_order_id: done.work_order_id,
                     real_named: done.real_named,
+                    iccid: done.iccid,
                     ..base
                 })
             }

@@ -12,6 +12,8 @@ use std::pin::Pin;
 pub struct Done {
     pub work_order_id: Option<i64>,
     pub real_named: Option<bool>,
+    /// The card's ICCID as the answer names it (a check's answer carries it).
+    pub iccid: Option<String>,
 }
 
 pub type OpFuture<'a> = Pin<Box<dyn Future<Output = Result<Done, GslError>> + Send + 'a>>;
@@ -82,6 +84,7 @@ impl Operation for CheckRealName {
             let r = client.real_named(&one_card(keys)).await?;
             Ok(Done {
                 real_named: Some(r.real_named),
+                iccid: r.iccid,
                 ..Done::default()
             })
         })

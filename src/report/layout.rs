@@ -180,8 +180,9 @@ impl Layout {
             Some(CardRef::Id(id)) if !self.sms => Some(id as i64),
             _ => None,
         };
-        // No ICCID / cid (a row given by sim_card_id, an SMS to a whole order): null in JSON.
-        c.push(if by_id.is_some() || r.raw.is_empty() {
+        // No ICCID / cid (a row given by sim_card_id that no answer named, an SMS to a whole
+        // order): null in JSON.
+        c.push(if r.raw.is_empty() {
             Cell::Null
         } else {
             Cell::Str(r.raw)
