@@ -2,13 +2,26 @@
 //! environment which wins over the file, and every file shipped under `jobs/` runs as a rehearsal.
 
 use crate::common::*;
-use gslbatch::simulator::SimConfig;
+use gslbatch::simulator::{SimConfig, Simulator};
 use std::path::{Path, PathBuf};
 
 fn job(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
     p
+}
+
+/// Write job file `name` and run it against `sim` (through `GSL_ENDPOINT`) with `extra` flags.
+async fn run_job_against(
+    sim: &Simulator,
+    dir: &Path,
+    name: &str,
+    text: &str,
+    extra: &[&str],
+) -> Ran {
+    let mut cmd = run_job(&job(dir, name, text));
+    cmd.env("GSL_ENDPOINT", sim.url()).args(extra);
+    run(cmd).await
 }
 
 fn run_job(path: &Path) -> std::process::Command {
@@ -158,14 +171,8 @@ async fn set_tags_and_pool_members_run_from_job_files() {
     let cards = sim.cards();
     let ids: Vec<String> = cards.iter().take(30).map(|c| c.iccid.clone()).collect();
     write_csv(dir.path(), "in.csv", &ids);
-    let p = job(
-        dir.path(),
-        "tags.toml",
-        "operation = \"set-tags\"\ninput = \"in.csv\"\nrun_dir = \"tag-run\"\nrate = 1000\nyes = true\n[tags]\nnames = [\"fleet-a\", \"resold\"]\nbatch_size = 10\n",
-    );
-    let mut cmd = run_job(&p);
-    cmd.env("GSL_ENDPOINT", sim.url());
-    let ran = run(cmd).await;
+    let tags = "operation = \"set-tags\"\ninput = \"in.csv\"\nrun_dir = \"tag-run\"\nrate = 1000\nyes = true\n[tags]\nnames = [\"fleet-a\", \"resold\"]\nbatch_size = 10\n";
+    let ran = run_job_against(&sim, dir.path(), "tags.toml", tags, &[]).await;
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     let rows = read_report(&dir.path().join("tag-run/report.csv"));
     assert_eq!(count(&rows, "ok"), 30);
@@ -177,14 +184,8 @@ async fn set_tags_and_pool_members_run_from_job_files() {
     }
 
     // The pool report of this month: the same rows as the command line gives.
-    let p = job(
-        dir.path(),
-        "pool.toml",
-        "operation = \"pool-members\"\nrun_dir = \"pool-{month}\"\nrate = 1000\n[pool]\nid = 3001\nbilling_cycle = \"{month}\"\n",
-    );
-    let mut cmd = run_job(&p);
-    cmd.env("GSL_ENDPOINT", sim.url());
-    let ran = run(cmd).await;
+    let pool = "operation = \"pool-members\"\nrun_dir = \"pool-{month}\"\nrate = 1000\n[pool]\nid = 3001\nbilling_cycle = \"{month}\"\n";
+    let ran = run_job_against(&sim, dir.path(), "pool.toml", pool, &[]).await;
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     let month = chrono::Local::now().format("%Y-%m").to_string();
     let from_job = read_report(&dir.path().join(format!("pool-{month}/pool-members.csv")));
@@ -220,15 +221,9 @@ async fn an_inventory_job_keeps_to_the_list_rate_and_its_filters_and_dry_run_sen
     let dir = tempdir();
     // `rate` is for the other APIs: the card list runs at `list_rate`. About 1,800 cards
     // without the flag make 4 pages: at `rate` they would go out at once into a quota of 2/s.
-    let p = job(
-        dir.path(),
-        "inv.toml",
-        "operation = \"inventory\"\nrun_dir = \"inv\"\nrate = 200\nlist_rate = 2\n[inventory]\nreal_named = false\n",
-    );
+    let inv = "operation = \"inventory\"\nrun_dir = \"inv\"\nrate = 200\nlist_rate = 2\n[inventory]\nreal_named = false\n";
     // A dry run lists nothing.
-    let mut cmd = run_job(&p);
-    cmd.env("GSL_ENDPOINT", sim.url()).arg("--dry-run");
-    let ran = run(cmd).await;
+    let ran = run_job_against(&sim, dir.path(), "inv.toml", inv, &["--dry-run"]).await;
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     assert!(
         ran.stdout.contains("nothing was sent (--dry-run)"),
@@ -237,9 +232,7 @@ async fn an_inventory_job_keeps_to_the_list_rate_and_its_filters_and_dry_run_sen
     );
     assert_eq!(calls_total(&sim.stats(), "sim-cards"), 0);
 
-    let mut cmd = run_job(&p);
-    cmd.env("GSL_ENDPOINT", sim.url());
-    let ran = run(cmd).await;
+    let ran = run_job_against(&sim, dir.path(), "inv.toml", inv, &[]).await;
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     let stats = sim.stats();
     assert!(calls_total(&stats, "sim-cards") >= 4, "{stats}");
@@ -257,14 +250,8 @@ async fn an_inventory_job_keeps_to_the_list_rate_and_its_filters_and_dry_run_sen
         .map(|c| c.iccid.clone())
         .collect();
     write_csv(dir.path(), "in.csv", &ids);
-    let p = job(
-        dir.path(),
-        "dry.toml",
-        "operation = \"clear-real-name\"\ninput = \"in.csv\"\nrun_dir = \"dry\"\ndry_run = true\nquiet = 1\n",
-    );
-    let mut cmd = run_job(&p);
-    cmd.env("GSL_ENDPOINT", sim.url());
-    let ran = run(cmd).await;
+    let dry = "operation = \"clear-real-name\"\ninput = \"in.csv\"\nrun_dir = \"dry\"\ndry_run = true\nquiet = 1\n";
+    let ran = run_job_against(&sim, dir.path(), "dry.toml", dry, &[]).await;
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     assert!(
         ran.stdout.contains("nothing was sent (--dry-run)"),
