@@ -1,0 +1,197 @@
+//! The run's write-ahead record in SQLite: its settings, every input row, each row's intent and
+//! outcome. The report, the summary, `status` and `resume` all read from here, never from memory.
+//!
+//! One connection writes (the engine's collector thread); readers open their own. WAL mode, so
+//! readers never block the writer. Commits are `synchronous=NORMAL` (survives a killed process)
+//! except those carrying intents, which are `synchronous=FULL` (survive a power cut): after any
+//! crash, a row whose intent is recorded and whose outcome is not was in flight.
+
+use crate::model::Status;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+mod follow;
+mod read;
+mod rows;
+mod sessions;
+
+pub use follow::FollowUpdate;
+pub use read::StoredRow;
+pub use rows::{NewRow, Outcome};
+pub use sessions::SessionTotals;
+
+pub const FILE_NAME: &str = "journal.sqlite";
+
+/// The journal-only state of a row whose request may be on the wire.
+pub const INFLIGHT: &str = "inflight";
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS rows (
+    row INTEGER PRIMARY KEY,
+    location TEXT NOT NULL,
+    raw TEXT NOT NULL,
+    key TEXT,
+    status TEXT NOT NULL,
+    batch INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    http_status INTEGER,
+    error_code TEXT,
+    error_msg TEXT,
+    work_order_id INTEGER,
+    real_named INTEGER,
+    sim_card_id INTEGER,
+    latency_ms INTEGER,
+    finished_at TEXT,
+    follow_status TEXT,
+    follow_detail TEXT,
+    follow_time1 TEXT,
+    follow_time2 TEXT,
+    extras TEXT
+);
+CREATE INDEX IF NOT EXISTS rows_status ON rows(status, row);
+CREATE TABLE IF NOT EXISTS sessions (
+    id INTEGER PRIMARY KEY,
+    pid INTEGER NOT NULL,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    calls INTEGER NOT NULL DEFAULT 0,
+    paced_calls INTEGER NOT NULL DEFAULT 0,
+    throttled INTEGER NOT NULL DEFAULT 0,
+    retries INTEGER NOT NULL DEFAULT 0,
+    first_call_at TEXT,
+    last_call_at TEXT,
+    exit_code INTEGER,
+    note TEXT
+);
+";
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("journal {path}: {source}")]
+    Sqlite {
+        path: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("journal {0}: not a gslbatch run directory (no run settings)")]
+    NotARun(String),
+    #[error("journal {path}: {reason}")]
+    Corrupt { path: String, reason: String },
+}
+
+/// The settings a run was started with: what `resume` takes from the journal.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RunMeta {
+    pub operation: String,
+    pub endpoint: String,
+    pub inputs: Vec<String>,
+    pub extra_columns: Vec<String>,
+    pub rehearsal: bool,
+    pub created_at: String,
+    /// Identifies the job, so that starting a different job on this run dir is refused.
+    pub fingerprint: String,
+    /// Operation-specific settings (SMS content, order id, tag ids...).
+    #[serde(default)]
+    pub params: serde_json::Value,
+    /// Input rows read, once ingestion finished; `None` while it is still going on.
+    #[serde(default)]
+    pub total_rows: Option<u64>,
+}
+
+pub struct Journal {
+    conn: Connection,
+    path: PathBuf,
+}
+
+fn now() -> String {
+    chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
+}
+
+impl Journal {
+    fn err(&self) -> impl Fn(rusqlite::Error) -> JournalError + '_ {
+        move |source| JournalError::Sqlite {
+            path: self.path.display().to_string(),
+            source,
+        }
+    }
+
+    fn connect(path: &Path, flags: OpenFlags) -> Result<Connection, JournalError> {
+        let e = |source| JournalError::Sqlite {
+            path: path.display().to_string(),
+            source,
+        };
+        let conn = Connection::open_with_flags(path, flags).map_err(e)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(e)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(e)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(e)?;
+        Ok(conn)
+    }
+
+    /// Create the journal of a new run in `dir` (which must exist).
+    pub fn create(dir: &Path, meta: &RunMeta) -> Result<Journal, JournalError> {
+        let path = dir.join(FILE_NAME);
+        let conn = Self::connect(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+        )?;
+        let j = Journal { conn, path };
+        j.conn.execute_batch(SCHEMA).map_err(j.err())?;
+        j.set_meta(meta)?;
+        Ok(j)
+    }
+
+    /// Open an existing run's journal for writing.
+    pub fn open(dir: &Path) -> Result<Journal, JournalError> {
+        Self::open_with(dir, OpenFlags::SQLITE_OPEN_READ_WRITE)
+    }
+
+    /// Open an existing run's journal to read it (while another process may be writing).
+    pub fn open_read(dir: &Path) -> Result<Journal, JournalError> {
+        Self::open_with(dir, OpenFlags::SQLITE_OPEN_READ_WRITE)
+    }
+
+    fn open_with(dir: &Path, flags: OpenFlags) -> Result<Journal, JournalError> {
+        let path = dir.join(FILE_NAME);
+        if !path.exists() {
+            return Err(JournalError::NotARun(path.display().to_string()));
+        }
+        let conn = Self::connect(&path, flags)?;
+        let j = Journal { conn, path };
+        j.meta()?;
+        Ok(j)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn set_meta(&self, meta: &RunMeta) -> Result<(), JournalError> {
+        let json = serde_json::to_string(meta).expect("meta serialises");
+        self.conn
+            .execute(
+                "INSERT INTO meta(key, value) VALUES ('run', ?1)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                params![json],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    pub fn meta(&self) -> Result<RunMeta, JournalError> {
+        let json: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'run'", [], |r| r.get(0))
+            .optional()
+            .map_err(self.err())?;
+        let json = json.ok_or_else(|| JournalError::NotARun(self.path.display().to_string()))?;
+        serde_json::from_str(&json).map_err(|e| JournalError::Corrupt {
+            path: self.path.display().to_string(),
+            reason: format!("run settings: {e}"),
+        })
+    }
+}
