@@ -90,19 +90,31 @@ pub async fn rehearsal_client(
     rehearsal_client_with(SimConfig::from_iccids(keys), rate, o).await
 }
 
-/// Start an in-process rehearsal simulator with this inventory (rate, latency and the
-/// rehearsal token are set here) and a client for it.
+/// Start an in-process rehearsal simulator with this inventory, throttled at the run's `rate`
+/// like the real gateway, and a client for it.
 pub async fn rehearsal_client_with(
     mut cfg: SimConfig,
     rate: f64,
     o: &RunOptions,
 ) -> Result<(Simulator, Client), Failure> {
     cfg.rate = Some(rate.ceil().max(1.0) as u32);
-    cfg.latency_ms = 20;
     cfg.work_order_secs = 5.0;
-    cfg.credentials = SimCredentials {
-        token: Some(REHEARSAL_TOKEN.into()),
-        ..SimCredentials::default()
+    start_rehearsal(cfg, timeout(o)?).await
+}
+
+/// Start the rehearsal simulator `cfg` describes (20 ms answers, its one token) on loopback,
+/// and a client for it with `timeout`: what every `--rehearse` runs against.
+pub async fn start_rehearsal(
+    cfg: SimConfig,
+    timeout: std::time::Duration,
+) -> Result<(Simulator, Client), Failure> {
+    let cfg = SimConfig {
+        latency_ms: 20,
+        credentials: SimCredentials {
+            token: Some(REHEARSAL_TOKEN.into()),
+            ..SimCredentials::default()
+        },
+        ..cfg
     };
     let sim = Simulator::start(cfg, "127.0.0.1:0".parse().expect("loopback"))
         .await
@@ -112,7 +124,7 @@ pub async fn rehearsal_client_with(
         token: Secret::new(REHEARSAL_TOKEN),
         file: None,
     };
-    let client = Client::new(url, Arc::new(Auth::new(creds)), timeout(o)?);
+    let client = Client::new(url, Arc::new(Auth::new(creds)), timeout);
     Ok((sim, client))
 }
 

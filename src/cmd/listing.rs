@@ -15,12 +15,11 @@ use crate::cli::{ListOptions, RunOptions};
 use crate::engine::pacer::Pacer;
 use crate::engine::retry::{self, ReadStats};
 use crate::exit::Failure;
-use crate::gsl::auth::{Auth, Credentials, Secret};
-use crate::gsl::{client, Client, GslError};
+use crate::gsl::{Client, GslError};
 use crate::report::layout::Cell;
 use crate::report::writer::Sink;
 use crate::report::{self, ReportDest, ReportFormat, RowsError};
-use crate::simulator::{SimConfig, SimCredentials, Simulator};
+use crate::simulator::{SimConfig, Simulator};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::io::{self, BufWriter, Write};
@@ -32,9 +31,6 @@ pub const PAGE_LIMIT: u32 = 500;
 
 /// Lists run at this share of their rate; see [`Pager::new`].
 const LIST_HEADROOM: f64 = 0.98;
-
-/// The rehearsal simulator's one accepted token (it never leaves the process).
-const REHEARSAL_TOKEN: &str = "rehearsal";
 
 /// The common options as the batch helpers (`real_client`, `timeout`) want them.
 pub fn run_options(o: &ListOptions) -> RunOptions {
@@ -77,23 +73,7 @@ pub async fn client(
     if !o.rehearse {
         return Ok((super::batch::real_client(&o.endpoint, &ro)?, None));
     }
-    let cfg = SimConfig {
-        latency_ms: 20,
-        credentials: SimCredentials {
-            token: Some(REHEARSAL_TOKEN.into()),
-            ..SimCredentials::default()
-        },
-        ..rehearsal()
-    };
-    let sim = Simulator::start(cfg, "127.0.0.1:0".parse().expect("loopback"))
-        .await
-        .map_err(|e| Failure::aborted(format!("cannot start the rehearsal simulator: {e}")))?;
-    let url = client::parse_endpoint(&sim.url()).map_err(Failure::usage)?;
-    let creds = Credentials::Token {
-        token: Secret::new(REHEARSAL_TOKEN),
-        file: None,
-    };
-    let c = Client::new(url, Arc::new(Auth::new(creds)), super::batch::timeout(&ro)?);
+    let (sim, c) = super::batch::start_rehearsal(rehearsal(), super::batch::timeout(&ro)?).await?;
     Ok((c, Some(sim)))
 }
 
