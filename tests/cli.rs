@@ -3,27 +3,12 @@
 //! `resume` — checked against the report and against what the simulator received.
 
 use crate::common::*;
-use gslbatch::simulator::{SimConfig, Simulator};
+use gslbatch::simulator::SimConfig;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::Duration;
-
-fn first_iccids(sim: &Simulator, n: usize) -> Vec<String> {
-    sim.cards()
-        .iter()
-        .take(n)
-        .map(|c| c.iccid.clone())
-        .collect()
-}
-
-fn telecom_iccids(sim: &Simulator, n: usize) -> Vec<String> {
-    let (t, _) = split_cards(sim);
-    let v: Vec<String> = t.into_iter().take(n).map(|c| c.iccid).collect();
-    assert_eq!(v.len(), n);
-    v
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exit_0_when_every_row_is_ok() {

@@ -11,13 +11,6 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn telecom(sim: &Simulator, n: usize) -> Vec<String> {
-    let (t, _) = split_cards(sim);
-    let v: Vec<String> = t.into_iter().take(n).map(|c| c.iccid).collect();
-    assert_eq!(v.len(), n, "the simulator holds {n} China Telecom cards");
-    v
-}
-
 /// When to kill: a name and a condition polled until it holds.
 type Moment<'a> = (&'static str, Box<dyn Fn() -> bool + 'a>);
 
@@ -111,7 +104,7 @@ async fn sigkill_early_middle_late_then_resume_clears_each_card_at_most_once() {
     .await;
     let dir = tempdir();
     let n = 2000;
-    let ids = telecom(&sim, n);
+    let ids = telecom_iccids(&sim, n);
     let input = write_csv(dir.path(), "in.csv", &ids);
     let run_dir = dir.path().join("run");
     let first = batch("clear-real-name", &input, &sim, &run_dir, 400);
@@ -227,7 +220,7 @@ async fn failure_threshold_abort_then_resume_finishes() {
 async fn auth_abort_then_resume_with_the_right_credentials_finishes() {
     let sim = start_sim(SimConfig::default()).await;
     let dir = tempdir();
-    let input = write_csv(dir.path(), "in.csv", &telecom(&sim, 30));
+    let input = write_csv(dir.path(), "in.csv", &telecom_iccids(&sim, 30));
     let run_dir = dir.path().join("run");
     let mut cmd = batch("clear-real-name", &input, &sim, &run_dir, 1000);
     cmd.env("HUAWEICLOUD_SDK_AK", "SOMEONEELSESAK000001");
@@ -291,7 +284,7 @@ async fn one_destructive_run_per_account_and_resume_takes_the_locks_after_sigkil
     .await;
     let dir = tempdir();
     let state = dir.path().join("state");
-    let ids = telecom(&sim, 200);
+    let ids = telecom_iccids(&sim, 200);
     let a = write_csv(dir.path(), "a.csv", &ids[..150]);
     let b = write_csv(dir.path(), "b.csv", &ids[150..]);
     let run_a = dir.path().join("run-a");
@@ -374,7 +367,7 @@ async fn a_full_disk_stops_sending_at_once_and_resume_finishes_once_space_is_bac
     })
     .await;
     let n = 2000;
-    let ids = telecom(&sim, n);
+    let ids = telecom_iccids(&sim, n);
     let input = write_csv(dir.path(), "in.csv", &ids);
     let run_dir = disk.0.join("run");
     let ran = run(batch("clear-real-name", &input, &sim, &run_dir, 400)).await;

@@ -304,12 +304,7 @@ async fn throttled_client_slows_down_without_using_up_attempts() {
     })
     .await;
     let dir = tempdir();
-    let iccids: Vec<String> = sim
-        .cards()
-        .iter()
-        .take(400)
-        .map(|c| c.iccid.clone())
-        .collect();
+    let iccids: Vec<String> = first_iccids(&sim, 400);
     let input = write_csv(dir.path(), "input.csv", &iccids);
     let run_dir = dir.path().join("run");
     let ran = run(batch("check-real-name", &input, &sim, &run_dir, 200)).await;
@@ -342,12 +337,7 @@ async fn throttled_client_slows_down_without_using_up_attempts() {
 async fn wrong_sk_stops_after_one_request_and_locks_nothing() {
     let sim = start_sim(SimConfig::default()).await;
     let dir = tempdir();
-    let mut iccids: Vec<String> = sim
-        .cards()
-        .iter()
-        .take(50)
-        .map(|c| c.iccid.clone())
-        .collect();
+    let mut iccids: Vec<String> = first_iccids(&sim, 50);
     iccids.push("12345".into());
     let input = write_csv(dir.path(), "input.csv", &iccids);
     let run_dir = dir.path().join("run");
@@ -393,12 +383,7 @@ fn iam(cmd: &mut std::process::Command, sim: &Simulator) {
 async fn iam_token_expired_mid_run_is_renewed_by_one_login() {
     let sim = start_sim(SimConfig::default()).await;
     let dir = tempdir();
-    let iccids: Vec<String> = sim
-        .cards()
-        .iter()
-        .take(300)
-        .map(|c| c.iccid.clone())
-        .collect();
+    let iccids: Vec<String> = first_iccids(&sim, 300);
     let input = write_csv(dir.path(), "input.csv", &iccids);
     let run_dir = dir.path().join("run");
     let mut cmd = batch("check-real-name", &input, &sim, &run_dir, 100);
@@ -434,12 +419,7 @@ async fn iam_short_lived_tokens_outlived_by_the_run() {
     })
     .await;
     let dir = tempdir();
-    let iccids: Vec<String> = sim
-        .cards()
-        .iter()
-        .take(300)
-        .map(|c| c.iccid.clone())
-        .collect();
+    let iccids: Vec<String> = first_iccids(&sim, 300);
     let input = write_csv(dir.path(), "input.csv", &iccids);
     let run_dir = dir.path().join("run");
     let mut cmd = batch("check-real-name", &input, &sim, &run_dir, 100);
@@ -466,12 +446,7 @@ async fn iam_token_revoked_after_routine_renewals_is_still_recovered() {
     })
     .await;
     let dir = tempdir();
-    let iccids: Vec<String> = sim
-        .cards()
-        .iter()
-        .take(400)
-        .map(|c| c.iccid.clone())
-        .collect();
+    let iccids: Vec<String> = first_iccids(&sim, 400);
     let input = write_csv(dir.path(), "input.csv", &iccids);
     let run_dir = dir.path().join("run");
     let mut cmd = batch("check-real-name", &input, &sim, &run_dir, 100);
@@ -537,12 +512,7 @@ async fn at_exactly_the_quota_almost_nothing_is_throttled() {
     })
     .await;
     let dir = tempdir();
-    let iccids: Vec<String> = sim
-        .cards()
-        .iter()
-        .take(300)
-        .map(|c| c.iccid.clone())
-        .collect();
+    let iccids: Vec<String> = first_iccids(&sim, 300);
     let input = write_csv(dir.path(), "input.csv", &iccids);
     let run_dir = dir.path().join("run");
     let ran = run(batch("check-real-name", &input, &sim, &run_dir, 100)).await;

@@ -350,12 +350,7 @@ async fn follow_refuses_what_it_cannot_follow() {
     let dir = tempdir();
     let missing = run(follow_cmd(&dir.path().join("nope"))).await;
     assert_eq!(missing.code, 2);
-    let iccids: Vec<String> = sim
-        .cards()
-        .iter()
-        .take(3)
-        .map(|c| c.iccid.clone())
-        .collect();
+    let iccids: Vec<String> = first_iccids(&sim, 3);
     let input = write_csv(dir.path(), "in.csv", &iccids);
     let run_dir = dir.path().join("check");
     assert_eq!(

@@ -243,12 +243,7 @@ async fn an_inventory_job_keeps_to_the_list_rate_and_its_filters_and_dry_run_sen
     assert!(rows.iter().all(|r| r["real_named"] == "false"));
 
     // `dry_run = true`: the plan on stdout, nothing sent.
-    let ids: Vec<String> = sim
-        .cards()
-        .iter()
-        .take(5)
-        .map(|c| c.iccid.clone())
-        .collect();
+    let ids: Vec<String> = first_iccids(&sim, 5);
     write_csv(dir.path(), "in.csv", &ids);
     let dry = "operation = \"clear-real-name\"\ninput = \"in.csv\"\nrun_dir = \"dry\"\ndry_run = true\nquiet = 1\n";
     let ran = run_job_against(&sim, dir.path(), "dry.toml", dry, &[]).await;

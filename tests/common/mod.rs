@@ -142,6 +142,15 @@ pub fn batch(op: &str, input: &Path, sim: &Simulator, run_dir: &Path, rate: u32)
     cmd
 }
 
+/// The ICCIDs of the simulator's first `n` cards.
+pub fn first_iccids(sim: &Simulator, n: usize) -> Vec<String> {
+    sim.cards()
+        .iter()
+        .take(n)
+        .map(|c| c.iccid.clone())
+        .collect()
+}
+
 /// The ICCIDs of the first `n` China Telecom (clearable) cards of the simulator.
 pub fn telecom_iccids(sim: &Simulator, n: usize) -> Vec<String> {
     let (telecom, _) = split_cards(sim);
