@@ -244,36 +244,30 @@ pub async fn run(args: InventoryArgs) -> Result<i32, Failure> {
     })
     .await?;
     let (real_named, order_id) = (args.real_named, args.order_id);
-    let fetch: Fetch<SimCard> = Arc::new(move |c: Client, offset| {
-        let mut page = Page::new(listing::PAGE_LIMIT, offset);
+    let filtered = move |mut page: Page| {
         if let Some(r) = real_named {
             page = page.filter("real_named", r);
         }
         if let Some(o) = order_id {
             page = page.filter("order_id", o);
         }
+        page
+    };
+    let fetch: Fetch<SimCard> = Arc::new(move |c: Client, offset| {
+        let page = filtered(Page::new(listing::PAGE_LIMIT, offset));
         Box::pin(async move { c.sim_cards(&page).await.map(|p| (p.count, p.sim_cards)) })
     });
     // A card named by ICCID (`main_search_type` 1), the same filters applied; only exact
     // matches count.
     let lookup: Lookup<SimCard> = Arc::new(move |c: Client, iccid: String| {
-        let mut page = Page::new(10, 1)
-            .filter("main_search_type", 1)
-            .filter("main_search_key", &iccid);
-        if let Some(r) = real_named {
-            page = page.filter("real_named", r);
-        }
-        if let Some(o) = order_id {
-            page = page.filter("order_id", o);
-        }
+        let page = filtered(
+            Page::new(10, 1)
+                .filter("main_search_type", 1)
+                .filter("main_search_key", &iccid),
+        );
         Box::pin(async move {
             let p = c.sim_cards(&page).await?;
-            let exact = |c: &SimCard| {
-                c.iccid
-                    .as_deref()
-                    .or(c.cid.as_deref())
-                    .is_some_and(|k| k.trim().eq_ignore_ascii_case(&iccid))
-            };
+            let exact = |c: &SimCard| card_key(c).as_deref() == Some(iccid.as_str());
             Ok((p.count, p.sim_cards.into_iter().filter(exact).collect()))
         })
     });
