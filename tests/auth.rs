@@ -407,3 +407,38 @@ async fn iam_relogs_in_again_after_a_later_expiry() {
         .expect("a token that worked and then expired gets its own re-login");
     assert_eq!(calls(&sim, "iam-tokens", "ok"), 3);
 }
+
+#[tokio::test]
+async fn a_token_renewed_ahead_of_expiry_and_revoked_before_its_first_answer_is_renewed() {
+    // CI once saw a run abort here: a routine renewal, then a revocation before any answer to
+    // the new token. Only a token got by a re-login after a 401 and refused at once means the
+    // login itself is no good; this one never had its chance.
+    let sim = Simulator::start(
+        SimConfig {
+            cards: 50,
+            credentials: all_creds(),
+            token_ttl_secs: 2,
+            ..SimConfig::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .expect("simulator starts");
+    let auth = Auth::new(iam(&sim, PASSWORD));
+    let http = reqwest::Client::new();
+    let host = url::Url::parse(&sim.url()).unwrap();
+    let host = host.host_str().unwrap();
+    let apply = || auth.apply(&http, host, "GET", "/v1/x", &[], b"");
+    let first = apply().await.unwrap().generation;
+    auth.confirm(first);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let renewed = apply().await.unwrap().generation;
+    assert_eq!(renewed, first + 1, "renewed ahead of expiry");
+    assert_eq!(calls(&sim, "iam-tokens", "ok"), 2);
+    sim.expire_tokens();
+    assert!(auth.recover(&http, renewed).await.unwrap(), "one re-login");
+    assert_eq!(calls(&sim, "iam-tokens", "ok"), 3);
+    // The re-login's own token refused before it ever worked: no second re-login.
+    assert!(!auth.recover(&http, renewed + 1).await.unwrap());
+    assert_eq!(calls(&sim, "iam-tokens", "ok"), 3);
+}

@@ -157,6 +157,9 @@ pub struct Auth {
     renewing: Mutex<()>,
     /// The newest generation a request was answered with other than 401: its token worked.
     proven: AtomicU64,
+    /// The generation of the newest token got by a re-login after a 401 (not by a routine
+    /// renewal ahead of expiry): if that one is refused before it ever worked, give up.
+    recovered: AtomicU64,
 }
 
 /// The headers that authenticate one request, and the generation they belong to.
@@ -180,6 +183,7 @@ impl Auth {
             }),
             renewing: Mutex::new(()),
             proven: AtomicU64::new(0),
+            recovered: AtomicU64::new(0),
         }
     }
 
@@ -260,7 +264,7 @@ impl Auth {
                 let cur = if fresh {
                     cur
                 } else {
-                    self.login(http, login, cur.generation).await?
+                    self.login(http, login, cur.generation, false).await?
                 };
                 Ok(Applied {
                     headers: vec![(
@@ -273,12 +277,14 @@ impl Auth {
         }
     }
 
-    /// Log in unless another task already did since `seen_generation`.
+    /// Log in unless another task already did since `seen_generation`; `after_401` marks a
+    /// re-login that recovers from a refusal rather than a routine renewal.
     async fn login(
         &self,
         http: &reqwest::Client,
         login: &iam::IamLogin,
         seen_generation: u64,
+        after_401: bool,
     ) -> Result<Current, GslError> {
         let _one_at_a_time = self.renewing.lock().await;
         let cur = self.snapshot();
@@ -290,6 +296,9 @@ impl Auth {
         guard.token = Some(issued.token);
         guard.generation += 1;
         guard.renew_at = Some(issued.renew_at);
+        if after_401 {
+            self.recovered.store(guard.generation, Ordering::Relaxed);
+        }
         tracing::info!(generation = guard.generation, "IAM login succeeded");
         Ok(guard.clone())
     }
@@ -311,13 +320,16 @@ impl Auth {
                 if cur.generation != generation {
                     return Ok(true);
                 }
-                if generation > 1 && self.proven.load(Ordering::Relaxed) < generation {
-                    // The token from the last re-login was refused before it ever worked: a
-                    // second login would meet the same fate, and each one is an
-                    // authentication attempt. A token that worked and then expired is renewed.
+                if generation == self.recovered.load(Ordering::Relaxed)
+                    && self.proven.load(Ordering::Relaxed) < generation
+                {
+                    // The token from the last re-login after a 401 was refused before it ever
+                    // worked: a second login would meet the same fate, and each one is an
+                    // authentication attempt. A token that worked and then expired, or one
+                    // renewed ahead of expiry and revoked before its first answer, is renewed.
                     return Ok(false);
                 }
-                self.login(http, login, generation).await?;
+                self.login(http, login, generation, true).await?;
                 Ok(true)
             }
             Credentials::Token {
