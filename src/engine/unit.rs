@@ -1,0 +1,222 @@
+//! One unit from its first try to its last: the auth gate, the in-flight window, the pacer,
+//! the intent of a non-idempotent request, and what [`retry::decide`] makes of each failure.
+
+use super::retry::{self, Decision};
+use super::{now_rfc3339, Shared, Stop};
+use crate::gsl::GslError;
+use crate::journal::Outcome;
+use crate::model::Status;
+use std::sync::atomic::Ordering::Relaxed;
+use tokio::time::Instant;
+
+/// A 429 storm must still end: after this many throttled answers one row gives up.
+const MAX_THROTTLED_PER_ROW: u32 = 100;
+
+/// Fill an outcome's error fields from a failure.
+fn with_error(mut o: Outcome, err: &GslError) -> Outcome {
+    o.http_status = err.http_status();
+    o.error_code = Some(err.error_code());
+    o.error_msg = Some(err.error_msg());
+    o
+}
+
+/// One unit from first try to last; the outcome applies to each of its rows (its `row` field
+/// is left 0 for the caller to fill in). `None`: nothing to record (stopped before any try).
+pub(super) async fn work(shared: &Shared, unit: &[(u64, String)]) -> Option<Outcome> {
+    let row = 0;
+    let keys: Vec<String> = unit.iter().map(|(_, k)| k.clone()).collect();
+    let first_row = unit.first().map(|(r, _)| *r).unwrap_or_default();
+    let idempotent = shared.op.idempotent();
+    let mut attempts = 0u32;
+    let mut throttled = 0u32;
+    let mut intent_recorded = false;
+    let mut last_err: Option<GslError> = None;
+    // Leave the row as it was, or — once its intent is recorded — explicitly `pending`:
+    // everything that happened so far provably did nothing.
+    let not_done = |attempts: u32, last_err: &Option<GslError>| {
+        let o = Outcome {
+            row,
+            status: Some(Status::Pending),
+            attempts,
+            ..Outcome::default()
+        };
+        Some(match last_err {
+            Some(e) => with_error(o, e),
+            None => o,
+        })
+    };
+    loop {
+        if shared.stopped() {
+            return if intent_recorded || attempts > 0 {
+                not_done(attempts, &last_err)
+            } else {
+                None
+            };
+        }
+        // Until an answer shows the credentials work, one request at a time.
+        let gate = if shared.auth_confirmed.load(Relaxed) {
+            None
+        } else {
+            let g = shared.auth_gate.lock().await;
+            if shared.auth_confirmed.load(Relaxed) {
+                None
+            } else {
+                Some(g)
+            }
+        };
+        // A place in the in-flight window first, then the pacer's slot: a worker waiting for
+        // a place holds no slot.
+        let slot = tokio::select! {
+            s = shared.window.enter() => s,
+            _ = shared.stop_signal() => continue,
+        };
+        tokio::select! {
+            _ = shared.pacer.acquire() => {}
+            _ = shared.stop_signal() => continue,
+        }
+        if shared.stopped() {
+            continue;
+        }
+        if !idempotent && !intent_recorded {
+            if let Err(msg) = shared
+                .writer
+                .intent(unit.iter().map(|(r, _)| *r).collect())
+                .await
+            {
+                shared.stop(Stop::JournalFailed(msg));
+                return None;
+            }
+            intent_recorded = true;
+        }
+        let stamp = now_rfc3339();
+        if gate.is_none() {
+            // The achieved rate is measured from the fan-out on: the one-at-a-time calls
+            // before the credentials were confirmed are not paced traffic.
+            shared
+                .first_call_at
+                .lock()
+                .expect("times")
+                .get_or_insert_with(|| stamp.clone());
+            shared.counters.paced_calls.fetch_add(1, Relaxed);
+        }
+        *shared.last_call_at.lock().expect("times") = Some(stamp);
+        shared.counters.calls.fetch_add(1, Relaxed);
+        let t0 = Instant::now();
+        let result = shared.op.perform(&shared.client, &keys).await;
+        drop(slot);
+        let latency = t0.elapsed();
+        let latency_ms = latency.as_millis() as u64;
+        let answered = !matches!(
+            &result,
+            Err(GslError::Connect(_) | GslError::Timeout(_) | GslError::Closed(_))
+                | Err(GslError::Unauthorized { .. } | GslError::Auth(_))
+        );
+        if answered {
+            shared.auth_confirmed.store(true, Relaxed);
+            shared.window.answered(latency);
+        }
+        // `gate` is held until this try's decision is taken: after a 401 the run is stopped
+        // before the next worker may send.
+        let base = Outcome {
+            row,
+            attempts: attempts + 1,
+            latency_ms: Some(latency_ms),
+            finished_at: Some(now_rfc3339()),
+            ..Outcome::default()
+        };
+        let err = match result {
+            Ok(done) => {
+                return Some(Outcome {
+                    status: Some(Status::Ok),
+                    work_order_id: done.work_order_id,
+                    real_named: done.real_named,
+                    iccid: done.iccid,
+                    ..base
+                })
+            }
+            Err(e) => e,
+        };
+        if let Some(msg) = shared.op.fatal(&err) {
+            shared.stop(Stop::Fatal(msg));
+            // Refused before any work was done: the rows stay `pending` for a resume.
+            return Some(with_error(
+                Outcome {
+                    status: Some(Status::Pending),
+                    attempts,
+                    ..base
+                },
+                &err,
+            ));
+        }
+        let decision = retry::decide(&err, idempotent, attempts + 1, shared.cfg.max_attempts);
+        tracing::debug!(row = first_row, rows = unit.len(), error = %err, ?decision, "try failed");
+        match decision {
+            Decision::Throttled(retry_after) => {
+                shared.counters.throttled.fetch_add(1, Relaxed);
+                shared.pacer.throttled(retry_after);
+                throttled += 1;
+                if throttled >= MAX_THROTTLED_PER_ROW {
+                    return Some(with_error(
+                        Outcome {
+                            status: Some(Status::Failed),
+                            attempts,
+                            ..base
+                        },
+                        &err,
+                    ));
+                }
+                last_err = Some(err);
+            }
+            Decision::Retry(why) => {
+                attempts += 1;
+                shared.counters.retries.fetch_add(1, Relaxed);
+                tracing::debug!(row = first_row, attempt = attempts, why, "retrying");
+                last_err = Some(err);
+                tokio::select! {
+                    _ = tokio::time::sleep(retry::backoff(attempts)) => {}
+                    _ = shared.stop_signal() => {}
+                }
+            }
+            Decision::Fail(why) => {
+                tracing::debug!(row = first_row, why, "failed");
+                return Some(with_error(
+                    Outcome {
+                        status: Some(Status::Failed),
+                        ..base
+                    },
+                    &err,
+                ));
+            }
+            Decision::Unknown(why) => {
+                tracing::warn!(row = first_row, rows = unit.len(), error = %err, why, "outcome unknown: not sending again");
+                return Some(with_error(
+                    Outcome {
+                        status: Some(Status::Unknown),
+                        ..base
+                    },
+                    &err,
+                ));
+            }
+            Decision::Abort => {
+                shared.stop(Stop::AuthRejected(auth_message(shared, &err)));
+                return with_error(
+                    Outcome {
+                        status: Some(Status::Pending),
+                        attempts,
+                        ..base
+                    },
+                    &err,
+                )
+                .into();
+            }
+        }
+    }
+}
+
+/// The operator-facing explanation of a 401, with the clock hint in AK/SK mode.
+fn auth_message(shared: &Shared, err: &GslError) -> String {
+    format!(
+        "{}; check the credentials, then resume the run",
+        err.rejection(shared.client.credentials().mode())
+    )
+}
