@@ -442,3 +442,53 @@ async fn a_token_renewed_ahead_of_expiry_and_revoked_before_its_first_answer_is_
     assert!(!auth.recover(&http, renewed + 1).await.unwrap());
     assert_eq!(calls(&sim, "iam-tokens", "ok"), 3);
 }
+
+#[tokio::test]
+async fn a_401_whose_recovery_hands_back_a_revoked_renewal_gets_a_second_recovery() {
+    // The order of events behind `Client::execute` allowing more than one recovery: a request
+    // made with g1 is still on its way when another worker renews ahead of expiry (g2), then
+    // every token is revoked. The g1 request's 401 recovers to g2 without a login (another
+    // task already renewed), and g2 is refused too: only a second recovery logs in.
+    let sim = Simulator::start(
+        SimConfig {
+            cards: 50,
+            credentials: all_creds(),
+            token_ttl_secs: 2,
+            ..SimConfig::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .expect("simulator starts");
+    let auth = Arc::new(Auth::new(iam(&sim, PASSWORD)));
+    let http = reqwest::Client::new();
+    let base = url::Url::parse(&sim.url()).unwrap();
+    let host = format!("{}:{}", base.host_str().unwrap(), base.port().unwrap());
+    let path = format!("/v1/sim-cards/{}/real-named", sim.cards()[0].sim_card_id);
+    let apply = || auth.apply(&http, &host, "GET", &path, &[], b"");
+    let g1 = apply().await.unwrap().generation;
+    auth.confirm(g1);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let g2 = apply().await.unwrap();
+    assert_eq!(g2.generation, g1 + 1, "renewed ahead of expiry");
+    sim.expire_tokens();
+    assert!(auth.recover(&http, g1).await.unwrap());
+    assert_eq!(calls(&sim, "iam-tokens", "ok"), 2, "no login: g2 is newer");
+    let mut req = http.get(format!("{}{}", sim.url(), path));
+    for (k, v) in &g2.headers {
+        req = req.header(*k, v);
+    }
+    assert_eq!(req.send().await.unwrap().status(), 401, "g2 was revoked");
+    assert!(auth.recover(&http, g2.generation).await.unwrap());
+    assert_eq!(
+        calls(&sim, "iam-tokens", "ok"),
+        3,
+        "the second recovery logs in"
+    );
+    // Through the client, the next call goes out with the new token.
+    let c = Client::new(base, auth.clone(), Duration::from_secs(10));
+    c.real_named(&card(&sim))
+        .await
+        .expect("the new token works");
+    assert_eq!(calls(&sim, "iam-tokens", "ok"), 3);
+}

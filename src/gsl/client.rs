@@ -201,17 +201,28 @@ impl Client {
         }
     }
 
-    /// Send one call; on a 401, one shared recovery and one more try.
+    /// Send one call; on a 401, a shared recovery and another try, while recovery says a try
+    /// can succeed. A 401 means the gateway refused before any work, so a non-idempotent call
+    /// may be tried again.
+    ///
+    /// Usually one recovery is enough. A second is needed when the first handed back a token
+    /// that was already dead: another worker's routine renewal, revoked together with the
+    /// token this call was refused with. [`Auth::recover`] gives up by itself once a token got
+    /// by a re-login after a 401 is refused before it ever worked, and the count is capped.
     pub async fn execute(&self, call: &Call) -> Result<Bytes, GslError> {
-        let (first, generation) = self.execute_once(call).await?;
-        match first {
-            Err(GslError::Unauthorized { .. })
-                if self.auth.recover(&self.http, generation).await? =>
-            {
-                self.execute_once(call).await?.0
+        const MAX_RECOVERIES: usize = 3;
+        let (mut answer, mut generation) = self.execute_once(call).await?;
+        for _ in 0..MAX_RECOVERIES {
+            match answer {
+                Err(GslError::Unauthorized { .. })
+                    if self.auth.recover(&self.http, generation).await? =>
+                {
+                    (answer, generation) = self.execute_once(call).await?;
+                }
+                _ => break,
             }
-            other => other,
         }
+        answer
     }
 
     /// One try. The outer error is a failure to authenticate at all (IAM login refused).
