@@ -111,6 +111,12 @@ pub(super) async fn work(shared: &Shared, unit: &[(u64, String)]) -> Option<Outc
             Err(GslError::Connect(_) | GslError::Timeout(_) | GslError::Closed(_))
                 | Err(GslError::Unauthorized { .. } | GslError::Auth(_))
         );
+        // A refusal no request can get past stops the run before the gate opens: otherwise a
+        // worker could slip through between the two and send after it.
+        let fatal = result.as_ref().err().and_then(|e| shared.op.fatal(e));
+        if let Some(msg) = &fatal {
+            shared.stop(Stop::Fatal(msg.clone()));
+        }
         if answered {
             shared.auth_confirmed.store(true, Relaxed);
             shared.window.answered(latency);
@@ -136,8 +142,7 @@ pub(super) async fn work(shared: &Shared, unit: &[(u64, String)]) -> Option<Outc
             }
             Err(e) => e,
         };
-        if let Some(msg) = shared.op.fatal(&err) {
-            shared.stop(Stop::Fatal(msg));
+        if fatal.is_some() {
             // Refused before any work was done: the rows stay `pending` for a resume.
             return Some(with_error(
                 Outcome {
