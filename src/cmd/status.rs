@@ -32,19 +32,8 @@ pub fn run(args: StatusArgs) -> Result<i32, Failure> {
             *counts.entry(s.as_str()).or_default() += n;
         }
     }
-    let (mut calls, mut secs) = (0u64, 0f64);
-    for (_, _, t, _) in &sessions {
-        if let (Some(a), Some(b)) = (&t.first_call_at, &t.last_call_at) {
-            if let (Ok(a), Ok(b)) = (
-                chrono::DateTime::parse_from_rfc3339(a),
-                chrono::DateTime::parse_from_rfc3339(b),
-            ) {
-                secs += (b - a).as_seconds_f64();
-                calls += t.calls;
-            }
-        }
-    }
-    let rate = (secs > 0.0).then(|| calls as f64 / secs);
+    // The same figure as the summary's, live: the rate the pacer holds.
+    let rate = crate::report::summary::achieved_rate(sessions.iter().map(|(_, _, t, _)| t));
     let left = counts.get("pending").copied().unwrap_or(0);
     let eta = rate.filter(|r| *r > 0.0).map(|r| left as f64 / r);
     let last = journal.last_update().map_err(e)?;

@@ -5,7 +5,7 @@
 
 use super::layout::{is_idempotent, shown_status};
 use super::{atomic_write, ReportError};
-use crate::journal::Journal;
+use crate::journal::{Journal, SessionTotals};
 use crate::model::Status;
 use chrono::DateTime;
 use serde::Serialize;
@@ -70,6 +70,23 @@ fn secs_between(a: &str, b: &str) -> Option<f64> {
     Some((d.num_milliseconds() as f64 / 1000.0).max(0.0))
 }
 
+/// The rate the pacer held over the sessions' paced calls: N evenly paced calls span N-1
+/// intervals. The one-at-a-time calls before the credentials were confirmed are not counted.
+pub fn achieved_rate<'a>(sessions: impl IntoIterator<Item = &'a SessionTotals>) -> Option<f64> {
+    let (mut intervals, mut busy) = (0u64, 0.0f64);
+    for t in sessions {
+        if let (Some(first), Some(last)) = (&t.first_call_at, &t.last_call_at) {
+            if t.paced_calls >= 2 {
+                if let Some(span) = secs_between(first, last) {
+                    intervals += t.paced_calls - 1;
+                    busy += span;
+                }
+            }
+        }
+    }
+    (busy > 0.0).then(|| intervals as f64 / busy)
+}
+
 impl Summary {
     /// Everything the journal knows about the run; `stop_reason` and `report_path` are left
     /// `None` for the caller to fill in.
@@ -88,25 +105,16 @@ impl Summary {
 
         let sessions = journal.sessions()?;
         let (mut calls, mut throttled, mut retries) = (0, 0, 0);
-        let (mut intervals, mut busy, mut duration) = (0u64, 0.0f64, 0.0f64);
+        let mut duration = 0.0f64;
         for (started, ended, t, _) in &sessions {
             calls += t.calls;
             throttled += t.throttled;
             retries += t.retries;
-            if let (Some(first), Some(last)) = (&t.first_call_at, &t.last_call_at) {
-                if t.paced_calls >= 2 {
-                    if let Some(span) = secs_between(first, last) {
-                        // N evenly paced calls span N-1 intervals: that is the rate the pacer held.
-                        intervals += t.paced_calls - 1;
-                        busy += span;
-                    }
-                }
-            }
             if let Some(end) = ended.as_ref().or(t.last_call_at.as_ref()) {
                 duration += secs_between(started, end).unwrap_or(0.0);
             }
         }
-        let achieved_rate = (busy > 0.0).then(|| intervals as f64 / busy);
+        let achieved_rate = achieved_rate(sessions.iter().map(|(_, _, t, _)| t));
         let achieved_rate_per_api = crate::engine::operation::from_meta(&meta)
             .zip(achieved_rate)
             .map(|(op, r)| {
