@@ -28,16 +28,40 @@ pub(crate) fn lock_file(path: &Path, stamp: &str) -> Result<Result<File, String>
         .truncate(false)
         .open(path)
         .map_err(|e| Failure::usage(format!("cannot open {}: {e}", path.display())))?;
-    if f.try_lock().is_err() {
-        let mut s = String::new();
-        let _ = f.read_to_string(&mut s);
-        return Ok(Err(s));
+    // `holder` (a `status` poll) takes the lock for an instant to see whether anyone holds
+    // it: a few tries over 200 ms tell that from a process that really holds it.
+    let mut tries = 0;
+    while f.try_lock().is_err() {
+        tries += 1;
+        if tries == LOCK_TRIES {
+            return Ok(Err(read_stamp(&mut f)));
+        }
+        std::thread::sleep(LOCK_RETRY);
     }
     let _ = f.set_len(0);
     let _ = f.seek(SeekFrom::Start(0));
     let _ = writeln!(f, "{stamp}");
     let _ = f.sync_all();
     Ok(Ok(f))
+}
+
+const LOCK_TRIES: u32 = 10;
+const LOCK_RETRY: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// What the holder wrote. A holder that has just taken the lock may not have written its stamp
+/// yet (the file is emptied first), so an empty file is read again for up to 200 ms.
+fn read_stamp(f: &mut File) -> String {
+    let mut s = String::new();
+    for _ in 0..LOCK_TRIES {
+        s.clear();
+        let _ = f.seek(SeekFrom::Start(0));
+        let _ = f.read_to_string(&mut s);
+        if !s.trim().is_empty() {
+            break;
+        }
+        std::thread::sleep(LOCK_RETRY);
+    }
+    s
 }
 
 /// The pid recorded in a run dir's lock file, if a live process holds the lock.
@@ -52,11 +76,7 @@ pub fn holder(dir: &Path) -> Option<u32> {
             let _ = f.unlock();
             None
         }
-        Err(_) => {
-            let mut s = String::new();
-            f.read_to_string(&mut s).ok()?;
-            s.trim().parse().ok()
-        }
+        Err(_) => read_stamp(&mut f).trim().parse().ok(),
     }
 }
 
