@@ -346,7 +346,16 @@ impl Auth {
                     // whatever writes the file) is read anew, as an IAM token is renewed.
                     return Ok(false);
                 }
-                let token = read_token_file(path).map_err(|e| GslError::Auth(e.to_string()))?;
+                // Whatever rotates the file may be half-way through rewriting it.
+                let mut read = read_token_file(path);
+                for _ in 0..5 {
+                    if !matches!(read, Err(AuthSetupError::EmptyTokenFile(_))) {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    read = read_token_file(path);
+                }
+                let token = read.map_err(|e| GslError::Auth(e.to_string()))?;
                 let mut guard = self.current.lock().expect("auth state");
                 let changed = guard.token.as_ref() != Some(&token);
                 guard.generation += 1;
