@@ -34,7 +34,7 @@ fn client_for(sim: &Simulator) -> Client {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clear_run_work_orders_go_from_processing_to_success() {
     let sim = start_sim(SimConfig {
-        work_order_secs: 1.0,
+        work_order_secs: 3.0,
         ..SimConfig::default()
     })
     .await;
@@ -49,8 +49,12 @@ async fn clear_run_work_orders_go_from_processing_to_success() {
 
     let first = run(follow_cmd(&run_dir)).await;
     let rows = read_report(&run_dir.join("report.csv"));
-    if t0.elapsed() < Duration::from_millis(900) {
-        assert_eq!(first.code, 1, "still processing: run it again later");
+    // A stalled machine may have let the orders finish before the first follow read them.
+    let processing = first.code == 1;
+    if t0.elapsed() < Duration::from_millis(2900) {
+        assert!(processing, "still processing: run it again later");
+    }
+    if processing {
         assert!(rows.iter().all(|r| r["work_order_status"] == "processing"));
     }
     // The list settles them: one call for the 20 orders, none read one by one.
@@ -58,7 +62,7 @@ async fn clear_run_work_orders_go_from_processing_to_success() {
     assert_eq!(calls_total(&stats, "work-orders"), 1, "{stats}");
     assert_eq!(calls_total(&stats, "work-order-details"), 0, "{stats}");
 
-    tokio::time::sleep(Duration::from_millis(1100).saturating_sub(cleared_by.elapsed())).await;
+    tokio::time::sleep(Duration::from_millis(3100).saturating_sub(cleared_by.elapsed())).await;
     let second = run(follow_cmd(&run_dir)).await;
     assert_eq!(second.code, 0, "{}", second.stderr);
     let rows = read_report(&run_dir.join("report.csv"));
@@ -74,13 +78,15 @@ async fn clear_run_work_orders_go_from_processing_to_success() {
     for c in sim.cards().iter().filter(|c| iccids.contains(&c.iccid)) {
         assert!(!c.real_named, "{} cleared", c.iccid);
     }
+    // The second follow reads the list again only if the first left orders processing.
+    let lists = 1 + u64::from(processing);
     let stats = sim.stats();
-    assert_eq!(calls_total(&stats, "work-orders"), 2, "{stats}");
+    assert_eq!(calls_total(&stats, "work-orders"), lists, "{stats}");
     assert_eq!(calls_total(&stats, "work-order-details"), 0, "{stats}");
     // A third follow has nothing left to read.
     assert_eq!(run(follow_cmd(&run_dir)).await.code, 0);
     let after = sim.stats();
-    assert_eq!(calls_total(&after, "work-orders"), 2, "{after}");
+    assert_eq!(calls_total(&after, "work-orders"), lists, "{after}");
     assert_eq!(calls_total(&after, "work-order-details"), 0, "{after}");
 }
 
