@@ -19,9 +19,14 @@ const USER: &str = "ops-user";
 const PASSWORD: &str = "auth-test-password";
 
 async fn start(credentials: SimCredentials) -> Simulator {
+    start_with(credentials, SimConfig::default().token_ttl_secs).await
+}
+
+async fn start_with(credentials: SimCredentials, token_ttl_secs: u64) -> Simulator {
     let cfg = SimConfig {
         cards: 50,
         credentials,
+        token_ttl_secs,
         ..SimConfig::default()
     };
     Simulator::start(cfg, "127.0.0.1:0".parse().unwrap())
@@ -413,17 +418,7 @@ async fn a_token_renewed_ahead_of_expiry_and_revoked_before_its_first_answer_is_
     // CI once saw a run abort here: a routine renewal, then a revocation before any answer to
     // the new token. Only a token got by a re-login after a 401 and refused at once means the
     // login itself is no good; this one never had its chance.
-    let sim = Simulator::start(
-        SimConfig {
-            cards: 50,
-            credentials: all_creds(),
-            token_ttl_secs: 2,
-            ..SimConfig::default()
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .expect("simulator starts");
+    let sim = start_with(all_creds(), 2).await;
     let auth = Auth::new(iam(&sim, PASSWORD));
     let http = reqwest::Client::new();
     let host = url::Url::parse(&sim.url()).unwrap();
@@ -449,17 +444,7 @@ async fn a_401_whose_recovery_hands_back_a_revoked_renewal_gets_a_second_recover
     // made with g1 is still on its way when another worker renews ahead of expiry (g2), then
     // every token is revoked. The g1 request's 401 recovers to g2 without a login (another
     // task already renewed), and g2 is refused too: only a second recovery logs in.
-    let sim = Simulator::start(
-        SimConfig {
-            cards: 50,
-            credentials: all_creds(),
-            token_ttl_secs: 2,
-            ..SimConfig::default()
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .expect("simulator starts");
+    let sim = start_with(all_creds(), 2).await;
     let auth = Arc::new(Auth::new(iam(&sim, PASSWORD)));
     let http = reqwest::Client::new();
     let base = url::Url::parse(&sim.url()).unwrap();

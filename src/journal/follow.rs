@@ -16,28 +16,18 @@ impl Journal {
     /// Record what `follow` learnt about rows, in one transaction: the follow-up status, its
     /// detail and two times (SMS sent / received), each `None` leaving the stored value.
     pub fn set_follow(&mut self, updates: &[FollowUpdate]) -> Result<(), JournalError> {
-        let path = self.path.clone();
-        let e = |source| JournalError::Sqlite {
-            path: path.display().to_string(),
-            source,
-        };
-        let tx = self.conn.transaction().map_err(e)?;
-        {
-            let mut st = tx
-                .prepare_cached(
-                    "UPDATE rows SET follow_status = coalesce(?2, follow_status),
-                     follow_detail = coalesce(?3, follow_detail),
-                     follow_time1 = coalesce(?4, follow_time1),
-                     follow_time2 = coalesce(?5, follow_time2) WHERE row = ?1",
-                )
-                .map_err(e)?;
+        self.in_transaction(|tx| {
+            let mut st = tx.prepare_cached(
+                "UPDATE rows SET follow_status = coalesce(?2, follow_status),
+                 follow_detail = coalesce(?3, follow_detail),
+                 follow_time1 = coalesce(?4, follow_time1),
+                 follow_time2 = coalesce(?5, follow_time2) WHERE row = ?1",
+            )?;
             for u in updates {
-                st.execute(params![u.row as i64, u.status, u.detail, u.time1, u.time2])
-                    .map_err(e)?;
+                st.execute(params![u.row as i64, u.status, u.detail, u.time1, u.time2])?;
             }
-        }
-        tx.commit().map_err(e)?;
-        Ok(())
+            Ok(())
+        })
     }
 
     /// An `unknown` row proven done by `follow`: `ok`, with the work order found (if any) and

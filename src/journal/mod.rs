@@ -118,6 +118,21 @@ impl Journal {
         }
     }
 
+    /// Run `f` in one transaction and commit it; any SQLite error names the journal's file.
+    fn in_transaction(
+        &mut self,
+        f: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<()>,
+    ) -> Result<(), JournalError> {
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|source| JournalError::Sqlite {
+                path: self.path.display().to_string(),
+                source,
+            })?;
+        f(&tx).and_then(|()| tx.commit()).map_err(self.err())
+    }
+
     fn connect(path: &Path, flags: OpenFlags) -> Result<Connection, JournalError> {
         let e = |source| JournalError::Sqlite {
             path: path.display().to_string(),

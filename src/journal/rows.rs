@@ -38,19 +38,11 @@ pub struct Outcome {
 impl Journal {
     /// Insert input rows in one transaction (the caller chunks them).
     pub fn insert_rows(&mut self, rows: &[NewRow]) -> Result<(), JournalError> {
-        let path = self.path.clone();
-        let e = |source| JournalError::Sqlite {
-            path: path.display().to_string(),
-            source,
-        };
-        let tx = self.conn.transaction().map_err(e)?;
-        {
-            let mut st = tx
-                .prepare_cached(
-                    "INSERT INTO rows(row, location, raw, key, status, error_msg, extras, batch)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                )
-                .map_err(e)?;
+        self.in_transaction(|tx| {
+            let mut st = tx.prepare_cached(
+                "INSERT INTO rows(row, location, raw, key, status, error_msg, extras, batch)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?;
             for r in rows {
                 let extras = if r.extras.is_empty() {
                     None
@@ -66,12 +58,10 @@ impl Journal {
                     r.error_msg,
                     extras,
                     r.batch
-                ])
-                .map_err(e)?;
+                ])?;
             }
-        }
-        tx.commit().map_err(e)?;
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Up to `limit` rows with `status = pending` after `after`, in row order: (row, key, batch).
@@ -129,32 +119,22 @@ impl Journal {
         outcomes: &[Outcome],
         durable: bool,
     ) -> Result<(), JournalError> {
-        let path = self.path.clone();
-        let e = |source| JournalError::Sqlite {
-            path: path.display().to_string(),
-            source,
-        };
         let sync = if durable { "FULL" } else { "NORMAL" };
         self.conn
             .pragma_update(None, "synchronous", sync)
-            .map_err(e)?;
-        let tx = self.conn.transaction().map_err(e)?;
-        {
-            let mut st = tx
-                .prepare_cached("UPDATE rows SET status = 'inflight' WHERE row = ?1")
-                .map_err(e)?;
+            .map_err(self.err())?;
+        self.in_transaction(|tx| {
+            let mut st = tx.prepare_cached("UPDATE rows SET status = 'inflight' WHERE row = ?1")?;
             for r in intents {
-                st.execute(params![*r as i64]).map_err(e)?;
+                st.execute(params![*r as i64])?;
             }
-            let mut st = tx
-                .prepare_cached(
-                    "UPDATE rows SET status = coalesce(?2, status), attempts = ?3,
-                     http_status = ?4, error_code = ?5, error_msg = ?6, work_order_id = ?7,
-                     real_named = ?8, latency_ms = ?9, finished_at = ?10,
-                     raw = CASE WHEN ?11 IS NOT NULL AND key LIKE '#%' THEN ?11 ELSE raw END
-                     WHERE row = ?1",
-                )
-                .map_err(e)?;
+            let mut st = tx.prepare_cached(
+                "UPDATE rows SET status = coalesce(?2, status), attempts = ?3,
+                 http_status = ?4, error_code = ?5, error_msg = ?6, work_order_id = ?7,
+                 real_named = ?8, latency_ms = ?9, finished_at = ?10,
+                 raw = CASE WHEN ?11 IS NOT NULL AND key LIKE '#%' THEN ?11 ELSE raw END
+                 WHERE row = ?1",
+            )?;
             for o in outcomes {
                 st.execute(params![
                     o.row as i64,
@@ -168,12 +148,10 @@ impl Journal {
                     o.latency_ms.map(|l| l as i64),
                     o.finished_at,
                     o.iccid,
-                ])
-                .map_err(e)?;
+                ])?;
             }
-        }
-        tx.commit().map_err(e)?;
-        Ok(())
+            Ok(())
+        })
     }
 
     /// After a crash: rows left in flight become `pending` (idempotent operations: safe to send
