@@ -1,6 +1,6 @@
 //! The command line, in clap's derive style: every flag's doc comment is its `--help` text.
 
-use crate::logging::{LogFormat, LogSettings};
+use crate::logging::LogFormat;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -23,26 +23,6 @@ pub struct Cli {
     pub log_format: Option<LogFormat>,
     #[command(subcommand)]
     pub command: Command,
-}
-
-impl Cli {
-    pub fn log_settings(&self) -> LogSettings {
-        // Logging starts before the command runs, so a job file's choices are read here; a
-        // flag wins over them.
-        let hint = match &self.command {
-            Command::Run(a) => crate::job::log_hint(&a.job),
-            _ => crate::job::LogHint::default(),
-        };
-        let (quiet, verbose) = if self.quiet == 0 && self.verbose == 0 {
-            (hint.quiet, hint.verbose)
-        } else {
-            (self.quiet, self.verbose)
-        };
-        LogSettings {
-            verbosity: (quiet as i8).saturating_sub(verbose as i8),
-            format: self.log_format.or(hint.format).unwrap_or_default(),
-        }
-    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -8,23 +8,15 @@
 //! from another working directory is still the same job and resumes its run). An unknown key,
 //! a wrong type or a missing input is exit 2 naming the key and line, or the path.
 
-use crate::cli::{BatchArgs, RunArgs, RunOptions, SendOptions};
+use crate::cli::{BatchArgs, Cli, Command, RunArgs, RunOptions, SendOptions};
 use crate::exit::Failure;
-use crate::logging::LogFormat;
-use chrono::Datelike;
+use crate::logging::{LogFormat, LogSettings};
+use crate::ops::{
+    self, inventory::InventoryTable, pool_members::PoolTable, sms::SmsTable, tags::TagsTable,
+};
+pub use crate::template::expand;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
-
-/// Operations a job file may name. Not every one of them runs in every build: see
-/// [`crate::cmd::run`].
-pub const OPERATIONS: &[&str] = &[
-    "check-real-name",
-    "clear-real-name",
-    "send-sms",
-    "set-tags",
-    "inventory",
-    "pool-members",
-];
 
 /// The file as written; every key optional but `operation`.
 #[derive(Debug, Clone, Deserialize)]
@@ -55,37 +47,10 @@ pub struct JobFile {
     pub failure_min_rows: Option<u64>,
     pub token_file: Option<String>,
     pub log_format: Option<JobLogFormat>,
-    pub sms: Option<Sms>,
-    pub tags: Option<Tags>,
-    pub pool: Option<Pool>,
-    pub inventory: Option<InventoryFilters>,
-}
-
-/// The `[inventory]` table (inventory only): `--real-named` and `--order-id`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct InventoryFilters {
-    pub real_named: Option<bool>,
-    pub order_id: Option<u64>,
-}
-
-/// The `[tags]` table (set-tags only): what `--tag` and `--batch-size` say on the command line.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Tags {
-    /// Tag names or ids, at most 10; `["none"]` clears the cards' tags.
-    pub names: Vec<String>,
-    pub batch_size: Option<u32>,
-}
-
-/// The `[pool]` table (pool-members only): `--pool`, `--billing-cycle`, `--cid`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Pool {
-    pub id: u64,
-    /// `YYYY-MM`, or `{month}` / `{lastmonth}` (local time) for a scheduled report.
-    pub billing_cycle: String,
-    pub cid: Option<String>,
+    pub sms: Option<SmsTable>,
+    pub tags: Option<TagsTable>,
+    pub pool: Option<PoolTable>,
+    pub inventory: Option<InventoryTable>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -102,24 +67,6 @@ impl From<JobLogFormat> for LogFormat {
             JobLogFormat::Json => LogFormat::Json,
         }
     }
-}
-
-/// The `[sms]` table (send-sms only): checked now, used by the send-sms operation.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Sms {
-    pub content: Option<String>,
-    pub template_id: Option<String>,
-    pub order_id: Option<OrderId>,
-    pub batch_size: Option<u32>,
-}
-
-/// An order id as a number or a string of digits.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum OrderId {
-    Number(u64),
-    Text(String),
 }
 
 /// A loaded, checked job file.
@@ -177,16 +124,16 @@ pub fn load(path: &Path) -> Result<Job, Failure> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let dir = std::fs::canonicalize(parent).map_err(|e| bad(path, e))?;
-    let op = file.operation.as_str();
-    if !OPERATIONS.contains(&op) {
+    let Some(spec) = ops::spec(&file.operation) else {
         return Err(bad(
             path,
             format!(
-                "key `operation`: unknown operation {op:?}; one of {}",
-                OPERATIONS.join(", ")
+                "key `operation`: unknown operation {:?}; one of {}",
+                file.operation,
+                ops::names()
             ),
         ));
-    }
+    };
     let written: Vec<String> = match (&file.input, &file.inputs) {
         (Some(_), Some(_)) => {
             return Err(bad(path, "keys `input` and `inputs`: give one, not both"))
@@ -210,12 +157,13 @@ pub fn load(path: &Path) -> Result<Job, Failure> {
         }
         inputs.push(p.display().to_string());
     }
-    let needs_input = matches!(op, "check-real-name" | "clear-real-name" | "set-tags");
-    if needs_input && inputs.is_empty() {
-        return Err(bad(path, format!("{op} needs `input` or `inputs`")));
+    if spec.input == ops::Input::Required && inputs.is_empty() {
+        return Err(bad(
+            path,
+            format!("{} needs `input` or `inputs`", spec.name),
+        ));
     }
-    check_sms(path, &file)?;
-    check_tables(path, &file)?;
+    check_tables(path, &file, spec)?;
     if let Some(t) = &file.run_dir {
         expand(t, chrono::Local::now(), chrono::Utc::now())
             .map_err(|m| bad(path, format!("key `run_dir`: {m}")))?;
@@ -228,102 +176,46 @@ pub fn load(path: &Path) -> Result<Job, Failure> {
     })
 }
 
-fn check_sms(path: &Path, file: &JobFile) -> Result<(), Failure> {
-    let send = file.operation == "send-sms";
-    let Some(sms) = &file.sms else {
-        return if send {
-            Err(bad(path, "send-sms needs an [sms] table with `content`"))
-        } else {
-            Ok(())
-        };
-    };
-    if !send {
-        return Err(bad(
-            path,
-            "the [sms] table is for operation = \"send-sms\" only",
-        ));
-    }
-    match (&sms.content, &sms.template_id) {
-        (Some(c), _) if c.trim().is_empty() => {
-            return Err(bad(path, "key `sms.content`: empty"));
+/// The parameter tables (`[sms]`, `[tags]`, `[pool]`, `[inventory]`): each is there only for
+/// the operation whose table it is, there when that operation needs it, and sane.
+fn check_tables(path: &Path, file: &JobFile, spec: &ops::Spec) -> Result<(), Failure> {
+    let present = [
+        (ops::sms::TABLE, file.sms.is_some()),
+        (ops::tags::TABLE, file.tags.is_some()),
+        (ops::pool_members::TABLE, file.pool.is_some()),
+        (ops::inventory::TABLE, file.inventory.is_some()),
+    ];
+    for (table, there) in present {
+        let own = spec.table.filter(|t| t.name == table);
+        match (there, own) {
+            (true, None) => {
+                let owner = ops::REGISTRY
+                    .iter()
+                    .find(|s| s.table.is_some_and(|t| t.name == table))
+                    .map_or("", |s| s.name);
+                return Err(bad(
+                    path,
+                    format!("the [{table}] table is for operation = \"{owner}\" only"),
+                ));
+            }
+            (
+                false,
+                Some(ops::Table {
+                    required: Some(what),
+                    ..
+                }),
+            ) => {
+                return Err(bad(path, format!("{} needs {what}", spec.name)));
+            }
+            _ => {}
         }
-        (None, None) => return Err(bad(path, "[sms] needs `content` (or `template_id`)")),
-        _ => {}
     }
-    if let Some(OrderId::Text(t)) = &sms.order_id {
-        if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(bad(
-                path,
-                format!("key `sms.order_id`: {t:?} is not a number"),
-            ));
-        }
-    }
-    let most = crate::engine::sms::MAX_BATCH;
-    if let Some(n) = sms
-        .batch_size
-        .filter(|n| !(1..=most).contains(&(*n as usize)))
-    {
-        return Err(bad(
-            path,
-            format!("key `sms.batch_size`: {n} is not 1..={most}"),
-        ));
-    }
-    if sms.order_id.is_none() && file.input.is_none() && file.inputs.is_none() {
-        return Err(bad(
-            path,
-            "send-sms needs `input`/`inputs` or `sms.order_id`",
-        ));
-    }
-    Ok(())
-}
-
-/// The `[tags]` and `[pool]` tables: present exactly for their operation, and sane.
-fn check_tables(path: &Path, file: &JobFile) -> Result<(), Failure> {
-    let op = file.operation.as_str();
-    match (&file.tags, op) {
-        (None, "set-tags") => return Err(bad(path, "set-tags needs a [tags] table with `names`")),
-        (Some(_), "set-tags") | (None, _) => {}
-        (Some(_), _) => {
-            return Err(bad(
-                path,
-                "the [tags] table is for operation = \"set-tags\" only",
-            ))
-        }
+    let has_input = file.input.is_some() || file.inputs.is_some();
+    if let Some(sms) = &file.sms {
+        sms.check(has_input).map_err(|m| bad(path, m))?;
     }
     if let Some(t) = &file.tags {
-        if t.names.is_empty() {
-            return Err(bad(
-                path,
-                "key `tags.names`: empty (`[\"none\"]` clears the tags)",
-            ));
-        }
-        if let Some(n) = t.batch_size.filter(|n| !(1..=500).contains(n)) {
-            return Err(bad(
-                path,
-                format!("key `tags.batch_size`: {n} is not 1..=500"),
-            ));
-        }
-    }
-    match (&file.pool, op) {
-        (None, "pool-members") => {
-            return Err(bad(
-                path,
-                "pool-members needs a [pool] table with `id` and `billing_cycle`",
-            ))
-        }
-        (Some(_), "pool-members") | (None, _) => {}
-        (Some(_), _) => {
-            return Err(bad(
-                path,
-                "the [pool] table is for operation = \"pool-members\" only",
-            ))
-        }
-    }
-    if file.inventory.is_some() && op != "inventory" {
-        return Err(bad(
-            path,
-            "the [inventory] table is for operation = \"inventory\" only",
-        ));
+        t.check().map_err(|m| bad(path, m))?;
     }
     if let Some(r) = file.list_rate.filter(|r| !(r.is_finite() && *r > 0.0)) {
         return Err(bad(
@@ -331,10 +223,10 @@ fn check_tables(path: &Path, file: &JobFile) -> Result<(), Failure> {
             format!("key `list_rate`: {r} is not a positive number"),
         ));
     }
-    if op == "pool-members" && (file.input.is_some() || file.inputs.is_some()) {
+    if spec.input == ops::Input::None && has_input {
         return Err(bad(
             path,
-            "pool-members reads no input: remove `input`/`inputs`",
+            format!("{} reads no input: remove `input`/`inputs`", spec.name),
         ));
     }
     if let Some(p) = &file.pool {
@@ -344,38 +236,27 @@ fn check_tables(path: &Path, file: &JobFile) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Expand `{date}` `{time}` `{month}` `{lastmonth}` (local) and `{utcdate}` `{utctime}` in a
-/// run-dir or billing-cycle template.
-pub fn expand<L: chrono::TimeZone, U: chrono::TimeZone>(
-    template: &str,
-    local: chrono::DateTime<L>,
-    utc: chrono::DateTime<U>,
-) -> Result<String, String>
-where
-    L::Offset: std::fmt::Display,
-    U::Offset: std::fmt::Display,
-{
-    let this_month = local.date_naive().with_day(1).expect("day 1 exists");
-    let last_month = this_month.pred_opt().unwrap_or(this_month);
-    let out = template
-        .replace("{month}", &this_month.format("%Y-%m").to_string())
-        .replace("{lastmonth}", &last_month.format("%Y-%m").to_string())
-        .replace("{date}", &local.format("%Y-%m-%d").to_string())
-        .replace("{time}", &local.format("%H%M%S").to_string())
-        .replace("{utcdate}", &utc.format("%Y-%m-%d").to_string())
-        .replace("{utctime}", &utc.format("%H%M%S").to_string());
-    if let Some(i) = out.find('{') {
-        let rest = &out[i..];
-        let end = rest.find('}').map_or(rest.len(), |j| j + 1);
-        return Err(format!(
-            "unknown placeholder {} (use {{date}}, {{time}}, {{month}}, {{lastmonth}}, {{utcdate}}, {{utctime}})",
-            &rest[..end]
-        ));
-    }
-    Ok(out)
-}
-
 impl Job {
+    /// The job's operation (checked when the file was loaded).
+    pub fn spec(&self) -> &'static ops::Spec {
+        ops::spec(&self.file.operation).expect("checked when loaded")
+    }
+
+    /// The command this job stands for, from its resolved flags ([`Job::resolve`]) and its
+    /// operation's table.
+    pub fn command(&self, args: &RunArgs, batch: BatchArgs) -> Result<Command, Failure> {
+        let parts = ops::JobParts {
+            batch,
+            args,
+            list_rate: self.file.list_rate,
+            sms: self.file.sms.as_ref(),
+            tags: self.file.tags.as_ref(),
+            pool: self.file.pool.as_ref(),
+            inventory: self.file.inventory.as_ref(),
+        };
+        (self.spec().from_job)(&parts).map_err(|m| bad(&self.path, m))
+    }
+
     fn rel(&self, p: &str) -> String {
         if p == "-" {
             return p.to_string();
@@ -442,6 +323,24 @@ pub struct LogHint {
     pub verbose: u8,
 }
 
+/// The log settings of a command line: the flags, else (for `run`) the job file's keys.
+/// Logging starts before the command runs, so a job file's choices are read here.
+pub fn log_settings(cli: &Cli) -> LogSettings {
+    let hint = match &cli.command {
+        Command::Run(a) => log_hint(&a.job),
+        _ => LogHint::default(),
+    };
+    let (quiet, verbose) = if cli.quiet == 0 && cli.verbose == 0 {
+        (hint.quiet, hint.verbose)
+    } else {
+        (cli.quiet, cli.verbose)
+    };
+    LogSettings {
+        verbosity: (quiet as i8).saturating_sub(verbose as i8),
+        format: cli.log_format.or(hint.format).unwrap_or_default(),
+    }
+}
+
 /// The job file's logging keys, read leniently before logging starts (the full check, with
 /// its error message, comes when the job runs).
 pub fn log_hint(path: &Path) -> LogHint {
@@ -471,23 +370,6 @@ pub fn log_hint(path: &Path) -> LogHint {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
-
-    #[test]
-    fn placeholders_expand() {
-        let local = chrono::FixedOffset::east_opt(8 * 3600)
-            .unwrap()
-            .with_ymd_and_hms(2026, 3, 1, 2, 3, 4)
-            .unwrap();
-        let utc = local.with_timezone(&chrono::Utc);
-        assert_eq!(
-            expand("runs/n-{date}-{time}-{utcdate}-{utctime}", local, utc).unwrap(),
-            "runs/n-2026-03-01-020304-2026-02-28-180304"
-        );
-        assert!(expand("runs/{day}", local, utc)
-            .unwrap_err()
-            .contains("{day}"));
-    }
 
     #[test]
     fn errors_name_key_and_line() {

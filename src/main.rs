@@ -4,7 +4,7 @@ use clap::Parser;
 
 fn main() {
     let cli = gslbatch::cli::Cli::parse();
-    gslbatch::logging::init(cli.log_settings());
+    gslbatch::logging::init(gslbatch::job::log_settings(&cli));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

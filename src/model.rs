@@ -1,4 +1,4 @@
-//! Words every stage shares: a row's status and the operations a run can perform.
+//! Words every stage shares: a row's status.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -57,39 +57,5 @@ impl FromStr for Status {
             .into_iter()
             .find(|st| st.as_str() == s)
             .ok_or_else(|| format!("unknown status {s:?}"))
-    }
-}
-
-/// What a run does to each card.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum OperationKind {
-    CheckRealName,
-    ClearRealName,
-}
-
-impl OperationKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OperationKind::CheckRealName => "check-real-name",
-            OperationKind::ClearRealName => "clear-real-name",
-        }
-    }
-}
-
-impl fmt::Display for OperationKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for OperationKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "check-real-name" => Ok(OperationKind::CheckRealName),
-            "clear-real-name" => Ok(OperationKind::ClearRealName),
-            other => Err(format!("unknown operation {other:?}")),
-        }
     }
 }

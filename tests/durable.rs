@@ -354,10 +354,9 @@ async fn one_destructive_run_per_account_and_resume_takes_the_locks_after_sigkil
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_stops_sending_at_once_and_resume_finishes_once_space_is_back() {
     let dir = tempdir();
-    let Some(disk) = SmallDisk::mount(&dir.path().join("disk"), "600k") else {
-        eprintln!(
-            "SKIPPED: cannot mount a tmpfs here (needs root); the full-disk test did not run"
-        );
+    let Some(disk) =
+        SmallDisk::mount_or_skip(&dir.path().join("disk"), "600k", "the full-disk test")
+    else {
         return;
     };
     let sim = start_sim(SimConfig {
@@ -405,8 +404,11 @@ async fn a_full_disk_stops_sending_at_once_and_resume_finishes_once_space_is_bac
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_stops_an_idempotent_run_at_once() {
     let dir = tempdir();
-    let Some(disk) = SmallDisk::mount(&dir.path().join("disk"), "600k") else {
-        eprintln!("SKIPPED: cannot mount a tmpfs here (needs root)");
+    let Some(disk) = SmallDisk::mount_or_skip(
+        &dir.path().join("disk"),
+        "600k",
+        "the idempotent full-disk test",
+    ) else {
         return;
     };
     let sim = start_sim(SimConfig {

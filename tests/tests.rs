@@ -21,4 +21,5 @@ mod secrets;
 mod signing;
 mod simulator;
 mod sms;
+mod structure;
 mod tags;

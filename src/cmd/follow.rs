@@ -2,14 +2,16 @@
 //! in the follow-up columns, settle `unknown` rows on positive evidence, re-render the report.
 //! Exit 0 when nothing is left unknown or in progress, 1 when a later `follow` has more to do.
 
-use super::batch::{engine_config, real_client};
-use super::drive::finish;
 use crate::cli::FollowArgs;
-use crate::engine::sms::SmsParams;
 use crate::exit::{self, Failure};
 use crate::follow::{self, orders::FollowError, Reader};
 use crate::journal::Journal;
 use crate::logging::LogSettings;
+use crate::ops::{self, sms::SmsParams, Follow};
+use crate::run::clients::real_client;
+use crate::run::drive::finish;
+use crate::run::settings::engine_config;
+use crate::run::signals;
 use crate::rundir::RunDir;
 
 pub async fn run(args: FollowArgs, _log: LogSettings) -> Result<i32, Failure> {
@@ -18,18 +20,24 @@ pub async fn run(args: FollowArgs, _log: LogSettings) -> Result<i32, Failure> {
     let dir = rundir.path.clone();
     let mut journal = Journal::open(&dir).map_err(|e| Failure::usage(e.to_string()))?;
     let meta = journal.meta().map_err(|e| Failure::usage(e.to_string()))?;
-    let sms = match meta.operation.as_str() {
-        "clear-real-name" => None,
-        "send-sms" => Some(SmsParams::from_value(&meta.params).ok_or_else(|| {
+    let follow = ops::spec(&meta.operation).map_or(Follow::None, |s| s.follow);
+    let mut order_type = 0;
+    let sms = match follow {
+        Follow::WorkOrders(t) => {
+            order_type = t;
+            None
+        }
+        Follow::Sms => Some(SmsParams::from_value(&meta.params).ok_or_else(|| {
             Failure::usage(format!(
                 "run dir {}: the SMS settings in its journal are unreadable",
                 dir.display()
             ))
         })?),
-        other => {
+        Follow::None => {
             return Err(Failure::usage(format!(
-                "run dir {} holds a {other} run: follow reads work orders of clear-real-name runs and deliveries of send-sms runs",
-                dir.display()
+                "run dir {} holds a {} run: follow reads work orders of clear-real-name runs and deliveries of send-sms runs",
+                dir.display(),
+                meta.operation
             )))
         }
     };
@@ -49,7 +57,7 @@ pub async fn run(args: FollowArgs, _log: LogSettings) -> Result<i32, Failure> {
     let again = "run `gslbatch follow` again";
     let followed = async {
         match &sms {
-            None => follow::orders::follow(&mut journal, &reader, since).await,
+            None => follow::orders::follow(&mut journal, &reader, order_type, since).await,
             Some(p) => follow::sms::follow(&mut journal, &reader, p, since).await,
         }
     };
@@ -57,7 +65,7 @@ pub async fn run(args: FollowArgs, _log: LogSettings) -> Result<i32, Failure> {
     // journal stays, and the report is rendered from it.
     let result = tokio::select! {
         r = followed => Some(r),
-        _ = super::signals::shutdown(again) => None,
+        _ = signals::shutdown(again) => None,
     };
     let Some(result) = result else {
         finish(&journal, &dir, args.run.report.as_deref(), None)?;

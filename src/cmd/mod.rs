@@ -1,34 +1,38 @@
-//! One file per subcommand, each `run(args) -> Result<exit code, Failure>`.
+//! One file per subcommand, each `run(args) -> Result<exit code, Failure>`: glue that parses
+//! its arguments and calls the library. No command file imports another.
 
-pub mod batch;
-pub mod drive;
+pub mod card;
 pub mod follow;
 pub mod inventory;
-pub mod listing;
 pub mod pool_members;
-pub mod progress;
 pub mod report;
 pub mod resume;
 pub mod run;
 pub mod send_sms;
 pub mod set_tags;
-pub mod signals;
 pub mod simulate;
-pub mod start;
 pub mod status;
 
 use crate::cli::{Cli, Command};
-use crate::engine::operation::{CheckRealName, ClearRealName};
 use crate::exit::Failure;
+use crate::ops::{check::CheckRealName, clear::ClearRealName};
 use std::sync::Arc;
 
 /// Run the parsed command line; the `Ok` value is the exit code.
 pub async fn dispatch(cli: Cli) -> Result<i32, Failure> {
-    let log = cli.log_settings();
-    match cli.command {
-        Command::CheckRealName(a) => batch::run(Arc::new(CheckRealName), a, log).await,
-        Command::ClearRealName(a) => batch::run(Arc::new(ClearRealName), a, log).await,
-        Command::Run(a) => run::run(a, log).await,
+    let log = crate::job::log_settings(&cli);
+    // A job file stands for the command it describes.
+    let command = match cli.command {
+        Command::Run(a) => match run::command(&a)? {
+            Some(c) => c,
+            None => return Ok(crate::exit::OK),
+        },
+        c => c,
+    };
+    match command {
+        Command::CheckRealName(a) => card::run(Arc::new(CheckRealName), a, log).await,
+        Command::ClearRealName(a) => card::run(Arc::new(ClearRealName), a, log).await,
+        Command::Run(_) => Err(Failure::usage("a job file cannot run another job file")),
         Command::SendSms(a) => send_sms::run(a, log).await,
         Command::SetTags(a) => set_tags::run(a, log).await,
         Command::Follow(a) => follow::run(a, log).await,

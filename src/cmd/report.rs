@@ -1,10 +1,10 @@
 //! `report RUN_DIR`: render the report from the journal, at any time (also during a run).
 
-use super::drive::report_dest;
 use crate::cli::ReportArgs;
 use crate::exit::{Failure, OK};
 use crate::journal::Journal;
 use crate::report;
+use crate::run::drive::report_dest;
 
 pub fn run(args: ReportArgs) -> Result<i32, Failure> {
     let journal = Journal::open_read(&args.run_dir).map_err(|e| Failure::usage(e.to_string()))?;

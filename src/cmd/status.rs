@@ -1,11 +1,11 @@
 //! `status RUN_DIR`: where a run stands, readable while it is live (`--json` for scripts).
 
-use super::batch::human_duration;
 use crate::cli::StatusArgs;
 use crate::exit::{Failure, OK};
 use crate::journal::{Journal, INFLIGHT};
 use crate::model::Status;
 use crate::report::layout::shown_status;
+use crate::run::settings::human_duration;
 use crate::rundir;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -20,7 +20,7 @@ pub fn run(args: StatusArgs) -> Result<i32, Failure> {
     // The report's statuses, every one (0 included). Rows in flight are `pending` while a
     // process drives the run (and counted apart); once none does, they are what the report
     // shows: `unknown`, or `pending` for an operation that is safe to repeat.
-    let idempotent = crate::engine::operation::from_meta(&meta).is_none_or(|op| op.idempotent());
+    let idempotent = crate::ops::is_idempotent(&meta.operation);
     let in_flight = raw.get(INFLIGHT).copied().unwrap_or(0);
     let mut counts: BTreeMap<&str, u64> = Status::ALL.iter().map(|s| (s.as_str(), 0)).collect();
     for (status, n) in &raw {

@@ -8,11 +8,8 @@
 //! writing it, so a crash leaves exactly the rows that were in flight without an outcome.
 
 pub mod ingest;
-pub mod operation;
 pub mod pacer;
 pub mod retry;
-pub mod sms;
-pub mod tags;
 mod unit;
 pub mod window;
 pub mod writer;
@@ -20,7 +17,7 @@ pub mod writer;
 use crate::gsl::Client;
 use crate::journal::{Journal, Outcome, SessionTotals};
 use crate::model::Status;
-use operation::Operation;
+use crate::ops::Operation;
 use pacer::Pacer;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};

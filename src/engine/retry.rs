@@ -214,11 +214,31 @@ mod tests {
 
     #[test]
     fn backoff_is_full_jitter_under_a_growing_cap() {
+        fastrand::seed(7);
         for attempt in 1..20 {
             let cap = (0.2 * 2f64.powi(attempt as i32 - 1)).min(10.0);
-            for _ in 0..50 {
-                assert!(backoff(attempt).as_secs_f64() <= cap + 1e-9);
-            }
+            let waits: Vec<f64> = (0..2000).map(|_| backoff(attempt).as_secs_f64()).collect();
+            let (lo, hi) = waits
+                .iter()
+                .fold((f64::MAX, 0f64), |(lo, hi), w| (lo.min(*w), hi.max(*w)));
+            let mean = waits.iter().sum::<f64>() / waits.len() as f64;
+            assert!(
+                hi <= cap + 1e-9,
+                "attempt {attempt}: {hi} over the cap {cap}"
+            );
+            // Full jitter: spread over the whole range, not bunched at the ceiling or at zero.
+            assert!(
+                lo < 0.05 * cap,
+                "attempt {attempt}: nothing near 0 (least {lo})"
+            );
+            assert!(
+                hi > 0.95 * cap,
+                "attempt {attempt}: nothing near the cap (most {hi})"
+            );
+            assert!(
+                (0.45 * cap..0.55 * cap).contains(&mean),
+                "attempt {attempt}: mean {mean} of cap {cap}"
+            );
         }
     }
 

@@ -9,10 +9,9 @@
 //! answering, the window stays where healthy answers left it and acts as a circuit breaker.
 //! `--concurrency N` given explicitly fixes the window at N.
 
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Mutex;
 use std::time::Duration;
-use tokio::sync::Notify;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 /// Share of each new answer in the latency average.
 const ALPHA: f64 = 0.2;
@@ -27,20 +26,38 @@ pub struct Window {
     max: usize,
     /// The least in flight (`--concurrency` given: `max`).
     floor: usize,
-    limit: AtomicUsize,
-    in_flight: AtomicUsize,
-    /// Average latency of answered requests, in seconds.
-    latency: Mutex<Option<f64>>,
-    changed: Notify,
+    /// One permit a place. A narrower window takes free permits away at once and the rest as
+    /// the requests holding them end ([`Sizing::debt`]).
+    places: Semaphore,
+    sizing: Mutex<Sizing>,
 }
 
-/// A place in the window; gives it back when dropped.
-pub struct Slot<'a>(&'a Window);
+struct Sizing {
+    limit: usize,
+    /// Permits still to be taken away as requests end, after the window narrowed below what
+    /// was in flight.
+    debt: usize,
+    /// Average latency of answered requests, in seconds.
+    latency: Option<f64>,
+}
+
+/// A place in the window; gives it back when dropped (or retires it, when the window has
+/// narrowed since).
+pub struct Slot<'a> {
+    window: &'a Window,
+    permit: Option<SemaphorePermit<'a>>,
+}
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, SeqCst);
-        self.0.changed.notify_one();
+        let Some(permit) = self.permit.take() else {
+            return;
+        };
+        let mut s = self.window.sizing.lock().expect("window sizing");
+        if s.debt > 0 {
+            s.debt -= 1;
+            permit.forget();
+        }
     }
 }
 
@@ -57,37 +74,30 @@ impl Window {
             rate,
             max,
             floor,
-            limit: AtomicUsize::new(floor),
-            in_flight: AtomicUsize::new(0),
-            latency: Mutex::new(None),
-            changed: Notify::new(),
+            places: Semaphore::new(floor),
+            sizing: Mutex::new(Sizing {
+                limit: floor,
+                debt: 0,
+                latency: None,
+            }),
         }
     }
 
     /// How many requests may be in flight now.
     pub fn limit(&self) -> usize {
-        self.limit.load(SeqCst)
+        self.sizing.lock().expect("window sizing").limit
     }
 
     /// Wait for a place. Cancel-safe: dropping the future takes nothing.
     pub async fn enter(&self) -> Slot<'_> {
-        loop {
-            let changed = self.changed.notified();
-            tokio::pin!(changed);
-            changed.as_mut().enable();
-            let n = self.in_flight.load(SeqCst);
-            if n < self.limit()
-                && self
-                    .in_flight
-                    .compare_exchange(n, n + 1, SeqCst, SeqCst)
-                    .is_ok()
-            {
-                return Slot(self);
-            }
-            if n < self.limit() {
-                continue;
-            }
-            changed.await;
+        let permit = self
+            .places
+            .acquire()
+            .await
+            .expect("the window is never closed");
+        Slot {
+            window: self,
+            permit: Some(permit),
         }
     }
 
@@ -98,16 +108,27 @@ impl Window {
             return;
         }
         let secs = latency.as_secs_f64();
-        let avg = {
-            let mut l = self.latency.lock().expect("latency");
-            let avg = l.map_or(secs, |a| a + ALPHA * (secs - a));
-            *l = Some(avg);
-            avg
-        };
+        let mut s = self.sizing.lock().expect("window sizing");
+        let avg = s.latency.map_or(secs, |a| a + ALPHA * (secs - a));
+        s.latency = Some(avg);
         let want = ((self.rate * avg * HEADROOM).ceil() as usize).clamp(self.floor, self.max);
-        if self.limit.swap(want, SeqCst) < want {
-            self.changed.notify_waiters();
+        if want > s.limit {
+            let grow = want - s.limit;
+            let forgiven = grow.min(s.debt);
+            s.debt -= forgiven;
+            self.places.add_permits(grow - forgiven);
+        } else if want < s.limit {
+            let shrink = s.limit - want;
+            let taken = self.places.forget_permits(shrink);
+            s.debt += shrink - taken;
         }
+        s.limit = want;
+    }
+
+    /// Places free now (for tests).
+    #[cfg(test)]
+    fn free(&self) -> usize {
+        self.places.available_permits()
     }
 }
 
@@ -140,6 +161,21 @@ mod tests {
         assert_eq!(fixed.limit(), 3, "--concurrency fixes it");
     }
 
+    #[tokio::test]
+    async fn a_narrower_window_retires_places_as_their_requests_end() {
+        let w = Window::new(1.0, 64, false);
+        w.answered(Duration::from_secs(10));
+        assert_eq!(w.limit(), 20);
+        let held = enter_n(&w, 20).await;
+        for _ in 0..100 {
+            w.answered(Duration::from_millis(10));
+        }
+        assert_eq!(w.limit(), 8, "back to the floor");
+        assert_eq!(w.free(), 0);
+        drop(held);
+        assert_eq!(w.free(), 8, "12 places retired, 8 free");
+    }
+
     #[tokio::test(start_paused = true)]
     async fn entering_waits_for_a_place_and_a_wider_window_lets_waiters_in() {
         let w = std::sync::Arc::new(Window::new(1.0, 64, false));
@@ -158,7 +194,7 @@ mod tests {
             .expect("let in")
             .unwrap();
         drop(held);
-        assert_eq!(w.in_flight.load(SeqCst), 0);
+        assert_eq!(w.free(), w.limit(), "every place is back");
     }
 
     async fn enter_n(w: &Window, n: usize) -> Vec<Slot<'_>> {

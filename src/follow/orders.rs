@@ -13,9 +13,6 @@ use std::sync::Arc;
 /// Work orders whose details are read between two journal writes.
 const DETAILS_PER_WRITE: usize = 200;
 
-/// The work-order type of real-name clearing.
-pub const CLEAR_REAL_NAME: i64 = 14;
-
 /// `work_order_status` for a detail's status (1 success, 2 processing, 3 failed).
 pub fn detail_status(status: Option<i64>) -> Option<&'static str> {
     match status {
@@ -84,6 +81,7 @@ fn settled_by_counts(w: &WorkOrder) -> Option<&'static str> {
 /// one call each instead).
 async fn list_since(
     reader: &Arc<Reader>,
+    order_type: i64,
     since: DateTime<Utc>,
     open: &BTreeSet<i64>,
     run_orders: &BTreeSet<i64>,
@@ -101,7 +99,7 @@ async fn list_since(
             move |offset| {
                 let r = r.clone();
                 async move {
-                    let page = Page::new(PAGE, offset).filter("work_order_type", CLEAR_REAL_NAME);
+                    let page = Page::new(PAGE, offset).filter("work_order_type", order_type);
                     let p = r.client.work_orders(&page).await?;
                     Ok((p.work_orders, p.count))
                 }
@@ -110,7 +108,7 @@ async fn list_since(
                 let mut any_recent = false;
                 for w in page {
                     // An order without a readable creation time proves nothing about this run.
-                    if w.work_order_type.is_some_and(|t| t != CLEAR_REAL_NAME)
+                    if w.work_order_type.is_some_and(|t| t != order_type)
                         || created(&w).is_none_or(|t| t < since)
                     {
                         continue;
@@ -139,9 +137,11 @@ async fn list_since(
     Ok(listed)
 }
 
+/// Follow the work orders (of `order_type`, the operation's) of a run's rows.
 pub async fn follow(
     journal: &mut Journal,
     reader: &Arc<Reader>,
+    order_type: i64,
     since: DateTime<Utc>,
 ) -> Result<FollowStats, FollowError> {
     let mut stats = FollowStats::default();
@@ -165,6 +165,7 @@ pub async fn follow(
     } else {
         match list_since(
             reader,
+            order_type,
             since,
             &open_ids,
             &run_orders,

@@ -8,10 +8,10 @@
 
 use super::orders::FollowError;
 use super::{is_fatal, rows_of_interest, with_note, Api, FollowRow, FollowStats, Reader, PAGE};
-use crate::engine::sms::SmsParams;
 use crate::gsl::types::{Page, SmsDetail};
 use crate::gsl::GslError;
 use crate::journal::{FollowUpdate, Journal};
+use crate::ops::sms::SmsParams;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -94,18 +94,6 @@ pub fn http_client() -> reqwest::Client {
         .expect("the HTTP client builds with static settings")
 }
 
-/// A transport error in a few words, with its causes (never a secret: headers are not in it).
-pub fn describe(e: &reqwest::Error) -> String {
-    let mut out = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        src = s.source();
-    }
-    out
-}
-
 fn header_value(headers: &reqwest::header::HeaderMap, name: &str) -> Option<String> {
     headers
         .get(name)
@@ -157,11 +145,11 @@ pub fn classify(status: u16, headers: &reqwest::header::HeaderMap, body: &[u8]) 
 
 fn transport(e: reqwest::Error, timeout: Duration) -> GslError {
     if e.is_connect() {
-        GslError::Connect(describe(&e))
+        GslError::Connect(super::error::describe(&e))
     } else if e.is_timeout() {
         GslError::Timeout(timeout)
     } else {
-        GslError::Closed(describe(&e))
+        GslError::Closed(super::error::describe(&e))
     }
 }
 

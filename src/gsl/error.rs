@@ -129,3 +129,15 @@ impl GslError {
         matches!(self, GslError::Connect(_))
     }
 }
+
+/// A transport error in a few words, with its causes (never a secret: headers are not in it).
+pub fn describe(e: &reqwest::Error) -> String {
+    let mut out = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        src = s.source();
+    }
+    out
+}

@@ -6,20 +6,11 @@
 use crate::gsl::CardRef;
 use crate::journal::{RunMeta, StoredRow, INFLIGHT};
 use crate::model::Status;
+use crate::ops;
 
 /// The `error_msg` of a non-idempotent row that was in flight when its process stopped.
 pub const INFLIGHT_MSG: &str =
     "in flight when the process stopped: it may or may not have happened";
-
-/// Whether sending an operation's request twice is harmless. Mirrors the engine's operations
-/// (`engine::operation`), which only cover the card operations so far; anything not known to be
-/// idempotent is treated as not, so a crashed row is shown `unknown` rather than silently redone.
-pub fn is_idempotent(operation: &str) -> bool {
-    matches!(
-        operation,
-        "check-real-name" | "set-tags" | "inventory" | "pool-members"
-    )
-}
 
 /// The status a report shows for a journal status. `inflight` only exists in the journal: a
 /// crashed run rendered before `resume` shows it as `resume` will settle it.
@@ -55,98 +46,96 @@ impl Cell {
     }
 }
 
+/// One column a run's report can have, parsed once from the registry's column names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Col {
+    Row,
+    /// The card: `iccid`, or `cid` in an SMS report.
+    Card,
+    SimCardId,
+    Batch,
+    OrderId,
+    Status,
+    WorkOrderId,
+    RealNamed,
+    HttpStatus,
+    ErrorCode,
+    ErrorMsg,
+    Attempts,
+    LatencyMs,
+    FinishedAt,
+    /// `work_order_status` / `sms_status`.
+    FollowStatus,
+    /// `work_order_detail`.
+    FollowDetail,
+    /// `sent_time`, `received_time`.
+    FollowTime1,
+    FollowTime2,
+}
+
+impl Col {
+    fn parse(name: &str) -> Option<Col> {
+        Some(match name {
+            "row" => Col::Row,
+            "iccid" | "cid" => Col::Card,
+            "sim_card_id" => Col::SimCardId,
+            "batch" => Col::Batch,
+            "order_id" => Col::OrderId,
+            "status" => Col::Status,
+            "work_order_id" => Col::WorkOrderId,
+            "real_named" => Col::RealNamed,
+            "http_status" => Col::HttpStatus,
+            "error_code" => Col::ErrorCode,
+            "error_msg" => Col::ErrorMsg,
+            "attempts" => Col::Attempts,
+            "latency_ms" => Col::LatencyMs,
+            "finished_at" => Col::FinishedAt,
+            "work_order_status" | "sms_status" => Col::FollowStatus,
+            "work_order_detail" => Col::FollowDetail,
+            "sent_time" => Col::FollowTime1,
+            "received_time" => Col::FollowTime2,
+            _ => return None,
+        })
+    }
+}
+
+/// Whether an input column's name is one of the report's own (any run's report, any case):
+/// such a column is carried as `input_<name>` so it cannot overwrite or be mistaken for a
+/// result.
+pub fn is_report_column(name: &str) -> bool {
+    // `rehearsal` marks a rehearsal's rows (see the report writer).
+    ops::REGISTRY
+        .iter()
+        .filter(|s| s.rebuild.is_some())
+        .flat_map(|s| s.columns.iter().chain(s.follow_columns))
+        .chain(&["rehearsal"])
+        .any(|c| c.eq_ignore_ascii_case(name))
+}
+
 /// The shape of one run's report.
 #[derive(Debug, Clone)]
 pub struct Layout {
     pub columns: Vec<String>,
     pub rehearsal: bool,
-    sms: bool,
-    tags: bool,
-    follow: bool,
+    cols: Vec<Col>,
     idempotent: bool,
     extras: usize,
     /// The SMS run's `--order-id`, a number in JSON reports.
     order_id: Cell,
 }
 
-const CARD_COLUMNS: &[&str] = &[
-    "row",
-    "iccid",
-    "sim_card_id",
-    "status",
-    "work_order_id",
-    "real_named",
-    "http_status",
-    "error_code",
-    "error_msg",
-    "attempts",
-    "latency_ms",
-    "finished_at",
-];
-const CARD_FOLLOW: &[&str] = &["work_order_status", "work_order_detail"];
-const SMS_COLUMNS: &[&str] = &[
-    "row",
-    "cid",
-    "batch",
-    "order_id",
-    "status",
-    "http_status",
-    "error_code",
-    "error_msg",
-    "attempts",
-    "latency_ms",
-    "finished_at",
-];
-const SMS_FOLLOW: &[&str] = &["sms_status", "sent_time", "received_time"];
-/// set-tags: a row per card with the batch it went in; there is nothing to follow up.
-const TAG_COLUMNS: &[&str] = &[
-    "row",
-    "iccid",
-    "sim_card_id",
-    "batch",
-    "status",
-    "http_status",
-    "error_code",
-    "error_msg",
-    "attempts",
-    "latency_ms",
-    "finished_at",
-];
-
-/// Whether an input column's name is one of the report's own (any layout, any case): such a
-/// column is carried as `input_<name>` so it cannot overwrite or be mistaken for a result.
-pub fn is_report_column(name: &str) -> bool {
-    // `rehearsal` marks a rehearsal's rows (see the report writer).
-    [
-        CARD_COLUMNS,
-        CARD_FOLLOW,
-        SMS_COLUMNS,
-        SMS_FOLLOW,
-        TAG_COLUMNS,
-        &["rehearsal"],
-    ]
-    .iter()
-    .flat_map(|cols| cols.iter())
-    .any(|c| c.eq_ignore_ascii_case(name))
-}
-
 impl Layout {
     /// `follow`: whether any row carries follow-up data (the follow columns appear only then).
+    /// The columns are the operation's, from the registry.
     pub fn new(meta: &RunMeta, follow: bool) -> Layout {
-        let sms = meta.operation == "send-sms";
-        let tags = meta.operation == "set-tags";
-        let (base, extra): (&[&str], &[&str]) = if sms {
-            (SMS_COLUMNS, SMS_FOLLOW)
-        } else if tags {
-            (TAG_COLUMNS, &[])
-        } else {
-            (CARD_COLUMNS, CARD_FOLLOW)
-        };
-        let follow = follow && !tags;
+        let spec = ops::spec(&meta.operation);
+        let base = spec.map_or(ops::CARD_COLUMNS, |s| s.columns);
+        let extra = spec.map_or(ops::WORK_ORDER_FOLLOW, |s| s.follow_columns);
         let mut columns: Vec<String> = base.iter().map(|c| c.to_string()).collect();
         if follow {
             columns.extend(extra.iter().map(|c| c.to_string()));
         }
+        let cols = columns.iter().filter_map(|c| Col::parse(c)).collect();
         columns.extend(meta.extra_columns.iter().cloned());
         let order_id = match meta.params.get("order_id") {
             Some(serde_json::Value::Number(n)) => n.as_i64().map_or(Cell::Null, Cell::Int),
@@ -156,10 +145,8 @@ impl Layout {
         Layout {
             columns,
             rehearsal: meta.rehearsal,
-            sms,
-            tags,
-            follow,
-            idempotent: is_idempotent(&meta.operation),
+            cols,
+            idempotent: ops::is_idempotent(&meta.operation),
             extras: meta.extra_columns.len(),
             order_id,
         }
@@ -173,49 +160,40 @@ impl Layout {
         if r.status == INFLIGHT && status == Status::Unknown && error_msg.is_none() {
             error_msg = Some(INFLIGHT_MSG.to_string());
         }
-        let mut c = Vec::with_capacity(self.columns.len());
-        c.push(Cell::Int(r.row as i64));
         // A row given by `sim_card_id` (journal key `#<id>`) shows it in its own column.
         let by_id = match r.key.as_deref().map(CardRef::from_key) {
-            Some(CardRef::Id(id)) if !self.sms => Some(id as i64),
+            Some(CardRef::Id(id)) => Some(id as i64),
             _ => None,
         };
-        // No ICCID / cid (a row given by sim_card_id that no answer named, an SMS to a whole
-        // order): null in JSON.
-        c.push(if r.raw.is_empty() {
-            Cell::Null
-        } else {
-            Cell::Str(r.raw)
-        });
-        let sim_card_id = Cell::int(r.sim_card_id.or(by_id));
-        if self.sms {
-            c.push(Cell::int(r.batch));
-            c.push(self.order_id.clone());
-            c.push(Cell::Str(status.as_str().to_string()));
-        } else if self.tags {
-            c.push(sim_card_id);
-            c.push(Cell::int(r.batch));
-            c.push(Cell::Str(status.as_str().to_string()));
-        } else {
-            c.push(sim_card_id);
-            c.push(Cell::Str(status.as_str().to_string()));
-            c.push(Cell::int(r.work_order_id));
-            c.push(r.real_named.map_or(Cell::Null, Cell::Bool));
-        }
-        c.push(Cell::int(r.http_status.map(i64::from)));
-        c.push(Cell::str(r.error_code));
-        c.push(Cell::str(error_msg));
-        c.push(Cell::Int(i64::from(r.attempts)));
-        c.push(Cell::int(r.latency_ms.map(|v| v as i64)));
-        c.push(Cell::str(r.finished_at));
-        if self.follow {
-            c.push(Cell::str(r.follow_status));
-            if self.sms {
-                c.push(Cell::str(r.follow_time1));
-                c.push(Cell::str(r.follow_time2));
-            } else {
-                c.push(Cell::str(r.follow_detail));
-            }
+        let mut raw = Some(r.raw).filter(|raw| !raw.is_empty());
+        let mut error_code = r.error_code;
+        let mut finished_at = r.finished_at;
+        let (mut follow_status, mut follow_detail) = (r.follow_status, r.follow_detail);
+        let (mut t1, mut t2) = (r.follow_time1, r.follow_time2);
+        let mut c = Vec::with_capacity(self.columns.len());
+        for col in &self.cols {
+            c.push(match col {
+                Col::Row => Cell::Int(r.row as i64),
+                // No ICCID / cid (a row given by sim_card_id that no answer named, an SMS to a
+                // whole order): null in JSON.
+                Col::Card => Cell::str(raw.take()),
+                Col::SimCardId => Cell::int(r.sim_card_id.or(by_id)),
+                Col::Batch => Cell::int(r.batch),
+                Col::OrderId => self.order_id.clone(),
+                Col::Status => Cell::Str(status.as_str().to_string()),
+                Col::WorkOrderId => Cell::int(r.work_order_id),
+                Col::RealNamed => r.real_named.map_or(Cell::Null, Cell::Bool),
+                Col::HttpStatus => Cell::int(r.http_status.map(i64::from)),
+                Col::ErrorCode => Cell::str(error_code.take()),
+                Col::ErrorMsg => Cell::str(error_msg.take()),
+                Col::Attempts => Cell::Int(i64::from(r.attempts)),
+                Col::LatencyMs => Cell::int(r.latency_ms.map(|v| v as i64)),
+                Col::FinishedAt => Cell::str(finished_at.take()),
+                Col::FollowStatus => Cell::str(follow_status.take()),
+                Col::FollowDetail => Cell::str(follow_detail.take()),
+                Col::FollowTime1 => Cell::str(t1.take()),
+                Col::FollowTime2 => Cell::str(t2.take()),
+            });
         }
         // A row read before a later input added columns has fewer extras: those cells are absent.
         let mut extras = r.extras.into_iter();

@@ -15,7 +15,6 @@ pub mod layout;
 pub mod summary;
 pub mod writer;
 
-pub use layout::is_idempotent;
 pub use summary::Summary;
 
 use crate::journal::{Journal, JournalError};

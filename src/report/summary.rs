@@ -3,10 +3,11 @@
 //! worked on the run (a resumed run's summary is the whole run's, not the last session's). Written
 //! as `summary.json` in the run directory for scripts, and as a few lines on stderr for people.
 
-use super::layout::{is_idempotent, shown_status};
+use super::layout::shown_status;
 use super::{atomic_write, ReportError};
 use crate::journal::{Journal, SessionTotals};
 use crate::model::Status;
+use crate::ops::is_idempotent;
 use chrono::DateTime;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -115,10 +116,11 @@ impl Summary {
             }
         }
         let achieved_rate = achieved_rate(sessions.iter().map(|(_, _, t, _)| t));
-        let achieved_rate_per_api = crate::engine::operation::from_meta(&meta)
+        let achieved_rate_per_api = crate::ops::spec(&meta.operation)
+            .filter(|s| s.rebuild.is_some())
             .zip(achieved_rate)
-            .map(|(op, r)| {
-                let api = op.endpoint().split('?').next().unwrap_or_default();
+            .map(|(spec, r)| {
+                let api = spec.endpoint.split('?').next().unwrap_or_default();
                 (api.to_string(), r)
             })
             .into_iter()

@@ -299,7 +299,27 @@ pub async fn wait_exit(child: &mut std::process::Child, limit: Duration) -> i32 
 /// A small tmpfs for the journal, to fill it up (needs root; `None` where mounting is refused).
 pub struct SmallDisk(pub PathBuf);
 
+/// Set to skip the full-disk tests where no tmpfs can be mounted (they need root); without it
+/// such a machine fails them, so a run that skipped them says so.
+pub const SKIP_FULL_DISK: &str = "GSL_TEST_SKIP_FULL_DISK";
+
 impl SmallDisk {
+    /// A tmpfs of `size` at `at`. Where none can be mounted the test fails, unless
+    /// [`SKIP_FULL_DISK`] is set: then `None`, and the test says on stderr that it did not run.
+    pub fn mount_or_skip(at: &Path, size: &str, what: &str) -> Option<SmallDisk> {
+        if let Some(d) = SmallDisk::mount(at, size) {
+            return Some(d);
+        }
+        let skip = std::env::var_os(SKIP_FULL_DISK).is_some_and(|v| !v.is_empty() && v != "0");
+        assert!(
+            skip,
+            "cannot mount a tmpfs here (needs root), so {what} cannot run: run the tests as \
+             root, or set {SKIP_FULL_DISK}=1 to skip it explicitly"
+        );
+        eprintln!("SKIPPED ({SKIP_FULL_DISK} is set): {what} did not run");
+        None
+    }
+
     pub fn mount(at: &Path, size: &str) -> Option<SmallDisk> {
         std::fs::create_dir_all(at).unwrap();
         let ok = Command::new("mount")

@@ -76,7 +76,7 @@ impl IamLogin {
             .map_err(|e| {
                 GslError::Auth(format!(
                     "IAM login request failed: {}",
-                    super::super::client::describe(&e)
+                    crate::gsl::error::describe(&e)
                 ))
             })?;
         let status = resp.status().as_u16();

@@ -1,50 +1,29 @@
-//! Starting a run, the same for every batch operation: check the options, read the input into
-//! a new journal, look up what the operation needs, confirm, lock, drive.
-//!
-//! What differs per operation lives in the operation itself ([`Operation::describe`],
-//! [`Operation::params`], [`Operation::prepare`]) and in the few fields of [`NewRun`]; the order
-//! of the steps — and so every safety rule — is written once, here:
-//!
-//! 1. options and credentials (exit 2 before anything is created);
-//! 2. a run dir that already holds this job resumes it; another job's run dir is refused;
-//! 3. the input into the journal (a broken file: exit 2, the new run dir removed);
-//! 4. the client (a rehearsal simulator holding the input's cards), the operation's lookups;
-//! 5. the confirmation for destructive runs, then the account lock;
-//! 6. the engine.
+//! Starting a run, the same for every operation that sends: check the options, read the input
+//! into a new journal, look up what the operation needs, confirm, lock, drive (see
+//! [`crate::run`] for the order of the steps).
 
-use super::batch::{
-    account_lock, confirm, engine_config, fingerprint, human_duration, real_client,
-    rehearsal_client_with, timeout,
-};
+use super::clients::{account_lock, real_client, rehearsal_client_with};
+use super::confirm::confirm;
 use super::drive::{drive, Drive};
+use super::settings::{engine_config, fingerprint, human_duration, timeout};
 use crate::cli::{BatchArgs, ResumeArgs};
 use crate::engine::ingest::{ingest, IngestStats};
-use crate::engine::operation::Operation;
 use crate::engine::EngineConfig;
 use crate::exit::Failure;
 use crate::gsl::client;
 use crate::input::{InputOptions, Inputs};
-use crate::journal::{Journal, NewRow, RunMeta};
+use crate::journal::{Journal, RunMeta};
 use crate::logging::LogSettings;
+use crate::ops::Operation;
 use crate::rundir::RunDir;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// A run about to start.
+/// A run about to start: the operation with its parameters, and the common flags (inputs,
+/// endpoint, rehearse, run dir, column, dry run, yes, options).
 pub struct NewRun {
     pub op: Arc<dyn Operation>,
-    /// The common flags (inputs, endpoint, rehearse, run dir, column, dry run, yes, options).
     pub args: BatchArgs,
-    /// The input column holding the key when `--column` is not given.
-    pub default_column: &'static str,
-    /// Rows per request for batched operations.
-    pub batch_size: Option<usize>,
-    /// What identifies the job besides operation, inputs and endpoint (e.g. the SMS text).
-    pub identity: Vec<String>,
-    /// The one row of a run without input (an SMS to a whole order).
-    pub no_input_row: Option<NewRow>,
-    /// Refuse (exit 2, nothing sent) when no row is valid, rather than report them all.
-    pub need_valid: bool,
 }
 
 /// `runs/<operation>-<local time>`, with `-2`, `-3`... when a run started in the same second.
@@ -66,7 +45,7 @@ fn one_kind_of_key(run: &NewRun, stats: &IngestStats) -> Result<(), Failure> {
     let mixed = stats.by_id > 0 && stats.by_id < stats.valid;
     let why = if !run.op.idempotent() {
         "a card named both ways would get two calls, which must never happen"
-    } else if run.batch_size.is_some() {
+    } else if run.op.batch_size().is_some() {
         "a batch call names its cards one way"
     } else {
         return Ok(());
@@ -84,7 +63,7 @@ fn one_kind_of_key(run: &NewRun, stats: &IngestStats) -> Result<(), Failure> {
 }
 
 fn plan_text(run: &NewRun, stats: &IngestStats, endpoint: &str, cfg: &EngineConfig) -> String {
-    let calls = if run.batch_size.is_some() {
+    let calls = if run.op.batch_size().is_some() {
         stats.batches
     } else {
         stats.valid
@@ -98,7 +77,7 @@ fn plan_text(run: &NewRun, stats: &IngestStats, endpoint: &str, cfg: &EngineConf
         valid = stats.valid,
         invalid = stats.invalid,
         dup = stats.duplicate,
-        ep = run.op.endpoint(),
+        ep = run.op.spec().endpoint,
         rate = cfg.rate,
         conc = cfg.concurrency,
         dur = human_duration(calls as f64 / cfg.rate),
@@ -138,7 +117,7 @@ async fn existing(
         yes: false,
         run: run.args.run.clone(),
     };
-    super::resume::run(resume, log).await.map(Some)
+    super::resume::resume(resume, log).await.map(Some)
 }
 
 pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
@@ -159,8 +138,8 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
     } else {
         let opts = InputOptions {
             column: args.column.clone(),
-            default_column: run.default_column,
-            sim_card_ids: run.op.by_sim_card_id(),
+            default_column: run.op.spec().default_column,
+            sim_card_ids: run.op.spec().by_sim_card_id,
         };
         Some(Inputs::open(&args.inputs, &opts).map_err(|e| Failure::usage(e.to_string()))?)
     };
@@ -173,7 +152,7 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
     if args.send.dry_run {
         let stats = match inputs {
             Some(inputs) => {
-                let size = run.batch_size;
+                let size = run.op.batch_size();
                 tokio::task::spawn_blocking(move || ingest(inputs, None, size))
                     .await
                     .expect("ingest thread")
@@ -198,7 +177,7 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
         args.endpoint.clone()
     };
     let mut job_ids = args.inputs.clone();
-    job_ids.extend(run.identity.iter().cloned());
+    job_ids.extend(run.op.identity());
     let fp = fingerprint(run.op.name(), &job_ids, &endpoint);
     let dir = args
         .send
@@ -237,7 +216,7 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
         Journal::create(&dir, &meta).map_err(|e| cleanup(Failure::usage(e.to_string())))?;
     let stats = match inputs {
         Some(inputs) => {
-            let size = run.batch_size;
+            let size = run.op.batch_size();
             let (stats, j) = tokio::task::spawn_blocking(move || {
                 let r = ingest(inputs, Some(&mut journal), size);
                 (r, journal)
@@ -246,7 +225,7 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
             .expect("ingest thread");
             journal = j;
             let stats = stats.map_err(|e| cleanup(Failure::usage(e.to_string())))?;
-            if run.need_valid && stats.valid == 0 {
+            if run.op.spec().need_valid && stats.valid == 0 {
                 let first = stats
                     .first_invalid
                     .as_deref()
@@ -261,7 +240,7 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
             stats
         }
         None => {
-            let row = run.no_input_row.clone().ok_or_else(|| {
+            let row = run.op.no_input_row().ok_or_else(|| {
                 cleanup(Failure::usage(format!(
                     "{} needs INPUT files",
                     run.op.name()
@@ -286,14 +265,14 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
             let keys = journal
                 .keys()
                 .map_err(|e| cleanup(Failure::aborted(e.to_string())))?;
-            let sim_cfg = super::send_sms::rehearsal_config(&meta, &keys);
+            let sim_cfg = (run.op.spec().rehearsal)(&meta.params, &keys);
             let (sim, c) = rehearsal_client_with(sim_cfg, cfg.rate, &args.run)
                 .await
                 .map_err(cleanup)?;
             (c, Some(sim))
         }
     };
-    let sendable = stats.valid > 0 || (run.no_input_row.is_some() && args.inputs.is_empty());
+    let sendable = stats.valid > 0 || (run.op.no_input_row().is_some() && args.inputs.is_empty());
     if sendable {
         run.op
             .prepare(&client, cfg.max_attempts)

@@ -1,17 +1,20 @@
-//! Setting the tags of many cards, 500 per call: one more operation of the engine.
+//! `set-tags`: setting the tags of many cards, 500 per call.
 //!
 //! `POST /v1/sim-tags/batch-set` makes each card's tags exactly the given list, so repeating it is
 //! harmless (idempotent: every retryable failure is retried, nothing ends `unknown`). Still it
 //! changes many cards at once, so it is confirmed like a destructive run. `GSL.00022004` (no
 //! access to a tag) would refuse every later batch too, so it stops the run at once.
 
-use super::operation::{Done, OpFuture, Operation, PrepareFuture};
-use super::pacer::Pacer;
-use super::retry::{self, ReadStats};
+use super::{
+    Done, Effect, Follow, Input, JobParts, OpFuture, Operation, PrepareFuture, Spec, Table, Unit,
+};
+use crate::cli::{Command, SetTagsArgs};
+use crate::engine::pacer::Pacer;
+use crate::engine::retry::{self, ReadStats};
 use crate::gsl::types::{Page, SetTags};
 use crate::gsl::{CardRef, Client, GslError};
 use serde::{Deserialize, Serialize};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// The tag API's "the user may not use that tag": no later call will do better.
 pub const NO_TAG_ACCESS: &str = "GSL.00022004";
@@ -21,6 +24,105 @@ pub const MAX_TAGS: usize = 10;
 
 /// Cards per call unless `--batch-size` says otherwise, and the API's most.
 pub const MAX_BATCH: usize = 500;
+
+/// The job file's table of this operation's parameters.
+pub const TABLE: &str = "tags";
+
+pub static SPEC: Spec = Spec {
+    name: "set-tags",
+    effect: Effect::Idempotent,
+    unit: Unit::Batch,
+    endpoint: "POST /v1/sim-tags/batch-set",
+    default_column: "iccid",
+    by_sim_card_id: true,
+    need_valid: false,
+    input: Input::Required,
+    // A row per card with the batch it went in; there is nothing to follow up.
+    columns: &[
+        "row",
+        "iccid",
+        "sim_card_id",
+        "batch",
+        "status",
+        "http_status",
+        "error_code",
+        "error_msg",
+        "attempts",
+        "latency_ms",
+        "finished_at",
+    ],
+    follow_columns: &[],
+    follow: Follow::None,
+    table: Some(Table {
+        name: TABLE,
+        required: Some("a [tags] table with `names`"),
+    }),
+    from_job,
+    rebuild: Some(|v| Some(Arc::new(SetTagsOp::from_params(v)?))),
+    rehearsal: super::plain_rehearsal,
+};
+
+/// The `[tags]` table of a job file: what `--tag` and `--batch-size` say on the command line.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TagsTable {
+    /// Tag names or ids, at most 10; `["none"]` clears the cards' tags.
+    pub names: Vec<String>,
+    pub batch_size: Option<u32>,
+}
+
+impl TagsTable {
+    /// The table's own rules, checked when the job file is loaded.
+    pub fn check(&self) -> Result<(), String> {
+        if self.names.is_empty() {
+            return Err("key `tags.names`: empty (`[\"none\"]` clears the tags)".into());
+        }
+        if let Some(n) = self
+            .batch_size
+            .filter(|n| !(1..=MAX_BATCH as u32).contains(n))
+        {
+            return Err(format!("key `tags.batch_size`: {n} is not 1..={MAX_BATCH}"));
+        }
+        Ok(())
+    }
+}
+
+fn from_job(p: &JobParts) -> Result<Command, String> {
+    let tags = p.tags.ok_or("set-tags needs a [tags] table with `names`")?;
+    Ok(Command::SetTags(SetTagsArgs {
+        tags: tags.names.clone(),
+        batch_size: tags.batch_size.map(|n| n as usize),
+        batch: p.batch.clone(),
+    }))
+}
+
+/// The operation `--tag` and `--batch-size` ask for, checked: nothing is sent when they are
+/// wrong. The tags are looked up later ([`Operation::prepare`]).
+pub fn from_args(args: &SetTagsArgs) -> Result<SetTagsOp, String> {
+    let batch_size = args.batch_size.unwrap_or(MAX_BATCH);
+    if !(1..=MAX_BATCH).contains(&batch_size) {
+        return Err(format!(
+            "--batch-size {batch_size}: must be 1..={MAX_BATCH}"
+        ));
+    }
+    let mut wanted: Vec<String> = Vec::new();
+    for t in &args.tags {
+        let t = t.trim().to_string();
+        if t.is_empty() {
+            return Err("--tag needs a tag name or id".into());
+        }
+        if !wanted.contains(&t) {
+            wanted.push(t);
+        }
+    }
+    if wanted.len() > MAX_TAGS {
+        return Err(format!(
+            "{} tags given: a card carries at most {MAX_TAGS}",
+            wanted.len()
+        ));
+    }
+    Ok(SetTagsOp::new(wanted, batch_size))
+}
 
 pub struct SetTagsOp {
     /// `--tag` as given: names or ids, or `none`.
@@ -40,17 +142,15 @@ struct TagParams {
 }
 
 impl Operation for SetTagsOp {
-    fn name(&self) -> &'static str {
-        "set-tags"
+    fn spec(&self) -> &'static Spec {
+        &SPEC
     }
-    fn idempotent(&self) -> bool {
-        true
+    /// The tags are part of the job: other tags on this run dir are another job.
+    fn identity(&self) -> Vec<String> {
+        vec![format!("tags:{}", self.wanted.join(","))]
     }
-    fn destructive(&self) -> bool {
-        true
-    }
-    fn endpoint(&self) -> &'static str {
-        "POST /v1/sim-tags/batch-set"
+    fn batch_size(&self) -> Option<usize> {
+        Some(self.batch_size)
     }
     fn describe(&self, cards: u64, batches: u64) -> String {
         match self.tags.get() {

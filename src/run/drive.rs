@@ -4,11 +4,12 @@
 //! `summary.json` rendered from the journal at every exit, the summary on stderr.
 
 use super::progress;
-use crate::engine::{self, operation::Operation, Counters, EngineConfig, Stop};
+use crate::engine::{self, Counters, EngineConfig, Stop};
 use crate::exit::{self, Failure};
 use crate::gsl::Client;
 use crate::journal::Journal;
 use crate::logging::LogSettings;
+use crate::ops::Operation;
 use crate::report::{self, summary, ReportDest};
 use crate::rundir::RunDir;
 use crate::simulator::Simulator;

@@ -1,4 +1,5 @@
-//! What `inventory` and `pool-members` share: paging a list API at its quota, and writing a
+//! The listings (`inventory`, `pool-members`): [`inventory`] joins the input with the fleet,
+//! [`pools`] reads a flow pool's members. What they share lives here: paging a list API at its quota, and writing a
 //! report that is never half-written.
 //!
 //! A list call is idempotent, so every page is simply retried (429 slows the pacer, busy and
@@ -10,6 +11,9 @@
 //! [`Sink`], the same temporary-file + fsync + rename as a run's report; it only replaces the
 //! destination when the command says [`ReportOut::commit`], so a listing that fails half-way
 //! leaves an older report as it was.
+
+pub mod inventory;
+pub mod pools;
 
 use crate::cli::{ListOptions, RunOptions};
 use crate::engine::pacer::Pacer;
@@ -71,9 +75,10 @@ pub async fn client(
 ) -> Result<(Client, Option<Simulator>), Failure> {
     let ro = run_options(o);
     if !o.rehearse {
-        return Ok((super::batch::real_client(&o.endpoint, &ro)?, None));
+        return Ok((crate::run::clients::real_client(&o.endpoint, &ro)?, None));
     }
-    let (sim, c) = super::batch::start_rehearsal(rehearsal(), super::batch::timeout(&ro)?).await?;
+    let timeout = crate::run::settings::timeout(&ro)?;
+    let (sim, c) = crate::run::clients::start_rehearsal(rehearsal(), timeout).await?;
     Ok((c, Some(sim)))
 }
 

@@ -1,0 +1,48 @@
+//! `clear-real-name`: clear the real-name data of each China Telecom card. Destructive: each call
+//! creates a type-14 work order, so a call whose answer never came is `unknown`, never resent.
+
+use super::{Done, Effect, Follow, Input, OpFuture, Operation, Spec, Unit};
+use crate::cli::Command;
+use crate::gsl::Client;
+use std::sync::Arc;
+
+/// The work-order type of a real-name clearing.
+pub const WORK_ORDER_TYPE: i64 = 14;
+
+pub static SPEC: Spec = Spec {
+    name: "clear-real-name",
+    effect: Effect::Destructive,
+    unit: Unit::Card,
+    endpoint: "POST /v1/sim-cards/0/clear-real-name?iccid=",
+    default_column: "iccid",
+    by_sim_card_id: true,
+    need_valid: false,
+    input: Input::Required,
+    columns: super::CARD_COLUMNS,
+    follow_columns: super::WORK_ORDER_FOLLOW,
+    follow: Follow::WorkOrders(WORK_ORDER_TYPE),
+    table: None,
+    from_job: |p| Ok(Command::ClearRealName(p.batch.clone())),
+    rebuild: Some(|_| Some(Arc::new(ClearRealName))),
+    rehearsal: super::plain_rehearsal,
+};
+
+pub struct ClearRealName;
+
+impl Operation for ClearRealName {
+    fn spec(&self) -> &'static Spec {
+        &SPEC
+    }
+    fn describe(&self, cards: u64, _batches: u64) -> String {
+        format!("clear real-name data of {cards} cards")
+    }
+    fn perform<'a>(&'a self, client: &'a Client, keys: &'a [String]) -> OpFuture<'a> {
+        Box::pin(async move {
+            let r = client.clear_real_name(&super::one_card(keys)).await?;
+            Ok(Done {
+                work_order_id: Some(r.work_order_id),
+                ..Done::default()
+            })
+        })
+    }
+}

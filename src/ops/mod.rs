@@ -1,0 +1,307 @@
+//! The registry of operations: what a run (or a listing) does, as data.
+//!
+//! Each operation is one file here that declares a [`Spec`] — its name, whether repeating it is
+//! harmless, whether it needs confirming, its unit, its report columns, what `follow` reads for
+//! it, its job-file table, how to rebuild it from a journal and what a rehearsal's simulator must
+//! hold — and, for the operations that send, an [`Operation`] that performs one unit. The command
+//! line, job-file validation, `resume`, `follow`, the report layout and `status` all read
+//! [`REGISTRY`]; no operation name is compared anywhere else (a test checks that).
+
+pub mod check;
+pub mod clear;
+pub mod inventory;
+pub mod pool_members;
+pub mod sms;
+pub mod tags;
+
+use crate::cli::{BatchArgs, Command, ListOptions, RunArgs};
+use crate::gsl::{CardRef, Client, GslError};
+use crate::simulator::SimConfig;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// What a success puts into the report.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Done {
+    pub work_order_id: Option<i64>,
+    pub real_named: Option<bool>,
+    /// The card's ICCID as the answer names it (a check's answer carries it).
+    pub iccid: Option<String>,
+}
+
+pub type OpFuture<'a> = Pin<Box<dyn Future<Output = Result<Done, GslError>> + Send + 'a>>;
+
+/// What [`Operation::prepare`] returns: `Err` is a plain reason to stop before sending (exit 2).
+pub type PrepareFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+
+/// Whether doing an operation twice is harmless, and whether it needs confirming.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// Only reads (a check, a listing): retried freely, never confirmed.
+    Read,
+    /// Changes cards, but repeating it leaves them the same (set-tags sets, it does not add):
+    /// retried freely, confirmed like a destructive run.
+    Idempotent,
+    /// Each call does something that cannot be taken back (a work order, a message): journal
+    /// intents, `unknown` on an ambiguous failure, never sent twice, confirmed.
+    Destructive,
+}
+
+/// What one request carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// One card per call.
+    Card,
+    /// A batch of cards per call (the size is the run's parameter).
+    Batch,
+    /// Pages of a list, written straight to a report: no journal, no run dir.
+    Listing,
+}
+
+/// Whether an operation reads INPUT files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    Required,
+    /// Without input it acts on what its parameters select (an SMS order, the whole fleet).
+    Optional,
+    None,
+}
+
+/// What `follow` reads for a run of the operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Follow {
+    /// Nothing to follow.
+    None,
+    /// The work orders of this type (the API's `work_order_type`).
+    WorkOrders(i64),
+    /// The SMS delivery details of the run's cids.
+    Sms,
+}
+
+/// A job file's table of an operation's parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Table {
+    /// The table's name: `[sms]`.
+    pub name: &'static str,
+    /// When a job of the operation must have it: what it must hold, in words.
+    pub required: Option<&'static str>,
+}
+
+/// Rebuilds an operation from the parameters its journal holds.
+pub type Rebuild = fn(&serde_json::Value) -> Option<Arc<dyn Operation>>;
+
+/// An operation's declaration in the registry.
+pub struct Spec {
+    /// The command name, e.g. `clear-real-name`; also the job file's `operation` and the
+    /// journal's `RunMeta.operation`.
+    pub name: &'static str,
+    pub effect: Effect,
+    pub unit: Unit,
+    /// The HTTP method and path shape, for the dry-run plan and the summary's per-API rate.
+    pub endpoint: &'static str,
+    /// The input column holding the card when `--column` is not given.
+    pub default_column: &'static str,
+    /// Whether input rows may name their card by `sim_card_id`; SMS addresses cids only.
+    pub by_sim_card_id: bool,
+    /// Refuse (exit 2, nothing sent) when no row is valid, rather than report them all.
+    pub need_valid: bool,
+    /// Whether the operation reads input files.
+    pub input: Input,
+    /// The report's own columns, in order, and those `follow` adds once it has run.
+    pub columns: &'static [&'static str],
+    pub follow_columns: &'static [&'static str],
+    pub follow: Follow,
+    /// The job file's table for the operation's parameters (`[sms]`...).
+    pub table: Option<Table>,
+    /// The command a job file stands for (flags and environment already applied).
+    pub from_job: fn(&JobParts) -> Result<Command, String>,
+    /// The operation a journal's `RunMeta.params` describe; `None` for listings.
+    pub rebuild: Option<Rebuild>,
+    /// The rehearsal simulator's inventory for a run of these cards with these parameters.
+    pub rehearsal: fn(&serde_json::Value, &[String]) -> SimConfig,
+}
+
+impl Spec {
+    pub fn idempotent(&self) -> bool {
+        self.effect != Effect::Destructive
+    }
+    /// Changes something (needs confirmation, and the account lock when real).
+    pub fn changes(&self) -> bool {
+        self.effect != Effect::Read
+    }
+    pub fn batched(&self) -> bool {
+        self.unit == Unit::Batch
+    }
+}
+
+/// Every operation of this build, in the order `--help` and error messages list them.
+pub const REGISTRY: &[&Spec] = &[
+    &check::SPEC,
+    &clear::SPEC,
+    &sms::SPEC,
+    &tags::SPEC,
+    &inventory::SPEC,
+    &pool_members::SPEC,
+];
+
+/// The operation a job file or journal names.
+pub fn spec(name: &str) -> Option<&'static Spec> {
+    REGISTRY.iter().copied().find(|s| s.name == name)
+}
+
+/// The names of every operation, for messages: `a, b, c`.
+pub fn names() -> String {
+    REGISTRY
+        .iter()
+        .map(|s| s.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The operation a run's journal holds, its parameters included.
+pub fn from_meta(meta: &crate::journal::RunMeta) -> Option<Arc<dyn Operation>> {
+    (spec(&meta.operation)?.rebuild?)(&meta.params)
+}
+
+/// Whether a run of `operation` may be sent twice harmlessly; anything this build does not
+/// know is treated as not, so a crashed row is shown `unknown` rather than silently redone.
+pub fn is_idempotent(operation: &str) -> bool {
+    spec(operation).is_some_and(Spec::idempotent)
+}
+
+/// What a job file gives an operation to build its command from.
+pub struct JobParts<'a> {
+    /// The common flags, resolved (inputs, endpoint, run dir, options).
+    pub batch: BatchArgs,
+    /// The `run` command line, for the flags only some operations have (`--list-rate`).
+    pub args: &'a RunArgs,
+    /// The job file's `list_rate`.
+    pub list_rate: Option<f64>,
+    pub sms: Option<&'a sms::SmsTable>,
+    pub tags: Option<&'a tags::TagsTable>,
+    pub pool: Option<&'a pool_members::PoolTable>,
+    pub inventory: Option<&'a inventory::InventoryTable>,
+}
+
+pub trait Operation: Send + Sync + 'static {
+    fn spec(&self) -> &'static Spec;
+    /// The command name, e.g. `clear-real-name`.
+    fn name(&self) -> &'static str {
+        self.spec().name
+    }
+    /// True when doing it twice is harmless: then in-flight failures are retried.
+    fn idempotent(&self) -> bool {
+        self.spec().idempotent()
+    }
+    /// True when it changes something (needs confirmation).
+    fn destructive(&self) -> bool {
+        self.spec().changes()
+    }
+    /// What the run will do, for the plan and the confirmation: `about to {describe} via ...`.
+    fn describe(&self, cards: u64, batches: u64) -> String;
+    /// The settings a run of it is confirmed with, kept in the journal (`RunMeta.params`) so
+    /// that `resume` and `follow` rebuild exactly this operation ([`from_meta`]).
+    fn params(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
+    /// What identifies the job besides operation, inputs and endpoint (e.g. the SMS text).
+    fn identity(&self) -> Vec<String> {
+        vec![]
+    }
+    /// Cards per call for batched operations; `None` for one card per call (or a whole-order
+    /// SMS, whose one row is [`Operation::no_input_row`]).
+    fn batch_size(&self) -> Option<usize> {
+        None
+    }
+    /// The one row of a run without input (an SMS to a whole order).
+    fn no_input_row(&self) -> Option<crate::journal::NewRow> {
+        None
+    }
+    /// Look up what the operation needs from the API before the first request is confirmed
+    /// (e.g. tag ids); called once with the run's client and `--max-attempts`, after the input
+    /// was read.
+    fn prepare<'a>(&'a self, _client: &'a Client, _max_attempts: u32) -> PrepareFuture<'a> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+    /// A refusal that no later request could get past (e.g. no access to a tag): the whole run
+    /// stops at once with this message, the unit stays `pending`.
+    fn fatal(&self, _err: &GslError) -> Option<String> {
+        None
+    }
+    /// Perform it for one unit: one card, or the cards of one batch for batched operations.
+    fn perform<'a>(&'a self, client: &'a Client, keys: &'a [String]) -> OpFuture<'a>;
+}
+
+/// A listing's options from a resolved job. A listing has no run dir: its report goes to
+/// `report`, or to `<name>.csv` inside the job's `run_dir`.
+pub fn list_options(b: &BatchArgs, name: &str) -> Result<ListOptions, String> {
+    let report = match (&b.run.report, &b.send.run_dir) {
+        (Some(r), _) => Some(r.clone()),
+        (None, Some(dir)) => {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            Some(dir.join(format!("{name}.csv")).display().to_string())
+        }
+        (None, None) => None,
+    };
+    Ok(ListOptions {
+        endpoint: b.endpoint.clone(),
+        rehearse: b.send.rehearse,
+        max_attempts: b.run.max_attempts,
+        timeout: b.run.timeout,
+        token_file: b.run.token_file.clone(),
+        report,
+    })
+}
+
+/// The card of a per-card unit (the engine makes units of one row for unbatched operations).
+pub fn one_card(keys: &[String]) -> CardRef {
+    CardRef::from_key(keys.first().map_or("", String::as_str))
+}
+
+/// The rehearsal inventory of most operations: the run's cards, as they are.
+pub fn plain_rehearsal(_params: &serde_json::Value, keys: &[String]) -> SimConfig {
+    SimConfig::from_iccids(keys)
+}
+
+/// The report columns of a card operation (check, clear and the card-state operations).
+pub const CARD_COLUMNS: &[&str] = &[
+    "row",
+    "iccid",
+    "sim_card_id",
+    "status",
+    "work_order_id",
+    "real_named",
+    "http_status",
+    "error_code",
+    "error_msg",
+    "attempts",
+    "latency_ms",
+    "finished_at",
+];
+
+/// What `follow` adds to a work-order operation's report.
+pub const WORK_ORDER_FOLLOW: &[&str] = &["work_order_status", "work_order_detail"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_found() {
+        for s in REGISTRY {
+            assert!(std::ptr::eq(spec(s.name).unwrap(), *s));
+        }
+        let mut names: Vec<_> = REGISTRY.iter().map(|s| s.name).collect();
+        names.dedup();
+        assert_eq!(names.len(), REGISTRY.len());
+    }
+
+    #[test]
+    fn only_sending_operations_rebuild_from_a_journal() {
+        for s in REGISTRY {
+            assert_eq!(s.rebuild.is_some(), s.unit != Unit::Listing, "{}", s.name);
+        }
+    }
+}

@@ -1,0 +1,314 @@
+//! `send-sms`: the batched, non-idempotent operation. One unit is one batch of cids (fixed at
+//! ingest, so a resumed run sends the same batches), or — for a run without input — the whole
+//! `order_id` in one call.
+//!
+//! The message settings live in the run's `RunMeta.params`, so `resume` and `follow` rebuild
+//! exactly what the run was confirmed with.
+
+use super::{Done, Effect, Follow, Input, JobParts, OpFuture, Operation, Spec, Table, Unit};
+use crate::cli::{Command, SmsArgs};
+use crate::gsl::Client;
+use crate::journal::NewRow;
+use crate::model::Status;
+use crate::simulator::{luhn_digit, SimConfig};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// The API's limit on `sms_content`, counted in characters (not bytes: Chinese text is 3 bytes
+/// a character in UTF-8 and still counts one).
+pub const MAX_CONTENT_CHARS: usize = 1000;
+/// Cids per call unless `--batch-size` says otherwise, and the most the tool allows.
+pub const DEFAULT_BATCH: usize = 100;
+pub const MAX_BATCH: usize = 500;
+
+/// The job file's table of this operation's parameters.
+pub const TABLE: &str = "sms";
+
+pub static SPEC: Spec = Spec {
+    name: "send-sms",
+    effect: Effect::Destructive,
+    unit: Unit::Batch,
+    endpoint: "POST /v1/sms-send-infos",
+    default_column: "cid",
+    by_sim_card_id: false,
+    need_valid: true,
+    input: Input::Optional,
+    columns: &[
+        "row",
+        "cid",
+        "batch",
+        "order_id",
+        "status",
+        "http_status",
+        "error_code",
+        "error_msg",
+        "attempts",
+        "latency_ms",
+        "finished_at",
+    ],
+    follow_columns: &["sms_status", "sent_time", "received_time"],
+    follow: Follow::Sms,
+    table: Some(Table {
+        name: TABLE,
+        required: Some("an [sms] table with `content`"),
+    }),
+    from_job,
+    rebuild: Some(|v| Some(Arc::new(SendSms::new(SmsParams::from_value(v)?)))),
+    rehearsal,
+};
+
+/// What every call of an SMS run carries, as stored in `RunMeta.params`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SmsParams {
+    pub content: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<i64>,
+    /// Cids per call; `None` for a whole-order run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<usize>,
+}
+
+impl SmsParams {
+    /// Refuse content the API would refuse, before anything is sent.
+    pub fn check_content(content: &str) -> Result<(), String> {
+        let n = content.chars().count();
+        if content.trim().is_empty() {
+            return Err("--content is empty: there is no message to send".into());
+        }
+        if n > MAX_CONTENT_CHARS {
+            return Err(format!(
+                "--content is {n} characters long; the API takes at most {MAX_CONTENT_CHARS}"
+            ));
+        }
+        Ok(())
+    }
+
+    /// The message settings from the flags, checked: nothing is sent when they are wrong.
+    pub fn from_args(args: &SmsArgs) -> Result<SmsParams, String> {
+        SmsParams::check_content(&args.content)?;
+        let batch_size = args.batch_size.unwrap_or(DEFAULT_BATCH);
+        if !(1..=MAX_BATCH).contains(&batch_size) {
+            return Err(format!(
+                "--batch-size {batch_size}: must be 1..={MAX_BATCH}"
+            ));
+        }
+        if args.inputs.is_empty() && args.order_id.is_none() {
+            return Err(
+                "send-sms needs INPUT files of cids, or --order-id to message a whole order".into(),
+            );
+        }
+        Ok(SmsParams {
+            content: args.content.clone(),
+            template_id: args.template_id,
+            order_id: args.order_id,
+            batch_size: (!args.inputs.is_empty()).then_some(batch_size),
+        })
+    }
+
+    pub fn from_value(v: &serde_json::Value) -> Option<SmsParams> {
+        serde_json::from_value(v.clone()).ok()
+    }
+
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("SmsParams serialises")
+    }
+}
+
+/// The `[sms]` table of a job file: what `--content`, `--template-id`, `--order-id` and
+/// `--batch-size` say on the command line.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsTable {
+    pub content: Option<String>,
+    pub template_id: Option<String>,
+    pub order_id: Option<OrderId>,
+    pub batch_size: Option<u32>,
+}
+
+/// An order id as a number or a string of digits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OrderId {
+    Number(u64),
+    Text(String),
+}
+
+impl SmsTable {
+    /// The table's own rules, checked when the job file is loaded.
+    pub fn check(&self, has_input: bool) -> Result<(), String> {
+        match (&self.content, &self.template_id) {
+            (Some(c), _) if c.trim().is_empty() => return Err("key `sms.content`: empty".into()),
+            (None, None) => return Err("[sms] needs `content` (or `template_id`)".into()),
+            _ => {}
+        }
+        if let Some(OrderId::Text(t)) = &self.order_id {
+            if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(format!("key `sms.order_id`: {t:?} is not a number"));
+            }
+        }
+        if let Some(n) = self
+            .batch_size
+            .filter(|n| !(1..=MAX_BATCH).contains(&(*n as usize)))
+        {
+            return Err(format!("key `sms.batch_size`: {n} is not 1..={MAX_BATCH}"));
+        }
+        if self.order_id.is_none() && !has_input {
+            return Err("send-sms needs `input`/`inputs` or `sms.order_id`".into());
+        }
+        Ok(())
+    }
+}
+
+fn from_job(p: &JobParts) -> Result<Command, String> {
+    let sms = p
+        .sms
+        .ok_or("send-sms needs an [sms] table with `content`")?;
+    let content = sms.content.clone().ok_or("key `sms.content` is missing")?;
+    let template_id = sms
+        .template_id
+        .as_ref()
+        .map(|t| {
+            t.trim()
+                .parse::<i64>()
+                .map_err(|_| format!("key `sms.template_id`: {t:?} is not a number"))
+        })
+        .transpose()?;
+    let order_id = match &sms.order_id {
+        None => None,
+        Some(OrderId::Number(n)) => Some(*n as i64),
+        Some(OrderId::Text(t)) => Some(
+            t.trim()
+                .parse::<i64>()
+                .map_err(|_| format!("key `sms.order_id`: {t:?} is not a number"))?,
+        ),
+    };
+    let b = p.batch.clone();
+    Ok(Command::SendSms(SmsArgs {
+        inputs: b.inputs,
+        content,
+        template_id,
+        order_id,
+        batch_size: sms.batch_size.map(|n| n as usize),
+        endpoint: b.endpoint,
+        column: b.column,
+        send: b.send,
+        run: b.run,
+    }))
+}
+
+/// The rehearsal simulator's inventory for a run: the run's cids as SMS-capable cards (China
+/// Mobile / Telecom with an SMS plan; other carriers stay refused, as GSL refuses them), all in
+/// the run's order when it names one. A whole-order run without cids gets a few made-up cards.
+fn rehearsal(params: &serde_json::Value, keys: &[String]) -> SimConfig {
+    let order = SmsParams::from_value(params).and_then(|p| p.order_id);
+    let mut keys = keys.to_vec();
+    if keys.is_empty() {
+        keys = (0..100)
+            .map(|i| {
+                let body = format!("898600{i:013}");
+                format!("{body}{}", luhn_digit(&body))
+            })
+            .collect();
+    }
+    let mut cfg = SimConfig::from_iccids(&keys);
+    for card in cfg.inventory.iter_mut().flatten() {
+        card.sms_plan = card.carrier.sends_sms();
+        if let Some(o) = order.and_then(|o| u64::try_from(o).ok()) {
+            card.order_id = o;
+        }
+    }
+    cfg
+}
+
+pub struct SendSms {
+    pub params: SmsParams,
+}
+
+impl SendSms {
+    pub fn new(params: SmsParams) -> SendSms {
+        SendSms { params }
+    }
+}
+
+impl Operation for SendSms {
+    fn spec(&self) -> &'static Spec {
+        &SPEC
+    }
+    fn describe(&self, cards: u64, batches: u64) -> String {
+        match (self.params.batch_size, self.params.order_id) {
+            (None, order) => format!(
+                "send {:?} to every card of order {} in 1 batch",
+                self.params.content,
+                order.unwrap_or_default()
+            ),
+            (Some(_), _) => format!(
+                "send {:?} to {cards} cards in {batches} batches",
+                self.params.content
+            ),
+        }
+    }
+    fn params(&self) -> serde_json::Value {
+        self.params.to_value()
+    }
+    /// The message is part of the job: another text on this run dir is another job.
+    fn identity(&self) -> Vec<String> {
+        vec![format!("sms:{}", self.params.to_value())]
+    }
+    fn batch_size(&self) -> Option<usize> {
+        self.params.batch_size
+    }
+    fn no_input_row(&self) -> Option<NewRow> {
+        self.params.order_id.map(|order| NewRow {
+            // The whole order in one call: one row without a cid.
+            row: 1,
+            location: format!("--order-id {order}"),
+            raw: String::new(),
+            key: None,
+            status: Status::Pending,
+            error_msg: None,
+            extras: vec![],
+            batch: Some(1),
+        })
+    }
+    fn perform<'a>(&'a self, client: &'a Client, keys: &'a [String]) -> OpFuture<'a> {
+        Box::pin(async move {
+            // A whole-order unit is one row without a cid: the order alone selects the cards.
+            let cids: Vec<String> = keys.iter().filter(|k| !k.is_empty()).cloned().collect();
+            let req = crate::gsl::types::SendSms {
+                sms_content: self.params.content.clone(),
+                template_id: self.params.template_id,
+                cids: (!cids.is_empty()).then_some(cids),
+                order_id: self.params.order_id,
+                file_temp_id: None,
+            };
+            client.send_sms(&req).await?;
+            Ok(Done::default())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_is_counted_in_characters() {
+        assert!(SmsParams::check_content(&"短".repeat(1000)).is_ok());
+        assert!(SmsParams::check_content(&"a".repeat(1001)).is_err());
+        assert!(SmsParams::check_content("").is_err());
+        assert!(SmsParams::check_content("  ").is_err());
+    }
+
+    #[test]
+    fn params_round_trip_through_the_journal_json() {
+        let p = SmsParams {
+            content: "维护通知".into(),
+            template_id: Some(7),
+            order_id: Some(20261126),
+            batch_size: Some(100),
+        };
+        assert_eq!(SmsParams::from_value(&p.to_value()), Some(p));
+    }
+}

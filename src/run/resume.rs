@@ -1,0 +1,92 @@
+//! `resume RUN_DIR`: carry on with a run from its journal (the input is never read again).
+
+use super::clients::{account_lock, real_client, rehearsal_client_with};
+use super::drive::{drive, finish, Drive};
+use super::settings::engine_config;
+use crate::cli::ResumeArgs;
+use crate::exit::Failure;
+use crate::journal::Journal;
+use crate::logging::LogSettings;
+use crate::model::Status;
+use crate::ops;
+use crate::rundir::RunDir;
+
+pub async fn resume(args: ResumeArgs, log: LogSettings) -> Result<i32, Failure> {
+    if args.resend_unknown && !args.yes {
+        return Err(Failure::usage(
+            "--resend-unknown sends rows that may already have happened: add --yes to confirm",
+        ));
+    }
+    let cfg = engine_config(&args.run)?;
+    let rundir = RunDir::lock(&args.run_dir, false)?;
+    let mut journal = Journal::open(&rundir.path).map_err(|e| Failure::usage(e.to_string()))?;
+    let meta = journal.meta().map_err(|e| Failure::usage(e.to_string()))?;
+    let op = ops::from_meta(&meta).ok_or_else(|| {
+        Failure::usage(format!(
+            "run dir {} holds a {} run, which this version cannot resume",
+            rundir.path.display(),
+            meta.operation
+        ))
+    })?;
+    if meta.total_rows.is_none() {
+        return Err(Failure::usage(format!(
+            "run dir {} never finished reading its input: nothing was sent; start the job again with a new --run-dir",
+            rundir.path.display()
+        )));
+    }
+    let e = |e: crate::journal::JournalError| Failure::aborted(e.to_string());
+    let settled = journal.settle_inflight(op.idempotent()).map_err(e)?;
+    if settled > 0 {
+        if op.idempotent() {
+            tracing::info!(
+                rows = settled,
+                "rows in flight at the last stop will be sent again (idempotent)"
+            );
+        } else {
+            tracing::warn!(rows = settled, "rows in flight at the last stop are now unknown: not sent again (see `resume --resend-unknown`)");
+        }
+    }
+    if args.retry_failed {
+        let n = journal.requeue(Status::Failed).map_err(e)?;
+        tracing::info!(rows = n, "failed rows queued again");
+    }
+    if args.resend_unknown {
+        let n = journal.requeue(Status::Unknown).map_err(e)?;
+        tracing::warn!(rows = n, "unknown rows queued again (--resend-unknown)");
+    }
+    let pending = journal
+        .counts()
+        .map_err(e)?
+        .get("pending")
+        .copied()
+        .unwrap_or(0);
+    if pending == 0 {
+        eprintln!("nothing left to send in {}", rundir.path.display());
+        return finish(&journal, &rundir.path, args.run.report.as_deref(), None);
+    }
+    // Before any request is sent. Rehearsals touch no real account: no account lock.
+    let _account = if op.destructive() && !meta.rehearsal {
+        Some(account_lock(&args.run, &rundir.path)?)
+    } else {
+        None
+    };
+    let (client, simulator) = if meta.rehearsal {
+        let keys = journal.keys().map_err(e)?;
+        let sim_cfg = (op.spec().rehearsal)(&meta.params, &keys);
+        let (sim, c) = rehearsal_client_with(sim_cfg, cfg.rate, &args.run).await?;
+        (c, Some(sim))
+    } else {
+        (real_client(&meta.endpoint, &args.run)?, None)
+    };
+    drive(Drive {
+        rundir,
+        journal,
+        op,
+        client,
+        cfg,
+        report: args.run.report.clone(),
+        log,
+        simulator,
+    })
+    .await
+}

@@ -1,0 +1,69 @@
+//! A run's settings from the flags, checked before anything is created (exit 2), and what
+//! identifies a job.
+
+use crate::cli::RunOptions;
+use crate::engine::{EngineConfig, DEFAULT_CONCURRENCY};
+use crate::exit::Failure;
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+
+pub const DEFAULT_RATE: f64 = 5.0;
+pub const DEFAULT_TIMEOUT_SECS: f64 = 30.0;
+
+/// Engine settings from the flags, checked.
+pub fn engine_config(o: &RunOptions) -> Result<EngineConfig, Failure> {
+    let rate = o.rate.unwrap_or(DEFAULT_RATE);
+    if !(rate.is_finite() && rate > 0.0) {
+        return Err(Failure::usage(format!(
+            "--rate {rate}: must be a positive number"
+        )));
+    }
+    let concurrency = o.concurrency.unwrap_or(DEFAULT_CONCURRENCY);
+    if !(1..=1024).contains(&concurrency) {
+        return Err(Failure::usage(format!(
+            "--concurrency {concurrency}: must be 1..=1024"
+        )));
+    }
+    let max_attempts = o.max_attempts.unwrap_or(5);
+    if max_attempts == 0 {
+        return Err(Failure::usage("--max-attempts must be at least 1"));
+    }
+    let max_failure_rate = o.max_failure_rate.unwrap_or(0.5);
+    if !(0.0..=1.0).contains(&max_failure_rate) {
+        return Err(Failure::usage("--max-failure-rate must be between 0 and 1"));
+    }
+    Ok(EngineConfig {
+        rate,
+        concurrency,
+        fixed_concurrency: o.concurrency.is_some(),
+        max_attempts,
+        max_failure_rate,
+        failure_min_rows: o.failure_min_rows.unwrap_or(1000),
+    })
+}
+
+/// The per-request timeout from the flags.
+pub fn timeout(o: &RunOptions) -> Result<Duration, Failure> {
+    let t = o.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS);
+    if !(t.is_finite() && t > 0.0 && t <= 3600.0) {
+        return Err(Failure::usage(format!(
+            "--timeout {t}: must be 0..3600 seconds"
+        )));
+    }
+    Ok(Duration::from_secs_f64(t))
+}
+
+/// Identifies a job: operation, inputs and endpoint.
+pub fn fingerprint(op: &str, inputs: &[String], endpoint: &str) -> String {
+    let text = serde_json::json!([op, inputs, endpoint]).to_string();
+    hex::encode(&Sha256::digest(text.as_bytes())[..12])
+}
+
+pub fn human_duration(secs: f64) -> String {
+    let s = secs.round() as u64;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
