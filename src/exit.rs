@@ -1,4 +1,5 @@
-//! Exit codes, chosen in exactly one place: [`Failure::code`] and [`from_counts`].
+//! Exit codes, chosen in exactly one place: [`Failure::code`] and [`from_counts`] decide them,
+//! [`report`] turns a command's result into the process's exit code.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -62,4 +63,21 @@ pub fn from_counts(counts: &BTreeMap<String, u64>) -> i32 {
     } else {
         OK
     }
+}
+
+/// The process's exit code for a command's result; a failure's message goes to stderr (one
+/// JSON line with JSON logs).
+pub fn report(result: Result<i32, Failure>) -> std::process::ExitCode {
+    let code = match result {
+        Ok(code) => code,
+        Err(f) => {
+            if crate::logging::json_logs() {
+                tracing::error!(exit_code = f.code, "{f}");
+            } else {
+                eprintln!("error: {f}");
+            }
+            f.code
+        }
+    };
+    std::process::ExitCode::from(u8::try_from(code).unwrap_or(ABORTED as u8))
 }

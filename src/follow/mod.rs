@@ -12,7 +12,8 @@ pub mod sms;
 use crate::engine::pacer::Pacer;
 use crate::engine::retry::{self, ReadStats};
 use crate::gsl::{Client, GslError};
-use crate::journal::StoredRow;
+use crate::journal::{RowState, StoredRow};
+use crate::model::Status;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -233,7 +234,7 @@ pub fn rows_of_interest(
     journal
         .for_each_row(|r| {
             if keep(&r) {
-                let unknown = r.status == "unknown";
+                let unknown = r.status == RowState::Is(Status::Unknown);
                 out.push(FollowRow {
                     row: r.row,
                     key: r.key.as_deref().unwrap_or("").trim().to_uppercase(),

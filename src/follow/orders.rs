@@ -5,7 +5,8 @@
 use super::{is_fatal, rows_of_interest, with_note, Api, FollowRow, FollowStats, Reader, PAGE};
 use crate::gsl::types::{Page, WorkOrder, WorkOrderDetail};
 use crate::gsl::{CardRef, GslError};
-use crate::journal::{FollowUpdate, Journal, JournalError};
+use crate::journal::{FollowUpdate, Journal, JournalError, RowState};
+use crate::model::Status;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -150,10 +151,10 @@ pub async fn follow(
         if let Some(id) = r.work_order_id {
             run_orders.insert(id);
         }
-        let open = r.status == "ok"
+        let open = r.status == RowState::Is(Status::Ok)
             && r.work_order_id.is_some()
             && !matches!(r.follow_status.as_deref(), Some("success" | "failed"));
-        open || r.status == "unknown"
+        open || r.status == RowState::Is(Status::Unknown)
     })?;
     let (unknown_rows, open): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.unknown);
 

@@ -10,7 +10,8 @@ use super::orders::FollowError;
 use super::{is_fatal, rows_of_interest, with_note, Api, FollowRow, FollowStats, Reader, PAGE};
 use crate::gsl::types::{Page, SmsDetail};
 use crate::gsl::GslError;
-use crate::journal::{FollowUpdate, Journal};
+use crate::journal::{FollowUpdate, Journal, RowState};
+use crate::model::Status;
 use crate::ops::sms::SmsParams;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -99,8 +100,9 @@ pub async fn follow(
 ) -> Result<FollowStats, FollowError> {
     let mut stats = FollowStats::default();
     let rows: Vec<FollowRow> = rows_of_interest(journal, |r| {
-        (r.status == "ok" && !matches!(r.follow_status.as_deref(), Some("delivered" | "failed")))
-            || r.status == "unknown"
+        (r.status == RowState::Is(Status::Ok)
+            && !matches!(r.follow_status.as_deref(), Some("delivered" | "failed")))
+            || r.status == RowState::Is(Status::Unknown)
     })?;
     if rows.is_empty() {
         return Ok(stats);

@@ -18,7 +18,7 @@ mod rows;
 mod sessions;
 
 pub use follow::FollowUpdate;
-pub use read::StoredRow;
+pub use read::{RowState, StoredRow};
 pub use rows::{NewRow, Outcome};
 pub use sessions::SessionTotals;
 

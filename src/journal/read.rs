@@ -2,15 +2,48 @@
 
 use super::*;
 
+/// A row's state as the journal holds it: one of the report's statuses, or in flight (a state
+/// only the journal has: the report shows it as `resume` will settle it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowState {
+    Is(Status),
+    InFlight,
+    /// Written by another build: shown as an error, never guessed.
+    Unrecognized(String),
+}
+
+impl RowState {
+    pub fn parse(s: String) -> RowState {
+        if s == INFLIGHT {
+            return RowState::InFlight;
+        }
+        match s.parse() {
+            Ok(st) => RowState::Is(st),
+            Err(_) => RowState::Unrecognized(s),
+        }
+    }
+
+    /// The status a report shows: a row in flight is `pending` for an operation that is safe
+    /// to repeat, `unknown` for one that is not.
+    pub fn shown(&self, idempotent: bool) -> Option<Status> {
+        match self {
+            RowState::Is(s) => Some(*s),
+            RowState::InFlight if idempotent => Some(Status::Pending),
+            RowState::InFlight => Some(Status::Unknown),
+            RowState::Unrecognized(_) => None,
+        }
+    }
+}
+
 /// A row as the report shows it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct StoredRow {
     pub row: u64,
     pub location: String,
     pub raw: String,
     pub key: Option<String>,
     /// Journal status; `inflight` is mapped by the reader of the row.
-    pub status: String,
+    pub status: RowState,
     pub batch: Option<i64>,
     pub attempts: u32,
     pub http_status: Option<u16>,
@@ -68,7 +101,7 @@ impl Journal {
                     location: r.get(1)?,
                     raw: r.get(2)?,
                     key: r.get(3)?,
-                    status: r.get(4)?,
+                    status: RowState::parse(r.get::<_, String>(4)?),
                     batch: r.get(5)?,
                     attempts: r.get::<_, i64>(6)? as u32,
                     http_status: r.get::<_, Option<i64>>(7)?.map(|v| v as u16),

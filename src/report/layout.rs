@@ -4,7 +4,7 @@
 //! formats cannot drift: they all print the same cells under the same names.
 
 use crate::gsl::CardRef;
-use crate::journal::{RunMeta, StoredRow, INFLIGHT};
+use crate::journal::{RowState, RunMeta, StoredRow, INFLIGHT};
 use crate::model::Status;
 use crate::ops;
 
@@ -155,9 +155,9 @@ impl Layout {
     /// The cells of one row, in column order, and the status shown (after the `inflight` mapping).
     /// `None` when the journal holds a status this build does not know.
     pub fn cells(&self, r: StoredRow) -> Option<(Status, Vec<Cell>)> {
-        let status = shown_status(&r.status, self.idempotent)?;
+        let status = r.status.shown(self.idempotent)?;
         let mut error_msg = r.error_msg;
-        if r.status == INFLIGHT && status == Status::Unknown && error_msg.is_none() {
+        if r.status == RowState::InFlight && status == Status::Unknown && error_msg.is_none() {
             error_msg = Some(INFLIGHT_MSG.to_string());
         }
         // A row given by `sim_card_id` (journal key `#<id>`) shows it in its own column.
