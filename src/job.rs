@@ -274,11 +274,20 @@ impl Job {
             .or(env_endpoint)
             .or_else(|| f.endpoint.clone())
             .unwrap_or_else(|| crate::gsl::client::DEFAULT_ENDPOINT.to_string());
+        let rehearse = args.send.rehearse || f.rehearse.unwrap_or(false);
         let run_dir = match (&args.send.run_dir, &f.run_dir) {
             (Some(d), _) => Some(d.clone()),
             (None, Some(t)) => {
-                let d = expand(t, chrono::Local::now(), chrono::Utc::now())
+                let mut d = expand(t, chrono::Local::now(), chrono::Utc::now())
                     .map_err(|m| bad(&self.path, format!("key `run_dir`: {m}")))?;
+                // A rehearsal of the job never shares (or blocks) the real run's directory.
+                if rehearse {
+                    d = format!(
+                        "{}{}",
+                        d.trim_end_matches('/'),
+                        crate::run::start::REHEARSAL_SUFFIX
+                    );
+                }
                 Some(self.dir.join(d))
             }
             (None, None) => None,
@@ -305,7 +314,7 @@ impl Job {
             endpoint,
             column: args.column.clone().or_else(|| f.column.clone()),
             send: SendOptions {
-                rehearse: args.send.rehearse || f.rehearse.unwrap_or(false),
+                rehearse,
                 run_dir,
                 dry_run: args.send.dry_run || f.dry_run.unwrap_or(false),
                 yes: args.send.yes || f.yes.unwrap_or(false),

@@ -21,6 +21,7 @@ fn meta(operation: &str, extras: &[&str]) -> RunMeta {
         fingerprint: "f".to_string(),
         params: serde_json::Value::Null,
         total_rows: Some(3),
+        settings: Default::default(),
     }
 }
 

@@ -18,6 +18,7 @@ mod matrix;
 mod nasty;
 mod report;
 mod secrets;
+mod settings;
 mod signing;
 mod simulator;
 mod sms;

@@ -99,6 +99,42 @@ pub struct RunMeta {
     /// Input rows read, once ingestion finished; `None` while it is still going on.
     #[serde(default)]
     pub total_rows: Option<u64>,
+    /// How hard the run pushes, as it was started (or last resumed) with: `resume` carries on
+    /// with these unless given new ones.
+    #[serde(default)]
+    pub settings: Settings,
+}
+
+/// The run's settings that `resume` keeps: each one as given (on the command line or in the job
+/// file), `None` where the default applies.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Settings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_failure_rate: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_min_rows: Option<u64>,
+}
+
+impl Settings {
+    /// These settings with every value given in `newer` replacing the stored one.
+    pub fn updated(&self, newer: &Settings) -> Settings {
+        Settings {
+            rate: newer.rate.or(self.rate),
+            concurrency: newer.concurrency.or(self.concurrency),
+            max_attempts: newer.max_attempts.or(self.max_attempts),
+            timeout: newer.timeout.or(self.timeout),
+            max_failure_rate: newer.max_failure_rate.or(self.max_failure_rate),
+            failure_min_rows: newer.failure_min_rows.or(self.failure_min_rows),
+        }
+    }
 }
 
 pub struct Journal {

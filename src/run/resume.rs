@@ -2,7 +2,7 @@
 
 use super::clients::{account_lock, real_client, rehearsal_client_with};
 use super::drive::{drive, finish, Drive};
-use super::settings::engine_config;
+use super::settings::{engine_config, stored, with_stored};
 use crate::cli::ResumeArgs;
 use crate::exit::Failure;
 use crate::journal::Journal;
@@ -17,10 +17,14 @@ pub async fn resume(args: ResumeArgs, log: LogSettings) -> Result<i32, Failure> 
             "--resend-unknown sends rows that may already have happened: add --yes to confirm",
         ));
     }
-    let cfg = engine_config(&args.run)?;
+    // The flags are checked before anything is touched, then completed with the run's own.
+    engine_config(&args.run)?;
     let rundir = RunDir::lock(&args.run_dir, false)?;
     let mut journal = Journal::open(&rundir.path).map_err(|e| Failure::usage(e.to_string()))?;
-    let meta = journal.meta().map_err(|e| Failure::usage(e.to_string()))?;
+    let mut meta = journal.meta().map_err(|e| Failure::usage(e.to_string()))?;
+    let mut args = args;
+    args.run = with_stored(&args.run, &meta.settings);
+    let cfg = engine_config(&args.run)?;
     let op = ops::from_meta(&meta).ok_or_else(|| {
         Failure::usage(format!(
             "run dir {} holds a {} run, which this version cannot resume",
@@ -35,6 +39,12 @@ pub async fn resume(args: ResumeArgs, log: LogSettings) -> Result<i32, Failure> 
         )));
     }
     let e = |e: crate::journal::JournalError| Failure::aborted(e.to_string());
+    // Values given again replace the stored ones, for this and later resumes.
+    let settings = stored(&args.run);
+    if settings != meta.settings {
+        meta.settings = settings;
+        journal.set_meta(&meta).map_err(e)?;
+    }
     let settled = journal.settle_inflight(op.idempotent()).map_err(e)?;
     if settled > 0 {
         if op.idempotent() {

@@ -9,6 +9,9 @@ use std::time::Duration;
 
 pub const DEFAULT_RATE: f64 = 5.0;
 pub const DEFAULT_TIMEOUT_SECS: f64 = 30.0;
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+pub const DEFAULT_MAX_FAILURE_RATE: f64 = 0.5;
+pub const DEFAULT_FAILURE_MIN_ROWS: u64 = 1000;
 
 /// Engine settings from the flags, checked.
 pub fn engine_config(o: &RunOptions) -> Result<EngineConfig, Failure> {
@@ -24,11 +27,11 @@ pub fn engine_config(o: &RunOptions) -> Result<EngineConfig, Failure> {
             "--concurrency {concurrency}: must be 1..=1024"
         )));
     }
-    let max_attempts = o.max_attempts.unwrap_or(5);
+    let max_attempts = o.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS);
     if max_attempts == 0 {
         return Err(Failure::usage("--max-attempts must be at least 1"));
     }
-    let max_failure_rate = o.max_failure_rate.unwrap_or(0.5);
+    let max_failure_rate = o.max_failure_rate.unwrap_or(DEFAULT_MAX_FAILURE_RATE);
     if !(0.0..=1.0).contains(&max_failure_rate) {
         return Err(Failure::usage("--max-failure-rate must be between 0 and 1"));
     }
@@ -38,7 +41,7 @@ pub fn engine_config(o: &RunOptions) -> Result<EngineConfig, Failure> {
         fixed_concurrency: o.concurrency.is_some(),
         max_attempts,
         max_failure_rate,
-        failure_min_rows: o.failure_min_rows.unwrap_or(1000),
+        failure_min_rows: o.failure_min_rows.unwrap_or(DEFAULT_FAILURE_MIN_ROWS),
     })
 }
 
@@ -65,5 +68,31 @@ pub fn human_duration(secs: f64) -> String {
         0..=59 => format!("{s}s"),
         60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
         _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// The settings the journal keeps from the flags (see [`crate::journal::Settings`]).
+pub fn stored(o: &RunOptions) -> crate::journal::Settings {
+    crate::journal::Settings {
+        rate: o.rate,
+        concurrency: o.concurrency,
+        max_attempts: o.max_attempts,
+        timeout: o.timeout,
+        max_failure_rate: o.max_failure_rate,
+        failure_min_rows: o.failure_min_rows,
+    }
+}
+
+/// The flags with the stored settings filled in where a flag was not given again.
+pub fn with_stored(o: &RunOptions, s: &crate::journal::Settings) -> RunOptions {
+    let s = s.updated(&stored(o));
+    RunOptions {
+        rate: s.rate,
+        concurrency: s.concurrency,
+        max_attempts: s.max_attempts,
+        timeout: s.timeout,
+        max_failure_rate: s.max_failure_rate,
+        failure_min_rows: s.failure_min_rows,
+        ..o.clone()
     }
 }

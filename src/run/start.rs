@@ -26,17 +26,22 @@ pub struct NewRun {
     pub args: BatchArgs,
 }
 
-/// `runs/<operation>-<local time>`, with `-2`, `-3`... when a run started in the same second.
-fn default_run_dir(op: &str) -> PathBuf {
+/// `runs/<operation>-<local time>` (`-rehearsal` appended for a rehearsal, so that it never
+/// shares a real run's directory), with `-2`, `-3`... when a run started in the same second.
+fn default_run_dir(op: &str, rehearsal: bool) -> PathBuf {
+    let suffix = if rehearsal { REHEARSAL_SUFFIX } else { "" };
     let base = format!("{op}-{}", chrono::Local::now().format("%Y%m%d-%H%M%S"));
-    let mut dir = PathBuf::from("runs").join(&base);
+    let mut dir = PathBuf::from("runs").join(format!("{base}{suffix}"));
     let mut n = 2;
     while dir.exists() && n < 10_000 {
-        dir = PathBuf::from("runs").join(format!("{base}-{n}"));
+        dir = PathBuf::from("runs").join(format!("{base}-{n}{suffix}"));
         n += 1;
     }
     dir
 }
+
+/// What a rehearsal's run dir name ends with, unless `--run-dir` names it.
+pub const REHEARSAL_SUFFIX: &str = "-rehearsal";
 
 /// Cards named both by ICCID and by `sim_card_id` in one run are refused (exit 2) where it
 /// matters: duplicates are found per kind of key, so a card named both ways would get two calls,
@@ -93,6 +98,24 @@ async fn existing(
     log: LogSettings,
 ) -> Result<Option<i32>, Failure> {
     let meta = Journal::open_read(dir).and_then(|j| j.meta()).ok();
+    // A rehearsal and a real run never share a run dir: neither resumes the other.
+    match &meta {
+        Some(m) if m.rehearsal && !run.args.send.rehearse => {
+            return Err(Failure::usage(format!(
+                "run dir {} holds a rehearsal (--rehearse), not a real run: a real run never \
+                 shares or resumes it; nothing was sent. Pick another --run-dir (a job's \
+                 rehearsal uses `<run_dir>{REHEARSAL_SUFFIX}`)",
+                dir.display()
+            )))
+        }
+        Some(m) if !m.rehearsal && run.args.send.rehearse => {
+            return Err(Failure::usage(format!(
+                "run dir {} holds a real run: a rehearsal never shares it; pick another --run-dir",
+                dir.display()
+            )))
+        }
+        _ => {}
+    }
     let Some(meta) = meta.filter(|m| m.fingerprint == fp) else {
         return Err(Failure::usage(format!(
             "run dir {} already holds a different job's run: carry on with `gslbatch resume {}` or pick another --run-dir",
@@ -183,7 +206,7 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
         .send
         .run_dir
         .clone()
-        .unwrap_or_else(|| default_run_dir(run.op.name()));
+        .unwrap_or_else(|| default_run_dir(run.op.name(), args.send.rehearse));
     if dir.join(crate::journal::FILE_NAME).exists() {
         if let Some(code) = existing(&run, &dir, &fp, log).await? {
             return Ok(code);
@@ -211,6 +234,7 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
         fingerprint: fp,
         params: run.op.params(),
         total_rows: None,
+        settings: super::settings::stored(&args.run),
     };
     let mut journal =
         Journal::create(&dir, &meta).map_err(|e| cleanup(Failure::usage(e.to_string())))?;
