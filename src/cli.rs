@@ -53,6 +53,19 @@ pub enum Command {
     PoolMembers(PoolMembersArgs),
 }
 
+/// A duration on the command line or in a job file: `90s`, `30m`, `2h`, `1h30m`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Wait(pub std::time::Duration);
+
+impl std::str::FromStr for Wait {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Wait, String> {
+        humantime::parse_duration(s.trim())
+            .map(Wait)
+            .map_err(|e| format!("{s:?} is not a duration like 90s, 30m or 2h: {e}"))
+    }
+}
+
 /// Options shared by every command that sends requests.
 #[derive(Debug, Clone, Args)]
 pub struct RunOptions {
@@ -116,6 +129,10 @@ pub struct SendOptions {
     /// Confirm a destructive run (clear, send-sms, set-tags) without a prompt.
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// After sending, follow the run's outcomes (as `follow --wait WAIT`, default 1h) and exit
+    /// with follow's code.
+    #[arg(long, value_name = "WAIT", num_args = 0..=1, require_equals = true, default_missing_value = "1h")]
+    pub follow: Option<Wait>,
 }
 
 /// `run JOB.toml`: each flag overrides the job file's key of the same name.
@@ -173,6 +190,9 @@ pub struct SmsArgs {
 pub struct FollowArgs {
     /// The run directory of a clear-real-name or send-sms run.
     pub run_dir: PathBuf,
+    /// Follow again until nothing is processing, for at most this long (e.g. 90s, 30m, 2h).
+    #[arg(long, value_name = "DURATION")]
+    pub wait: Option<Wait>,
     #[command(flatten)]
     pub run: RunOptions,
 }
@@ -202,6 +222,10 @@ pub struct ResumeArgs {
     /// Confirm --resend-unknown.
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// After sending, follow the run's outcomes (as `follow --wait WAIT`, default 1h) and exit
+    /// with follow's code.
+    #[arg(long, value_name = "WAIT", num_args = 0..=1, require_equals = true, default_missing_value = "1h")]
+    pub follow: Option<Wait>,
     #[command(flatten)]
     pub run: RunOptions,
 }
@@ -263,6 +287,10 @@ pub struct SimulateArgs {
     /// Share of real-name clearing work orders that end failed (the card keeps its data).
     #[arg(long, default_value_t = 0.0)]
     pub work_order_fail_rate: f64,
+    /// Share of cids (chosen by cid, reproducibly) whose SMS end failed [default: the cards
+    /// whose sim_card_id ends in 7].
+    #[arg(long)]
+    pub sms_fail_rate: Option<f64>,
     /// Seconds an AK stays locked after five failed signatures.
     #[arg(long, default_value_t = 300)]
     pub lockout_secs: u64,

@@ -12,6 +12,8 @@ pub const ROWS_FAILED: i32 = 1;
 pub const USAGE: i32 = 2;
 /// Aborted mid-run (failure threshold, authentication, journal write): resumable.
 pub const ABORTED: i32 = 3;
+/// follow: nothing has failed, but some outcomes are still processing: follow again later.
+pub const PROCESSING: i32 = 4;
 /// Interrupted by a signal after in-flight requests finished: resumable.
 pub const INTERRUPTED: i32 = 130;
 
@@ -60,6 +62,19 @@ pub fn from_counts(counts: &BTreeMap<String, u64>) -> i32 {
         .any(|s| counts.get(*s).copied().unwrap_or(0) > 0);
     if bad {
         ROWS_FAILED
+    } else {
+        OK
+    }
+}
+
+/// follow's exit code (and `--follow`'s) from what the rows came to: 1 when some outcome
+/// failed or some row is still `unknown`, 4 when nothing failed but something is still
+/// processing (or not found yet), 0 when every sent row is done.
+pub fn from_outcomes(failed: u64, unknown: u64, open: u64) -> i32 {
+    if failed > 0 || unknown > 0 {
+        ROWS_FAILED
+    } else if open > 0 {
+        PROCESSING
     } else {
         OK
     }

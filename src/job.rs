@@ -47,6 +47,8 @@ pub struct JobFile {
     pub failure_min_rows: Option<u64>,
     pub token_file: Option<String>,
     pub log_format: Option<JobLogFormat>,
+    /// Follow the outcomes after sending, for at most this long (`"2h"`), as `--follow=2h`.
+    pub follow: Option<String>,
     pub sms: Option<SmsTable>,
     pub tags: Option<TagsTable>,
     pub pool: Option<PoolTable>,
@@ -164,6 +166,10 @@ pub fn load(path: &Path) -> Result<Job, Failure> {
         ));
     }
     check_tables(path, &file, spec)?;
+    if let Some(w) = &file.follow {
+        w.parse::<crate::cli::Wait>()
+            .map_err(|m| bad(path, format!("key `follow`: {m}")))?;
+    }
     if let Some(t) = &file.run_dir {
         expand(t, chrono::Local::now(), chrono::Utc::now())
             .map_err(|m| bad(path, format!("key `run_dir`: {m}")))?;
@@ -318,6 +324,14 @@ impl Job {
                 run_dir,
                 dry_run: args.send.dry_run || f.dry_run.unwrap_or(false),
                 yes: args.send.yes || f.yes.unwrap_or(false),
+                follow: match (args.send.follow, &f.follow) {
+                    (Some(w), _) => Some(w),
+                    (None, Some(text)) => Some(
+                        text.parse()
+                            .map_err(|m| bad(&self.path, format!("key `follow`: {m}")))?,
+                    ),
+                    (None, None) => None,
+                },
             },
             run,
         })

@@ -1,4 +1,4 @@
-//! Words every stage shares: a row's status.
+//! Words every stage shares: a row's status, and the outcome `follow` finds for it.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -57,5 +57,46 @@ impl FromStr for Status {
             .into_iter()
             .find(|st| st.as_str() == s)
             .ok_or_else(|| format!("unknown status {s:?}"))
+    }
+}
+
+/// What finally became of a row whose request was accepted, as `follow` reads it from the
+/// API's records (work orders, SMS delivery): exactly the report's `outcome` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// The carrier or the platform carried it out.
+    Done,
+    /// It did not happen: the work order failed, the message was not delivered.
+    Failed,
+    /// Not finished yet: follow again later.
+    Processing,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 3] = [Outcome::Done, Outcome::Failed, Outcome::Processing];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Done => "done",
+            Outcome::Failed => "failed",
+            Outcome::Processing => "processing",
+        }
+    }
+
+    /// The outcome a follow-up status names (`work_order_status` or `sms_status`).
+    pub fn from_follow_status(s: &str) -> Option<Outcome> {
+        match s {
+            "success" | "delivered" => Some(Outcome::Done),
+            "failed" => Some(Outcome::Failed),
+            "processing" | "sending" => Some(Outcome::Processing),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }

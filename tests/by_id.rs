@@ -117,7 +117,8 @@ async fn checks_and_clears_by_sim_card_id_reach_those_cards_and_follow_finds_the
     let mut f = gsl();
     f.arg("follow").arg(&run_dir).args(["--rate", "1000", "-q"]);
     let f = run(f).await;
-    assert_eq!(f.code, 0, "{}", f.stderr);
+    // Some of the orders failed: follow says so in its exit code.
+    assert_eq!(f.code, 1, "{}", f.stderr);
     let rows = read_report(&run_dir.join("report.csv"));
     let after = sim.cards();
     let mut failed = 0;

@@ -279,7 +279,9 @@ fn follow_columns_appear_once_follow_has_run() {
     let text = render_to(&j, &dir.path().join("r.csv"));
     let header = text.lines().next().unwrap();
     assert!(
-        header.ends_with("finished_at,work_order_status,work_order_detail,note,input_status"),
+        header.ends_with(
+            "finished_at,work_order_status,work_order_detail,outcome,outcome_detail,note,input_status"
+        ),
         "{header}"
     );
     assert!(text.lines().nth(1).unwrap().contains(",success,done,"));

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-const ORDER: u64 = 777;
+pub const ORDER: u64 = 777;
 const OTHER_ORDER: u64 = 778;
 
 /// `n` SMS-capable cards (China Mobile and Telecom alternately, all with an SMS plan) of
@@ -141,7 +141,8 @@ async fn an_order_of_2350_cids_goes_out_in_24_batches_each_cid_once() {
     let mut f = gsl();
     f.arg("follow").arg(&run_dir).args(["--rate", "200", "-q"]);
     let fr = run(f).await;
-    assert_eq!(fr.code, 0, "{}", fr.stderr);
+    // A tenth of the cards fail delivery in the simulator: follow's exit code says so.
+    assert_eq!(fr.code, 1, "{}", fr.stderr);
     assert!(calls_total(&sim.stats(), "sms-details") <= 6);
     let rows = read_report(&run_dir.join("report.csv"));
     let by_cid: HashMap<&str, &InventoryCard> =
@@ -274,7 +275,8 @@ async fn a_dropped_batch_is_unknown_never_resent_and_follow_proves_it_a_busy_one
     let mut f = gsl();
     f.arg("follow").arg(&run_dir).args(["--rate", "100", "-q"]);
     let fr = run(f).await;
-    assert_eq!(fr.code, 0, "{}", fr.stderr);
+    // Nothing is unknown any more; the cards that fail delivery make it exit 1.
+    assert_eq!(fr.code, 1, "{}", fr.stderr);
     let rows = read_report(&run_dir.join("report.csv"));
     assert_eq!(count(&rows, "ok"), 300);
     let proven = rows

@@ -16,6 +16,7 @@ mod inventory;
 mod jobs;
 mod matrix;
 mod nasty;
+mod outcomes;
 mod report;
 mod secrets;
 mod settings;

@@ -36,6 +36,7 @@ pub async fn run(a: SimulateArgs) -> Result<i32, Failure> {
         bad_gateway_rate: a.bad_gateway_rate,
         work_order_secs: a.work_order_secs,
         work_order_fail_rate: a.work_order_fail_rate,
+        sms_fail_rate: a.sms_fail_rate,
         lockout_secs: a.lockout_secs,
         credentials: SimCredentials::from_env(),
         ..SimConfig::default()

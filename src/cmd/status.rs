@@ -37,12 +37,15 @@ pub fn run(args: StatusArgs) -> Result<i32, Failure> {
     let left = counts.get("pending").copied().unwrap_or(0);
     let eta = rate.filter(|r| *r > 0.0).map(|r| left as f64 / r);
     let last = journal.last_update().map_err(e)?;
+    let outcomes = crate::report::Outcomes::of(&journal, &meta.operation)
+        .map_err(|e| Failure::usage(e.to_string()))?;
     if args.json {
         let v = json!({
             "run_dir": args.run_dir.display().to_string(),
             "operation": meta.operation,
             "rehearsal": meta.rehearsal,
             "counts": counts,
+            "outcomes": outcomes,
             "rows": counts.values().sum::<u64>(),
             "in_flight": if holder.is_some() { in_flight } else { 0 },
             "rate": rate,
@@ -74,6 +77,7 @@ pub fn run(args: StatusArgs) -> Result<i32, Failure> {
             counts.values().sum::<u64>(),
             line.join(", ")
         );
+        println!("outcomes:   {}", outcomes.to_text());
         println!(
             "rate:       {}",
             rate.map_or("-".into(), |r| format!("{r:.2}/s"))

@@ -18,7 +18,7 @@ mod rows;
 mod sessions;
 
 pub use follow::FollowUpdate;
-pub use read::{RowState, StoredRow};
+pub use read::{FollowCounts, RowState, StoredRow};
 pub use rows::{NewRow, Outcome};
 pub use sessions::SessionTotals;
 

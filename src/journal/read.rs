@@ -61,7 +61,26 @@ pub struct StoredRow {
     pub extras: Vec<String>,
 }
 
+/// What the report's outcome counts are made of: rows per status and follow-up status.
+pub type FollowCounts = Vec<(String, Option<String>, u64)>;
+
 impl Journal {
+    /// Rows per (journal status, follow-up status).
+    pub fn follow_counts(&self) -> Result<FollowCounts, JournalError> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT status, follow_status, count(*) FROM rows GROUP BY 1, 2")
+            .map_err(self.err())?;
+        let rows = st
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
+            })
+            .map_err(self.err())?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.err())?;
+        Ok(rows)
+    }
+
     /// Row counts per journal status (`inflight` included).
     pub fn counts(&self) -> Result<BTreeMap<String, u64>, JournalError> {
         let mut st = self

@@ -282,7 +282,12 @@ pub const CARD_COLUMNS: &[&str] = &[
 ];
 
 /// What `follow` adds to a work-order operation's report.
-pub const WORK_ORDER_FOLLOW: &[&str] = &["work_order_status", "work_order_detail"];
+pub const WORK_ORDER_FOLLOW: &[&str] = &[
+    "work_order_status",
+    "work_order_detail",
+    "outcome",
+    "outcome_detail",
+];
 
 #[cfg(test)]
 mod tests {

@@ -46,7 +46,13 @@ pub static SPEC: Spec = Spec {
         "latency_ms",
         "finished_at",
     ],
-    follow_columns: &["sms_status", "sent_time", "received_time"],
+    follow_columns: &[
+        "sms_status",
+        "sent_time",
+        "received_time",
+        "outcome",
+        "outcome_detail",
+    ],
     follow: Follow::Sms,
     table: Some(Table {
         name: TABLE,

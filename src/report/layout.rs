@@ -5,7 +5,7 @@
 
 use crate::gsl::CardRef;
 use crate::journal::{RowState, RunMeta, StoredRow, INFLIGHT};
-use crate::model::Status;
+use crate::model::{Outcome, Status};
 use crate::ops;
 
 /// The `error_msg` of a non-idempotent row that was in flight when its process stopped.
@@ -71,6 +71,9 @@ enum Col {
     /// `sent_time`, `received_time`.
     FollowTime1,
     FollowTime2,
+    /// `outcome`, `outcome_detail`: what the accepted request came to.
+    Outcome,
+    OutcomeDetail,
 }
 
 impl Col {
@@ -94,6 +97,8 @@ impl Col {
             "work_order_detail" => Col::FollowDetail,
             "sent_time" => Col::FollowTime1,
             "received_time" => Col::FollowTime2,
+            "outcome" => Col::Outcome,
+            "outcome_detail" => Col::OutcomeDetail,
             _ => return None,
         })
     }
@@ -119,6 +124,7 @@ pub struct Layout {
     pub rehearsal: bool,
     cols: Vec<Col>,
     idempotent: bool,
+    follow: ops::Follow,
     extras: usize,
     /// The SMS run's `--order-id`, a number in JSON reports.
     order_id: Cell,
@@ -147,6 +153,7 @@ impl Layout {
             rehearsal: meta.rehearsal,
             cols,
             idempotent: ops::is_idempotent(&meta.operation),
+            follow: spec.map_or(ops::Follow::None, |s| s.follow),
             extras: meta.extra_columns.len(),
             order_id,
         }
@@ -170,6 +177,26 @@ impl Layout {
         let mut finished_at = r.finished_at;
         let (mut follow_status, mut follow_detail) = (r.follow_status, r.follow_detail);
         let (mut t1, mut t2) = (r.follow_time1, r.follow_time2);
+        let outcome = (status == Status::Ok)
+            .then(|| {
+                follow_status
+                    .as_deref()
+                    .and_then(Outcome::from_follow_status)
+            })
+            .flatten();
+        let mut outcome_detail = match outcome {
+            Some(Outcome::Failed) => {
+                Some(follow_detail.clone().unwrap_or_else(|| match self.follow {
+                    ops::Follow::Sms => "the message was not delivered".to_string(),
+                    _ => "the work order failed".to_string(),
+                }))
+            }
+            Some(Outcome::Processing) => Some(match self.follow {
+                ops::Follow::Sms => "still sending: follow again later".to_string(),
+                _ => "the work order is still processing: follow again later".to_string(),
+            }),
+            _ => None,
+        };
         let mut c = Vec::with_capacity(self.columns.len());
         for col in &self.cols {
             c.push(match col {
@@ -193,6 +220,8 @@ impl Layout {
                 Col::FollowDetail => Cell::str(follow_detail.take()),
                 Col::FollowTime1 => Cell::str(t1.take()),
                 Col::FollowTime2 => Cell::str(t2.take()),
+                Col::Outcome => Cell::str(outcome.map(|o| o.as_str().to_string())),
+                Col::OutcomeDetail => Cell::str(outcome_detail.take()),
             });
         }
         // A row read before a later input added columns has fewer extras: those cells are absent.

@@ -15,7 +15,7 @@ pub mod layout;
 pub mod summary;
 pub mod writer;
 
-pub use summary::Summary;
+pub use summary::{Outcomes, Summary};
 
 use crate::journal::{Journal, JournalError};
 use crate::model::Status;

@@ -6,8 +6,9 @@
 use super::layout::shown_status;
 use super::{atomic_write, ReportError};
 use crate::journal::{Journal, SessionTotals};
-use crate::model::Status;
+use crate::model::{Outcome, Status};
 use crate::ops::is_idempotent;
+use crate::ops::Follow;
 use chrono::DateTime;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -28,6 +29,56 @@ pub struct Latency {
     pub p99: Option<u64>,
 }
 
+/// What the sent rows came to (the report's `outcome` column), counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Outcomes {
+    pub done: u64,
+    pub failed: u64,
+    pub processing: u64,
+    /// Accepted rows whose outcome `follow` has not read yet (never followed, or not found).
+    pub not_followed: u64,
+}
+
+impl Outcomes {
+    /// The outcomes of a run's rows. An operation with nothing to follow is done when it is
+    /// `ok`; for one with work orders or deliveries, only `follow` tells.
+    pub fn of(journal: &Journal, operation: &str) -> Result<Outcomes, ReportError> {
+        let follows = crate::ops::spec(operation).is_some_and(|s| s.follow != Follow::None);
+        let mut o = Outcomes::default();
+        for (status, follow_status, n) in journal.follow_counts()? {
+            if status != Status::Ok.as_str() {
+                continue;
+            }
+            let outcome = if follows {
+                follow_status
+                    .as_deref()
+                    .and_then(Outcome::from_follow_status)
+            } else {
+                Some(Outcome::Done)
+            };
+            *match outcome {
+                Some(Outcome::Done) => &mut o.done,
+                Some(Outcome::Failed) => &mut o.failed,
+                Some(Outcome::Processing) => &mut o.processing,
+                None => &mut o.not_followed,
+            } += n;
+        }
+        Ok(o)
+    }
+
+    /// The outcome counts in words: `done 25, failed 5, processing 0`.
+    pub fn to_text(&self) -> String {
+        let mut s = format!(
+            "done {}, failed {}, processing {}",
+            self.done, self.failed, self.processing
+        );
+        if self.not_followed > 0 {
+            s.push_str(&format!(", not followed yet {}", self.not_followed));
+        }
+        s
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
     pub operation: String,
@@ -38,6 +89,8 @@ pub struct Summary {
     /// Rows per status as the report shows them (journal `inflight` mapped), zeros included.
     pub counts: BTreeMap<Status, u64>,
     pub rows: u64,
+    /// What the accepted rows came to, as far as `follow` has read it.
+    pub outcomes: Outcomes,
     /// The five most common error codes among failed / unknown rows: `[code, count]`.
     pub top_errors: Vec<(String, u64)>,
     /// API calls over all sessions, retries and throttled ones included.
@@ -94,6 +147,7 @@ impl Summary {
     pub fn build(journal: &Journal, run_dir: &Path) -> Result<Summary, ReportError> {
         let meta = journal.meta()?;
         let idempotent = is_idempotent(&meta.operation);
+        let outcomes = Outcomes::of(journal, &meta.operation)?;
         let mut counts: BTreeMap<Status, u64> = Status::ALL.iter().map(|s| (*s, 0)).collect();
         let mut rows = 0;
         for (status, n) in journal.counts()? {
@@ -149,6 +203,7 @@ impl Summary {
             endpoint: meta.endpoint,
             counts,
             rows,
+            outcomes,
             top_errors: journal.top_errors(5)?,
             calls,
             throttled,
@@ -194,6 +249,18 @@ impl Summary {
             self.rows,
             counts.join(", ")
         );
+        let followed = self.outcomes.done + self.outcomes.failed + self.outcomes.processing;
+        let sends_later =
+            crate::ops::spec(&self.operation).is_some_and(|s| s.follow != Follow::None);
+        if sends_later && followed > 0 {
+            let _ = writeln!(s, "outcomes: {}", self.outcomes.to_text());
+        } else if sends_later && self.outcomes.not_followed > 0 {
+            let _ = writeln!(
+                s,
+                "outcomes: not followed yet — `gslbatch follow {}` reads whether the {} accepted rows were carried out",
+                self.run_dir, self.outcomes.not_followed
+            );
+        }
         if let Some(reason) = &self.stop_reason {
             let _ = writeln!(s, "stopped: {reason}");
         }

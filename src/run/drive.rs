@@ -23,8 +23,11 @@ pub struct Drive {
     pub cfg: EngineConfig,
     pub report: Option<String>,
     pub log: LogSettings,
-    /// The rehearsal's in-process simulator, kept alive for the run.
+    /// The rehearsal's in-process simulator, kept alive for the run (and its follow).
     pub simulator: Option<Simulator>,
+    /// `--follow`: once every row was worked through, follow the outcomes for at most this
+    /// long and exit with follow's code.
+    pub follow: Option<std::time::Duration>,
 }
 
 /// Where the report goes: `--report` (relative to the working directory) or the run dir.
@@ -99,13 +102,13 @@ pub async fn drive(d: Drive) -> Result<i32, Failure> {
     )
     .await;
     progress.finish();
-    if let Some(sim) = d.simulator {
-        sim.shutdown().await;
-    }
-    let journal = match journal {
+    let mut journal = match journal {
         Ok(j) => j,
         Err(msg) => {
             // The writer failed: render what the journal holds, from a fresh connection.
+            if let Some(sim) = d.simulator {
+                sim.shutdown().await;
+            }
             eprintln!("error: {msg}");
             let j =
                 Journal::open_read(&d.rundir.path).map_err(|e| Failure::aborted(e.to_string()))?;
@@ -132,5 +135,36 @@ pub async fn drive(d: Drive) -> Result<i32, Failure> {
             d.rundir.path.display()
         ),
     }
-    finish(&journal, &d.rundir.path, d.report.as_deref(), Some(&stop))
+    let code = finish(&journal, &d.rundir.path, d.report.as_deref(), Some(&stop));
+    let follows = d.op.spec().follow != crate::ops::Follow::None;
+    let code = match (code, d.follow) {
+        (Ok(c), Some(wait)) if stop == Stop::Finished && follows => {
+            let meta = journal
+                .meta()
+                .map_err(|e| Failure::aborted(e.to_string()))?;
+            let f = super::follow::FollowRun {
+                dir: &d.rundir.path,
+                meta: &meta,
+                client: d.client.clone(),
+                cfg: &d.cfg,
+                report: d.report.as_deref(),
+                wait: Some(wait),
+            };
+            tracing::info!("following the outcomes (--follow)");
+            // Rows the API refused were not carried out either: a follow that finds every
+            // accepted row done still exits 1 then, so a scheduler is never told "success".
+            super::follow::follow(&mut journal, f).await.map(|fc| {
+                if c == exit::ROWS_FAILED {
+                    exit::ROWS_FAILED
+                } else {
+                    fc
+                }
+            })
+        }
+        (code, _) => code,
+    };
+    if let Some(sim) = d.simulator {
+        sim.shutdown().await;
+    }
+    code
 }

@@ -97,6 +97,7 @@ pub async fn resume(args: ResumeArgs, log: LogSettings) -> Result<i32, Failure> 
         report: args.run.report.clone(),
         log,
         simulator,
+        follow: args.follow.map(|w| w.0),
     })
     .await
 }

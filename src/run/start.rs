@@ -138,6 +138,7 @@ async fn existing(
         retry_failed: false,
         resend_unknown: false,
         yes: false,
+        follow: run.args.send.follow,
         run: run.args.run.clone(),
     };
     super::resume::resume(resume, log).await.map(Some)
@@ -329,6 +330,7 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
         report: args.run.report.clone(),
         log,
         simulator,
+        follow: args.send.follow.map(|w| w.0),
     })
     .await
 }

@@ -102,6 +102,9 @@ pub struct SimConfig {
     pub work_order_secs: f64,
     /// Share of clears whose work order ends failed (the card keeps its real-name data).
     pub work_order_fail_rate: f64,
+    /// Share of cids (chosen by cid, reproducibly) whose messages end failed; `None`: the
+    /// cards whose `sim_card_id` ends in 7.
+    pub sms_fail_rate: Option<f64>,
     pub lockout_secs: u64,
     /// Lifetime of tokens issued by `/v3/auth/tokens`.
     pub token_ttl_secs: u64,
@@ -124,6 +127,7 @@ impl Default for SimConfig {
             bad_gateway_rate: 0.0,
             work_order_secs: 0.0,
             work_order_fail_rate: 0.0,
+            sms_fail_rate: None,
             lockout_secs: 300,
             token_ttl_secs: 86_400,
             credentials: SimCredentials::default(),
@@ -196,6 +200,21 @@ impl Sim {
         out.insert("sms_sent_per_cid".into(), json!(store.sms_per_cid));
         out.insert("sms_sent".into(), json!(store.sms.len()));
         out.insert("work_orders_created".into(), json!(store.work_orders.len()));
+        // The truth of outcomes: which cards' work orders fail, which cids' messages failed.
+        let failed_orders: Vec<&str> = store
+            .work_orders
+            .iter()
+            .filter(|w| w.fails)
+            .map(|w| store.cards[w.card].iccid.as_str())
+            .collect();
+        out.insert("work_orders_failing_cards".into(), json!(failed_orders));
+        let failed_sms: Vec<&str> = store
+            .sms
+            .iter()
+            .filter(|m| m.status == 3)
+            .map(|m| m.cid.as_str())
+            .collect();
+        out.insert("sms_failed_cids".into(), json!(failed_sms));
         Value::Object(out)
     }
 }
@@ -272,11 +291,11 @@ impl Simulator {
             None => inventory::generate(cfg.cards, cfg.seed),
         };
         let sim = Arc::new(Sim {
-            store: Mutex::new(store::Store::new(
-                cards,
-                cfg.work_order_secs,
-                cfg.work_order_fail_rate,
-            )),
+            store: Mutex::new({
+                let mut s = store::Store::new(cards, cfg.work_order_secs, cfg.work_order_fail_rate);
+                s.sms_fail_rate = cfg.sms_fail_rate;
+                s
+            }),
             auth: auth::Auth::new(
                 cfg.credentials.clone(),
                 cfg.lockout_secs,

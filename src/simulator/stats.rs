@@ -16,7 +16,9 @@
 //!   "max_clear_calls_per_card": 1,
 //!   "sms_sent_per_cid": {"8986...": 1},
 //!   "sms_sent": 1,
-//!   "work_orders_created": 1
+//!   "work_orders_created": 1,
+//!   "work_orders_failing_cards": ["8986..."],  // cards whose work order ends failed
+//!   "sms_failed_cids": ["8986..."]             // messages that ended failed
 //! }
 //! ```
 //!

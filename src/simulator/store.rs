@@ -79,6 +79,8 @@ pub struct Store {
     delay: Duration,
     /// Share of work orders that end failed.
     fail_rate: f64,
+    /// Share of cids whose messages end failed (see `SimConfig::sms_fail_rate`).
+    pub sms_fail_rate: Option<f64>,
 }
 
 /// First work order id handed out.
@@ -124,6 +126,7 @@ impl Store {
             pending: VecDeque::new(),
             delay: Duration::from_secs_f64(work_order_secs.max(0.0)),
             fail_rate,
+            sms_fail_rate: None,
         }
     }
 
@@ -199,11 +202,27 @@ impl Store {
         c.carrier.sends_sms() && c.sms_plan
     }
 
-    /// Send one SMS. Cards whose `sim_card_id` ends in 7 fail delivery (a deterministic share
-    /// for follow-up tests); the rest are delivered when the delay passes.
-    pub fn send_sms(&mut self, card: usize, content: &Arc<str>) {
+    /// Whether messages to this card fail delivery: reproducibly per cid, the configured
+    /// share of them, or (by default) the cards whose `sim_card_id` ends in 7.
+    pub fn sms_fails(&self, card: usize) -> bool {
         let c = &self.cards[card];
-        let fails = c.sim_card_id % 10 == 7;
+        match self.sms_fail_rate {
+            None => c.sim_card_id % 10 == 7,
+            Some(p) => {
+                // FNV-1a of the cid: the same cids fail in every run and every process.
+                let h = c.iccid.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                    (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+                });
+                ((h >> 11) as f64 / (1u64 << 53) as f64) < p
+            }
+        }
+    }
+
+    /// Send one SMS. Cards that [`Store::sms_fails`] fail delivery; the rest are delivered when
+    /// the delay passes.
+    pub fn send_sms(&mut self, card: usize, content: &Arc<str>) {
+        let fails = self.sms_fails(card);
+        let c = &self.cards[card];
         let now = Utc::now();
         self.sms.push(SmsRecord {
             cid: c.iccid.clone(),

@@ -1,0 +1,183 @@
+//! Following a run: read the API's records of what its accepted requests came to (work orders,
+//! SMS deliveries), fill in the follow-up and outcome columns, settle `unknown` rows on positive
+//! evidence, re-render the report, and choose the exit code from the outcomes (0 all done, 1
+//! something failed or is still unknown, 4 something is still processing). With a wait, passes
+//! repeat until nothing is processing or the time is up.
+//!
+//! `gslbatch follow RUN_DIR` calls it on a finished run; `--follow` calls it right after the
+//! sending, with the same client (so a rehearsal follows its own simulator).
+
+use super::drive::finish;
+use super::signals;
+use crate::engine::EngineConfig;
+use crate::exit::{self, Failure};
+use crate::follow::{self as reads, orders::FollowError, FollowStats, Reader};
+use crate::gsl::Client;
+use crate::journal::{Journal, RunMeta};
+use crate::model::Status;
+use crate::ops::{self, sms::SmsParams, Follow};
+use crate::report::Outcomes;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// What a follow needs besides the journal.
+pub struct FollowRun<'a> {
+    pub dir: &'a Path,
+    pub meta: &'a RunMeta,
+    pub client: Client,
+    pub cfg: &'a EngineConfig,
+    pub report: Option<&'a str>,
+    /// Follow again until nothing is processing, for at most this long.
+    pub wait: Option<Duration>,
+}
+
+/// What the run's operation has to follow; `Err` for a run with nothing to follow (exit 2).
+pub fn what(dir: &Path, meta: &RunMeta) -> Result<(Follow, Option<SmsParams>), Failure> {
+    let follow = ops::spec(&meta.operation).map_or(Follow::None, |s| s.follow);
+    match follow {
+        Follow::WorkOrders(_) => Ok((follow, None)),
+        Follow::Sms => {
+            let p = SmsParams::from_value(&meta.params).ok_or_else(|| {
+                Failure::usage(format!(
+                    "run dir {}: the SMS settings in its journal are unreadable",
+                    dir.display()
+                ))
+            })?;
+            Ok((follow, Some(p)))
+        }
+        Follow::None => {
+            let followed: Vec<&str> = ops::REGISTRY
+                .iter()
+                .filter(|s| s.follow != Follow::None)
+                .map(|s| s.name)
+                .collect();
+            Err(Failure::usage(format!(
+                "run dir {} holds a {} run: follow reads the outcomes of {} runs",
+                dir.display(),
+                meta.operation,
+                followed.join(" and ")
+            )))
+        }
+    }
+}
+
+/// Pause between two passes of a `--wait`: a work order takes minutes, not milliseconds.
+fn pause(wait: Duration) -> Duration {
+    (wait / 20).clamp(Duration::from_secs(1), Duration::from_secs(60))
+}
+
+/// Follow the run (once, or until nothing is processing within `wait`); the exit code.
+pub async fn follow(journal: &mut Journal, f: FollowRun<'_>) -> Result<i32, Failure> {
+    let (kind, sms) = what(f.dir, f.meta)?;
+    // The lock is ours, so rows still marked in flight belong to a process that died.
+    journal
+        .settle_inflight(false)
+        .map_err(|e| Failure::aborted(e.to_string()))?;
+    let since = reads::window_start(&f.meta.created_at);
+    let reader = Reader::new(f.client, f.cfg.rate, f.cfg.max_attempts, f.cfg.concurrency);
+    let again = "run `gslbatch follow` again";
+    let shutdown = signals::shutdown(again);
+    tokio::pin!(shutdown);
+    let started = Instant::now();
+    let mut passes = 0u32;
+    loop {
+        passes += 1;
+        let pass = async {
+            match (&kind, &sms) {
+                (Follow::Sms, Some(p)) => reads::sms::follow(journal, &reader, p, since).await,
+                (Follow::WorkOrders(t), _) => {
+                    reads::orders::follow(journal, &reader, *t, since).await
+                }
+                _ => Ok(FollowStats::default()),
+            }
+        };
+        // A signal drops the reads in flight (they are only reads); what earlier steps wrote
+        // to the journal stays, and the report is rendered from it.
+        let result = tokio::select! {
+            r = pass => Some(r),
+            _ = &mut shutdown => None,
+        };
+        let Some(result) = result else {
+            finish(journal, f.dir, f.report, None)?;
+            eprintln!(
+                "follow interrupted after {} calls: the report shows what was read; {again} to finish",
+                reader.stats.get().0
+            );
+            return Ok(exit::INTERRUPTED);
+        };
+        let stats = match result {
+            Ok(s) => s,
+            Err(FollowError::Journal(e)) => return Err(Failure::aborted(e.to_string())),
+            Err(FollowError::Api(e)) => {
+                let _ = finish(journal, f.dir, f.report, None);
+                return Err(Failure::aborted(format!(
+                    "follow stopped: {}; check the credentials, then run it again",
+                    e.rejection(reader.client.credentials().mode())
+                )));
+            }
+        };
+        let (code, outcomes, unknown) = outcome_code(journal, &f.meta.operation)?;
+        let (calls, _, _) = reader.stats.get();
+        eprintln!(
+            "follow: {} rows read, {} unknown rows proven done (now ok), {} still unknown, {} \
+             still in progress or not found yet, {calls} calls{} — outcomes: {}",
+            stats.followed,
+            stats.settled,
+            stats.still_unknown,
+            stats.open,
+            if stats.refused > 0 {
+                format!(", {} reads refused", stats.refused)
+            } else {
+                String::new()
+            },
+            outcomes.to_text()
+        );
+        let open = outcomes.processing + outcomes.not_followed;
+        let left = f.wait.and_then(|w| w.checked_sub(started.elapsed()));
+        match left {
+            Some(left) if open > 0 && !left.is_zero() => {
+                let nap = pause(f.wait.unwrap_or_default()).min(left);
+                tokio::select! {
+                    _ = tokio::time::sleep(nap) => continue,
+                    _ = &mut shutdown => {
+                        finish(journal, f.dir, f.report, None)?;
+                        return Ok(exit::INTERRUPTED);
+                    }
+                }
+            }
+            _ => {}
+        }
+        finish(journal, f.dir, f.report, None)?;
+        match code {
+            exit::OK => {}
+            exit::PROCESSING => eprintln!(
+                "{open} rows are still processing after {passes} passes: run `gslbatch follow {}` again later (or with --wait)",
+                f.dir.display()
+            ),
+            _ => eprintln!(
+                "not every row was carried out: {} failed, {unknown} still unknown (see the report's outcome and error_msg)",
+                outcomes.failed
+            ),
+        }
+        return Ok(code);
+    }
+}
+
+/// follow's exit code from the journal: the outcomes of the accepted rows and the `unknown`
+/// rows left.
+fn outcome_code(journal: &Journal, operation: &str) -> Result<(i32, Outcomes, u64), Failure> {
+    let e = |e: crate::report::ReportError| Failure::aborted(e.to_string());
+    let outcomes = Outcomes::of(journal, operation).map_err(e)?;
+    let unknown = journal
+        .counts()
+        .map_err(|e| Failure::aborted(e.to_string()))?
+        .get(Status::Unknown.as_str())
+        .copied()
+        .unwrap_or(0);
+    let code = exit::from_outcomes(
+        outcomes.failed,
+        unknown,
+        outcomes.processing + outcomes.not_followed,
+    );
+    Ok((code, outcomes, unknown))
+}

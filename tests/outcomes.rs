@@ -1,0 +1,179 @@
+//! The outcome is the result: `follow` (and `--follow`) read what the accepted requests came to,
+//! fill `outcome`, count it in `summary.json` and `status`, and exit 0 / 1 / 4 on it — asserted
+//! against the simulator's own record of which work orders and messages failed.
+
+use crate::common::*;
+use crate::sms::{sms_cards, ORDER};
+use gslbatch::simulator::SimConfig;
+use std::collections::HashSet;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn strings(v: &serde_json::Value) -> HashSet<String> {
+    v.as_array()
+        .expect("an array")
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect()
+}
+
+fn status_json(run_dir: &Path) -> serde_json::Value {
+    let out = bare()
+        .arg("status")
+        .arg(run_dir)
+        .arg("--json")
+        .output()
+        .expect("status runs");
+    serde_json::from_slice(&out.stdout).expect("status --json")
+}
+
+fn summary(run_dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(run_dir.join("summary.json")).unwrap()).unwrap()
+}
+
+/// The outcome counts agree in summary.json and in `status --json`, and with the report.
+fn assert_counts_agree(run_dir: &Path, rows: &[std::collections::HashMap<String, String>]) {
+    let (s, st) = (summary(run_dir), status_json(run_dir));
+    for o in ["done", "failed", "processing"] {
+        let in_report = rows.iter().filter(|r| r["outcome"] == o).count() as u64;
+        assert_eq!(s["outcomes"][o], in_report, "summary {o}");
+        assert_eq!(st["outcomes"][o], in_report, "status {o}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clear_whose_work_orders_partly_fail_exits_1_with_follow_naming_exactly_those() {
+    let sim = start_sim(SimConfig {
+        cards: 3000,
+        work_order_secs: 0.5,
+        work_order_fail_rate: 0.1,
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempdir();
+    let ids = telecom_iccids(&sim, 300);
+    let input = write_csv(dir.path(), "in.csv", &ids);
+    let run_dir = dir.path().join("run");
+    let mut cmd = batch("clear-real-name", &input, &sim, &run_dir, 500);
+    cmd.arg("--follow=2m");
+    let ran = run(cmd).await;
+    assert_eq!(
+        ran.code, 1,
+        "failed work orders make exit 1: {}",
+        ran.stderr
+    );
+    let failing = strings(&sim.stats()["work_orders_failing_cards"]);
+    assert!(
+        !failing.is_empty() && failing.len() < 300,
+        "{}",
+        failing.len()
+    );
+    let rows = read_report(&run_dir.join("report.csv"));
+    assert_eq!(count(&rows, "ok"), 300, "every clear was accepted");
+    for r in &rows {
+        let want = if failing.contains(&r["iccid"]) {
+            "failed"
+        } else {
+            "done"
+        };
+        assert_eq!(r["outcome"], want, "{r:?}");
+        if want == "failed" {
+            assert!(!r["outcome_detail"].is_empty(), "says why: {r:?}");
+        }
+    }
+    assert_counts_agree(&run_dir, &rows);
+    assert_eq!(stat_u64(&sim.stats(), "max_clear_calls_per_card"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_failing_exits_0_still_processing_exits_4_and_wait_settles_it() {
+    let sim = start_sim(SimConfig {
+        cards: 1000,
+        work_order_secs: 3.0,
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempdir();
+    let ids = telecom_iccids(&sim, 40);
+    let input = write_csv(dir.path(), "in.csv", &ids);
+    let run_dir = dir.path().join("run");
+    let t0 = Instant::now();
+    let ran = run(batch("clear-real-name", &input, &sim, &run_dir, 500)).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let mut f = gsl();
+    f.arg("follow").arg(&run_dir).args(["--rate", "100", "-q"]);
+    let first = run(f).await;
+    // A stalled machine may have let the orders finish before the first follow read them.
+    if t0.elapsed() < Duration::from_millis(2900) {
+        assert_eq!(first.code, 4, "still processing: {}", first.stderr);
+        let rows = read_report(&run_dir.join("report.csv"));
+        assert!(
+            rows.iter().all(|r| r["outcome"] == "processing"),
+            "{rows:?}"
+        );
+        assert_eq!(summary(&run_dir)["outcomes"]["processing"], 40);
+    }
+    let mut f = gsl();
+    f.arg("follow")
+        .arg(&run_dir)
+        .args(["--rate", "100", "-q", "--wait", "60s"]);
+    let waited = run(f).await;
+    assert_eq!(waited.code, 0, "{}", waited.stderr);
+    let rows = read_report(&run_dir.join("report.csv"));
+    assert!(rows.iter().all(|r| r["outcome"] == "done"), "{rows:?}");
+    assert_counts_agree(&run_dir, &rows);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sms_deliveries_that_fail_are_failed_outcomes_per_cid() {
+    let cards = sms_cards(0, 200, ORDER);
+    let sim = start_sim(SimConfig {
+        cards: 0,
+        inventory: Some(cards.clone()),
+        sms_fail_rate: Some(0.2),
+        work_order_secs: 0.5,
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempdir();
+    let ids: Vec<String> = cards.iter().map(|c| c.iccid.clone()).collect();
+    let input = write_csv(dir.path(), "cids.csv", &ids);
+    let run_dir = dir.path().join("run");
+    let mut cmd = crate::sms::send_sms(&input, &sim, &run_dir, "maintenance tonight");
+    cmd.args(["--batch-size", "50", "--follow=1m"]);
+    let ran = run(cmd).await;
+    assert_eq!(
+        ran.code, 1,
+        "undelivered messages make exit 1: {}",
+        ran.stderr
+    );
+    let failed = strings(&sim.stats()["sms_failed_cids"]);
+    assert!(!failed.is_empty() && failed.len() < 200, "{}", failed.len());
+    let rows = read_report(&run_dir.join("report.csv"));
+    for r in &rows {
+        let want = if failed.contains(&r["cid"]) {
+            "failed"
+        } else {
+            "done"
+        };
+        assert_eq!(r["outcome"], want, "{r:?}");
+    }
+    assert_counts_agree(&run_dir, &rows);
+
+    // Nothing failing: exit 0.
+    let sim = start_sim(SimConfig {
+        cards: 0,
+        inventory: Some(cards),
+        sms_fail_rate: Some(0.0),
+        work_order_secs: 0.5,
+        ..SimConfig::default()
+    })
+    .await;
+    let run_dir = dir.path().join("run2");
+    let mut cmd = crate::sms::send_sms(&input, &sim, &run_dir, "maintenance tonight");
+    cmd.args(["--batch-size", "50", "--follow=1m"]);
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let rows = read_report(&run_dir.join("report.csv"));
+    assert!(rows.iter().all(|r| r["outcome"] == "done"));
+}
