@@ -51,6 +51,18 @@ pub enum Command {
     Inventory(InventoryArgs),
     /// List a flow pool's members and their flow used in one billing cycle.
     PoolMembers(PoolMembersArgs),
+    /// The account ledger that keeps destructive runs from acting twice on a card.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Recreate the ledger's entries from the journals of these run directories.
+    Rebuild {
+        #[arg(required = true, value_name = "RUN_DIR")]
+        run_dirs: Vec<PathBuf>,
+    },
 }
 
 /// A duration on the command line or in a job file: `90s`, `30m`, `2h`, `1h30m`.
@@ -133,6 +145,13 @@ pub struct SendOptions {
     /// with follow's code.
     #[arg(long, value_name = "WAIT", num_args = 0..=1, require_equals = true, default_missing_value = "1h")]
     pub follow: Option<Wait>,
+    /// Also act on cards that an earlier run already did (or may have) with the same operation
+    /// and parameters (the account ledger); still needs --yes.
+    #[arg(long)]
+    pub again: bool,
+    /// How far back an earlier run counts (e.g. 30d, 12h) [default: 30d].
+    #[arg(long, value_name = "DURATION")]
+    pub again_window: Option<Wait>,
 }
 
 /// `run JOB.toml`: each flag overrides the job file's key of the same name.

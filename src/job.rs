@@ -49,6 +49,10 @@ pub struct JobFile {
     pub log_format: Option<JobLogFormat>,
     /// Follow the outcomes after sending, for at most this long (`"2h"`), as `--follow=2h`.
     pub follow: Option<String>,
+    /// As `--again`: also act on cards an earlier run already did.
+    pub again: Option<bool>,
+    /// As `--again-window`: `"30d"`.
+    pub again_window: Option<String>,
     pub sms: Option<SmsTable>,
     pub tags: Option<TagsTable>,
     pub pool: Option<PoolTable>,
@@ -166,6 +170,10 @@ pub fn load(path: &Path) -> Result<Job, Failure> {
         ));
     }
     check_tables(path, &file, spec)?;
+    if let Some(w) = &file.again_window {
+        w.parse::<crate::cli::Wait>()
+            .map_err(|m| bad(path, format!("key `again_window`: {m}")))?;
+    }
     if let Some(w) = &file.follow {
         w.parse::<crate::cli::Wait>()
             .map_err(|m| bad(path, format!("key `follow`: {m}")))?;
@@ -329,6 +337,15 @@ impl Job {
                     (None, Some(text)) => Some(
                         text.parse()
                             .map_err(|m| bad(&self.path, format!("key `follow`: {m}")))?,
+                    ),
+                    (None, None) => None,
+                },
+                again: args.send.again || f.again.unwrap_or(false),
+                again_window: match (args.send.again_window, &f.again_window) {
+                    (Some(w), _) => Some(w),
+                    (None, Some(text)) => Some(
+                        text.parse()
+                            .map_err(|m| bad(&self.path, format!("key `again_window`: {m}")))?,
                     ),
                     (None, None) => None,
                 },

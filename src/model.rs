@@ -20,16 +20,19 @@ pub enum Status {
     Unknown,
     /// Not performed (yet): the run was aborted or interrupted before it.
     Pending,
+    /// Not sent: an earlier run already did it, or may have (the account ledger).
+    Skipped,
 }
 
 impl Status {
-    pub const ALL: [Status; 6] = [
+    pub const ALL: [Status; 7] = [
         Status::Ok,
         Status::Failed,
         Status::Invalid,
         Status::Duplicate,
         Status::Unknown,
         Status::Pending,
+        Status::Skipped,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -40,6 +43,7 @@ impl Status {
             Status::Duplicate => "duplicate",
             Status::Unknown => "unknown",
             Status::Pending => "pending",
+            Status::Skipped => "skipped",
         }
     }
 }

@@ -536,7 +536,15 @@ fn assert_status_matches(v: &serde_json::Value, rows: &[HashMap<String, String>]
     keys.sort();
     assert_eq!(
         keys,
-        ["duplicate", "failed", "invalid", "ok", "pending", "unknown"],
+        [
+            "duplicate",
+            "failed",
+            "invalid",
+            "ok",
+            "pending",
+            "skipped",
+            "unknown"
+        ],
         "{v}"
     );
     let reported: HashMap<String, usize> = all

@@ -403,7 +403,7 @@ fn summary_counts_percentiles_and_sessions() {
     assert_eq!(s.counts[&Status::Failed], 10);
     assert_eq!(s.counts[&Status::Duplicate], 1);
     assert_eq!(s.counts[&Status::Unknown], 0);
-    assert_eq!(s.counts.len(), 6, "every status, zeros included");
+    assert_eq!(s.counts.len(), 7, "every status, zeros included");
     assert_eq!(
         s.top_errors,
         vec![("A".to_string(), 7), ("B".to_string(), 3)]

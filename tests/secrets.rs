@@ -382,8 +382,9 @@ async fn no_secret_from_any_command() {
             .await
             .unwrap();
         let code = out.status.code().unwrap_or(-1);
+        // 4: follow found work orders still processing.
         assert!(
-            code == 0 || code == 1,
+            code == 0 || code == 1 || code == 4,
             "{args:?} exited {code}: {}",
             String::from_utf8_lossy(&out.stderr)
         );

@@ -14,6 +14,7 @@ mod fuzz;
 mod input;
 mod inventory;
 mod jobs;
+mod ledger;
 mod matrix;
 mod nasty;
 mod outcomes;

@@ -4,6 +4,7 @@
 pub mod card;
 pub mod follow;
 pub mod inventory;
+pub mod ledger;
 pub mod pool_members;
 pub mod report;
 pub mod resume;
@@ -42,5 +43,6 @@ pub async fn dispatch(cli: Cli) -> Result<i32, Failure> {
         Command::Simulate(a) => simulate::run(a).await,
         Command::Inventory(a) => inventory::run(a).await,
         Command::PoolMembers(a) => pool_members::run(a).await,
+        Command::Ledger(a) => ledger::run(a),
     }
 }

@@ -162,6 +162,7 @@ pub async fn run(
     journal: Journal,
     cfg: EngineConfig,
     counters: Arc<Counters>,
+    ledger: Option<writer::LedgerSink>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> (Stop, Result<Journal, String>) {
     let journal_dir: PathBuf = journal
@@ -170,7 +171,7 @@ pub async fn run(
         .map(PathBuf::from)
         .unwrap_or_default();
     let session = journal.begin_session().ok();
-    let (writer, writer_thread) = writer::Writer::start(journal);
+    let (writer, writer_thread) = writer::Writer::start(journal, ledger);
     let (stop_tx, _) = watch::channel(None);
     let shared = Arc::new(Shared {
         pacer: Pacer::new(op.name(), cfg.rate),

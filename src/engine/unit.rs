@@ -78,11 +78,7 @@ pub(super) async fn work(shared: &Shared, unit: &[(u64, String)]) -> Option<Outc
             continue;
         }
         if !idempotent && !intent_recorded {
-            if let Err(msg) = shared
-                .writer
-                .intent(unit.iter().map(|(r, _)| *r).collect())
-                .await
-            {
+            if let Err(msg) = shared.writer.intent(unit.to_vec()).await {
                 shared.stop(Stop::JournalFailed(msg));
                 return None;
             }

@@ -6,12 +6,14 @@
 //! A failed write poisons the writer: every later intent is refused, so no request goes out
 //! that the journal could not record.
 
+use crate::journal::ledger::{Ledger, RunKey};
 use crate::journal::{Journal, JournalError, Outcome, SessionTotals};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
 enum Msg {
-    Intent(Vec<u64>, oneshot::Sender<Result<(), String>>),
+    /// Rows with their card keys (for the account ledger).
+    Intent(Vec<(u64, String)>, oneshot::Sender<Result<(), String>>),
     Outcome(Outcome),
     Session(i64, SessionTotals, Option<i32>),
 }
@@ -30,8 +32,14 @@ pub struct WriterThread {
 /// The most messages folded into one transaction.
 const MAX_GROUP: usize = 4096;
 
+/// The account ledger a destructive run also writes: each intent before the journal's own.
+pub struct LedgerSink {
+    pub ledger: Ledger,
+    pub run: RunKey,
+}
+
 impl Writer {
-    pub fn start(mut journal: Journal) -> (Writer, WriterThread) {
+    pub fn start(mut journal: Journal, mut ledger: Option<LedgerSink>) -> (Writer, WriterThread) {
         let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
         let failed = Arc::new(Mutex::new(None::<String>));
         let failed2 = failed.clone();
@@ -41,6 +49,7 @@ impl Writer {
                 let mut intents = Vec::new();
                 let mut acks = Vec::new();
                 let mut outcomes = Vec::new();
+                let mut keyed: Vec<(u64, String)> = Vec::new();
                 while let Some(first) = rx.blocking_recv() {
                     let mut batch = vec![first];
                     while batch.len() < MAX_GROUP {
@@ -53,7 +62,8 @@ impl Writer {
                     for m in batch {
                         match m {
                             Msg::Intent(rows, ack) => {
-                                intents.extend(rows);
+                                keyed.extend(rows.iter().cloned());
+                                intents.extend(rows.into_iter().map(|(r, _)| r));
                                 acks.push(ack);
                             }
                             Msg::Outcome(o) => outcomes.push(o),
@@ -61,21 +71,42 @@ impl Writer {
                         }
                     }
                     let poisoned = failed2.lock().expect("writer flag").clone();
-                    let result: Result<(), JournalError> = match &poisoned {
-                        Some(_) => Ok(()),
-                        None => journal
+                    // The ledger's intents first, so that it is never behind the journal.
+                    let ledger_result = match (&poisoned, ledger.as_mut()) {
+                        (None, Some(l)) if !keyed.is_empty() => l
+                            .ledger
+                            .record_intents(&l.run, &keyed)
+                            .map_err(|e| format!("ledger write failed: {e}")),
+                        _ => Ok(()),
+                    };
+                    let result: Result<(), String> = match (&poisoned, ledger_result) {
+                        (Some(_), _) => Ok(()),
+                        (None, Err(msg)) => Err(msg),
+                        (None, Ok(())) => journal
                             .write(&intents, &outcomes, !intents.is_empty())
                             .and_then(|_| {
                                 sessions
                                     .iter()
                                     .try_for_each(|(id, t, c)| journal.update_session(*id, t, *c))
-                            }),
+                            })
+                            .map_err(|e: JournalError| format!("journal write failed: {e}")),
                     };
+                    if let (Ok(()), None, Some(l)) = (&result, &poisoned, ledger.as_mut()) {
+                        let done: Vec<_> = outcomes
+                            .iter()
+                            .filter_map(|o| o.status.map(|s| (o.row, s, o.work_order_id)))
+                            .collect();
+                        if !done.is_empty() {
+                            if let Err(e) = l.ledger.record_outcomes(&l.run, &done) {
+                                // The intent is there, so the card still counts as maybe done.
+                                tracing::warn!("ledger outcome not recorded: {e}");
+                            }
+                        }
+                    }
                     let verdict = match (poisoned, result) {
                         (Some(msg), _) => Err(msg),
                         (None, Ok(())) => Ok(()),
-                        (None, Err(e)) => {
-                            let msg = format!("journal write failed: {e}");
+                        (None, Err(msg)) => {
                             tracing::error!("{msg}");
                             *failed2.lock().expect("writer flag") = Some(msg.clone());
                             Err(msg)
@@ -85,6 +116,7 @@ impl Writer {
                         let _ = ack.send(verdict.clone());
                     }
                     intents.clear();
+                    keyed.clear();
                     outcomes.clear();
                 }
                 journal
@@ -93,8 +125,9 @@ impl Writer {
         (Writer { tx, failed }, WriterThread { handle })
     }
 
-    /// Record that the request for `rows` is about to be written; returns once it is durable.
-    pub async fn intent(&self, rows: Vec<u64>) -> Result<(), String> {
+    /// Record that the request for `rows` (with their card keys) is about to be written;
+    /// returns once it is durable.
+    pub async fn intent(&self, rows: Vec<(u64, String)>) -> Result<(), String> {
         let (ack, done) = oneshot::channel();
         self.tx
             .send(Msg::Intent(rows, ack))

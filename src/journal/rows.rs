@@ -174,6 +174,22 @@ impl Journal {
         Ok(n)
     }
 
+    /// Rows not to send because an earlier run did them (the account ledger): `skipped`, with
+    /// the reason naming that run.
+    pub fn mark_skipped(&mut self, rows: &[(u64, String)]) -> Result<(), JournalError> {
+        let at = now();
+        self.in_transaction(|tx| {
+            let mut st = tx.prepare_cached(
+                "UPDATE rows SET status = 'skipped', error_msg = ?2, finished_at = ?3
+                 WHERE row = ?1 AND status = 'pending'",
+            )?;
+            for (row, why) in rows {
+                st.execute(params![*row as i64, why, at])?;
+            }
+            Ok(())
+        })
+    }
+
     /// Put rows of one status back to `pending` (resume `--retry-failed`, `--resend-unknown`).
     pub fn requeue(&mut self, from: Status) -> Result<usize, JournalError> {
         self.conn

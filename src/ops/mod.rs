@@ -205,6 +205,11 @@ pub trait Operation: Send + Sync + 'static {
     fn params(&self) -> serde_json::Value {
         serde_json::Value::Null
     }
+    /// What must be the same for an earlier run's act on a card to count as this one (the
+    /// account ledger): the parameters, unless the operation says less matters.
+    fn ledger_params(&self) -> String {
+        self.params().to_string()
+    }
     /// What identifies the job besides operation, inputs and endpoint (e.g. the SMS text).
     fn identity(&self) -> Vec<String> {
         vec![]

@@ -258,6 +258,10 @@ impl Operation for SendSms {
     fn params(&self) -> serde_json::Value {
         self.params.to_value()
     }
+    /// The same text to the same cid is the same message, whatever the batches or the order.
+    fn ledger_params(&self) -> String {
+        self.params.content.clone()
+    }
     /// The message is part of the job: another text on this run dir is another job.
     fn identity(&self) -> Vec<String> {
         vec![format!("sms:{}", self.params.to_value())]

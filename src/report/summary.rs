@@ -255,10 +255,15 @@ impl Summary {
         if sends_later && followed > 0 {
             let _ = writeln!(s, "outcomes: {}", self.outcomes.to_text());
         } else if sends_later && self.outcomes.not_followed > 0 {
+            let how = if self.rehearsal {
+                "rehearse with --follow to read".to_string()
+            } else {
+                format!("`gslbatch follow {}` reads", self.run_dir)
+            };
             let _ = writeln!(
                 s,
-                "outcomes: not followed yet — `gslbatch follow {}` reads whether the {} accepted rows were carried out",
-                self.run_dir, self.outcomes.not_followed
+                "outcomes: not followed yet — {how} whether the {} accepted rows were carried out",
+                self.outcomes.not_followed
             );
         }
         if let Some(reason) = &self.stop_reason {

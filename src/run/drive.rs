@@ -28,6 +28,8 @@ pub struct Drive {
     /// `--follow`: once every row was worked through, follow the outcomes for at most this
     /// long and exit with follow's code.
     pub follow: Option<std::time::Duration>,
+    /// The account ledger a destructive run writes every intent and outcome to.
+    pub ledger: Option<crate::engine::writer::LedgerSink>,
 }
 
 /// Where the report goes: `--report` (relative to the working directory) or the run dir.
@@ -98,6 +100,7 @@ pub async fn drive(d: Drive) -> Result<i32, Failure> {
         d.journal,
         d.cfg.clone(),
         counters,
+        d.ledger,
         super::signals::shutdown("`gslbatch resume` carries on"),
     )
     .await;

@@ -18,6 +18,7 @@ pub mod clients;
 pub mod confirm;
 pub mod drive;
 pub mod follow;
+pub mod ledger;
 pub mod progress;
 pub mod resume;
 pub mod settings;

@@ -74,7 +74,9 @@ pub async fn resume(args: ResumeArgs, log: LogSettings) -> Result<i32, Failure> 
         eprintln!("nothing left to send in {}", rundir.path.display());
         return finish(&journal, &rundir.path, args.run.report.as_deref(), None);
     }
-    // Before any request is sent. Rehearsals touch no real account: no account lock.
+    // Before any request is sent: the ledger (a destructive run never goes on without it).
+    let ledger = super::ledger::sink(op.as_ref(), &meta, &rundir.path)?;
+    // Rehearsals touch no real account: no account lock.
     let _account = if op.destructive() && !meta.rehearsal {
         Some(account_lock(&args.run, &rundir.path)?)
     } else {
@@ -98,6 +100,7 @@ pub async fn resume(args: ResumeArgs, log: LogSettings) -> Result<i32, Failure> 
         log,
         simulator,
         follow: args.follow.map(|w| w.0),
+        ledger,
     })
     .await
 }

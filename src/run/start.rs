@@ -308,10 +308,40 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
     journal
         .set_meta(&meta)
         .map_err(|e| cleanup(Failure::aborted(e.to_string())))?;
-    if sendable && run.op.destructive() {
+    // The account ledger: cards an earlier run did are skipped, before anything is confirmed.
+    let mut ledger = None;
+    let mut skipped = 0;
+    if super::ledger::applies(run.op.as_ref()) {
+        let l = super::ledger::open(&meta).map_err(cleanup)?;
+        let key = super::ledger::key(run.op.as_ref(), &dir);
+        if !args.send.again {
+            let window = args
+                .send
+                .again_window
+                .map_or(super::ledger::DEFAULT_AGAIN_WINDOW, |w| w.0);
+            skipped = super::ledger::skip_done(&mut journal, &l, &key, window).map_err(cleanup)?;
+        }
+        ledger = Some(crate::engine::writer::LedgerSink {
+            ledger: l,
+            run: key,
+        });
+    }
+    if skipped > 0 {
+        tracing::warn!(
+            cards = skipped,
+            "skipped: an earlier run already did them (or may have); the report names it; --again sends them anyway"
+        );
+    }
+    let to_send = stats.valid - skipped.min(stats.valid);
+    if sendable && run.op.destructive() && (to_send > 0 || stats.valid == 0) {
+        let skip_note = if skipped > 0 {
+            format!(" ({skipped} more skipped: an earlier run did them)")
+        } else {
+            String::new()
+        };
         let q = format!(
-            "about to {} via {shown_endpoint}",
-            run.op.describe(stats.valid, stats.batches)
+            "about to {}{skip_note} via {shown_endpoint}",
+            run.op.describe(to_send, stats.batches)
         );
         confirm(&q, args.send.yes).map_err(cleanup)?;
     }
@@ -331,6 +361,7 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
         log,
         simulator,
         follow: args.send.follow.map(|w| w.0),
+        ledger,
     })
     .await
 }
