@@ -39,6 +39,20 @@ pub fn run(args: StatusArgs) -> Result<i32, Failure> {
     let last = journal.last_update().map_err(e)?;
     let outcomes = crate::report::Outcomes::of(&journal, &meta.operation)
         .map_err(|e| Failure::usage(e.to_string()))?;
+    // Why it stopped and what carries on: the last summary's words (none while it runs).
+    let last_summary: Option<serde_json::Value> =
+        std::fs::read_to_string(args.run_dir.join(crate::report::summary::FILE_NAME))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .filter(|_| holder.is_none());
+    let said = |key: &str| {
+        last_summary
+            .as_ref()
+            .and_then(|v| v.get(key))
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    let (stop_reason, next_command) = (said("stop_reason"), said("next_command"));
     if args.json {
         let v = json!({
             "run_dir": args.run_dir.display().to_string(),
@@ -55,6 +69,8 @@ pub fn run(args: StatusArgs) -> Result<i32, Failure> {
             "live": holder.is_some(),
             "holder_pid": holder,
             "settings": effective(&meta.settings),
+            "stop_reason": stop_reason,
+            "next_command": next_command,
         });
         println!("{}", serde_json::to_string_pretty(&v).expect("json"));
     } else {
@@ -86,11 +102,17 @@ pub fn run(args: StatusArgs) -> Result<i32, Failure> {
         let set = effective(&meta.settings);
         println!(
             "settings:   rate {}/s, concurrency {}, max attempts {}, timeout {}s, max failure rate {} once {} rows finished",
-            set["rate"], set["concurrency"], set["max_attempts"], set["timeout_secs"],
+            set["rate"], set["concurrency"].as_str().map_or_else(|| set["concurrency"].to_string(), str::to_string), set["max_attempts"], set["timeout_secs"],
             set["max_failure_rate"], set["failure_min_rows"]
         );
         println!("started:    {}", meta.created_at);
         println!("updated:    {}", last.unwrap_or_else(|| "-".into()));
+        if let Some(r) = &stop_reason {
+            println!("stopped:    {r}");
+        }
+        if let Some(c) = &next_command {
+            println!("next:       {c}");
+        }
         println!(
             "process:    {}",
             holder.map_or("none (not running)".into(), |p| format!(

@@ -113,6 +113,8 @@ pub struct Summary {
     pub stop_reason: Option<String>,
     /// Where the report was written; set by the caller that rendered it.
     pub report_path: Option<String>,
+    /// The command that carries on from here, if anything is left to do.
+    pub next_command: Option<String>,
 }
 
 fn parse(t: &str) -> Option<DateTime<chrono::FixedOffset>> {
@@ -217,7 +219,34 @@ impl Summary {
             exit_code: sessions.last().and_then(|s| s.3),
             stop_reason: None,
             report_path: None,
+            next_command: None,
         })
+    }
+
+    /// What is left to do, as the command that does it: `resume` for rows not performed,
+    /// `follow` for outcomes not read (or rows `unknown`), nothing when the run is settled.
+    pub fn next(&self) -> Option<String> {
+        let dir = &self.run_dir;
+        let n = |st: Status| self.counts.get(&st).copied().unwrap_or(0);
+        let follows = crate::ops::spec(&self.operation).is_some_and(|s| s.follow != Follow::None);
+        if n(Status::Pending) > 0 {
+            return Some(format!("gslbatch resume {dir}"));
+        }
+        if self.rehearsal {
+            return None;
+        }
+        let open = self.outcomes.processing + self.outcomes.not_followed;
+        if follows && (n(Status::Unknown) > 0 || open > 0) {
+            return Some(format!("gslbatch follow {dir} --wait 1h"));
+        }
+        None
+    }
+
+    /// The stop reason an earlier `summary.json` of `run_dir` recorded (kept by `follow`).
+    pub fn previous_stop_reason(run_dir: &Path) -> Option<String> {
+        let text = std::fs::read_to_string(run_dir.join(FILE_NAME)).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+        v.get("stop_reason")?.as_str().map(str::to_string)
     }
 
     /// Write `summary.json` into `run_dir` atomically; returns its path.
@@ -266,7 +295,11 @@ impl Summary {
                 self.outcomes.not_followed
             );
         }
-        if let Some(reason) = &self.stop_reason {
+        if let Some(reason) = self
+            .stop_reason
+            .as_ref()
+            .filter(|r| !r.starts_with("finished"))
+        {
             let _ = writeln!(s, "stopped: {reason}");
         }
         if !self.top_errors.is_empty() {
@@ -294,6 +327,9 @@ impl Summary {
             ms(self.latency_ms.p99)
         );
         let _ = writeln!(s, "duration {}", human_duration(self.duration_secs));
+        if let Some(c) = &self.next_command {
+            let _ = writeln!(s, "next: {c}");
+        }
         if let Some(p) = &self.report_path {
             let _ = writeln!(s, "report: {p}");
         }

@@ -62,8 +62,14 @@ pub fn finish(
     let mut s =
         summary::Summary::build(journal, rundir).map_err(|e| Failure::aborted(e.to_string()))?;
     s.exit_code = Some(code);
-    s.stop_reason = stop.and_then(Stop::reason);
+    s.stop_reason = match stop {
+        Some(Stop::Finished) => Some("finished: every row was worked through".to_string()),
+        Some(stop) => stop.reason(),
+        // A report rendered later (follow, report): the run's own reason stands.
+        None => summary::Summary::previous_stop_reason(rundir),
+    };
     s.report_path = Some(dest.to_string());
+    s.next_command = s.next();
     s.write_json(rundir)
         .map_err(|e| Failure::aborted(e.to_string()))?;
     if crate::logging::json_logs() {
