@@ -212,6 +212,10 @@ pub struct FollowArgs {
     /// Follow again until nothing is processing, for at most this long (e.g. 90s, 30m, 2h).
     #[arg(long, value_name = "DURATION")]
     pub wait: Option<Wait>,
+    /// An `unknown` row whose request is older than this and whose card no work order (or SMS)
+    /// holds never happened: it becomes `pending`, and `resume` sends it [default: 15m].
+    #[arg(long, value_name = "DURATION")]
+    pub settle_after: Option<Wait>,
     #[command(flatten)]
     pub run: RunOptions,
 }

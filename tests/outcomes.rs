@@ -177,3 +177,140 @@ async fn sms_deliveries_that_fail_are_failed_outcomes_per_cid() {
     let rows = read_report(&run_dir.join("report.csv"));
     assert!(rows.iter().all(|r| r["outcome"] == "done"));
 }
+
+/// Kill a run twice while requests are in flight, resuming after each kill, then resume to the
+/// end: the rows in flight at the kills are `unknown`.
+async fn crash_twice(
+    sim: &gslbatch::simulator::Simulator,
+    first: std::process::Command,
+    run_dir: &Path,
+    dir: &Path,
+    api: &str,
+) {
+    let mut child = spawn_logged(first, dir, "crash0");
+    for (i, at) in [60u64, 160].into_iter().enumerate() {
+        wait_until("calls before the kill", Duration::from_secs(60), || {
+            calls_total(&sim.stats(), api) >= at
+        })
+        .await;
+        child.kill().expect("SIGKILL");
+        let _ = child.wait();
+        let mut r = gsl();
+        r.arg("resume").arg(run_dir).arg("-q");
+        child = spawn_logged(r, dir, &format!("crash{}", i + 1));
+    }
+    let code = wait_exit(&mut child, Duration::from_secs(120)).await;
+    assert!(code == 0 || code == 1, "the last resume finishes: {code}");
+}
+
+fn follow_settling(run_dir: &Path) -> std::process::Command {
+    let mut f = gsl();
+    f.arg("follow")
+        .arg(run_dir)
+        .args(["--rate", "500", "-q", "--settle-after", "0s"]);
+    f
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_crashes_follow_then_resume_leave_no_clear_unknown_and_each_card_cleared_once() {
+    let sim = start_sim(SimConfig {
+        cards: 3000,
+        latency_ms: 40,
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempdir();
+    let ids = telecom_iccids(&sim, 400);
+    let input = write_csv(dir.path(), "in.csv", &ids);
+    let run_dir = dir.path().join("run");
+    crash_twice(
+        &sim,
+        batch("clear-real-name", &input, &sim, &run_dir, 300),
+        &run_dir,
+        dir.path(),
+        "clear-real-name",
+    )
+    .await;
+    let before = read_report(&run_dir.join("report.csv"));
+    let unknown = count(&before, "unknown");
+    assert!(unknown > 0, "the kills left rows in flight");
+
+    // follow proves each unknown row one way or the other; resume sends the never-sent ones.
+    let f = run(follow_settling(&run_dir)).await;
+    assert!(f.code == 0 || f.code == 1, "{}", f.stderr);
+    let settled = read_report(&run_dir.join("report.csv"));
+    assert_eq!(count(&settled, "unknown"), 0, "nothing left for a person");
+    let mut r = gsl();
+    r.arg("resume").arg(&run_dir).arg("-q");
+    let ran = run(r).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let f = run(follow_settling(&run_dir)).await;
+    assert_eq!(f.code, 0, "every card done: {}", f.stderr);
+
+    let stats = sim.stats();
+    let rows = read_report(&run_dir.join("report.csv"));
+    assert_eq!(count(&rows, "ok"), 400);
+    assert_eq!(
+        stat_u64(&stats, "max_clear_calls_per_card"),
+        1,
+        "never twice"
+    );
+    let orders = &stats["work_order_of_card"];
+    for r in &rows {
+        assert_eq!(
+            stats["clear_calls_per_card"][&r["iccid"]], 1,
+            "cleared once: {r:?}"
+        );
+        assert_eq!(
+            r["work_order_id"],
+            orders[&r["iccid"]].to_string(),
+            "the simulator's own work order: {r:?}"
+        );
+        assert_eq!(r["outcome"], "done", "{r:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_crashes_follow_then_resume_leave_no_sms_unknown_and_each_cid_messaged_once() {
+    let cards = sms_cards(0, 600, ORDER);
+    let sim = start_sim(SimConfig {
+        cards: 0,
+        inventory: Some(cards.clone()),
+        sms_fail_rate: Some(0.0),
+        latency_ms: 40,
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempdir();
+    let ids: Vec<String> = cards.iter().map(|c| c.iccid.clone()).collect();
+    let input = write_csv(dir.path(), "cids.csv", &ids);
+    let run_dir = dir.path().join("run");
+    let mut first = crate::sms::send_sms_at(&input, &sim, &run_dir, "crash-safe notice", 60);
+    first.args(["--batch-size", "2"]);
+    crash_twice(&sim, first, &run_dir, dir.path(), "send-sms").await;
+    let before = read_report(&run_dir.join("report.csv"));
+    assert!(
+        count(&before, "unknown") > 0,
+        "the kills left batches in flight"
+    );
+
+    let f = run(follow_settling(&run_dir)).await;
+    assert!(f.code == 0 || f.code == 1, "{}", f.stderr);
+    assert_eq!(
+        count(&read_report(&run_dir.join("report.csv")), "unknown"),
+        0
+    );
+    let mut r = gsl();
+    r.arg("resume").arg(&run_dir).arg("-q");
+    let ran = run(r).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let f = run(follow_settling(&run_dir)).await;
+    assert_eq!(f.code, 0, "{}", f.stderr);
+
+    let rows = read_report(&run_dir.join("report.csv"));
+    assert_eq!(count(&rows, "ok"), 600);
+    let per_cid = sim.stats()["sms_sent_per_cid"].clone();
+    for r in &rows {
+        assert_eq!(per_cid[&r["cid"]], 1, "messaged once: {r:?}");
+    }
+}

@@ -32,6 +32,9 @@ pub async fn run(args: FollowArgs, _log: LogSettings) -> Result<i32, Failure> {
         cfg: &cfg,
         report: args.run.report.as_deref(),
         wait: args.wait.map(|w| w.0),
+        settle_after: args
+            .settle_after
+            .map_or(crate::run::follow::DEFAULT_SETTLE_AFTER, |w| w.0),
     };
     follow(&mut journal, f).await
 }

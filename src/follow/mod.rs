@@ -168,6 +168,8 @@ pub struct FollowStats {
     pub open: u64,
     /// Reads the API refused (the rows they covered count as open or unknown).
     pub refused: u64,
+    /// `unknown` rows proven never to have happened, now `pending` (resume sends them).
+    pub pended: Vec<u64>,
 }
 
 impl FollowStats {
@@ -223,6 +225,22 @@ pub struct FollowRow {
     pub work_order_id: Option<i64>,
     /// Kept for `unknown` rows only: follow appends its note to it.
     pub error_msg: Option<String>,
+    /// When the row's outcome was recorded (for an `unknown` row: at or after its intent).
+    pub finished_at: Option<String>,
+}
+
+impl FollowRow {
+    /// Whether the row's request is older than `after`: then no gateway can still be holding
+    /// it, and its absence from the API's records is proof that it never happened. The
+    /// outcome's time is at or after the intent's, so this errs on the safe side.
+    pub fn settled_long_ago(&self, after: std::time::Duration) -> bool {
+        let Some(t) = self.finished_at.as_deref().and_then(parse_time) else {
+            return false;
+        };
+        chrono::Duration::from_std(after)
+            .ok()
+            .is_some_and(|after| chrono::Utc::now() - t >= after)
+    }
 }
 
 /// The rows follow cares about (`keep`), read once from the journal.
@@ -241,6 +259,7 @@ pub fn rows_of_interest(
                     unknown,
                     work_order_id: r.work_order_id,
                     error_msg: if unknown { r.error_msg } else { None },
+                    finished_at: if unknown { r.finished_at } else { None },
                 });
             }
             Ok(())

@@ -144,6 +144,7 @@ pub async fn follow(
     reader: &Arc<Reader>,
     order_type: i64,
     since: DateTime<Utc>,
+    settle_after: std::time::Duration,
 ) -> Result<FollowStats, FollowError> {
     let mut stats = FollowStats::default();
     let mut run_orders = BTreeSet::new();
@@ -261,6 +262,8 @@ pub async fn follow(
         .map(|(i, r)| (r.key.clone(), i))
         .collect();
     let mut evidence: HashMap<usize, (i64, WorkOrderDetail)> = HashMap::new();
+    // Absence proves something only when every candidate order's details were read.
+    let mut every_detail_read = true;
     for (id, r) in reader.each(candidates, details).await {
         match r {
             Ok(ds) => {
@@ -274,6 +277,7 @@ pub async fn follow(
             Err(e) if is_fatal(&e) => return Err(FollowError::Api(e)),
             Err(e) => {
                 stats.refused += 1;
+                every_detail_read = false;
                 tracing::warn!(work_order_id = id, error = %e, "work order details refused");
             }
         }
@@ -302,10 +306,26 @@ pub async fn follow(
                     ..FollowUpdate::default()
                 });
             }
+            None if list_read && every_detail_read && r.settled_long_ago(settle_after) => {
+                let note = format!(
+                    "follow: proven never to have happened: no work order of type {order_type} \
+                     created since {since_text} holds this card, and the request is older than \
+                     any gateway holds one; `gslbatch resume` sends it"
+                );
+                if journal.unknown_to_pending(r.row, &note)? {
+                    stats.pended.push(r.row);
+                }
+            }
             None => {
                 stats.still_unknown += 1;
-                let note = if list_read {
-                    format!("follow: no work order found for this card since {since_text}")
+                let note = if list_read && every_detail_read {
+                    format!(
+                        "follow: no work order found for this card since {since_text} (yet: \
+                         it is proven absent once the request is older than --settle-after)"
+                    )
+                } else if list_read {
+                    "follow: some work orders' details could not be read; run follow again"
+                        .to_string()
                 } else {
                     "follow: the work order list could not be read; run follow again".to_string()
                 };

@@ -97,6 +97,7 @@ pub async fn follow(
     reader: &Arc<Reader>,
     params: &SmsParams,
     since: DateTime<Utc>,
+    settle_after: std::time::Duration,
 ) -> Result<FollowStats, FollowError> {
     let mut stats = FollowStats::default();
     let rows: Vec<FollowRow> = rows_of_interest(journal, |r| {
@@ -201,7 +202,18 @@ pub async fn follow(
                 })
         };
         let Some(mut u) = update else {
-            if r.unknown {
+            let proven_absent =
+                !k.is_empty() && !refused_cids.contains(&k) && r.settled_long_ago(settle_after);
+            if r.unknown && proven_absent {
+                let note = format!(
+                    "follow: proven never to have happened: no SMS with this run's content to \
+                     this cid since {since_text}, and the request is older than any gateway \
+                     holds one; `gslbatch resume` sends it"
+                );
+                if journal.unknown_to_pending(r.row, &note)? {
+                    stats.pended.push(r.row);
+                }
+            } else if r.unknown {
                 stats.still_unknown += 1;
                 let why = if refused_cids.contains(&k) {
                     "follow: the SMS details could not be read".to_string()

@@ -52,6 +52,20 @@ impl Journal {
         Ok(n > 0)
     }
 
+    /// An `unknown` row proven never to have happened: `pending` again, so that `resume` sends
+    /// it, with `note` saying what proved it. Rows no longer `unknown` are left alone.
+    pub fn unknown_to_pending(&mut self, row: u64, note: &str) -> Result<bool, JournalError> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE rows SET status = 'pending', error_msg = ?2, error_code = NULL,
+                 http_status = NULL, finished_at = NULL WHERE row = ?1 AND status = 'unknown'",
+                params![row as i64, note],
+            )
+            .map_err(self.err())?;
+        Ok(n > 0)
+    }
+
     /// Replace a row's `error_msg` (follow's reason why an `unknown` row stays unknown).
     pub fn set_error_msg(&mut self, row: u64, msg: &str) -> Result<(), JournalError> {
         self.conn

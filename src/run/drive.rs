@@ -158,6 +158,7 @@ pub async fn drive(d: Drive) -> Result<i32, Failure> {
                 cfg: &d.cfg,
                 report: d.report.as_deref(),
                 wait: Some(wait),
+                settle_after: super::follow::DEFAULT_SETTLE_AFTER,
             };
             tracing::info!("following the outcomes (--follow)");
             // Rows the API refused were not carried out either: a follow that finds every

@@ -29,7 +29,13 @@ pub struct FollowRun<'a> {
     pub report: Option<&'a str>,
     /// Follow again until nothing is processing, for at most this long.
     pub wait: Option<Duration>,
+    /// An `unknown` row older than this whose card no record holds never happened: `pending`.
+    pub settle_after: Duration,
 }
+
+/// Longer than any gateway holds a request: after it, a request the API has no record of
+/// never happened.
+pub const DEFAULT_SETTLE_AFTER: Duration = Duration::from_secs(15 * 60);
 
 /// What the run's operation has to follow; `Err` for a run with nothing to follow (exit 2).
 pub fn what(dir: &Path, meta: &RunMeta) -> Result<(Follow, Option<SmsParams>), Failure> {
@@ -84,9 +90,11 @@ pub async fn follow(journal: &mut Journal, f: FollowRun<'_>) -> Result<i32, Fail
         passes += 1;
         let pass = async {
             match (&kind, &sms) {
-                (Follow::Sms, Some(p)) => reads::sms::follow(journal, &reader, p, since).await,
+                (Follow::Sms, Some(p)) => {
+                    reads::sms::follow(journal, &reader, p, since, f.settle_after).await
+                }
                 (Follow::WorkOrders(t), _) => {
-                    reads::orders::follow(journal, &reader, *t, since).await
+                    reads::orders::follow(journal, &reader, *t, since, f.settle_after).await
                 }
                 _ => Ok(FollowStats::default()),
             }
@@ -116,13 +124,18 @@ pub async fn follow(journal: &mut Journal, f: FollowRun<'_>) -> Result<i32, Fail
                 )));
             }
         };
+        if !stats.pended.is_empty() {
+            forget_in_ledger(f.dir, f.meta, &stats.pended);
+        }
         let (code, outcomes, unknown) = outcome_code(journal, &f.meta.operation)?;
         let (calls, _, _) = reader.stats.get();
         eprintln!(
-            "follow: {} rows read, {} unknown rows proven done (now ok), {} still unknown, {} \
-             still in progress or not found yet, {calls} calls{} — outcomes: {}",
+            "follow: {} rows read, {} unknown rows proven done (now ok), {} proven never sent (now \
+             pending: `gslbatch resume` sends them), {} still unknown, {} still in progress or \
+             not found yet, {calls} calls{} — outcomes: {}",
             stats.followed,
             stats.settled,
+            stats.pended.len(),
             stats.still_unknown,
             stats.open,
             if stats.refused > 0 {
@@ -163,17 +176,36 @@ pub async fn follow(journal: &mut Journal, f: FollowRun<'_>) -> Result<i32, Fail
     }
 }
 
-/// follow's exit code from the journal: the outcomes of the accepted rows and the `unknown`
-/// rows left.
+/// Rows proven never sent are no act of this run: the ledger must not skip them elsewhere.
+fn forget_in_ledger(dir: &Path, meta: &RunMeta, rows: &[u64]) {
+    let Some(op) = ops::from_meta(meta) else {
+        return;
+    };
+    if !super::ledger::applies(op.as_ref()) {
+        return;
+    }
+    let key = super::ledger::key(op.as_ref(), dir);
+    let done: Vec<_> = rows.iter().map(|r| (*r, Status::Pending, None)).collect();
+    match super::ledger::open(meta) {
+        Ok(mut l) => {
+            if let Err(e) = l.record_outcomes(&key, &done) {
+                tracing::warn!("ledger not updated: {e}");
+            }
+        }
+        Err(e) => tracing::warn!("ledger not updated: {e}"),
+    }
+}
+
+/// follow's exit code from the journal: the outcomes of the accepted rows, and the rows left
+/// `unknown` or (proven never sent) `pending`: those are not done either.
 fn outcome_code(journal: &Journal, operation: &str) -> Result<(i32, Outcomes, u64), Failure> {
     let e = |e: crate::report::ReportError| Failure::aborted(e.to_string());
     let outcomes = Outcomes::of(journal, operation).map_err(e)?;
-    let unknown = journal
+    let counts = journal
         .counts()
-        .map_err(|e| Failure::aborted(e.to_string()))?
-        .get(Status::Unknown.as_str())
-        .copied()
-        .unwrap_or(0);
+        .map_err(|e| Failure::aborted(e.to_string()))?;
+    let n = |s: Status| counts.get(s.as_str()).copied().unwrap_or(0);
+    let unknown = n(Status::Unknown) + n(Status::Pending);
     let code = exit::from_outcomes(
         outcomes.failed,
         unknown,

@@ -208,6 +208,12 @@ impl Sim {
             .map(|w| store.cards[w.card].iccid.as_str())
             .collect();
         out.insert("work_orders_failing_cards".into(), json!(failed_orders));
+        let by_card: std::collections::HashMap<&str, u64> = store
+            .work_orders
+            .iter()
+            .map(|w| (store.cards[w.card].iccid.as_str(), w.id))
+            .collect();
+        out.insert("work_order_of_card".into(), json!(by_card));
         let failed_sms: Vec<&str> = store
             .sms
             .iter()

@@ -18,6 +18,7 @@
 //!   "sms_sent": 1,
 //!   "work_orders_created": 1,
 //!   "work_orders_failing_cards": ["8986..."],  // cards whose work order ends failed
+//!   "work_order_of_card": {"8986...": 1000001},  // each card's (latest) work order
 //!   "sms_failed_cids": ["8986..."]             // messages that ended failed
 //! }
 //! ```
