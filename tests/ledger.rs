@@ -83,6 +83,14 @@ async fn a_clear_job_run_twice_clears_each_card_once_and_again_sends_them() {
     }
     assert_eq!(stat_u64(&sim.stats(), "max_clear_calls_per_card"), 1);
 
+    // The dry-run plan says how many a start would skip.
+    let mut dry = run_job();
+    dry.arg("--dry-run");
+    let ran = run(dry).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(ran.stdout.contains("skipped:     40"), "{}", ran.stdout);
+    assert_eq!(calls_total(&sim.stats(), "clear-real-name"), 40);
+
     // --again --yes sends them anyway.
     let input = dir.path().join("in.csv");
     let mut again = clear(&input, &sim, &dir.path().join("again"), &state);

@@ -67,17 +67,24 @@ fn one_kind_of_key(run: &NewRun, stats: &IngestStats) -> Result<(), Failure> {
     )))
 }
 
-fn plan_text(run: &NewRun, stats: &IngestStats, endpoint: &str, cfg: &EngineConfig) -> String {
+fn plan_text(
+    run: &NewRun,
+    stats: &IngestStats,
+    skipped: u64,
+    endpoint: &str,
+    cfg: &EngineConfig,
+) -> String {
+    let to_send = stats.valid - skipped.min(stats.valid);
     let calls = if run.op.batch_size().is_some() {
         stats.batches
     } else {
-        stats.valid
+        to_send
     };
     format!(
         "plan: {op}{reh}\n  endpoint:    {endpoint}\n  what:        {what}\n  rows:        {rows} (valid {valid}, invalid {invalid}, duplicate {dup})\n  calls:       {calls} x {ep}\n  rate:        {rate}/s, concurrency {conc}\n  expected:    {dur} at least\n",
         op = run.op.name(),
         reh = if run.args.send.rehearse { " (REHEARSAL against the built-in simulator)" } else { "" },
-        what = run.op.describe(stats.valid, stats.batches),
+        what = run.op.describe(to_send, stats.batches),
         rows = stats.rows,
         valid = stats.valid,
         invalid = stats.invalid,
@@ -87,6 +94,63 @@ fn plan_text(run: &NewRun, stats: &IngestStats, endpoint: &str, cfg: &EngineConf
         conc = cfg.concurrency,
         dur = human_duration(calls as f64 / cfg.rate),
     )
+}
+
+/// A dry run's view of the account ledger: the input read into a throwaway journal, and how
+/// many of its cards a real start would skip.
+async fn plan_with_ledger(run: &NewRun, inputs: Inputs) -> Result<(IngestStats, u64), Failure> {
+    let tmp = std::env::temp_dir().join(format!(
+        "gslbatch-plan-{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    ));
+    std::fs::create_dir_all(&tmp)
+        .map_err(|e| Failure::usage(format!("cannot create {}: {e}", tmp.display())))?;
+    let result = async {
+        let args = &run.args;
+        let meta = RunMeta {
+            operation: run.op.name().to_string(),
+            endpoint: if args.send.rehearse {
+                "rehearsal".to_string()
+            } else {
+                args.endpoint.clone()
+            },
+            inputs: args.inputs.clone(),
+            extra_columns: vec![],
+            rehearsal: args.send.rehearse,
+            created_at: chrono::Local::now().to_rfc3339(),
+            fingerprint: String::new(),
+            params: run.op.params(),
+            total_rows: None,
+            settings: Default::default(),
+        };
+        let mut journal =
+            Journal::create(&tmp, &meta).map_err(|e| Failure::usage(e.to_string()))?;
+        let size = run.op.batch_size();
+        let (stats, mut journal) = tokio::task::spawn_blocking(move || {
+            let r = ingest(inputs, Some(&mut journal), size);
+            (r, journal)
+        })
+        .await
+        .expect("ingest thread");
+        let stats = stats.map_err(|e| Failure::usage(e.to_string()))?;
+        let ledger = super::ledger::open(&meta)?;
+        let dir = args
+            .send
+            .run_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("(new run)"));
+        let key = super::ledger::key(run.op.as_ref(), &dir);
+        let window = args
+            .send
+            .again_window
+            .map_or(super::ledger::DEFAULT_AGAIN_WINDOW, |w| w.0);
+        let skipped = super::ledger::skip_done(&mut journal, &ledger, &key, window)?;
+        Ok((stats, skipped))
+    }
+    .await;
+    let _ = std::fs::remove_dir_all(&tmp);
+    result
 }
 
 /// An existing run dir: `Some(exit)` when it was this job's and is now resumed; `None` when the
@@ -174,7 +238,13 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
     };
 
     if args.send.dry_run {
+        let mut skipped = 0;
         let stats = match inputs {
+            Some(inputs) if super::ledger::applies(run.op.as_ref()) && !args.send.again => {
+                let (stats, n) = plan_with_ledger(&run, inputs).await?;
+                skipped = n;
+                stats
+            }
             Some(inputs) => {
                 let size = run.op.batch_size();
                 tokio::task::spawn_blocking(move || ingest(inputs, None, size))
@@ -190,7 +260,15 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
             },
         };
         one_kind_of_key(&run, &stats)?;
-        print!("{}", plan_text(&run, &stats, &shown_endpoint, &cfg));
+        print!(
+            "{}",
+            plan_text(&run, &stats, skipped, &shown_endpoint, &cfg)
+        );
+        if skipped > 0 {
+            println!(
+                "  skipped:     {skipped} cards an earlier run already did (or may have): not sent (--again sends them)"
+            );
+        }
         println!("nothing was sent (--dry-run)");
         return Ok(crate::exit::OK);
     }
