@@ -4,7 +4,7 @@ use crate::cli::ReportArgs;
 use crate::exit::{Failure, OK};
 use crate::journal::Journal;
 use crate::report;
-use crate::run::drive::report_dest;
+use crate::run::finish::report_dest;
 
 pub fn run(args: ReportArgs) -> Result<i32, Failure> {
     let journal = Journal::open_read(&args.run_dir).map_err(|e| Failure::usage(e.to_string()))?;

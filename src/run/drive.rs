@@ -3,6 +3,7 @@
 //! Shared by a fresh batch and by `resume`, so both end the same way: the report and
 //! `summary.json` rendered from the journal at every exit, the summary on stderr.
 
+use super::finish::finish;
 use super::progress;
 use crate::engine::{self, Counters, EngineConfig, Stop};
 use crate::exit::{self, Failure};
@@ -10,7 +11,6 @@ use crate::gsl::Client;
 use crate::journal::Journal;
 use crate::logging::LogSettings;
 use crate::ops::Operation;
-use crate::report::{self, summary, ReportDest};
 use crate::rundir::RunDir;
 use crate::simulator::Simulator;
 use std::sync::Arc;
@@ -30,56 +30,6 @@ pub struct Drive {
     pub follow: Option<std::time::Duration>,
     /// The account ledger a destructive run writes every intent and outcome to.
     pub ledger: Option<crate::engine::writer::LedgerSink>,
-}
-
-/// Where the report goes: `--report` (relative to the working directory) or the run dir.
-pub fn report_dest(rundir: &std::path::Path, report: Option<&str>) -> ReportDest {
-    match report {
-        Some(arg) => ReportDest::from_arg(arg),
-        None => ReportDest::Path(rundir.join("report.csv")),
-    }
-}
-
-/// Render the report and summary; print the summary. Returns the exit code for `stop`.
-pub fn finish(
-    journal: &Journal,
-    rundir: &std::path::Path,
-    report: Option<&str>,
-    stop: Option<&Stop>,
-) -> Result<i32, Failure> {
-    let dest = report_dest(rundir, report);
-    let stats = report::render(journal, &dest).map_err(|e| Failure::aborted(e.to_string()))?;
-    let counts = stats
-        .counts
-        .iter()
-        .map(|(k, v)| (k.to_string(), *v))
-        .collect();
-    let code = match stop {
-        None | Some(Stop::Finished) => exit::from_counts(&counts),
-        Some(Stop::Interrupted) => exit::INTERRUPTED,
-        Some(_) => exit::ABORTED,
-    };
-    let mut s =
-        summary::Summary::build(journal, rundir).map_err(|e| Failure::aborted(e.to_string()))?;
-    s.exit_code = Some(code);
-    s.stop_reason = match stop {
-        Some(Stop::Finished) => Some("finished: every row was worked through".to_string()),
-        Some(stop) => stop.reason(),
-        // A report rendered later (follow, report): the run's own reason stands.
-        None => summary::Summary::previous_stop_reason(rundir),
-    };
-    s.report_path = Some(dest.to_string());
-    s.next_command = s.next();
-    s.write_json(rundir)
-        .map_err(|e| Failure::aborted(e.to_string()))?;
-    if crate::logging::json_logs() {
-        // Schedulers parse stderr line by line: the summary is one JSON object there too.
-        let json = serde_json::to_string(&s).expect("summary serialises");
-        eprintln!("{{\"level\":\"INFO\",\"message\":\"summary\",\"summary\":{json}}}");
-    } else {
-        eprintln!("{}", s.to_text());
-    }
-    Ok(code)
 }
 
 pub async fn drive(d: Drive) -> Result<i32, Failure> {

@@ -7,7 +7,7 @@
 //! `gslbatch follow RUN_DIR` calls it on a finished run; `--follow` calls it right after the
 //! sending, with the same client (so a rehearsal follows its own simulator).
 
-use super::drive::finish;
+use super::finish::finish;
 use super::signals;
 use crate::engine::EngineConfig;
 use crate::exit::{self, Failure};

@@ -8,7 +8,7 @@
 //!    the input into a new journal; the client (a rehearsal simulator holding the input's
 //!    cards, [`clients`]); the operation's lookups; the confirmation ([`confirm`]) and the
 //!    account lock;
-//! 2. [`drive::drive`]: the engine with progress and signals, then [`drive::finish`]: the
+//! 2. [`drive::drive`]: the engine with progress and signals, then [`finish::finish`]: the
 //!    report and `summary.json` rendered from the journal and the exit code chosen.
 //!
 //! What differs per operation lives in its registry entry ([`crate::ops`]); the order of the
@@ -17,6 +17,7 @@
 pub mod clients;
 pub mod confirm;
 pub mod drive;
+pub mod finish;
 pub mod follow;
 pub mod ledger;
 pub mod progress;

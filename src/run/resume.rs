@@ -1,7 +1,8 @@
 //! `resume RUN_DIR`: carry on with a run from its journal (the input is never read again).
 
 use super::clients::{account_lock, real_client, rehearsal_client_with};
-use super::drive::{drive, finish, Drive};
+use super::drive::{drive, Drive};
+use super::finish::finish;
 use super::settings::{engine_config, stored, with_stored};
 use crate::cli::ResumeArgs;
 use crate::exit::Failure;

@@ -1,0 +1,57 @@
+//! The end of every run, follow and report: the report and `summary.json` rendered from the
+//! journal, the summary printed, and the exit code chosen from the counts and the stop.
+
+use crate::engine::Stop;
+use crate::exit::{self, Failure};
+use crate::journal::Journal;
+use crate::report::{self, summary, ReportDest};
+
+/// Where the report goes: `--report` (relative to the working directory) or the run dir.
+pub fn report_dest(rundir: &std::path::Path, report: Option<&str>) -> ReportDest {
+    match report {
+        Some(arg) => ReportDest::from_arg(arg),
+        None => ReportDest::Path(rundir.join("report.csv")),
+    }
+}
+
+/// Render the report and summary; print the summary. Returns the exit code for `stop`.
+pub fn finish(
+    journal: &Journal,
+    rundir: &std::path::Path,
+    report: Option<&str>,
+    stop: Option<&Stop>,
+) -> Result<i32, Failure> {
+    let dest = report_dest(rundir, report);
+    let stats = report::render(journal, &dest).map_err(|e| Failure::aborted(e.to_string()))?;
+    let counts = stats
+        .counts
+        .iter()
+        .map(|(k, v)| (k.to_string(), *v))
+        .collect();
+    let code = match stop {
+        None | Some(Stop::Finished) => exit::from_counts(&counts),
+        Some(Stop::Interrupted) => exit::INTERRUPTED,
+        Some(_) => exit::ABORTED,
+    };
+    let mut s =
+        summary::Summary::build(journal, rundir).map_err(|e| Failure::aborted(e.to_string()))?;
+    s.exit_code = Some(code);
+    s.stop_reason = match stop {
+        Some(Stop::Finished) => Some("finished: every row was worked through".to_string()),
+        Some(stop) => stop.reason(),
+        // A report rendered later (follow, report): the run's own reason stands.
+        None => summary::Summary::previous_stop_reason(rundir),
+    };
+    s.report_path = Some(dest.to_string());
+    s.next_command = s.next();
+    s.write_json(rundir)
+        .map_err(|e| Failure::aborted(e.to_string()))?;
+    if crate::logging::json_logs() {
+        // Schedulers parse stderr line by line: the summary is one JSON object there too.
+        let json = serde_json::to_string(&s).expect("summary serialises");
+        eprintln!("{{\"level\":\"INFO\",\"message\":\"summary\",\"summary\":{json}}}");
+    } else {
+        eprintln!("{}", s.to_text());
+    }
+    Ok(code)
+}
