@@ -128,10 +128,12 @@ fn csv_header_found_by_column_option() {
     assert_eq!(keys(&recs), vec![Ok(A.into())]);
     assert_eq!(recs[0].location, "in:2");
 
-    // Without --column the same file has no header: every line is a row.
-    let recs = read(data.as_bytes(), &opts());
-    assert_eq!(recs.len(), 2);
-    assert!(recs[0].key.as_ref().unwrap_err().contains("(in:1)"));
+    // Without --column the first row is a header without the card column: fatal, never a
+    // guess at the first column (issue 12's header rule).
+    let results = read_all(data.as_bytes(), &opts());
+    assert_eq!(results.len(), 1);
+    let err = results[0].as_ref().unwrap_err().to_string();
+    assert!(err.contains("card, note") && err.contains("--column"), "{err}");
 }
 
 #[test]

@@ -19,6 +19,7 @@ mod matrix;
 mod nasty;
 mod outcomes;
 mod report;
+mod safety;
 mod secrets;
 mod settings;
 mod signing;

@@ -134,6 +134,22 @@ impl CsvSource {
                 .any(|want| c.eq_ignore_ascii_case(want))
         });
         if !is_header {
+            // No header only when the first cell is itself a card: a first row of words that
+            // names no card column is a header without one, and the tool never guesses which
+            // column holds the cards (a destructive run must not go ahead on the first one).
+            let first = cells.first().map(String::as_str).unwrap_or("");
+            if is_words(first) {
+                return Err(InputError::unreadable(
+                    &src.name,
+                    Some(line),
+                    format!(
+                        "the first row is a header without a card column (found: {}); say which \
+                         column holds the cards with --column NAME (or name it iccid, \
+                         sim_card_id or cid); nothing was sent",
+                        cells.join(", ")
+                    ),
+                ));
+            }
             src.first = Some((src.rec.clone(), line));
             return Ok(src);
         }
@@ -275,4 +291,24 @@ fn cell(rec: &ByteRecord, i: usize) -> Option<&[u8]> {
     } else {
         Some(bytes)
     }
+}
+
+/// Whether a first cell is words rather than a card: not an ICCID (digits, maybe a final hex
+/// letter), not a number (`8.98603E+19` too: Excel's rendering of one), not empty, once Excel's
+/// text markers (`'8986…`, `="8986…"`) are taken off.
+fn is_words(cell: &str) -> bool {
+    let c = cell.trim().trim_start_matches('\u{feff}');
+    let c = c.strip_prefix('\'').unwrap_or(c);
+    let c = c
+        .strip_prefix("=\"")
+        .and_then(|c| c.strip_suffix('"'))
+        .unwrap_or(c)
+        .trim();
+    if c.is_empty() || c.parse::<f64>().is_ok() {
+        return false;
+    }
+    let body = c
+        .strip_suffix(|ch: char| ch.is_ascii_hexdigit())
+        .unwrap_or(c);
+    !(c.len() > 1 && body.bytes().all(|b| b.is_ascii_digit()))
 }

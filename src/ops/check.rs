@@ -13,7 +13,6 @@ pub static SPEC: Spec = Spec {
     endpoint: "GET /v1/sim-cards/0/real-named?iccid=",
     default_column: "iccid",
     by_sim_card_id: true,
-    need_valid: false,
     input: Input::Required,
     columns: super::CARD_COLUMNS,
     follow_columns: super::WORK_ORDER_FOLLOW,

@@ -16,7 +16,6 @@ pub static SPEC: Spec = Spec {
     endpoint: "POST /v1/sim-cards/0/clear-real-name?iccid=",
     default_column: "iccid",
     by_sim_card_id: true,
-    need_valid: false,
     input: Input::Required,
     columns: super::CARD_COLUMNS,
     follow_columns: super::WORK_ORDER_FOLLOW,

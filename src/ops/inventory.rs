@@ -16,7 +16,6 @@ pub static SPEC: Spec = Spec {
     endpoint: "GET /v1/sim-cards",
     default_column: "iccid",
     by_sim_card_id: true,
-    need_valid: false,
     input: Input::Optional,
     // The card's columns, in report order (`tag_names` follows when the API sends it).
     columns: &[

@@ -104,8 +104,6 @@ pub struct Spec {
     pub default_column: &'static str,
     /// Whether input rows may name their card by `sim_card_id`; SMS addresses cids only.
     pub by_sim_card_id: bool,
-    /// Refuse (exit 2, nothing sent) when no row is valid, rather than report them all.
-    pub need_valid: bool,
     /// Whether the operation reads input files.
     pub input: Input,
     /// The report's own columns, in order, and those `follow` adds once it has run.

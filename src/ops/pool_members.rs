@@ -15,7 +15,6 @@ pub static SPEC: Spec = Spec {
     endpoint: "GET /v1/sim-pools/{sim_pool_id}/members",
     default_column: "cid",
     by_sim_card_id: false,
-    need_valid: false,
     input: Input::None,
     columns: &["id", "cid", "sim_price_plan_id", "flow_used"],
     follow_columns: &[],

@@ -31,7 +31,6 @@ pub static SPEC: Spec = Spec {
     endpoint: "POST /v1/sms-send-infos",
     default_column: "cid",
     by_sim_card_id: false,
-    need_valid: true,
     input: Input::Optional,
     columns: &[
         "row",

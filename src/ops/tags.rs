@@ -35,7 +35,6 @@ pub static SPEC: Spec = Spec {
     endpoint: "POST /v1/sim-tags/batch-set",
     default_column: "iccid",
     by_sim_card_id: true,
-    need_valid: false,
     input: Input::Required,
     // A row per card with the batch it went in; there is nothing to follow up.
     columns: &[

@@ -328,7 +328,9 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
             .expect("ingest thread");
             journal = j;
             let stats = stats.map_err(|e| cleanup(Failure::usage(e.to_string())))?;
-            if run.op.spec().need_valid && stats.valid == 0 {
+            // An empty export, or one without a single valid card, must not look like success
+            // to a scheduler: exit 2, nothing sent, no run dir left behind.
+            if stats.valid == 0 {
                 let first = stats
                     .first_invalid
                     .as_deref()

@@ -1,0 +1,63 @@
+//! Input safety: a header without the card column, or input without one valid card, sends
+//! nothing, exits 2 and leaves no run directory behind.
+
+use crate::common::*;
+use gslbatch::simulator::SimConfig;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_header_without_the_card_column_is_exit_2_listing_the_headers() {
+    let sim = start_sim(SimConfig::default()).await;
+    let dir = tempdir();
+    let ids = telecom_iccids(&sim, 3);
+    for (name, header) in [
+        ("migr.csv", "old_iccid,new_iccid"),
+        ("num.csv", "ICCID Number,site"),
+    ] {
+        let body: String = ids.iter().map(|i| format!("{i},{i}\n")).collect();
+        let input = dir.path().join(name);
+        std::fs::write(&input, format!("{header}\n{body}")).unwrap();
+        let run_dir = dir.path().join(format!("run-{name}"));
+        let ran = run(batch("clear-real-name", &input, &sim, &run_dir, 100)).await;
+        assert_eq!(ran.code, 2, "{}", ran.stderr);
+        for h in header.split(',') {
+            assert!(ran.stderr.contains(h), "lists {h}: {}", ran.stderr);
+        }
+        assert!(ran.stderr.contains("--column"), "{}", ran.stderr);
+        assert!(!run_dir.exists(), "no run dir left behind");
+    }
+    assert_eq!(calls_total(&sim.stats(), "clear-real-name"), 0);
+
+    // Naming the column makes it a run.
+    let input = dir.path().join("migr.csv");
+    let run_dir = dir.path().join("named");
+    let mut cmd = batch("clear-real-name", &input, &sim, &run_dir, 100);
+    cmd.args(["--column", "old_iccid"]);
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(calls_total(&sim.stats(), "clear-real-name"), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_header_only_and_all_invalid_inputs_are_exit_2_with_nothing_left() {
+    let sim = start_sim(SimConfig::default()).await;
+    let dir = tempdir();
+    for (name, text) in [
+        ("empty.csv", ""),
+        ("header.csv", "iccid,site\n"),
+        ("invalid.csv", "iccid\n123\n8986\n"),
+    ] {
+        let input = dir.path().join(name);
+        std::fs::write(&input, text).unwrap();
+        for op in ["check-real-name", "clear-real-name"] {
+            let run_dir = dir.path().join(format!("{op}-{name}"));
+            let ran = run(batch(op, &input, &sim, &run_dir, 100)).await;
+            assert_eq!(ran.code, 2, "{op} {name}: {}", ran.stderr);
+            assert!(!run_dir.exists(), "{op} {name}: no run dir left behind");
+        }
+    }
+    let stats = sim.stats();
+    assert_eq!(
+        calls_total(&stats, "clear-real-name") + calls_total(&stats, "real-named"),
+        0
+    );
+}
