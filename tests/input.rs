@@ -133,7 +133,10 @@ fn csv_header_found_by_column_option() {
     let results = read_all(data.as_bytes(), &opts());
     assert_eq!(results.len(), 1);
     let err = results[0].as_ref().unwrap_err().to_string();
-    assert!(err.contains("card, note") && err.contains("--column"), "{err}");
+    assert!(
+        err.contains("card, note") && err.contains("--column"),
+        "{err}"
+    );
 }
 
 #[test]
