@@ -89,7 +89,7 @@ pub fn report(result: Result<i32, Failure>) -> std::process::ExitCode {
             if crate::logging::json_logs() {
                 tracing::error!(exit_code = f.code, "{f}");
             } else {
-                eprintln!("error: {f}");
+                crate::say!("error: {f}");
             }
             f.code
         }

@@ -118,3 +118,22 @@ pub fn bar(s: LogSettings, total: u64) -> Option<ProgressBar> {
     bar.set_length(total);
     Some(bar.clone())
 }
+
+/// `eprintln!` that never panics: a closed or full stderr (`2>&-`, a pipe whose reader went
+/// away) loses the line, not the run's exit code.
+#[macro_export]
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+
+/// `println!` that never panics: stdout closed by `| head` ends the output, not the process.
+#[macro_export]
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}

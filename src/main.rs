@@ -12,7 +12,7 @@ fn main() -> ExitCode {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            gslbatch::say!("error: cannot start the async runtime: {e}");
             return ExitCode::from(gslbatch::exit::ABORTED as u8);
         }
     };

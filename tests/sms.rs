@@ -343,7 +343,7 @@ async fn bad_content_or_no_valid_cid_exits_2_and_sends_nothing() {
         if what.starts_with("no --yes") {
             assert!(
                 ran.stderr
-                    .contains("about to send \"hi\" to 20 cards in 1 batches"),
+                    .contains("about to send \"hi\" to 20 cards in 1 batch "),
                 "{}",
                 ran.stderr
             );

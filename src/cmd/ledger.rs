@@ -20,7 +20,7 @@ pub fn run(cmd: LedgerCommand) -> Result<i32, Failure> {
             ))
         })?;
         if !ledger::applies(op.as_ref()) {
-            eprintln!(
+            crate::say!(
                 "{}: a {} run is safe to repeat: the ledger keeps nothing of it",
                 dir.display(),
                 meta.operation
@@ -31,7 +31,7 @@ pub fn run(cmd: LedgerCommand) -> Result<i32, Failure> {
         let n = l
             .rebuild_from(&ledger::key(op.as_ref(), &dir), &journal)
             .map_err(|e| Failure::aborted(e.to_string()))?;
-        eprintln!(
+        crate::say!(
             "{}: {n} {} entries recorded in {}",
             dir.display(),
             meta.operation,

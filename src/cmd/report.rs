@@ -9,12 +9,17 @@ use crate::run::finish::report_dest;
 pub fn run(args: ReportArgs) -> Result<i32, Failure> {
     let journal = Journal::open_read(&args.run_dir).map_err(|e| Failure::usage(e.to_string()))?;
     let dest = report_dest(&args.run_dir, args.report.as_deref());
-    let stats = report::render(&journal, &dest).map_err(|e| Failure::aborted(e.to_string()))?;
+    let stats = match report::render(&journal, &dest) {
+        Ok(s) => s,
+        // `report --report - | head`: the reader has what it wanted.
+        Err(e) if e.is_broken_pipe() => return Ok(OK),
+        Err(e) => return Err(Failure::aborted(e.to_string())),
+    };
     let counts: Vec<String> = stats
         .counts
         .iter()
         .map(|(k, v)| format!("{k} {v}"))
         .collect();
-    eprintln!("report: {} rows ({})", stats.rows, counts.join(", "));
+    crate::say!("report: {} rows ({})", stats.rows, counts.join(", "));
     Ok(OK)
 }

@@ -14,7 +14,7 @@ pub fn command(args: &RunArgs) -> Result<Option<Command>, Failure> {
     let b = job.resolve(args)?;
     if spec.unit == Unit::Listing && b.send.dry_run {
         // A listing only reads, but a dry run sends nothing at all.
-        println!(
+        crate::out!(
             "plan: {} (job {})\n  endpoint:    {}\n  what:        page the list 500 rows a call\n\
              nothing was sent (--dry-run)",
             spec.name,

@@ -72,9 +72,9 @@ pub fn run(args: StatusArgs) -> Result<i32, Failure> {
             "stop_reason": stop_reason,
             "next_command": next_command,
         });
-        println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+        crate::out!("{}", serde_json::to_string_pretty(&v).expect("json"));
     } else {
-        println!(
+        crate::out!(
             "run:        {} ({}{})",
             args.run_dir.display(),
             meta.operation,
@@ -88,32 +88,32 @@ pub fn run(args: StatusArgs) -> Result<i32, Failure> {
         if holder.is_some() && in_flight > 0 {
             line.push(format!("{in_flight} of the pending in flight"));
         }
-        println!(
+        crate::out!(
             "rows:       {} ({})",
             counts.values().sum::<u64>(),
             line.join(", ")
         );
-        println!("outcomes:   {}", outcomes.to_text());
-        println!(
+        crate::out!("outcomes:   {}", outcomes.to_text());
+        crate::out!(
             "rate:       {}",
-            rate.map_or("-".into(), |r| format!("{r:.2}/s"))
+            rate.map_or("-".into(), |r| format!("{r:.2} calls/s"))
         );
-        println!("eta:        {}", eta.map_or("-".into(), human_duration));
+        crate::out!("eta:        {}", eta.map_or("-".into(), human_duration));
         let set = effective(&meta.settings);
-        println!(
+        crate::out!(
             "settings:   rate {}/s, concurrency {}, max attempts {}, timeout {}s, max failure rate {} once {} rows finished",
             set["rate"], set["concurrency"].as_str().map_or_else(|| set["concurrency"].to_string(), str::to_string), set["max_attempts"], set["timeout_secs"],
             set["max_failure_rate"], set["failure_min_rows"]
         );
-        println!("started:    {}", meta.created_at);
-        println!("updated:    {}", last.unwrap_or_else(|| "-".into()));
+        crate::out!("started:    {}", meta.created_at);
+        crate::out!("updated:    {}", last.unwrap_or_else(|| "-".into()));
         if let Some(r) = &stop_reason {
-            println!("stopped:    {r}");
+            crate::out!("stopped:    {r}");
         }
         if let Some(c) = &next_command {
-            println!("next:       {c}");
+            crate::out!("next:       {c}");
         }
-        println!(
+        crate::out!(
             "process:    {}",
             holder.map_or("none (not running)".into(), |p| format!(
                 "pid {p} is driving it"

@@ -79,6 +79,8 @@ pub enum JournalError {
     },
     #[error("journal {0}: not a gslbatch run directory (no run settings)")]
     NotARun(String),
+    #[error("run dir {0}: no such directory")]
+    NoDir(String),
     #[error("journal {path}: {reason}")]
     Corrupt { path: String, reason: String },
 }
@@ -209,6 +211,9 @@ impl Journal {
 
     fn open_with(dir: &Path, flags: OpenFlags) -> Result<Journal, JournalError> {
         let path = dir.join(FILE_NAME);
+        if !dir.exists() {
+            return Err(JournalError::NoDir(dir.display().to_string()));
+        }
         if !path.exists() {
             return Err(JournalError::NotARun(path.display().to_string()));
         }

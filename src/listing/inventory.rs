@@ -359,9 +359,9 @@ pub async fn run(args: InventoryArgs) -> Result<i32, Failure> {
         Some(j) => write_joined(j, &dest, tags, rehearsal, &filters_text(&args))?,
     };
     if rehearsal {
-        eprintln!("{}", crate::report::summary::REHEARSAL_LINE);
+        crate::say!("{}", crate::report::summary::REHEARSAL_LINE);
     }
-    eprintln!(
+    crate::say!(
         "inventory: {listing_line}; {detail}. real_named is the platform's stored flag, not the \
          carrier's live answer (check-real-name asks the carrier). report: {dest}"
     );

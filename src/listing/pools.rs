@@ -135,10 +135,10 @@ pub async fn run(args: PoolMembersArgs) -> Result<i32, Failure> {
     out.commit()?;
     let (calls, throttled, retries) = pager.stats.get();
     if rehearsal {
-        eprintln!("{}", crate::report::summary::REHEARSAL_LINE);
+        crate::say!("{}", crate::report::summary::REHEARSAL_LINE);
     }
     let tops: Vec<String> = top.0.iter().map(|(f, c)| format!("{c} ({f:.3})")).collect();
-    eprintln!(
+    crate::say!(
         "pool-members: pool {} cycle {}: {members} members, total flow used {total:.3}; \
          top {} by flow used: {}; {calls} calls ({throttled} answered 429, {retries} retried) \
          in {:.1}s; report: {dest}",

@@ -30,7 +30,10 @@ impl Operation for CheckRealName {
         &SPEC
     }
     fn describe(&self, cards: u64, _batches: u64) -> String {
-        format!("check the real-name status of {cards} cards")
+        format!(
+            "check the real-name status of {}",
+            crate::model::count(cards, "card", "cards")
+        )
     }
     fn perform<'a>(&'a self, client: &'a Client, keys: &'a [String]) -> OpFuture<'a> {
         Box::pin(async move {

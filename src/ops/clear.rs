@@ -33,7 +33,10 @@ impl Operation for ClearRealName {
         &SPEC
     }
     fn describe(&self, cards: u64, _batches: u64) -> String {
-        format!("clear real-name data of {cards} cards")
+        format!(
+            "clear real-name data of {}",
+            crate::model::count(cards, "card", "cards")
+        )
     }
     fn perform<'a>(&'a self, client: &'a Client, keys: &'a [String]) -> OpFuture<'a> {
         Box::pin(async move {

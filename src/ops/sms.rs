@@ -249,8 +249,10 @@ impl Operation for SendSms {
                 order.unwrap_or_default()
             ),
             (Some(_), _) => format!(
-                "send {:?} to {cards} cards in {batches} batches",
-                self.params.content
+                "send {:?} to {} in {}",
+                self.params.content,
+                crate::model::count(cards, "card", "cards"),
+                crate::model::count(batches, "batch", "batches")
             ),
         }
     }

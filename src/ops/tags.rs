@@ -13,6 +13,7 @@ use crate::engine::pacer::Pacer;
 use crate::engine::retry::{self, ReadStats};
 use crate::gsl::types::{Page, SetTags};
 use crate::gsl::{CardRef, Client, GslError};
+use crate::model::count;
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, OnceLock};
 
@@ -154,11 +155,17 @@ impl Operation for SetTagsOp {
     fn describe(&self, cards: u64, batches: u64) -> String {
         match self.tags.get() {
             Some(t) if t.is_empty() => {
-                format!("clear the tags of {cards} cards in {batches} batches")
+                format!(
+                    "clear the tags of {} in {}",
+                    count(cards, "card", "cards"),
+                    count(batches, "batch", "batches")
+                )
             }
             _ => format!(
-                "set the tags of {cards} cards to exactly {} in {batches} batches",
-                self.tag_names()
+                "set the tags of {} to exactly {} in {}",
+                count(cards, "card", "cards"),
+                self.tag_names(),
+                count(batches, "batch", "batches")
             ),
         }
     }

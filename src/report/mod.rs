@@ -101,6 +101,11 @@ pub enum ReportError {
 }
 
 impl ReportError {
+    /// The reader of stdout went away (`report --report - | head`): the report simply ends.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, ReportError::Io { source, .. } if broken_pipe(source))
+    }
+
     fn io(path: &Path, action: &'static str) -> impl FnOnce(io::Error) -> ReportError {
         let path = path.display().to_string();
         move |source| ReportError::Io {
@@ -109,6 +114,32 @@ impl ReportError {
             source,
         }
     }
+}
+
+/// Whether an error is (or wraps, as the CSV writer's do) a write to a pipe whose reader left.
+fn broken_pipe(e: &io::Error) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<io::Error>() {
+            if io.kind() == io::ErrorKind::BrokenPipe {
+                return true;
+            }
+            // An io::Error wrapping another error hides it from `source()`.
+            if let Some(inner) = io.get_ref() {
+                cur = Some(inner);
+                continue;
+            }
+        }
+        if let Some(csv) = err.downcast_ref::<csv::Error>() {
+            if let csv::ErrorKind::Io(io) = csv.kind() {
+                if io.kind() == io::ErrorKind::BrokenPipe {
+                    return true;
+                }
+            }
+        }
+        cur = err.source();
+    }
+    false
 }
 
 /// What a render wrote.
@@ -133,10 +164,6 @@ pub fn render(journal: &Journal, dest: &ReportDest) -> Result<RenderStats, Repor
             let out = BufWriter::new(io::stdout().lock());
             match write_rows(journal, &layout, format, out) {
                 Ok((stats, _)) => Ok(stats),
-                Err(RowsError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
-                    // The reader went away (`| head`): nobody wants the rest.
-                    Ok(RenderStats::default())
-                }
                 Err(RowsError::Io(e)) => Err(ReportError::io(Path::new("<stdout>"), "write")(e)),
                 Err(RowsError::Journal(e)) => Err(e.into()),
             }

@@ -273,9 +273,9 @@ impl Summary {
             .collect();
         let _ = writeln!(
             s,
-            "{}: {} rows — {}",
+            "{}: {} — {}",
             self.operation,
-            self.rows,
+            crate::model::count(self.rows, "row", "rows"),
             counts.join(", ")
         );
         let followed = self.outcomes.done + self.outcomes.failed + self.outcomes.processing;
@@ -312,11 +312,13 @@ impl Summary {
         }
         let rate = self
             .achieved_rate
-            .map_or_else(|| "-".to_string(), |r| format!("{r:.2}/s"));
+            .map_or_else(|| "-".to_string(), |r| format!("{r:.2} calls/s"));
         let _ = writeln!(
             s,
-            "calls {} (throttled {}, retries {}), rate {rate}",
-            self.calls, self.throttled, self.retries
+            "{} (throttled {}, retries {}), rate {rate}",
+            crate::model::count(self.calls, "call", "calls"),
+            self.throttled,
+            self.retries
         );
         let ms = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |v| format!("{v} ms"));
         let _ = writeln!(

@@ -68,7 +68,7 @@ pub async fn drive(d: Drive) -> Result<i32, Failure> {
             if let Some(sim) = d.simulator {
                 sim.shutdown().await;
             }
-            eprintln!("error: {msg}");
+            crate::say!("error: {msg}");
             let j =
                 Journal::open_read(&d.rundir.path).map_err(|e| Failure::aborted(e.to_string()))?;
             let _ = finish(

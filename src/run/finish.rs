@@ -22,12 +22,21 @@ pub fn finish(
     stop: Option<&Stop>,
 ) -> Result<i32, Failure> {
     let dest = report_dest(rundir, report);
-    let stats = report::render(journal, &dest).map_err(|e| Failure::aborted(e.to_string()))?;
-    let counts = stats
-        .counts
-        .iter()
-        .map(|(k, v)| (k.to_string(), *v))
-        .collect();
+    let counts = match report::render(journal, &dest) {
+        Ok(stats) => stats
+            .counts
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect(),
+        // `--report - | head`: the reader went away; the counts come from the journal.
+        Err(e) if e.is_broken_pipe() => summary::Summary::build(journal, rundir)
+            .map_err(|e| Failure::aborted(e.to_string()))?
+            .counts
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect(),
+        Err(e) => return Err(Failure::aborted(e.to_string())),
+    };
     let code = match stop {
         None | Some(Stop::Finished) => exit::from_counts(&counts),
         Some(Stop::Interrupted) => exit::INTERRUPTED,
@@ -49,9 +58,9 @@ pub fn finish(
     if crate::logging::json_logs() {
         // Schedulers parse stderr line by line: the summary is one JSON object there too.
         let json = serde_json::to_string(&s).expect("summary serialises");
-        eprintln!("{{\"level\":\"INFO\",\"message\":\"summary\",\"summary\":{json}}}");
+        crate::say!("{{\"level\":\"INFO\",\"message\":\"summary\",\"summary\":{json}}}");
     } else {
-        eprintln!("{}", s.to_text());
+        crate::say!("{}", s.to_text());
     }
     Ok(code)
 }

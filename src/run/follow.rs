@@ -107,7 +107,7 @@ pub async fn follow(journal: &mut Journal, f: FollowRun<'_>) -> Result<i32, Fail
         };
         let Some(result) = result else {
             finish(journal, f.dir, f.report, None)?;
-            eprintln!(
+            crate::say!(
                 "follow interrupted after {} calls: the report shows what was read; {again} to finish",
                 reader.stats.get().0
             );
@@ -129,7 +129,7 @@ pub async fn follow(journal: &mut Journal, f: FollowRun<'_>) -> Result<i32, Fail
         }
         let (code, outcomes, unknown) = outcome_code(journal, &f.meta.operation)?;
         let (calls, _, _) = reader.stats.get();
-        eprintln!(
+        crate::say!(
             "follow: {} rows read, {} unknown rows proven done (now ok), {} proven never sent (now \
              pending: `gslbatch resume` sends them), {} still unknown, {} still in progress or \
              not found yet, {calls} calls{} — outcomes: {}",
@@ -163,11 +163,11 @@ pub async fn follow(journal: &mut Journal, f: FollowRun<'_>) -> Result<i32, Fail
         finish(journal, f.dir, f.report, None)?;
         match code {
             exit::OK => {}
-            exit::PROCESSING => eprintln!(
+            exit::PROCESSING => crate::say!(
                 "{open} rows are still processing after {passes} passes: run `gslbatch follow {}` again later (or with --wait)",
                 f.dir.display()
             ),
-            _ => eprintln!(
+            _ => crate::say!(
                 "not every row was carried out: {} failed, {unknown} still unknown (see the report's outcome and error_msg)",
                 outcomes.failed
             ),

@@ -72,7 +72,7 @@ pub async fn resume(args: ResumeArgs, log: LogSettings) -> Result<i32, Failure> 
         .copied()
         .unwrap_or(0);
     if pending == 0 {
-        eprintln!("nothing left to send in {}", rundir.path.display());
+        crate::say!("nothing left to send in {}", rundir.path.display());
         return finish(&journal, &rundir.path, args.run.report.as_deref(), None);
     }
     // Before any request is sent: the ledger (a destructive run never goes on without it).

@@ -50,7 +50,7 @@ pub fn timeout(o: &RunOptions) -> Result<Duration, Failure> {
     let t = o.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS);
     if !(t.is_finite() && t > 0.0 && t <= 3600.0) {
         return Err(Failure::usage(format!(
-            "--timeout {t}: must be 0..3600 seconds"
+            "--timeout {t}: must be more than 0 and at most 3600 seconds"
         )));
     }
     Ok(Duration::from_secs_f64(t))

@@ -32,7 +32,7 @@ pub fn shutdown(then: &'static str) -> impl Future<Output = ()> + Send + 'static
                     let _ = tx.send(());
                 }
                 None => {
-                    eprintln!("second signal: exiting now; {then}");
+                    crate::say!("second signal: exiting now; {then}");
                     std::process::exit(crate::exit::INTERRUPTED);
                 }
             }

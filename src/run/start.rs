@@ -260,16 +260,16 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
             },
         };
         one_kind_of_key(&run, &stats)?;
-        print!(
+        crate::out!(
             "{}",
-            plan_text(&run, &stats, skipped, &shown_endpoint, &cfg)
+            plan_text(&run, &stats, skipped, &shown_endpoint, &cfg).trim_end()
         );
         if skipped > 0 {
-            println!(
+            crate::out!(
                 "  skipped:     {skipped} cards an earlier run already did (or may have): not sent (--again sends them)"
             );
         }
-        println!("nothing was sent (--dry-run)");
+        crate::out!("nothing was sent (--dry-run)");
         return Ok(crate::exit::OK);
     }
 
