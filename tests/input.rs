@@ -161,13 +161,15 @@ fn csv_missing_key_cell_is_an_invalid_row() {
 }
 
 #[test]
-fn csv_invalid_utf8_spoils_only_its_row() {
+fn csv_bytes_that_are_not_utf8_are_read_as_gb18030_not_spoiled() {
+    // Bytes that are not UTF-8 make the file GB18030 (the default of Chinese Windows): its
+    // ASCII ICCIDs are read as they are; nothing is lost to "not valid UTF-8".
     let mut data = format!("iccid,note\n{A},ok\n").into_bytes();
     data.extend_from_slice(b"8986001234567890123,bad\xff\xfe\n");
     data.extend_from_slice(format!("{C},ok\n").as_bytes());
     let recs = read(&data, &opts());
     assert_eq!(recs.len(), 3);
-    assert_eq!(recs[1].key, Err("not valid UTF-8 (in:3)".into()));
+    assert_eq!(recs[1].key, Ok(B.into()));
     assert_eq!(recs[1].raw, B);
     assert_eq!(recs[2].key, Ok(C.into()));
     assert_eq!(recs[2].location, "in:4");
@@ -191,11 +193,13 @@ fn odd_bytes_never_panic() {
         .collect();
     let mut bom = vec![0xFF, 0xFE];
     bom.extend_from_slice(&utf16);
-    for data in [bom, utf16] {
-        let results = read_all(&data, &opts());
-        let err = results.last().unwrap().as_ref().unwrap_err().to_string();
-        assert!(err.starts_with("in:1: ") && err.contains("UTF-16"), "{err}");
-    }
+    // With its byte-order mark UTF-16 is decoded; without one it is refused, naming it.
+    let recs = read(&bom, &opts());
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0].raw, "1");
+    let results = read_all(&utf16, &opts());
+    let err = results.last().unwrap().as_ref().unwrap_err().to_string();
+    assert!(err.starts_with("in:1: ") && err.contains("UTF-16"), "{err}");
 }
 
 #[test]
@@ -390,4 +394,14 @@ fn dedupe_is_case_and_space_insensitive() {
     assert_eq!(d.check("NOT-HEX-AT-ALL", 6), Some(5));
     assert_eq!(d.check(B, 7), Some(3));
     assert_eq!(d.len(), 4);
+}
+
+#[test]
+fn excel_text_markers_are_stripped_and_its_rounded_numbers_explained() {
+    let data = format!("iccid\n'{A}\n=\"{C}\"\n8.98603E+19\n");
+    let recs = read(data.as_bytes(), &opts());
+    assert_eq!(recs[0].key, Ok(A.into()));
+    assert_eq!(recs[1].key, Ok(C.into()));
+    let why = recs[2].key.as_ref().unwrap_err();
+    assert!(why.contains("Excel") && why.contains("Text"), "{why}");
 }

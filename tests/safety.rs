@@ -61,3 +61,44 @@ async fn empty_header_only_and_all_invalid_inputs_are_exit_2_with_nothing_left()
         0
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gb18030_and_utf16_files_are_read_and_their_chinese_columns_reach_the_report() {
+    let sim = start_sim(SimConfig::default()).await;
+    let dir = tempdir();
+    let ids = first_iccids(&sim, 12);
+    let text: String = std::iter::once("iccid,站点\n".to_string())
+        .chain(
+            ids.iter()
+                .enumerate()
+                .map(|(n, i)| format!("{i},武汉仓库{n}\n")),
+        )
+        .collect();
+    let gbk = encoding_rs::GB18030.encode(&text).0.into_owned();
+    let mut utf16 = vec![0xFF, 0xFE];
+    utf16.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    let mut total = 0;
+    for (name, bytes) in [("gbk.csv", gbk), ("utf16.csv", utf16)] {
+        let input = dir.path().join(name);
+        std::fs::write(&input, bytes).unwrap();
+        let run_dir = dir.path().join(format!("run-{name}"));
+        let ran = run(batch("check-real-name", &input, &sim, &run_dir, 500)).await;
+        assert_eq!(ran.code, 0, "{name}: {}", ran.stderr);
+        total += 12;
+        assert_eq!(
+            calls_total(&sim.stats(), "real-named"),
+            total,
+            "{name}: each card once"
+        );
+        let rows = read_report(&run_dir.join("report.csv"));
+        assert_eq!(count(&rows, "ok"), 12);
+        for (n, r) in rows.iter().enumerate() {
+            assert_eq!(r["iccid"], ids[n]);
+            assert_eq!(
+                r["站点"],
+                format!("武汉仓库{n}"),
+                "{name}: UTF-8 in the report"
+            );
+        }
+    }
+}

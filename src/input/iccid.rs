@@ -9,9 +9,15 @@ use std::collections::HashMap;
 /// the last may be a hex letter (some carriers end ICCIDs with `F`). Returns the upper-cased key,
 /// or the reason it is refused (without a location: the caller knows where the cell came from).
 pub fn validate_iccid(raw: &str) -> Result<String, String> {
-    let key = raw.trim();
+    let key = strip_excel_markers(raw.trim());
     if key.is_empty() {
         return Err("ICCID is empty".to_string());
+    }
+    if excel_rounded(key) {
+        return Err(format!(
+            "ICCID {key:?} is a number Excel rounded (scientific notation): its last digits are \
+             lost; format the column as Text in Excel (or export it as text) and export again"
+        ));
     }
     let len = key.chars().count();
     if !(19..=20).contains(&len) {
@@ -32,6 +38,29 @@ pub fn validate_iccid(raw: &str) -> Result<String, String> {
         });
     }
     Ok(key.to_ascii_uppercase())
+}
+
+/// A cell without Excel's text markers: `'8986…` and `="8986…"` are the ways a spreadsheet keeps
+/// a long number as text.
+pub fn strip_excel_markers(cell: &str) -> &str {
+    let c = cell.strip_prefix('\'').unwrap_or(cell);
+    c.strip_prefix("=\"")
+        .and_then(|c| c.strip_suffix('"'))
+        .unwrap_or(c)
+        .trim()
+}
+
+/// `8.98603E+19`, `8.98603e19`: how Excel shows (and then saves) a 20-digit number.
+fn excel_rounded(cell: &str) -> bool {
+    let upper = cell.to_ascii_uppercase();
+    let Some((mantissa, exp)) = upper.split_once('E') else {
+        return false;
+    };
+    let exp = exp.strip_prefix('+').unwrap_or(exp);
+    !mantissa.is_empty()
+        && mantissa.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && !exp.is_empty()
+        && exp.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Checks a `sim_card_id` cell: surrounding whitespace trimmed, a whole number from 1 (0 means

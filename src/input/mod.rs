@@ -7,12 +7,14 @@
 //! Two kinds of trouble are kept apart, as the spec asks: a bad *row* (wrong ICCID, missing cell,
 //! invalid UTF-8, a JSON Lines line that does not parse) becomes a record whose `key` is `Err`,
 //! and reading carries on; a *file* that cannot be read on (I/O error, a JSON array that breaks
-//! off, a `--column` missing from the header, UTF-16) is an [`InputError`], after which the
-//! iterator ends (it is fused: the engine exits 2 anyway, and half-read files are not guessed at).
+//! off, a `--column` missing from the header, a header without the card column, UTF-16 without
+//! a byte-order mark) is an [`InputError`], after which the iterator ends (it is fused: the
+//! engine exits 2 anyway, and half-read files are not guessed at).
 //!
-//! Text must be UTF-8. UTF-16 (a byte-order mark, or a first line that is mostly NUL bytes) is
-//! refused as a whole file with a clear reason rather than turned into thousands of baffling
-//! `invalid` rows. Every key, whichever column it comes from (`iccid`, `cid`, `sim_card_id`,
+//! Text is UTF-8, or decoded to it as it is read: UTF-16 with a byte-order mark (Excel's
+//! "Unicode text"), and GB18030/GBK when the first 64 KiB are not UTF-8 (the default of Chinese
+//! Windows). UTF-16 without a mark (a first line that is mostly NUL bytes) is refused as a whole
+//! file with a clear reason rather than turned into thousands of baffling `invalid` rows. Every key, whichever column it comes from (`iccid`, `cid`, `sim_card_id`,
 //! `--column`), is validated as an ICCID: the spec says a cid of a physical card is its ICCID.
 
 mod csv;
@@ -166,6 +168,8 @@ struct Pending {
     name: String,
     reader: Box<dyn Read + Send>,
     format: Option<Format>,
+    /// Already decoded to UTF-8 from another encoding.
+    decoded: bool,
 }
 
 /// Reads several inputs in order as one sequence of [`Record`]s.
@@ -189,6 +193,7 @@ impl Inputs {
                     name: "stdin".to_string(),
                     reader: Box::new(io::stdin()),
                     format: None,
+                    decoded: false,
                 });
                 continue;
             }
@@ -201,6 +206,7 @@ impl Inputs {
                 name: path.clone(),
                 reader: Box::new(file),
                 format: format_for(Path::new(path)),
+                decoded: false,
             });
         }
         Ok(Self::build(inputs, opts))
@@ -227,6 +233,7 @@ impl Inputs {
                 name,
                 reader,
                 format,
+                decoded: false,
             })
             .collect();
         Self::build(inputs, opts)
@@ -324,8 +331,8 @@ impl Iterator for Inputs {
 /// How much of an input is read ahead to sniff its format and CSV delimiter.
 const SNIFF_CAP: usize = 64 * 1024;
 
-/// Reads the beginning of an input (up to the end of its first non-blank line, at most
-/// [`SNIFF_CAP`]), drops a UTF-8 BOM, refuses UTF-16, picks the format and builds its reader.
+/// Reads the beginning of an input (at most [`SNIFF_CAP`]), decodes UTF-16 (with a BOM) and
+/// GB18030 to UTF-8, drops a UTF-8 BOM, picks the format and builds its reader.
 /// The bytes read ahead are put back in front of the rest, so nothing is lost.
 fn start(
     p: Pending,
@@ -335,20 +342,39 @@ fn start(
     let mut reader = p.reader;
     let mut prefix = Vec::new();
     let mut chunk = [0u8; 8192];
-    while prefix.len() < SNIFF_CAP && !first_line_complete(&prefix) {
+    let mut reader_ended = false;
+    while prefix.len() < SNIFF_CAP {
         match reader.read(&mut chunk) {
-            Ok(0) => break,
+            Ok(0) => {
+                reader_ended = true;
+                break;
+            }
             Ok(n) => prefix.extend_from_slice(&chunk[..n]),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(InputError::io(&p.name, Some(1), e)),
         }
     }
-    if prefix.starts_with(&[0xFF, 0xFE]) || prefix.starts_with(&[0xFE, 0xFF]) {
-        return Err(InputError::unreadable(
-            &p.name,
-            Some(1),
-            "UTF-16 text (byte-order mark) is not supported; save the file as UTF-8",
-        ));
+    // UTF-16 with a byte-order mark (Excel's "Unicode text"), or bytes that are not UTF-8
+    // (GB18030 / GBK, the default of Chinese Windows): decoded to UTF-8 as they are read, and
+    // the decoded text goes through the same sniffing.
+    let utf16 = prefix.starts_with(&[0xFF, 0xFE]) || prefix.starts_with(&[0xFE, 0xFF]);
+    let gbk = !utf16 && !looks_like_utf16(&prefix) && !is_utf8_prefix(&prefix, reader_ended);
+    if (utf16 || gbk) && !p.decoded {
+        let encoding = (!utf16).then_some(encoding_rs::GB18030);
+        let raw: Box<dyn Read + Send> = Box::new(io::Cursor::new(prefix).chain(reader));
+        let decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
+            .encoding(encoding)
+            .bom_sniffing(true)
+            .build(raw);
+        if gbk {
+            tracing::info!(input = %p.name, "not UTF-8: read as GB18030 (GBK)");
+        }
+        let again = Pending {
+            reader: Box::new(decoded),
+            decoded: true,
+            ..p
+        };
+        return start(again, opts, cols);
     }
     if looks_like_utf16(&prefix) {
         return Err(InputError::unreadable(
@@ -380,11 +406,12 @@ fn start(
     })
 }
 
-/// True once `buf` holds a newline after some non-whitespace byte.
-fn first_line_complete(buf: &[u8]) -> bool {
-    match buf.iter().position(|b| !b.is_ascii_whitespace()) {
-        Some(start) => buf[start..].contains(&b'\n'),
-        None => false,
+/// Whether the first bytes of an input are UTF-8 (a character cut at the end of the prefix,
+/// when more follows, does not count against it).
+fn is_utf8_prefix(prefix: &[u8], ended: bool) -> bool {
+    match std::str::from_utf8(prefix) {
+        Ok(_) => true,
+        Err(e) => !ended && e.error_len().is_none(),
     }
 }
 
