@@ -18,6 +18,7 @@ mod ledger;
 mod matrix;
 mod nasty;
 mod outcomes;
+mod quota;
 mod report;
 mod safety;
 mod secrets;

@@ -93,6 +93,9 @@ pub struct Counters {
     pub paced_calls: AtomicU64,
     pub throttled: AtomicU64,
     pub retries: AtomicU64,
+    /// The quota a 429 named and the pacer adopted, in thousandths of a call per second
+    /// (0: none).
+    pub quota_milli: AtomicU64,
 }
 
 impl Counters {

@@ -32,6 +32,8 @@ struct State {
     target: Duration,
     last_adjust: Instant,
     paused_until: Option<Instant>,
+    /// The quota a 429 named, once adopted (calls per second).
+    adopted: Option<f64>,
 }
 
 pub struct Pacer {
@@ -54,6 +56,7 @@ impl Pacer {
                 target,
                 last_adjust: now,
                 paused_until: None,
+                adopted: None,
             }),
         }
     }
@@ -105,6 +108,32 @@ impl Pacer {
         }
         s.next = slot + s.interval;
         slot
+    }
+
+    /// A 429 named the real quota, `limit` calls per second, below the pace in force: adopt it
+    /// at once (a wrong `--rate` must cost a 429 or two, not most of the calls), and wait out
+    /// the one-second window the calls before the 429 already filled. Returns whether it was
+    /// adopted now.
+    pub fn adopt_quota(&self, limit: f64) -> bool {
+        let mut s = self.state.lock().expect("pacer");
+        let target = Duration::from_secs_f64(HEADROOM / limit.max(0.001));
+        if target <= s.target {
+            return false;
+        }
+        let now = Instant::now();
+        s.target = target;
+        s.interval = target;
+        s.last_adjust = now;
+        s.adopted = Some(limit);
+        let until = now + Duration::from_secs(1);
+        s.paused_until = Some(s.paused_until.map_or(until, |p| p.max(until)));
+        tracing::warn!(api = %self.name, quota = limit, "the gateway's quota is lower than --rate: adopting it");
+        true
+    }
+
+    /// The quota adopted from a 429, if any.
+    pub fn adopted(&self) -> Option<f64> {
+        self.state.lock().expect("pacer").adopted
     }
 
     /// A 429 arrived: slow down, and pause for `retry_after` when the gateway said so.

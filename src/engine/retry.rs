@@ -112,7 +112,9 @@ where
             Decision::Throttled(retry_after) if throttled_in_a_row < MAX_THROTTLED_IN_A_ROW => {
                 throttled_in_a_row += 1;
                 stats.throttled.fetch_add(1, Relaxed);
-                pacer.throttled(retry_after);
+                if !err.quota().is_some_and(|q| pacer.adopt_quota(q)) {
+                    pacer.throttled(retry_after);
+                }
             }
             Decision::Retry(why) => {
                 throttled_in_a_row = 0;

@@ -154,7 +154,16 @@ pub(super) async fn work(shared: &Shared, unit: &[(u64, String)]) -> Option<Outc
         match decision {
             Decision::Throttled(retry_after) => {
                 shared.counters.throttled.fetch_add(1, Relaxed);
-                shared.pacer.throttled(retry_after);
+                let adopted = err.quota().is_some_and(|q| shared.pacer.adopt_quota(q));
+                if adopted {
+                    let q = shared.pacer.adopted().unwrap_or_default();
+                    shared
+                        .counters
+                        .quota_milli
+                        .store((q * 1000.0) as u64, Relaxed);
+                } else {
+                    shared.pacer.throttled(retry_after);
+                }
                 throttled += 1;
                 if throttled >= MAX_THROTTLED_PER_ROW {
                     return Some(with_error(

@@ -87,6 +87,29 @@ impl GslError {
         }
     }
 
+    /// The quota a 429 names (`policy user over ratelimit,limit:N,time:1 second`), in calls
+    /// per second.
+    pub fn quota(&self) -> Option<f64> {
+        let GslError::Throttled { fault, .. } = self else {
+            return None;
+        };
+        let msg = &fault.error_msg;
+        let rest = &msg[msg.find("limit:")? + "limit:".len()..];
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        let n: f64 = digits.parse().ok()?;
+        let per_secs: f64 = rest
+            .find("time:")
+            .map(|i| {
+                rest[i + 5..]
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect::<String>()
+            })
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(1.0);
+        (n > 0.0 && per_secs > 0.0).then(|| n / per_secs)
+    }
+
     /// HTTP status for the report, when there was one.
     pub fn http_status(&self) -> Option<u16> {
         match self {
@@ -140,4 +163,29 @@ pub fn describe(e: &reqwest::Error) -> String {
         src = s.source();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_429_names_its_quota() {
+        let t = |msg: &str| GslError::Throttled {
+            fault: ApiFault {
+                http_status: 429,
+                error_code: "APIG.0308".into(),
+                error_msg: msg.into(),
+                request_id: None,
+            },
+            retry_after: None,
+        };
+        let gw = "The throttling threshold has been reached: policy user over ratelimit,limit:5,time:1 second";
+        assert_eq!(t(gw).quota(), Some(5.0));
+        assert_eq!(
+            t("policy user over ratelimit,limit:120,time:60 second").quota(),
+            Some(2.0)
+        );
+        assert_eq!(t("Too many requests").quota(), None);
+    }
 }

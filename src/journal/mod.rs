@@ -124,6 +124,9 @@ pub struct Settings {
     pub max_failure_rate: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_min_rows: Option<u64>,
+    /// The quota a 429 named, when it was below the rate asked for (then `rate` is it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<f64>,
 }
 
 impl Settings {
@@ -136,6 +139,7 @@ impl Settings {
             timeout: newer.timeout.or(self.timeout),
             max_failure_rate: newer.max_failure_rate.or(self.max_failure_rate),
             failure_min_rows: newer.failure_min_rows.or(self.failure_min_rows),
+            quota: newer.quota.or(self.quota),
         }
     }
 }

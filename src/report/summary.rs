@@ -115,6 +115,8 @@ pub struct Summary {
     pub report_path: Option<String>,
     /// The command that carries on from here, if anything is left to do.
     pub next_command: Option<String>,
+    /// The quota a 429 named, when it was lower than the rate asked for.
+    pub quota_found: Option<f64>,
 }
 
 fn parse(t: &str) -> Option<DateTime<chrono::FixedOffset>> {
@@ -220,6 +222,7 @@ impl Summary {
             stop_reason: None,
             report_path: None,
             next_command: None,
+            quota_found: meta.settings.quota,
         })
     }
 
@@ -329,6 +332,13 @@ impl Summary {
             ms(self.latency_ms.p99)
         );
         let _ = writeln!(s, "duration {}", human_duration(self.duration_secs));
+        if let Some(q) = self.quota_found {
+            let _ = writeln!(
+                s,
+                "quota is {q} calls/s, not the rate asked for: the gateway said so in its 429; \
+                 the pacer adopted it and resume keeps it"
+            );
+        }
         if let Some(c) = &self.next_command {
             let _ = writeln!(s, "next: {c}");
         }

@@ -55,7 +55,7 @@ pub async fn drive(d: Drive) -> Result<i32, Failure> {
         d.client.clone(),
         d.journal,
         d.cfg.clone(),
-        counters,
+        counters.clone(),
         d.ledger,
         super::signals::shutdown("`gslbatch resume` carries on"),
     )
@@ -83,6 +83,20 @@ pub async fn drive(d: Drive) -> Result<i32, Failure> {
             )));
         }
     };
+    // A 429 named the real quota: `resume` carries on at it, and the summary says so.
+    let quota = counters
+        .quota_milli
+        .load(std::sync::atomic::Ordering::Relaxed) as f64
+        / 1000.0;
+    if quota > 0.0 && quota < d.cfg.rate {
+        if let Ok(mut meta) = journal.meta() {
+            meta.settings.quota = Some(quota);
+            meta.settings.rate = Some(quota);
+            if let Err(e) = journal.set_meta(&meta) {
+                tracing::warn!("the quota found is not kept for resume: {e}");
+            }
+        }
+    }
     match (&stop, stop.reason()) {
         (Stop::Finished, _) | (_, None) => {}
         (Stop::Interrupted, _) => tracing::warn!(

@@ -41,7 +41,10 @@ pub async fn resume(args: ResumeArgs, log: LogSettings) -> Result<i32, Failure> 
     }
     let e = |e: crate::journal::JournalError| Failure::aborted(e.to_string());
     // Values given again replace the stored ones, for this and later resumes.
-    let settings = stored(&args.run);
+    let settings = crate::journal::Settings {
+        quota: meta.settings.quota,
+        ..stored(&args.run)
+    };
     if settings != meta.settings {
         meta.settings = settings;
         journal.set_meta(&meta).map_err(e)?;

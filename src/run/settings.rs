@@ -80,6 +80,7 @@ pub fn stored(o: &RunOptions) -> crate::journal::Settings {
         timeout: o.timeout,
         max_failure_rate: o.max_failure_rate,
         failure_min_rows: o.failure_min_rows,
+        quota: None,
     }
 }
 
