@@ -82,22 +82,22 @@ impl std::str::FromStr for Wait {
 #[derive(Debug, Clone, Args)]
 pub struct RunOptions {
     /// Calls per second to the API, all workers together, retries included [default: 5].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub rate: Option<f64>,
     /// Requests in flight at most [default: enough to sustain --rate with answers of up to 4 s: 4 x rate, 8..=256].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub concurrency: Option<usize>,
     /// Tries per request, the first included; 429 answers do not count [default: 5].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub max_attempts: Option<u32>,
     /// Per-request timeout in seconds (the connect timeout is 10 s) [default: 30].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub timeout: Option<f64>,
     /// Abort when more than this share of this process's finished rows failed [default: 0.5]…
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub max_failure_rate: Option<f64>,
     /// …once at least this many rows finished in this process [default: 1000].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub failure_min_rows: Option<u64>,
     /// Read the IAM token (sent as X-Auth-Token) from this file; re-read once after a 401.
     #[arg(long)]
@@ -167,7 +167,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub column: Option<String>,
     /// The SIM card list's calls per second (inventory jobs) [wins over the job's `list_rate`].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub list_rate: Option<f64>,
     #[command(flatten)]
     pub send: SendOptions,
@@ -329,10 +329,10 @@ pub struct ListOptions {
     #[arg(long)]
     pub rehearse: bool,
     /// Tries per call, the first included; 429 answers do not count [default: 5].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub max_attempts: Option<u32>,
     /// Per-request timeout in seconds (the connect timeout is 10 s) [default: 30].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub timeout: Option<f64>,
     /// Read the IAM token (sent as X-Auth-Token) from this file; re-read once after a 401.
     #[arg(long)]
@@ -354,7 +354,7 @@ pub struct InventoryArgs {
     #[arg(long)]
     pub order_id: Option<u64>,
     /// SIM card list calls per second, retries included [default: 1, the documented quota].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub list_rate: Option<f64>,
     /// Input column holding the ICCID (case-insensitive) [default: iccid].
     #[arg(long)]
@@ -375,7 +375,7 @@ pub struct PoolMembersArgs {
     #[arg(long)]
     pub cid: Option<String>,
     /// Calls per second, retries included [default: 5].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub rate: Option<f64>,
     #[command(flatten)]
     pub list: ListOptions,

@@ -275,7 +275,7 @@ impl Job {
         if p == "-" {
             return p.to_string();
         }
-        self.dir.join(p).display().to_string()
+        lexical(&self.dir.join(p)).display().to_string()
     }
 
     /// The command this job stands for, flags and environment applied (see the module doc).
@@ -302,7 +302,7 @@ impl Job {
                         crate::run::start::REHEARSAL_SUFFIX
                     );
                 }
-                Some(self.dir.join(d))
+                Some(lexical(&self.dir.join(d)))
             }
             (None, None) => None,
         };
@@ -353,6 +353,22 @@ impl Job {
             run,
         })
     }
+}
+
+/// `a/b/../c` as `a/c`, without touching the disk (the run dir may not exist yet): paths in
+/// messages read as an operator would write them, not `jobs/../runs/...`.
+fn lexical(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::ParentDir if out.file_name().is_some() => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
 }
 
 /// What a job file says about logging: `log_format`, `quiet`, `verbose`.

@@ -11,7 +11,7 @@ pub mod sms;
 
 use crate::engine::pacer::Pacer;
 use crate::engine::retry::{self, ReadStats};
-use crate::gsl::{Client, GslError};
+use crate::gsl::{paging, Client, GslError};
 use crate::journal::{RowState, StoredRow};
 use crate::model::Status;
 use std::future::Future;
@@ -22,10 +22,7 @@ use std::sync::Arc;
 pub const CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(10);
 
 /// Rows per page of every list `follow` reads (the API's maximum).
-pub const PAGE: u32 = 500;
-
-/// The last page number the API's lists take.
-const MAX_OFFSET: u32 = 1_000_000;
+pub const PAGE: u32 = paging::LIMIT;
 
 /// The APIs follow reads, each with its own pacer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,11 +107,11 @@ impl Reader {
         Fut: Future<Output = Result<(Vec<T>, i64), GslError>>,
     {
         let mut seen = 0i64;
-        for offset in 1..=MAX_OFFSET {
+        for offset in 1..=paging::MAX_PAGE {
             let (items, count) = self.read(api, || fetch(offset)).await?;
             let n = items.len();
             seen += n as i64;
-            if !on_page(items, count) || n < PAGE as usize || seen >= count {
+            if !on_page(items, count) || paging::last_page(offset, n, seen as u64, count) {
                 break;
             }
         }

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod client;
 pub mod error;
+pub mod paging;
 pub mod types;
 
 pub use client::{Call, Client};

@@ -31,7 +31,7 @@ use std::pin::Pin;
 use std::sync::{mpsc, Arc};
 
 /// Rows per list call: the most the API allows.
-pub const PAGE_LIMIT: u32 = 500;
+pub const PAGE_LIMIT: u32 = crate::gsl::paging::LIMIT;
 
 /// Lists run at this share of their rate; see [`Pager::new`].
 const LIST_HEADROOM: f64 = 0.98;
@@ -62,6 +62,9 @@ pub fn check_rate(flag: &str, rate: f64) -> Result<f64, Failure> {
 }
 
 pub fn max_attempts(o: &ListOptions) -> Result<u32, Failure> {
+    if let Some(r) = &o.report {
+        crate::report::ReportDest::check_arg(r).map_err(Failure::usage)?;
+    }
     match o.max_attempts.unwrap_or(5) {
         0 => Err(Failure::usage("--max-attempts must be at least 1")),
         n => Ok(n),
@@ -243,12 +246,7 @@ impl Pager {
     }
 }
 
-/// Pages a list of `count` items takes.
-pub fn pages_for(count: i64) -> u32 {
-    (count.max(0) as u64)
-        .div_ceil(u64::from(PAGE_LIMIT))
-        .min(u64::from(u32::MAX)) as u32
-}
+pub use crate::gsl::paging::pages_for;
 
 async fn call<T>(
     client: &Client,

@@ -309,7 +309,7 @@ pub async fn resolve(
         let p = list_page(client, page, pace, max_attempts).await?;
         let got = p.tags.len();
         all.extend(p.tags);
-        if got == 0 || all.len() as i64 >= p.count || page >= 1000 {
+        if crate::gsl::paging::last_page(page, got, all.len() as u64, p.count) {
             break;
         }
         page += 1;
@@ -336,7 +336,10 @@ async fn list_page(
     pace: &Pacer,
     max_attempts: u32,
 ) -> Result<crate::gsl::types::TagsPage, TagError> {
-    let (stats, one_page) = (ReadStats::default(), Page::new(500, page));
+    let (stats, one_page) = (
+        ReadStats::default(),
+        Page::new(crate::gsl::paging::LIMIT, page),
+    );
     retry::read(pace, max_attempts, &stats, || client.tags(&one_page))
         .await
         .map_err(TagError::List)

@@ -61,6 +61,24 @@ pub enum ReportDest {
 
 impl ReportDest {
     /// A `--report` argument: `-` is stdout as CSV, anything else a path.
+    /// A `--report` value this build cannot write (an extension that is no report format):
+    /// refused before anything is sent rather than silently written as CSV.
+    pub fn check_arg(arg: &str) -> Result<(), String> {
+        if arg == "-" {
+            return Ok(());
+        }
+        let ext = Path::new(arg)
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.to_ascii_lowercase());
+        match ext.as_deref() {
+            None | Some("csv" | "json" | "jsonl") => Ok(()),
+            Some(other) => Err(format!(
+                "--report {arg}: .{other} is not a report format; use .csv, .json or .jsonl (or - for stdout)"
+            )),
+        }
+    }
+
     pub fn from_arg(arg: &str) -> ReportDest {
         if arg == "-" {
             ReportDest::Stdout(ReportFormat::Csv)

@@ -15,6 +15,9 @@ pub const DEFAULT_FAILURE_MIN_ROWS: u64 = 1000;
 
 /// Engine settings from the flags, checked.
 pub fn engine_config(o: &RunOptions) -> Result<EngineConfig, Failure> {
+    if let Some(r) = &o.report {
+        crate::report::ReportDest::check_arg(r).map_err(Failure::usage)?;
+    }
     let rate = o.rate.unwrap_or(DEFAULT_RATE);
     if !(rate.is_finite() && rate > 0.0) {
         return Err(Failure::usage(format!(
