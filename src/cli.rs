@@ -28,6 +28,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Ask the carrier whether each card is real-name registered (idempotent, retried freely).
+    // A check changes nothing: nothing to confirm, nothing that would be done again.
+    #[command(mut_arg("yes", |a| a.hide(true)), mut_arg("again", |a| a.hide(true)), mut_arg("again_window", |a| a.hide(true)), mut_arg("follow", |a| a.hide(true)))]
     CheckRealName(BatchArgs),
     /// Clear the real-name data of each China Telecom card (destructive: never sent twice).
     ClearRealName(BatchArgs),
@@ -84,7 +86,7 @@ pub struct RunOptions {
     /// Calls per second to the API, all workers together, retries included [default: 5].
     #[arg(long, allow_negative_numbers = true)]
     pub rate: Option<f64>,
-    /// Requests in flight at most [default: enough to sustain --rate with answers of up to 4 s: 4 x rate, 8..=256].
+    /// Requests in flight at most, fixed [default: 256 workers, with as many in flight as the answered latency needs: 2 x rate x latency, at least 4 x rate, 8..=256].
     #[arg(long, allow_negative_numbers = true)]
     pub concurrency: Option<usize>,
     /// Tries per request, the first included; 429 answers do not count [default: 5].
