@@ -102,6 +102,9 @@ pub fn init(s: LogSettings) {
     };
 }
 
+/// The bar: rows done of the run's total, the ETA, and the labelled rate and counts (`msg`).
+const BAR_TEMPLATE: &str = "{bar:30} {pos}/{len} rows · eta {eta} · {msg}";
+
 /// Create the run's progress bar (once per process), or `None` when there should be none.
 pub fn bar(s: LogSettings, total: u64) -> Option<ProgressBar> {
     if !s.wants_bar() {
@@ -109,10 +112,7 @@ pub fn bar(s: LogSettings, total: u64) -> Option<ProgressBar> {
     }
     let bar = BAR.get_or_init(|| {
         let b = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-        b.set_style(
-            ProgressStyle::with_template("{bar:30} {pos}/{len} {per_sec} eta {eta} {msg}")
-                .expect("static template"),
-        );
+        b.set_style(ProgressStyle::with_template(BAR_TEMPLATE).expect("static template"));
         b
     });
     bar.set_length(total);
@@ -136,4 +136,12 @@ macro_rules! out {
         use std::io::Write as _;
         let _ = writeln!(std::io::stdout(), $($t)*);
     }};
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_bar_template_parses() {
+        assert!(indicatif::ProgressStyle::with_template(super::BAR_TEMPLATE).is_ok());
+    }
 }

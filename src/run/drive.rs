@@ -40,7 +40,13 @@ pub async fn drive(d: Drive) -> Result<i32, Failure> {
     let todo = counts.get("pending").copied().unwrap_or(0);
     let total: u64 = counts.values().sum();
     let counters = Arc::new(Counters::default());
-    let progress = progress::start(d.log, counters.clone(), total - todo, todo);
+    let n = |s: &str| counts.get(s).copied().unwrap_or(0);
+    let earlier = progress::Earlier {
+        ok: n("ok"),
+        failed: n("failed"),
+        unknown: n("unknown"),
+    };
+    let progress = progress::start(d.log, counters.clone(), total - todo, todo, earlier);
     tracing::info!(
         operation = d.op.name(),
         run_dir = %d.rundir.path.display(),

@@ -27,8 +27,23 @@ pub struct Progress {
     bar: Option<indicatif::ProgressBar>,
 }
 
+/// Rows of the whole run that earlier processes already finished, per status: the progress
+/// shows the whole run's counts after a resume, not this process's alone.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Earlier {
+    pub ok: u64,
+    pub failed: u64,
+    pub unknown: u64,
+}
+
 /// `done`: rows already finished before this process; `todo`: rows it will work on.
-pub fn start(log: LogSettings, counters: Arc<Counters>, done: u64, todo: u64) -> Progress {
+pub fn start(
+    log: LogSettings,
+    counters: Arc<Counters>,
+    done: u64,
+    todo: u64,
+    earlier: Earlier,
+) -> Progress {
     let total = done + todo;
     let bar = logging::bar(log, total);
     let bar2 = bar.clone();
@@ -39,25 +54,21 @@ pub fn start(log: LogSettings, counters: Arc<Counters>, done: u64, todo: u64) ->
         loop {
             tokio::time::sleep(Duration::from_millis(200)).await;
             let finished = counters.finished.load(Relaxed);
-            let ok = counters.ok.load(Relaxed);
-            let failed = counters.failed.load(Relaxed);
-            let unknown = counters.unknown.load(Relaxed);
+            let ok = earlier.ok + counters.ok.load(Relaxed);
+            let failed = earlier.failed + counters.failed.load(Relaxed);
+            let unknown = earlier.unknown + counters.unknown.load(Relaxed);
             if let Some(b) = &bar2 {
                 let rate = finished as f64 / started.elapsed().as_secs_f64().max(0.001);
                 b.set_position(done + finished);
                 b.set_message(format!(
-                    "{rate:.1}/s · ok {ok} failed {failed} unknown {unknown}"
+                    "{rate:.1} rows/s · ok {ok} failed {failed} unknown {unknown}"
                 ));
             } else if last_log.elapsed() >= every {
                 last_log = Instant::now();
                 let secs = started.elapsed().as_secs_f64().max(0.001);
                 let rate = finished as f64 / secs;
                 let left = todo.saturating_sub(finished);
-                let eta = if rate > 0.0 {
-                    format!("{:.0}s", left as f64 / rate)
-                } else {
-                    "unknown".into()
-                };
+                let eta_secs = (rate > 0.0).then(|| (left as f64 / rate).round());
                 tracing::info!(
                     target: logging::PROGRESS_TARGET,
                     done = done + finished,
@@ -65,8 +76,8 @@ pub fn start(log: LogSettings, counters: Arc<Counters>, done: u64, todo: u64) ->
                     ok,
                     failed,
                     unknown,
-                    rate = format!("{rate:.1}/s"),
-                    eta,
+                    rows_per_sec = (rate * 10.0).round() / 10.0,
+                    eta_secs,
                     "progress"
                 );
             }
