@@ -35,7 +35,10 @@ pub fn run(args: StatusArgs) -> Result<i32, Failure> {
     // The same figure as the summary's, live: the rate the pacer holds.
     let rate = crate::report::summary::achieved_rate(sessions.iter().map(|(_, _, t, _)| t));
     let left = counts.get("pending").copied().unwrap_or(0);
-    let eta = rate.filter(|r| *r > 0.0).map(|r| left as f64 / r);
+    // A finished run has no ETA (nothing left), not "0s".
+    let eta = rate
+        .filter(|r| *r > 0.0 && left > 0)
+        .map(|r| left as f64 / r);
     let last = journal.last_update().map_err(e)?;
     let outcomes = crate::report::Outcomes::of(&journal, &meta.operation)
         .map_err(|e| Failure::usage(e.to_string()))?;
@@ -53,6 +56,15 @@ pub fn run(args: StatusArgs) -> Result<i32, Failure> {
             .map(str::to_string)
     };
     let (stop_reason, next_command) = (said("stop_reason"), said("next_command"));
+    let top_errors: Vec<serde_json::Value> = journal
+        .top_errors(5)
+        .map_err(e)?
+        .into_iter()
+        .map(|(code, n)| {
+            let words = crate::report::explain::explain(&code, &meta.operation);
+            json!({"code": code, "count": n, "explanation": words})
+        })
+        .collect();
     if args.json {
         let v = json!({
             "run_dir": args.run_dir.display().to_string(),
@@ -70,6 +82,7 @@ pub fn run(args: StatusArgs) -> Result<i32, Failure> {
             "holder_pid": holder,
             "settings": effective(&meta.settings),
             "stop_reason": stop_reason,
+            "top_errors": top_errors,
             "next_command": next_command,
         });
         crate::out!("{}", serde_json::to_string_pretty(&v).expect("json"));
@@ -107,6 +120,17 @@ pub fn run(args: StatusArgs) -> Result<i32, Failure> {
         );
         crate::out!("started:    {}", meta.created_at);
         crate::out!("updated:    {}", last.unwrap_or_else(|| "-".into()));
+        for t in &top_errors {
+            crate::out!(
+                "error:      {} x{}{}",
+                t["code"].as_str().unwrap_or_default(),
+                t["count"],
+                t["explanation"]
+                    .as_str()
+                    .map(|w| format!(" — {w}"))
+                    .unwrap_or_default()
+            );
+        }
         if let Some(r) = &stop_reason {
             crate::out!("stopped:    {r}");
         }

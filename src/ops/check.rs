@@ -21,6 +21,7 @@ pub static SPEC: Spec = Spec {
     from_job: |p| Ok(Command::CheckRealName(p.batch.clone())),
     rebuild: Some(|_| Some(Arc::new(CheckRealName))),
     rehearsal: super::plain_rehearsal,
+    explains: &[],
 };
 
 pub struct CheckRealName;

@@ -24,6 +24,10 @@ pub static SPEC: Spec = Spec {
     from_job: |p| Ok(Command::ClearRealName(p.batch.clone())),
     rebuild: Some(|_| Some(Arc::new(ClearRealName))),
     rehearsal: super::plain_rehearsal,
+    explains: &[(
+        "GSL.00010004",
+        "not a China Telecom card, or not in a state that allows clearing its real-name data",
+    )],
 };
 
 pub struct ClearRealName;

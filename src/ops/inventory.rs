@@ -36,6 +36,7 @@ pub static SPEC: Spec = Spec {
     from_job,
     rebuild: None,
     rehearsal: super::plain_rehearsal,
+    explains: &[],
 };
 
 /// The `[inventory]` table of a job file: `--real-named` and `--order-id`.

@@ -118,6 +118,9 @@ pub struct Spec {
     pub rebuild: Option<Rebuild>,
     /// The rehearsal simulator's inventory for a run of these cards with these parameters.
     pub rehearsal: fn(&serde_json::Value, &[String]) -> SimConfig,
+    /// What an API code means for this operation when it means more than it says elsewhere
+    /// (`GSL.00010004` on a clear): `(code, plain words)`.
+    pub explains: &'static [(&'static str, &'static str)],
 }
 
 impl Spec {

@@ -26,6 +26,10 @@ pub static SPEC: Spec = Spec {
     from_job,
     rebuild: None,
     rehearsal: super::plain_rehearsal,
+    explains: &[(
+        "GSL.00011004",
+        "the billing cycle is not one the service will report on for this pool",
+    )],
 };
 
 /// The `[pool]` table of a job file: `--pool`, `--billing-cycle`, `--cid`.

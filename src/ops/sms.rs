@@ -60,6 +60,10 @@ pub static SPEC: Spec = Spec {
     from_job,
     rebuild: Some(|v| Some(Arc::new(SendSms::new(SmsParams::from_value(v)?)))),
     rehearsal,
+    explains: &[(
+        "GSL.00010004",
+        "a cid outside the order, a card without an SMS plan, or an unknown card: the whole call was refused, nothing was sent",
+    )],
 };
 
 /// What every call of an SMS run carries, as stored in `RunMeta.params`.

@@ -60,6 +60,7 @@ pub static SPEC: Spec = Spec {
     from_job,
     rebuild: Some(|v| Some(Arc::new(SetTagsOp::from_params(v)?))),
     rehearsal: super::plain_rehearsal,
+    explains: &[],
 };
 
 /// The `[tags]` table of a job file: what `--tag` and `--batch-size` say on the command line.

@@ -11,6 +11,7 @@
 //! - [`writer`] prints them as CSV, a JSON array or JSON Lines;
 //! - [`summary`] is the run's totals: `summary.json` and the lines printed to stderr.
 
+pub mod explain;
 pub mod layout;
 pub mod summary;
 pub mod writer;

@@ -93,6 +93,8 @@ pub struct Summary {
     pub outcomes: Outcomes,
     /// The five most common error codes among failed / unknown rows: `[code, count]`.
     pub top_errors: Vec<(String, u64)>,
+    /// What each of those codes means for this operation, in plain words.
+    pub error_explanations: BTreeMap<String, String>,
     /// API calls over all sessions, retries and throttled ones included.
     pub calls: u64,
     /// Calls answered 429.
@@ -152,6 +154,8 @@ impl Summary {
         let meta = journal.meta()?;
         let idempotent = is_idempotent(&meta.operation);
         let outcomes = Outcomes::of(journal, &meta.operation)?;
+        let top_errors = journal.top_errors(5)?;
+        let operation = meta.operation.clone();
         let mut counts: BTreeMap<Status, u64> = Status::ALL.iter().map(|s| (*s, 0)).collect();
         let mut rows = 0;
         for (status, n) in journal.counts()? {
@@ -208,7 +212,13 @@ impl Summary {
             counts,
             rows,
             outcomes,
-            top_errors: journal.top_errors(5)?,
+            error_explanations: top_errors
+                .iter()
+                .filter_map(|(c, _)| {
+                    super::explain::explain(c, &operation).map(|w| (c.clone(), w.to_string()))
+                })
+                .collect(),
+            top_errors,
             calls,
             throttled,
             retries,
@@ -309,9 +319,12 @@ impl Summary {
             let errs: Vec<String> = self
                 .top_errors
                 .iter()
-                .map(|(c, n)| format!("{c} ×{n}"))
+                .map(|(c, n)| match self.error_explanations.get(c) {
+                    Some(words) => format!("{c} ×{n} ({words})"),
+                    None => format!("{c} ×{n}"),
+                })
                 .collect();
-            let _ = writeln!(s, "top errors: {}", errs.join(", "));
+            let _ = writeln!(s, "top errors: {}", errs.join("; "));
         }
         let rate = self
             .achieved_rate
