@@ -80,7 +80,7 @@ pub fn run(args: StatusArgs) -> Result<i32, Failure> {
             "last_update": last,
             "live": holder.is_some(),
             "holder_pid": holder,
-            "settings": effective(&meta.settings),
+            "settings": crate::run::settings::effective(&meta.settings),
             "stop_reason": stop_reason,
             "top_errors": top_errors,
             "next_command": next_command,
@@ -112,7 +112,7 @@ pub fn run(args: StatusArgs) -> Result<i32, Failure> {
             rate.map_or("-".into(), |r| format!("{r:.2} calls/s"))
         );
         crate::out!("eta:        {}", eta.map_or("-".into(), human_duration));
-        let set = effective(&meta.settings);
+        let set = crate::run::settings::effective(&meta.settings);
         crate::out!(
             "settings:   rate {}/s, concurrency {}, max attempts {}, timeout {}s, max failure rate {} once {} rows finished",
             set["rate"], set["concurrency"].as_str().map_or_else(|| set["concurrency"].to_string(), str::to_string), set["max_attempts"], set["timeout_secs"],
@@ -145,17 +145,4 @@ pub fn run(args: StatusArgs) -> Result<i32, Failure> {
         );
     }
     Ok(OK)
-}
-
-/// The settings a `resume` would carry on with: the stored ones, defaults where none was given.
-fn effective(s: &crate::journal::Settings) -> serde_json::Value {
-    use crate::run::settings::*;
-    json!({
-        "rate": s.rate.unwrap_or(DEFAULT_RATE),
-        "concurrency": s.concurrency.map_or(json!("auto"), |c| json!(c)),
-        "max_attempts": s.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS),
-        "timeout_secs": s.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS),
-        "max_failure_rate": s.max_failure_rate.unwrap_or(DEFAULT_MAX_FAILURE_RATE),
-        "failure_min_rows": s.failure_min_rows.unwrap_or(DEFAULT_FAILURE_MIN_ROWS),
-    })
 }

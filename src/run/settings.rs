@@ -100,3 +100,15 @@ pub fn with_stored(o: &RunOptions, s: &crate::journal::Settings) -> RunOptions {
         ..o.clone()
     }
 }
+
+/// The settings a `resume` would carry on with: the stored ones, defaults where none was given.
+pub fn effective(s: &crate::journal::Settings) -> serde_json::Value {
+    serde_json::json!({
+        "rate": s.rate.unwrap_or(DEFAULT_RATE),
+        "concurrency": s.concurrency.map_or(serde_json::json!("auto"), |c| serde_json::json!(c)),
+        "max_attempts": s.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS),
+        "timeout_secs": s.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS),
+        "max_failure_rate": s.max_failure_rate.unwrap_or(DEFAULT_MAX_FAILURE_RATE),
+        "failure_min_rows": s.failure_min_rows.unwrap_or(DEFAULT_FAILURE_MIN_ROWS),
+    })
+}
