@@ -170,14 +170,8 @@ pub fn load(path: &Path) -> Result<Job, Failure> {
         ));
     }
     check_tables(path, &file, spec)?;
-    if let Some(w) = &file.again_window {
-        w.parse::<crate::cli::Wait>()
-            .map_err(|m| bad(path, format!("key `again_window`: {m}")))?;
-    }
-    if let Some(w) = &file.follow {
-        w.parse::<crate::cli::Wait>()
-            .map_err(|m| bad(path, format!("key `follow`: {m}")))?;
-    }
+    duration(path, "again_window", file.again_window.as_deref())?;
+    duration(path, "follow", file.follow.as_deref())?;
     if let Some(t) = &file.run_dir {
         expand(t, chrono::Local::now(), chrono::Utc::now())
             .map_err(|m| bad(path, format!("key `run_dir`: {m}")))?;
@@ -332,27 +326,33 @@ impl Job {
                 run_dir,
                 dry_run: args.send.dry_run || f.dry_run.unwrap_or(false),
                 yes: args.send.yes || f.yes.unwrap_or(false),
-                follow: match (args.send.follow, &f.follow) {
-                    (Some(w), _) => Some(w),
-                    (None, Some(text)) => Some(
-                        text.parse()
-                            .map_err(|m| bad(&self.path, format!("key `follow`: {m}")))?,
-                    ),
-                    (None, None) => None,
-                },
+                follow: args
+                    .send
+                    .follow
+                    .or(duration(&self.path, "follow", f.follow.as_deref())?),
                 again: args.send.again || f.again.unwrap_or(false),
-                again_window: match (args.send.again_window, &f.again_window) {
-                    (Some(w), _) => Some(w),
-                    (None, Some(text)) => Some(
-                        text.parse()
-                            .map_err(|m| bad(&self.path, format!("key `again_window`: {m}")))?,
-                    ),
-                    (None, None) => None,
-                },
+                again_window: args.send.again_window.or(duration(
+                    &self.path,
+                    "again_window",
+                    f.again_window.as_deref(),
+                )?),
             },
             run,
         })
     }
+}
+
+/// A duration key of the job file (`follow = "2h"`), naming the key when it is not one.
+fn duration(
+    path: &Path,
+    key: &str,
+    text: Option<&str>,
+) -> Result<Option<crate::cli::Wait>, Failure> {
+    text.map(|t| {
+        t.parse()
+            .map_err(|m| bad(path, format!("key `{key}`: {m}")))
+    })
+    .transpose()
 }
 
 /// `a/b/../c` as `a/c`, without touching the disk (the run dir may not exist yet): paths in

@@ -43,17 +43,11 @@ pub fn run(args: StatusArgs) -> Result<i32, Failure> {
     let outcomes = crate::report::Outcomes::of(&journal, &meta.operation)
         .map_err(|e| Failure::usage(e.to_string()))?;
     // Why it stopped and what carries on: the last summary's words (none while it runs).
-    let last_summary: Option<serde_json::Value> =
-        std::fs::read_to_string(args.run_dir.join(crate::report::summary::FILE_NAME))
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .filter(|_| holder.is_none());
     let said = |key: &str| {
-        last_summary
-            .as_ref()
-            .and_then(|v| v.get(key))
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
+        holder
+            .is_none()
+            .then(|| crate::report::Summary::saved(&args.run_dir, key))
+            .flatten()
     };
     let (stop_reason, next_command) = (said("stop_reason"), said("next_command"));
     let top_errors: Vec<serde_json::Value> = journal

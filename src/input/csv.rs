@@ -297,13 +297,7 @@ fn cell(rec: &ByteRecord, i: usize) -> Option<&[u8]> {
 /// letter), not a number (`8.98603E+19` too: Excel's rendering of one), not empty, once Excel's
 /// text markers (`'8986…`, `="8986…"`) are taken off.
 fn is_words(cell: &str) -> bool {
-    let c = cell.trim().trim_start_matches('\u{feff}');
-    let c = c.strip_prefix('\'').unwrap_or(c);
-    let c = c
-        .strip_prefix("=\"")
-        .and_then(|c| c.strip_suffix('"'))
-        .unwrap_or(c)
-        .trim();
+    let c = super::iccid::strip_excel_markers(cell.trim().trim_start_matches('\u{feff}'));
     if c.is_empty() || c.parse::<f64>().is_ok() {
         return false;
     }

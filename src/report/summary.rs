@@ -257,9 +257,14 @@ impl Summary {
 
     /// The stop reason an earlier `summary.json` of `run_dir` recorded (kept by `follow`).
     pub fn previous_stop_reason(run_dir: &Path) -> Option<String> {
+        Summary::saved(run_dir, "stop_reason")
+    }
+
+    /// A text field of the `summary.json` last written into `run_dir`.
+    pub fn saved(run_dir: &Path, key: &str) -> Option<String> {
         let text = std::fs::read_to_string(run_dir.join(FILE_NAME)).ok()?;
         let v: serde_json::Value = serde_json::from_str(&text).ok()?;
-        v.get("stop_reason")?.as_str().map(str::to_string)
+        v.get(key)?.as_str().map(str::to_string)
     }
 
     /// Write `summary.json` into `run_dir` atomically; returns its path.

@@ -96,6 +96,32 @@ fn plan_text(
     )
 }
 
+/// The endpoint a run's journal (and ledger) names: `rehearsal` for a rehearsal.
+fn journal_endpoint(args: &BatchArgs) -> String {
+    if args.send.rehearse {
+        "rehearsal".to_string()
+    } else {
+        args.endpoint.clone()
+    }
+}
+
+/// The settings a new run's journal starts with (its input not read yet).
+fn new_meta(run: &NewRun, fingerprint: String) -> RunMeta {
+    let args = &run.args;
+    RunMeta {
+        operation: run.op.name().to_string(),
+        endpoint: journal_endpoint(args),
+        inputs: args.inputs.clone(),
+        extra_columns: vec![],
+        rehearsal: args.send.rehearse,
+        created_at: chrono::Local::now().to_rfc3339(),
+        fingerprint,
+        params: run.op.params(),
+        total_rows: None,
+        settings: super::settings::stored(&args.run),
+    }
+}
+
 /// A dry run's view of the account ledger: the input read into a throwaway journal, and how
 /// many of its cards a real start would skip.
 async fn plan_with_ledger(run: &NewRun, inputs: Inputs) -> Result<(IngestStats, u64), Failure> {
@@ -108,22 +134,7 @@ async fn plan_with_ledger(run: &NewRun, inputs: Inputs) -> Result<(IngestStats, 
         .map_err(|e| Failure::usage(format!("cannot create {}: {e}", tmp.display())))?;
     let result = async {
         let args = &run.args;
-        let meta = RunMeta {
-            operation: run.op.name().to_string(),
-            endpoint: if args.send.rehearse {
-                "rehearsal".to_string()
-            } else {
-                args.endpoint.clone()
-            },
-            inputs: args.inputs.clone(),
-            extra_columns: vec![],
-            rehearsal: args.send.rehearse,
-            created_at: chrono::Local::now().to_rfc3339(),
-            fingerprint: String::new(),
-            params: run.op.params(),
-            total_rows: None,
-            settings: Default::default(),
-        };
+        let meta = new_meta(run, String::new());
         let mut journal =
             Journal::create(&tmp, &meta).map_err(|e| Failure::usage(e.to_string()))?;
         let size = run.op.batch_size();
@@ -273,11 +284,7 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
         return Ok(crate::exit::OK);
     }
 
-    let endpoint = if args.send.rehearse {
-        "rehearsal".to_string()
-    } else {
-        args.endpoint.clone()
-    };
+    let endpoint = journal_endpoint(args);
     let mut job_ids = args.inputs.clone();
     job_ids.extend(run.op.identity());
     let fp = fingerprint(run.op.name(), &job_ids, &endpoint);
@@ -303,18 +310,7 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
         }
         why
     };
-    let mut meta = RunMeta {
-        operation: run.op.name().to_string(),
-        endpoint: endpoint.clone(),
-        inputs: args.inputs.clone(),
-        extra_columns: vec![],
-        rehearsal: args.send.rehearse,
-        created_at: chrono::Local::now().to_rfc3339(),
-        fingerprint: fp,
-        params: run.op.params(),
-        total_rows: None,
-        settings: super::settings::stored(&args.run),
-    };
+    let mut meta = new_meta(&run, fp);
     let mut journal =
         Journal::create(&dir, &meta).map_err(|e| cleanup(Failure::usage(e.to_string())))?;
     let stats = match inputs {
