@@ -53,6 +53,24 @@ pub enum Command {
     Inventory(InventoryArgs),
     /// List a flow pool's members and their flow used in one billing cycle.
     PoolMembers(PoolMembersArgs),
+    /// Stop each card's service (停机; destructive: a work order per card, never sent twice).
+    StopCard(BatchArgs),
+    /// Restore the service of stopped cards (复机; destructive).
+    RestoreCard(BatchArgs),
+    /// Activate cards that are not yet in use (激活; destructive).
+    ActivateCard(BatchArgs),
+    /// Cut each China Telecom card's network (断网; destructive).
+    CutNet(BatchArgs),
+    /// Restore each China Telecom card's network after a cut (断网恢复; destructive).
+    RestoreNet(BatchArgs),
+    /// Limit each card's speed to a value its carrier offers, or lift the limit (限速; destructive).
+    SetSpeedLimit(SpeedArgs),
+    /// Cut each card's network once it used N MB this cycle, or cancel that cap (达量断网; destructive).
+    SetDataCap(DataCapArgs),
+    /// Bind each card to the IMEI in its row's `imei` column, or to the device in use (机卡重绑; destructive).
+    BindImei(BindImeiArgs),
+    /// Flow total, used and left per card (50 cards per call), joined with INPUT if given.
+    Usage(UsageArgs),
     /// The account ledger that keeps destructive runs from acting twice on a card.
     #[command(subcommand)]
     Ledger(LedgerCommand),
@@ -140,7 +158,7 @@ pub struct SendOptions {
     /// Read and validate everything, print the plan on stdout, send nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Confirm a destructive run (clear, send-sms, set-tags) without a prompt.
+    /// Confirm a run that changes cards (clear, send-sms, set-tags, the card-state commands) without a prompt.
     #[arg(long, short = 'y')]
     pub yes: bool,
     /// After sending, follow the run's outcomes (as `follow --wait WAIT`, default 1h) and exit
@@ -232,6 +250,54 @@ pub struct SetTagsArgs {
     pub batch_size: Option<usize>,
     #[command(flatten)]
     pub batch: BatchArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SpeedArgs {
+    /// The speed limit in Kbps (1 Mbps = 1024), one the cards' carrier offers; `none` lifts it.
+    #[arg(long, value_name = "N|none", allow_negative_numbers = true)]
+    pub kbps: String,
+    #[command(flatten)]
+    pub batch: BatchArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DataCapArgs {
+    /// Cut the network once the card used this many MB this cycle (0, or -1 for no cap).
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub mb: Option<i64>,
+    /// Cancel the cards' data cap instead.
+    #[arg(long)]
+    pub cancel: bool,
+    #[command(flatten)]
+    pub batch: BatchArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BindImeiArgs {
+    /// 2: bind to the IMEI in each row's `imei` column; 1: rebind to the device in use [default: 2].
+    #[arg(long, value_name = "1|2")]
+    pub bind_type: Option<u8>,
+    #[command(flatten)]
+    pub batch: BatchArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UsageArgs {
+    /// Input files (CSV, JSON, JSON Lines) of cards, or - for stdin; none = the whole fleet.
+    #[arg(value_name = "INPUT")]
+    pub inputs: Vec<String>,
+    /// Input column holding the ICCID (case-insensitive) [default: iccid].
+    #[arg(long)]
+    pub column: Option<String>,
+    /// Usage query calls per second, retries included [default: 5].
+    #[arg(long, allow_negative_numbers = true)]
+    pub rate: Option<f64>,
+    /// SIM card list calls per second, to read the fleet without INPUT [default: 1].
+    #[arg(long, allow_negative_numbers = true)]
+    pub list_rate: Option<f64>,
+    #[command(flatten)]
+    pub list: ListOptions,
 }
 
 #[derive(Debug, Clone, Args)]

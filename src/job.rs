@@ -12,7 +12,8 @@ use crate::cli::{BatchArgs, Cli, Command, RunArgs, RunOptions, SendOptions};
 use crate::exit::Failure;
 use crate::logging::{LogFormat, LogSettings};
 use crate::ops::{
-    self, inventory::InventoryTable, pool_members::PoolTable, sms::SmsTable, tags::TagsTable,
+    self, bind_imei::ImeiTable, data_cap::DataCapTable, inventory::InventoryTable,
+    pool_members::PoolTable, sms::SmsTable, speed::SpeedTable, tags::TagsTable,
 };
 pub use crate::template::expand;
 use serde::Deserialize;
@@ -57,6 +58,9 @@ pub struct JobFile {
     pub tags: Option<TagsTable>,
     pub pool: Option<PoolTable>,
     pub inventory: Option<InventoryTable>,
+    pub speed: Option<SpeedTable>,
+    pub data_cap: Option<DataCapTable>,
+    pub imei: Option<ImeiTable>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -184,7 +188,8 @@ pub fn load(path: &Path) -> Result<Job, Failure> {
     })
 }
 
-/// The parameter tables (`[sms]`, `[tags]`, `[pool]`, `[inventory]`): each is there only for
+/// The parameter tables (`[sms]`, `[tags]`, `[pool]`, `[inventory]`, `[speed]`, `[data_cap]`,
+/// `[imei]`): each is there only for
 /// the operation whose table it is, there when that operation needs it, and sane.
 fn check_tables(path: &Path, file: &JobFile, spec: &ops::Spec) -> Result<(), Failure> {
     let present = [
@@ -192,6 +197,9 @@ fn check_tables(path: &Path, file: &JobFile, spec: &ops::Spec) -> Result<(), Fai
         (ops::tags::TABLE, file.tags.is_some()),
         (ops::pool_members::TABLE, file.pool.is_some()),
         (ops::inventory::TABLE, file.inventory.is_some()),
+        (ops::speed::TABLE, file.speed.is_some()),
+        (ops::data_cap::TABLE, file.data_cap.is_some()),
+        (ops::bind_imei::TABLE, file.imei.is_some()),
     ];
     for (table, there) in present {
         let own = spec.table.filter(|t| t.name == table);
@@ -261,6 +269,9 @@ impl Job {
             tags: self.file.tags.as_ref(),
             pool: self.file.pool.as_ref(),
             inventory: self.file.inventory.as_ref(),
+            speed: self.file.speed.as_ref(),
+            data_cap: self.file.data_cap.as_ref(),
+            imei: self.file.imei.as_ref(),
         };
         (self.spec().from_job)(&parts).map_err(|m| bad(&self.path, m))
     }

@@ -23,6 +23,8 @@
 //! - [`cli`] and [`cmd`] turn the command line into calls of the above; `main` only maps the
 //!   result to an exit code.
 
+pub mod carrier;
+pub mod cell;
 pub mod cli;
 pub mod cmd;
 pub mod engine;

@@ -288,6 +288,7 @@ async fn every_shipped_job_file_runs_as_a_rehearsal() {
         let report = match op {
             "inventory" => "inventory.csv",
             "pool-members" => "pool-members.csv",
+            "usage" => "usage.csv",
             _ => "report.csv",
         };
         let rows = read_report(&run_dir.join(report));

@@ -28,6 +28,7 @@ fn meta(operation: &str, extras: &[&str]) -> RunMeta {
 fn row(n: u64, raw: &str, status: Status, extras: &[&str]) -> NewRow {
     NewRow {
         batch: None,
+        arg: None,
         row: n,
         location: format!("in.csv:{}", n + 1),
         raw: raw.to_string(),

@@ -797,3 +797,154 @@ async fn million_card_rehearsal_inventory() {
         .await;
     assert_eq!(a.status, 200);
 }
+
+#[tokio::test]
+async fn card_state_endpoints_validate_their_bodies_and_change_the_card() {
+    let sim = start(SimConfig {
+        cards: 300,
+        work_order_secs: 0.0,
+        ..SimConfig::default()
+    })
+    .await;
+    let c = Client::new(&sim);
+    let cards = sim.cards();
+    let telecom = cards
+        .iter()
+        .find(|c| c.carrier == Carrier::ChinaTelecom && c.sim_status == 20)
+        .unwrap();
+    let mobile = cards
+        .iter()
+        .find(|c| c.carrier == Carrier::ChinaMobile && c.sim_status == 20)
+        .unwrap();
+    let path = |id: u64, what: &str| format!("/v1/sim-cards/{id}/{what}");
+    let t = telecom.sim_card_id;
+    let refused = [
+        (path(t, "cut-net"), json!({"action": "CUT"})),
+        (
+            path(mobile.sim_card_id, "cut-net"),
+            json!({"action": "ADD"}),
+        ),
+        (path(t, "speed-limit"), json!({"speed_value": 7424})),
+        (
+            path(mobile.sim_card_id, "speed-limit"),
+            json!({"speed_value": 1024}),
+        ),
+        (
+            path(t, "exceed-cut-net"),
+            json!({"action": 1, "quota": "-5"}),
+        ),
+        (path(t, "exceed-cut-net"), json!({"action": 1})),
+        (path(t, "exceed-cut-net"), json!({"action": 3})),
+        (
+            path(t, "bind-device"),
+            json!({"bind_type": 2, "imei": "86000000000001"}),
+        ),
+        (
+            path(mobile.sim_card_id, "bind-device"),
+            json!({"bind_type": 2, "imei": "860000000000011"}),
+        ),
+        (path(t, "reset"), json!({})),
+        (path(0, "stop"), json!({})),
+        (
+            path(0, "stop"),
+            json!({"iccid": mobile.iccid.clone() + "0"}),
+        ),
+    ];
+    for (p, body) in &refused {
+        let a = c.post(p, &[], Some(body)).await;
+        assert_eq!(a.status, 400, "{p} {body}: {}", a.body);
+        assert_eq!(a.body["error_code"], "GSL.00010004");
+    }
+    assert_eq!(
+        sim.stats()["work_orders_created"],
+        0,
+        "a refusal creates nothing"
+    );
+
+    let ok = [
+        (path(0, "stop"), json!({"iccid": telecom.iccid}), 5),
+        (path(t, "reset"), json!({}), 4),
+        (path(t, "cut-net"), json!({"action": "ADD"}), 11),
+        (path(t, "speed-limit"), json!({"speed_value": 512}), 15),
+        (
+            path(t, "exceed-cut-net"),
+            json!({"action": 1, "quota": "500"}),
+            12,
+        ),
+        (
+            path(t, "bind-device"),
+            json!({"bind_type": 2, "imei": "860000000000011"}),
+            13,
+        ),
+        (
+            path(mobile.sim_card_id, "bind-device"),
+            json!({"bind_type": 1}),
+            13,
+        ),
+    ];
+    for (p, body, wtype) in &ok {
+        let a = c.post(p, &[], Some(body)).await;
+        assert_eq!(a.status, 200, "{p} {body}: {}", a.body);
+        let id = a.body["work_order_id"].as_u64().unwrap().to_string();
+        let orders = c
+            .get(
+                "/v1/work-orders",
+                &[("main_search_key", &id), ("limit", "10"), ("offset", "1")],
+            )
+            .await;
+        assert_eq!(
+            orders.body["work_orders"][0]["work_order_type"], *wtype,
+            "{p}"
+        );
+        assert_eq!(orders.body["work_orders"][0]["status"], 4, "completed");
+    }
+    let listed = c
+        .get(
+            "/v1/sim-cards",
+            &[
+                ("main_search_type", "1"),
+                ("main_search_key", &telecom.iccid),
+            ],
+        )
+        .await;
+    let shown = &listed.body["sim_cards"][0];
+    assert_eq!(shown["sim_status"], 20);
+    assert_eq!(shown["cut_net_flag"], true);
+    assert_eq!(shown["speed_value"], 512);
+    assert_eq!(shown["exceed_cut_net_quota"], 500);
+    assert_eq!(shown["imei"], "860000000000011");
+    assert_eq!(shown["imei_bind_remain_times"], 1);
+
+    // The usage query: at most 50 cards, unknown ones left out.
+    let iccids: Vec<&str> = cards.iter().take(51).map(|c| c.iccid.as_str()).collect();
+    let a = c
+        .post(
+            "/v1/sim-price-plans/usage/batch-query",
+            &[],
+            Some(&json!({"iccids": iccids[..50]})),
+        )
+        .await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.body.as_array().unwrap().len(), 50);
+    assert_eq!(a.body[0]["flow_used"], cards[0].flow_used);
+    let a = c
+        .post(
+            "/v1/sim-price-plans/usage/batch-query",
+            &[],
+            Some(&json!({"iccids": iccids})),
+        )
+        .await;
+    assert_eq!(a.status, 400);
+    let a = c
+        .post(
+            "/v1/sim-price-plans/usage/batch-query",
+            &[],
+            Some(&json!({"sim_card_ids": [t, 1]})),
+        )
+        .await;
+    assert_eq!(
+        a.body.as_array().unwrap().len(),
+        1,
+        "the unknown id is left out"
+    );
+}

@@ -34,6 +34,7 @@ pub fn sms_cards(first: usize, n: usize, order: u64) -> Vec<InventoryCard> {
                 sim_price_plan_id: 700,
                 flow_used: 0.0,
                 tag_ids: vec![],
+                state: Default::default(),
             }
         })
         .collect()

@@ -4,6 +4,7 @@ mod common;
 
 mod auth;
 mod by_id;
+mod card_state;
 mod cli;
 mod client;
 mod crash_loop;

@@ -2,6 +2,7 @@
 //! its arguments and calls the library. No command file imports another.
 
 pub mod card;
+pub mod card_state;
 pub mod follow;
 pub mod inventory;
 pub mod ledger;
@@ -13,10 +14,11 @@ pub mod send_sms;
 pub mod set_tags;
 pub mod simulate;
 pub mod status;
+pub mod usage;
 
 use crate::cli::{Cli, Command};
 use crate::exit::Failure;
-use crate::ops::{check::CheckRealName, clear::ClearRealName};
+use crate::ops::{activate, check::CheckRealName, clear::ClearRealName, cut_net, restore, stop};
 use std::sync::Arc;
 
 /// Run the parsed command line; the `Ok` value is the exit code.
@@ -44,5 +46,14 @@ pub async fn dispatch(cli: Cli) -> Result<i32, Failure> {
         Command::Inventory(a) => inventory::run(a).await,
         Command::PoolMembers(a) => pool_members::run(a).await,
         Command::Ledger(a) => ledger::run(a),
+        Command::StopCard(a) => card::run(Arc::new(stop::op()), a, log).await,
+        Command::RestoreCard(a) => card::run(Arc::new(restore::op()), a, log).await,
+        Command::ActivateCard(a) => card::run(Arc::new(activate::op()), a, log).await,
+        Command::CutNet(a) => card::run(Arc::new(cut_net::op(true)), a, log).await,
+        Command::RestoreNet(a) => card::run(Arc::new(cut_net::op(false)), a, log).await,
+        Command::SetSpeedLimit(a) => card_state::speed(a, log).await,
+        Command::SetDataCap(a) => card_state::data_cap(a, log).await,
+        Command::BindImei(a) => card_state::bind_imei(a, log).await,
+        Command::Usage(a) => usage::run(a).await,
     }
 }

@@ -7,6 +7,7 @@
 use crate::input::{Dedupe, InputError, Inputs};
 use crate::journal::{Journal, JournalError, NewRow};
 use crate::model::Status;
+use crate::ops::{Operation, RowColumns};
 
 /// Rows per journal transaction while ingesting.
 const CHUNK: usize = 5000;
@@ -36,20 +37,36 @@ pub enum IngestError {
 
 /// Read every input row; write them to `journal` when given (a dry run passes `None`).
 ///
-/// With `batch_size`, valid rows are numbered into batches of that many, in input order: the
+/// Each card row is also checked by the operation ([`Operation::row_value`]): a value it
+/// refuses (a speed the carrier does not offer, a bad IMEI) makes the row `invalid`, and a value
+/// the request carries is stored with the row.
+///
+/// With the operation's batch size, valid rows are numbered into batches of that many, in input order: the
 /// batch is the unit of sending, fixed here so that a resumed run sends the same batches. (A
 /// batched run holds one kind of key: the caller refuses a mix, see `stats.by_id`.)
 pub fn ingest(
     mut inputs: Inputs,
     mut journal: Option<&mut Journal>,
-    batch_size: Option<usize>,
+    op: &dyn Operation,
 ) -> Result<IngestStats, IngestError> {
+    let batch_size = op.batch_size();
     let mut stats = IngestStats::default();
     let mut dedupe = Dedupe::new();
     let mut chunk = Vec::with_capacity(CHUNK);
-    for rec in inputs.by_ref() {
-        let rec = rec?;
+    while let Some(rec) = inputs.next() {
+        let mut rec = rec?;
         stats.rows += 1;
+        let mut arg = None;
+        if let Ok(key) = &rec.key {
+            let row = RowColumns {
+                names: inputs.extra_columns(),
+                values: &rec.extras,
+            };
+            match op.row_value(key, &row) {
+                Ok(v) => arg = v,
+                Err(reason) => rec.key = Err(format!("{reason} ({})", rec.location)),
+            }
+        }
         let (key, status, error_msg) = match rec.key {
             Err(reason) => {
                 stats.invalid += 1;
@@ -89,6 +106,7 @@ pub fn ingest(
                 error_msg,
                 extras: rec.extras,
                 batch,
+                arg: if status == Status::Pending { arg } else { None },
             });
             if chunk.len() >= CHUNK {
                 j.insert_rows(&chunk)?;

@@ -262,7 +262,7 @@ fn totals(shared: &Shared) -> SessionTotals {
 }
 
 /// One request's worth of rows: a single card, or one batch of a batched operation.
-pub type Unit = Vec<(u64, String)>;
+pub type Unit = Vec<crate::journal::Pending>;
 
 /// Feed pending rows as units, in row order, from the journal (read on a blocking thread).
 ///
@@ -298,15 +298,16 @@ async fn dispatch(dir: PathBuf, tx: mpsc::Sender<Unit>, shared: Arc<Shared>) {
         };
         let last_chunk = chunk.is_empty();
         let mut ready = Vec::new();
-        for (row, key, batch) in chunk {
-            after = row;
+        for p in chunk {
+            after = p.row;
+            let batch = p.batch;
             if batch.is_none() || batch != open.0 {
                 if !open.1.is_empty() {
                     ready.push(std::mem::take(&mut open.1));
                 }
                 open.0 = batch;
             }
-            open.1.push((row, key));
+            open.1.push(p);
             if batch.is_none() {
                 ready.push(std::mem::take(&mut open.1));
             }
@@ -342,12 +343,12 @@ async fn worker(shared: Arc<Shared>, units: Arc<tokio::sync::Mutex<mpsc::Receive
         let Some(outcome) = unit::work(&shared, &unit).await else {
             continue;
         };
-        for (row, _) in &unit {
+        for p in &unit {
             if let Some(st) = outcome.status {
                 shared.counters.count(st);
             }
             shared.writer.outcome(Outcome {
-                row: *row,
+                row: p.row,
                 ..outcome.clone()
             });
         }

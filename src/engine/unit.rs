@@ -22,10 +22,11 @@ fn with_error(mut o: Outcome, err: &GslError) -> Outcome {
 
 /// One unit from first try to last; the outcome applies to each of its rows (its `row` field
 /// is left 0 for the caller to fill in). `None`: nothing to record (stopped before any try).
-pub(super) async fn work(shared: &Shared, unit: &[(u64, String)]) -> Option<Outcome> {
+pub(super) async fn work(shared: &Shared, unit: &[crate::journal::Pending]) -> Option<Outcome> {
     let row = 0;
-    let keys: Vec<String> = unit.iter().map(|(_, k)| k.clone()).collect();
-    let first_row = unit.first().map(|(r, _)| *r).unwrap_or_default();
+    let keys: Vec<String> = unit.iter().map(|p| p.key.clone()).collect();
+    let args: Vec<Option<String>> = unit.iter().map(|p| p.arg.clone()).collect();
+    let first_row = unit.first().map(|p| p.row).unwrap_or_default();
     let idempotent = shared.op.idempotent();
     let mut attempts = 0u32;
     let mut throttled = 0u32;
@@ -78,7 +79,11 @@ pub(super) async fn work(shared: &Shared, unit: &[(u64, String)]) -> Option<Outc
             continue;
         }
         if !idempotent && !intent_recorded {
-            if let Err(msg) = shared.writer.intent(unit.to_vec()).await {
+            if let Err(msg) = shared
+                .writer
+                .intent(unit.iter().map(|p| (p.row, p.ledger_key())).collect())
+                .await
+            {
                 shared.stop(Stop::JournalFailed(msg));
                 return None;
             }
@@ -98,7 +103,7 @@ pub(super) async fn work(shared: &Shared, unit: &[(u64, String)]) -> Option<Outc
         *shared.last_call_at.lock().expect("times") = Some(stamp);
         shared.counters.calls.fetch_add(1, Relaxed);
         let t0 = Instant::now();
-        let result = shared.op.perform(&shared.client, &keys).await;
+        let result = shared.op.perform(&shared.client, &keys, &args).await;
         drop(slot);
         let latency = t0.elapsed();
         let latency_ms = latency.as_millis() as u64;

@@ -299,6 +299,40 @@ impl Client {
         .await
     }
 
+    /// A card-state change (stop, reset, enable, cut-net, speed-limit, exceed-cut-net,
+    /// bind-device): one work order.
+    pub async fn card_action(
+        &self,
+        card: &CardRef,
+        action: &CardAction,
+    ) -> Result<ClearRealName, GslError> {
+        let (id, query) = card.path_and_query();
+        let path = format!("/v1/sim-cards/{id}/{}", action.path);
+        let call = match &action.body {
+            None => Call::post(path, query, None),
+            Some(body) => {
+                let mut body = body.clone();
+                if let CardRef::Iccid(iccid) = card {
+                    body.insert("iccid".into(), iccid.clone().into());
+                }
+                let bytes = serde_json::to_vec(&body).expect("a JSON map serialises");
+                Call::post(path, vec![], Some(bytes))
+            }
+        };
+        self.json(call).await
+    }
+
+    /// The flow usage of at most 50 cards.
+    pub async fn flow_usage(&self, q: &UsageQuery) -> Result<Vec<FlowUsage>, GslError> {
+        let body = serde_json::to_vec(q).expect("UsageQuery serialises");
+        self.json(Call::post(
+            "/v1/sim-price-plans/usage/batch-query".into(),
+            vec![],
+            Some(body),
+        ))
+        .await
+    }
+
     /// Send one SMS batch; `Ok` only when the API answered `true`.
     pub async fn send_sms(&self, req: &SendSms) -> Result<(), GslError> {
         let body = serde_json::to_vec(req).expect("SendSms serialises");

@@ -40,9 +40,50 @@ pub struct RealNamed {
     pub real_named: bool,
 }
 
+/// The answer of every call that creates a work order (clear real-name, the card-state calls).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 pub struct ClearRealName {
     pub work_order_id: i64,
+}
+
+/// A card-state call: the path segment after `/v1/sim-cards/{id}/` and its JSON body (the
+/// card's ICCID is added to it when the card is named by ICCID). `enable` has no body: its
+/// ICCID goes in the query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CardAction {
+    pub path: &'static str,
+    pub body: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// One card's flow in the current cycle (`POST /v1/sim-price-plans/usage/batch-query`), in MB.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+pub struct FlowUsage {
+    pub sim_card_id: Option<i64>,
+    pub iccid: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub price_plan_id: Option<String>,
+    pub price_plan_name: Option<String>,
+    pub flow_total: Option<f64>,
+    pub flow_used: Option<f64>,
+    pub flow_left: Option<f64>,
+}
+
+/// The usage query's body: ICCIDs or sim_card_ids, at most 50.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct UsageQuery {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iccids: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sim_card_ids: Option<Vec<i64>>,
+}
+
+/// A string field that some answers give as a number.
+fn lenient_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        Some(serde_json::Value::String(s)) => Some(s),
+        Some(serde_json::Value::Null) | None => None,
+        Some(v) => Some(v.to_string()),
+    })
 }
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]

@@ -3,6 +3,8 @@
 //! run over millions of cards must remember every key it has seen without its memory growing
 //! like the input file.
 
+pub use crate::cell::{excel_rounded, shown, strip_excel_markers};
+
 use std::collections::HashMap;
 
 /// Checks one key cell: surrounding whitespace trimmed, 19–20 characters, all digits except that
@@ -40,29 +42,6 @@ pub fn validate_iccid(raw: &str) -> Result<String, String> {
     Ok(key.to_ascii_uppercase())
 }
 
-/// A cell without Excel's text markers: `'8986…` and `="8986…"` are the ways a spreadsheet keeps
-/// a long number as text.
-pub fn strip_excel_markers(cell: &str) -> &str {
-    let c = cell.strip_prefix('\'').unwrap_or(cell);
-    c.strip_prefix("=\"")
-        .and_then(|c| c.strip_suffix('"'))
-        .unwrap_or(c)
-        .trim()
-}
-
-/// `8.98603E+19`, `8.98603e19`: how Excel shows (and then saves) a 20-digit number.
-fn excel_rounded(cell: &str) -> bool {
-    let upper = cell.to_ascii_uppercase();
-    let Some((mantissa, exp)) = upper.split_once('E') else {
-        return false;
-    };
-    let exp = exp.strip_prefix('+').unwrap_or(exp);
-    !mantissa.is_empty()
-        && mantissa.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-        && !exp.is_empty()
-        && exp.bytes().all(|b| b.is_ascii_digit())
-}
-
 /// Checks a `sim_card_id` cell: surrounding whitespace trimmed, a whole number from 1 (0 means
 /// "by ICCID" to the API). Returns the card's journal key `#<id>`, or the reason it is refused.
 pub fn validate_sim_card_id(raw: &str) -> Result<String, String> {
@@ -81,15 +60,6 @@ pub fn validate_sim_card_id(raw: &str) -> Result<String, String> {
         Ok(0) => Err("sim_card_id 0 names no card".to_string()),
         Ok(id) => Ok(crate::gsl::CardRef::id_key(id.unsigned_abs())),
         Err(_) => Err(format!("sim_card_id {:?} is too large", shown(cell))),
-    }
-}
-
-/// A cell as a reason quotes it: at most 40 characters, so a runaway cell stays out of the
-/// journal.
-pub(crate) fn shown(cell: &str) -> String {
-    match cell.char_indices().nth(40) {
-        Some((cut, _)) => format!("{}…", &cell[..cut]),
-        None => cell.to_string(),
     }
 }
 

@@ -20,7 +20,7 @@ mod sessions;
 
 pub use follow::FollowUpdate;
 pub use read::{FollowCounts, RowState, StoredRow};
-pub use rows::{NewRow, Outcome};
+pub use rows::{NewRow, Outcome, Pending};
 pub use sessions::SessionTotals;
 
 pub const FILE_NAME: &str = "journal.sqlite";
@@ -50,7 +50,8 @@ CREATE TABLE IF NOT EXISTS rows (
     follow_detail TEXT,
     follow_time1 TEXT,
     follow_time2 TEXT,
-    extras TEXT
+    extras TEXT,
+    arg TEXT
 );
 CREATE INDEX IF NOT EXISTS rows_status ON rows(status, row);
 CREATE TABLE IF NOT EXISTS sessions (
@@ -224,11 +225,32 @@ impl Journal {
         let conn = Self::connect(&path, flags)?;
         let j = Journal { conn, path };
         j.meta()?;
+        j.add_arg_column()?;
         Ok(j)
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// A journal written before rows had their own request value (bind-imei's IMEI) gets the
+    /// column, empty: none of its operations has one.
+    fn add_arg_column(&self) -> Result<(), JournalError> {
+        let has: bool = self
+            .conn
+            .query_row(
+                "SELECT count(*) FROM pragma_table_info('rows') WHERE name = 'arg'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(self.err())?
+            > 0;
+        if !has {
+            self.conn
+                .execute_batch("ALTER TABLE rows ADD COLUMN arg TEXT")
+                .map_err(self.err())?;
+        }
+        Ok(())
     }
 
     pub fn set_meta(&self, meta: &RunMeta) -> Result<(), JournalError> {

@@ -15,6 +15,28 @@ pub struct NewRow {
     pub extras: Vec<String>,
     /// The request this row is sent in, for operations that send many cards per call.
     pub batch: Option<i64>,
+    /// What the row's request carries besides its card (bind-imei's IMEI), checked on input.
+    pub arg: Option<String>,
+}
+
+impl Pending {
+    /// What the account ledger knows the row's act by: its card, and the request's own value
+    /// when it has one (binding a card to another IMEI is another act).
+    pub fn ledger_key(&self) -> String {
+        match &self.arg {
+            Some(arg) => format!("{} {arg}", self.key),
+            None => self.key.clone(),
+        }
+    }
+}
+
+/// A row waiting to be sent: its number, card key, batch and request value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pending {
+    pub row: u64,
+    pub key: String,
+    pub batch: Option<i64>,
+    pub arg: Option<String>,
 }
 
 /// What became of one row's request.
@@ -40,8 +62,8 @@ impl Journal {
     pub fn insert_rows(&mut self, rows: &[NewRow]) -> Result<(), JournalError> {
         self.in_transaction(|tx| {
             let mut st = tx.prepare_cached(
-                "INSERT INTO rows(row, location, raw, key, status, error_msg, extras, batch)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO rows(row, location, raw, key, status, error_msg, extras, batch, arg)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?;
             for r in rows {
                 let extras = if r.extras.is_empty() {
@@ -57,33 +79,31 @@ impl Journal {
                     r.status.as_str(),
                     r.error_msg,
                     extras,
-                    r.batch
+                    r.batch,
+                    r.arg
                 ])?;
             }
             Ok(())
         })
     }
 
-    /// Up to `limit` rows with `status = pending` after `after`, in row order: (row, key, batch).
-    pub fn pending_after(
-        &self,
-        after: u64,
-        limit: usize,
-    ) -> Result<Vec<(u64, String, Option<i64>)>, JournalError> {
+    /// Up to `limit` rows with `status = pending` after `after`, in row order.
+    pub fn pending_after(&self, after: u64, limit: usize) -> Result<Vec<Pending>, JournalError> {
         let mut st = self
             .conn
             .prepare_cached(
-                "SELECT row, key, batch FROM rows WHERE status = 'pending' AND row > ?1
+                "SELECT row, key, batch, arg FROM rows WHERE status = 'pending' AND row > ?1
                  ORDER BY row LIMIT ?2",
             )
             .map_err(self.err())?;
         let rows = st
             .query_map(params![after as i64, limit as i64], |r| {
-                Ok((
-                    r.get::<_, i64>(0)? as u64,
-                    r.get::<_, Option<String>>(1)?.unwrap_or_default(),
-                    r.get::<_, Option<i64>>(2)?,
-                ))
+                Ok(Pending {
+                    row: r.get::<_, i64>(0)? as u64,
+                    key: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                    batch: r.get::<_, Option<i64>>(2)?,
+                    arg: r.get::<_, Option<String>>(3)?,
+                })
             })
             .map_err(self.err())?
             .collect::<Result<Vec<_>, _>>()

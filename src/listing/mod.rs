@@ -1,5 +1,5 @@
-//! The listings (`inventory`, `pool-members`): [`inventory`] joins the input with the fleet,
-//! [`pools`] reads a flow pool's members. What they share lives here: paging a list API at its quota, and writing a
+//! The listings (`inventory`, `pool-members`, `usage`): [`inventory`] joins the input with the
+//! fleet, [`pools`] reads a flow pool's members, [`usage`] each card's flow. What they share lives here: paging a list API at its quota, and writing a
 //! report that is never half-written.
 //!
 //! A list call is idempotent, so every page is simply retried (429 slows the pacer, busy and
@@ -14,6 +14,7 @@
 
 pub mod inventory;
 pub mod pools;
+pub mod usage;
 
 use crate::cli::{ListOptions, RunOptions};
 use crate::engine::pacer::Pacer;

@@ -36,7 +36,12 @@ impl Operation for CheckRealName {
             crate::model::count(cards, "card", "cards")
         )
     }
-    fn perform<'a>(&'a self, client: &'a Client, keys: &'a [String]) -> OpFuture<'a> {
+    fn perform<'a>(
+        &'a self,
+        client: &'a Client,
+        keys: &'a [String],
+        _args: &'a [Option<String>],
+    ) -> OpFuture<'a> {
         Box::pin(async move {
             let r = client.real_named(&super::one_card(keys)).await?;
             Ok(Done {

@@ -7,12 +7,21 @@
 //! line, job-file validation, `resume`, `follow`, the report layout and `status` all read
 //! [`REGISTRY`]; no operation name is compared anywhere else (a test checks that).
 
+pub mod activate;
+pub mod bind_imei;
+pub mod card_state;
 pub mod check;
 pub mod clear;
+pub mod cut_net;
+pub mod data_cap;
 pub mod inventory;
 pub mod pool_members;
+pub mod restore;
 pub mod sms;
+pub mod speed;
+pub mod stop;
 pub mod tags;
+pub mod usage;
 
 use crate::cli::{BatchArgs, Command, ListOptions, RunArgs};
 use crate::gsl::{CardRef, Client, GslError};
@@ -142,8 +151,17 @@ pub const REGISTRY: &[&Spec] = &[
     &clear::SPEC,
     &sms::SPEC,
     &tags::SPEC,
+    &stop::SPEC,
+    &restore::SPEC,
+    &activate::SPEC,
+    &cut_net::CUT,
+    &cut_net::RESTORE,
+    &speed::SPEC,
+    &data_cap::SPEC,
+    &bind_imei::SPEC,
     &inventory::SPEC,
     &pool_members::SPEC,
+    &usage::SPEC,
 ];
 
 /// The operation a job file or journal names.
@@ -183,6 +201,26 @@ pub struct JobParts<'a> {
     pub tags: Option<&'a tags::TagsTable>,
     pub pool: Option<&'a pool_members::PoolTable>,
     pub inventory: Option<&'a inventory::InventoryTable>,
+    pub speed: Option<&'a speed::SpeedTable>,
+    pub data_cap: Option<&'a data_cap::DataCapTable>,
+    pub imei: Option<&'a bind_imei::ImeiTable>,
+}
+
+/// An input row's other columns, by name.
+pub struct RowColumns<'r> {
+    pub names: &'r [String],
+    pub values: &'r [String],
+}
+
+impl<'r> RowColumns<'r> {
+    /// The value of the column named `name` (case-insensitive), when the input has it.
+    pub fn get(&self, name: &str) -> Option<&'r str> {
+        let i = self
+            .names
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(name))?;
+        Some(self.values.get(i).map_or("", String::as_str))
+    }
 }
 
 pub trait Operation: Send + Sync + 'static {
@@ -215,6 +253,14 @@ pub trait Operation: Send + Sync + 'static {
     fn identity(&self) -> Vec<String> {
         vec![]
     }
+    /// The work-order type its calls create, when it is not the one its [`Spec::follow`] names
+    /// (a data cap's cancel is type 21, its set type 12).
+    fn work_order_type(&self) -> Option<i64> {
+        match self.spec().follow {
+            Follow::WorkOrders(t) => Some(t),
+            _ => None,
+        }
+    }
     /// Cards per call for batched operations; `None` for one card per call (or a whole-order
     /// SMS, whose one row is [`Operation::no_input_row`]).
     fn batch_size(&self) -> Option<usize> {
@@ -235,8 +281,21 @@ pub trait Operation: Send + Sync + 'static {
     fn fatal(&self, _err: &GslError) -> Option<String> {
         None
     }
-    /// Perform it for one unit: one card, or the cards of one batch for batched operations.
-    fn perform<'a>(&'a self, client: &'a Client, keys: &'a [String]) -> OpFuture<'a>;
+    /// Check one input row's card before anything is sent, and take from the row's columns
+    /// ([`RowColumns::get`]) what its request carries besides the card: `Ok(None)`
+    /// nothing, `Ok(Some(v))` a value stored with the row and handed back to
+    /// [`Operation::perform`], `Err(reason)` makes the row `invalid`.
+    fn row_value(&self, _key: &str, _row: &RowColumns) -> Result<Option<String>, String> {
+        Ok(None)
+    }
+    /// Perform it for one unit: one card, or the cards of one batch for batched operations;
+    /// `args` are the rows' values from [`Operation::row_value`], in the same order.
+    fn perform<'a>(
+        &'a self,
+        client: &'a Client,
+        keys: &'a [String],
+        args: &'a [Option<String>],
+    ) -> OpFuture<'a>;
 }
 
 /// A listing's options from a resolved job. A listing has no run dir: its report goes to

@@ -276,6 +276,7 @@ impl Operation for SendSms {
     }
     fn no_input_row(&self) -> Option<NewRow> {
         self.params.order_id.map(|order| NewRow {
+            arg: None,
             // The whole order in one call: one row without a cid.
             row: 1,
             location: format!("--order-id {order}"),
@@ -287,7 +288,12 @@ impl Operation for SendSms {
             batch: Some(1),
         })
     }
-    fn perform<'a>(&'a self, client: &'a Client, keys: &'a [String]) -> OpFuture<'a> {
+    fn perform<'a>(
+        &'a self,
+        client: &'a Client,
+        keys: &'a [String],
+        _args: &'a [Option<String>],
+    ) -> OpFuture<'a> {
         Box::pin(async move {
             // A whole-order unit is one row without a cid: the order alone selects the cards.
             let cids: Vec<String> = keys.iter().filter(|k| !k.is_empty()).cloned().collect();

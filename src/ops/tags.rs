@@ -204,7 +204,12 @@ impl Operation for SetTagsOp {
     }
     /// One call for the batch: its cards by ICCID, or by `sim_card_id` (ingest makes every
     /// batch one kind).
-    fn perform<'a>(&'a self, client: &'a Client, keys: &'a [String]) -> OpFuture<'a> {
+    fn perform<'a>(
+        &'a self,
+        client: &'a Client,
+        keys: &'a [String],
+        _args: &'a [Option<String>],
+    ) -> OpFuture<'a> {
         Box::pin(async move {
             let ids: Option<Vec<i64>> = keys
                 .iter()

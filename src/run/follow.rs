@@ -41,7 +41,13 @@ pub const DEFAULT_SETTLE_AFTER: Duration = Duration::from_secs(15 * 60);
 pub fn what(dir: &Path, meta: &RunMeta) -> Result<(Follow, Option<SmsParams>), Failure> {
     let follow = ops::spec(&meta.operation).map_or(Follow::None, |s| s.follow);
     match follow {
-        Follow::WorkOrders(_) => Ok((follow, None)),
+        // The run's own parameters may pick the type (a data cap's cancel is type 21).
+        Follow::WorkOrders(declared) => {
+            let t = ops::from_meta(meta)
+                .and_then(|op| op.work_order_type())
+                .unwrap_or(declared);
+            Ok((Follow::WorkOrders(t), None))
+        }
         Follow::Sms => {
             let p = SmsParams::from_value(&meta.params).ok_or_else(|| {
                 Failure::usage(format!(
@@ -61,7 +67,7 @@ pub fn what(dir: &Path, meta: &RunMeta) -> Result<(Follow, Option<SmsParams>), F
                 "run dir {} holds a {} run: follow reads the outcomes of {} runs",
                 dir.display(),
                 meta.operation,
-                followed.join(" and ")
+                followed.join(", ")
             )))
         }
     }

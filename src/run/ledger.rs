@@ -75,11 +75,12 @@ pub fn skip_done(
     loop {
         let chunk = journal.pending_after(after, 4096).map_err(e)?;
         let Some(last) = chunk.last() else { break };
-        after = last.0;
-        for (row, key, _) in chunk {
-            if key.is_empty() {
+        after = last.row;
+        for p in chunk {
+            if p.key.is_empty() {
                 continue;
             }
+            let (row, key) = (p.row, p.ledger_key());
             let act = ledger
                 .earlier(run, &key, &since)
                 .map_err(|e| Failure::usage(format!("{e}: nothing was sent")))?;

@@ -137,9 +137,9 @@ async fn plan_with_ledger(run: &NewRun, inputs: Inputs) -> Result<(IngestStats, 
         let meta = new_meta(run, String::new());
         let mut journal =
             Journal::create(&tmp, &meta).map_err(|e| Failure::usage(e.to_string()))?;
-        let size = run.op.batch_size();
+        let op = run.op.clone();
         let (stats, mut journal) = tokio::task::spawn_blocking(move || {
-            let r = ingest(inputs, Some(&mut journal), size);
+            let r = ingest(inputs, Some(&mut journal), op.as_ref());
             (r, journal)
         })
         .await
@@ -257,8 +257,8 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
                 stats
             }
             Some(inputs) => {
-                let size = run.op.batch_size();
-                tokio::task::spawn_blocking(move || ingest(inputs, None, size))
+                let op = run.op.clone();
+                tokio::task::spawn_blocking(move || ingest(inputs, None, op.as_ref()))
                     .await
                     .expect("ingest thread")
                     .map_err(|e| Failure::usage(e.to_string()))?
@@ -315,9 +315,9 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
         Journal::create(&dir, &meta).map_err(|e| cleanup(Failure::usage(e.to_string())))?;
     let stats = match inputs {
         Some(inputs) => {
-            let size = run.op.batch_size();
+            let op = run.op.clone();
             let (stats, j) = tokio::task::spawn_blocking(move || {
-                let r = ingest(inputs, Some(&mut journal), size);
+                let r = ingest(inputs, Some(&mut journal), op.as_ref());
                 (r, journal)
             })
             .await

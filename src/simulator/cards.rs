@@ -1,4 +1,4 @@
-//! The per-card endpoints (real-name check, clear real-name) and the SIM card list.
+//! The real-name endpoints (check, clear) and the SIM card list.
 
 use super::errors::{ApiError, ApiResult};
 use super::inventory::is_iccid_shaped;
@@ -9,10 +9,9 @@ use axum::Json;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-/// Resolve `{sim_card_id}` plus an optional `?iccid=` to a card index.
-fn locate(sim: &Sim, id: &str, q: &Params) -> ApiResult<usize> {
+/// Resolve `{sim_card_id}` plus an optional ICCID (`?iccid=`, or the body's) to a card index.
+pub(super) fn locate(sim: &Sim, id: &str, iccid: Option<&str>) -> ApiResult<usize> {
     let id: u64 = id.parse().map_err(|_| ApiError::param())?;
-    let iccid = q.get("iccid");
     if let Some(i) = iccid {
         if !is_iccid_shaped(i) {
             return Err(ApiError::param());
@@ -32,7 +31,7 @@ pub async fn real_named(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
     let q = Params::parse(raw.as_deref());
-    let idx = locate(&sim, &id, &q)?;
+    let idx = locate(&sim, &id, q.get("iccid"))?;
     let mut store = sim.store.lock().unwrap();
     store.settle();
     let c = &store.cards[idx];
@@ -46,7 +45,7 @@ pub async fn clear_real_name(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
     let q = Params::parse(raw.as_deref());
-    let idx = locate(&sim, &id, &q)?;
+    let idx = locate(&sim, &id, q.get("iccid"))?;
     let mut store = sim.store.lock().unwrap();
     store.settle();
     if !store.clearable(idx) {
@@ -119,6 +118,13 @@ pub async fn list(State(sim): State<Arc<Sim>>, RawQuery(raw): RawQuery) -> ApiRe
                 "sim_pool_id": c.pool_id,
                 "sim_price_plan_id": c.sim_price_plan_id,
                 "tag_names": store.tag_names(i),
+                "imei": c.state.imei,
+                "cut_net_flag": c.state.net_cut,
+                "exceed_cut_net_flag": c.state.data_cap_mb.is_some(),
+                "exceed_cut_net_quota": c.state.data_cap_mb,
+                "imei_bind_remain_times": super::state::IMEI_BINDS_PER_MONTH.saturating_sub(c.state.imei_binds),
+                "speed_value": c.state.speed_kbps,
+                "flow_left": (c.flow_total() - c.flow_used).max(0.0),
             })
         })
         .collect();

@@ -8,33 +8,7 @@
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-/// The operator behind a card, decided by its ICCID prefix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Carrier {
-    ChinaTelecom,
-    ChinaMobile,
-    ChinaUnicom,
-    /// A prefix none of the three uses: clear-real-name and SMS refuse it.
-    Other,
-}
-
-impl Carrier {
-    /// The carrier of an ICCID, from its first six characters.
-    pub fn from_iccid(iccid: &str) -> Carrier {
-        match iccid.get(..6).unwrap_or("") {
-            "898603" | "898611" => Carrier::ChinaTelecom,
-            "898600" | "898602" | "898604" | "898607" => Carrier::ChinaMobile,
-            "898601" | "898606" | "898609" => Carrier::ChinaUnicom,
-            _ => Carrier::Other,
-        }
-    }
-
-    /// Whether the platform can send SMS to this carrier's cards.
-    pub fn sends_sms(self) -> bool {
-        matches!(self, Carrier::ChinaTelecom | Carrier::ChinaMobile)
-    }
-}
+pub use crate::carrier::Carrier;
 
 /// One card as the platform stores it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,6 +33,52 @@ pub struct InventoryCard {
     /// Ids of the tags set on the card.
     #[serde(default)]
     pub tag_ids: Vec<u64>,
+    /// What the card-state operations set: its network cut, speed limit, data cap and IMEI.
+    #[serde(default, flatten)]
+    pub state: CardState,
+}
+
+/// A card's settings that the card-state operations change (all off on a new card).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CardState {
+    /// Its network is cut (断网).
+    #[serde(default)]
+    pub net_cut: bool,
+    /// Its speed limit in Kbps; -1: none.
+    #[serde(default = "no_speed_limit")]
+    pub speed_kbps: i64,
+    /// The data (MB) after which its network is cut; `None`: no cap.
+    #[serde(default)]
+    pub data_cap_mb: Option<i64>,
+    /// The IMEI it is bound to, empty when none.
+    #[serde(default)]
+    pub imei: String,
+    /// IMEI rebinds done this month (China Telecom allows two).
+    #[serde(default)]
+    pub imei_binds: u32,
+}
+
+fn no_speed_limit() -> i64 {
+    crate::carrier::NO_SPEED_LIMIT
+}
+
+impl Default for CardState {
+    fn default() -> CardState {
+        CardState {
+            net_cut: false,
+            speed_kbps: no_speed_limit(),
+            data_cap_mb: None,
+            imei: String::new(),
+            imei_binds: 0,
+        }
+    }
+}
+
+impl InventoryCard {
+    /// The flow (MB) its price plan holds each cycle: 1, 2 or 3 GB by plan.
+    pub fn flow_total(&self) -> f64 {
+        1024.0 * (1 + self.sim_price_plan_id % 3) as f64
+    }
 }
 
 /// The Luhn check digit for a string of decimal digits.
@@ -130,6 +150,7 @@ fn card_from(i: usize, iccid: String, rng: &mut fastrand::Rng, next_id: &mut u64
         flow_used: (rng.u32(0..2_000_000) as f64) / 1000.0,
         tag_ids,
         iccid,
+        state: CardState::default(),
     }
 }
 

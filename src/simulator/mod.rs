@@ -15,11 +15,12 @@ mod params;
 mod pools;
 mod server;
 mod sms;
+mod state;
 mod stats;
 mod store;
 mod tags;
 
-pub use inventory::{load_inventory_csv, luhn_digit, Carrier, InventoryCard};
+pub use inventory::{load_inventory_csv, luhn_digit, CardState, Carrier, InventoryCard};
 
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
@@ -214,6 +215,13 @@ impl Sim {
             .map(|w| (store.cards[w.card].iccid.as_str(), w.id))
             .collect();
         out.insert("work_order_of_card".into(), json!(by_card));
+        let per_type: std::collections::BTreeMap<String, &std::collections::HashMap<String, u32>> =
+            store
+                .orders_per_card
+                .iter()
+                .map(|(t, m)| (t.to_string(), m))
+                .collect();
+        out.insert("work_orders_per_card".into(), json!(per_type));
         let failed_sms: Vec<&str> = store
             .sms
             .iter()
@@ -254,6 +262,38 @@ fn router(sim: Arc<Sim>) -> Router {
             gated(Api::ClearRealName, post(cards::clear_real_name)),
         )
         .route("/v1/sim-cards", gated(Api::SimCards, get(cards::list)))
+        .route(
+            "/v1/sim-cards/{sim_card_id}/stop",
+            gated(Api::Stop, post(state::stop)),
+        )
+        .route(
+            "/v1/sim-cards/{sim_card_id}/reset",
+            gated(Api::Reset, post(state::reset)),
+        )
+        .route(
+            "/v1/sim-cards/{sim_card_id}/enable",
+            gated(Api::Enable, post(state::enable)),
+        )
+        .route(
+            "/v1/sim-cards/{sim_card_id}/cut-net",
+            gated(Api::CutNet, post(state::cut_net)),
+        )
+        .route(
+            "/v1/sim-cards/{sim_card_id}/speed-limit",
+            gated(Api::SpeedLimit, post(state::speed_limit)),
+        )
+        .route(
+            "/v1/sim-cards/{sim_card_id}/exceed-cut-net",
+            gated(Api::ExceedCutNet, post(state::exceed_cut_net)),
+        )
+        .route(
+            "/v1/sim-cards/{sim_card_id}/bind-device",
+            gated(Api::BindDevice, post(state::bind_device)),
+        )
+        .route(
+            "/v1/sim-price-plans/usage/batch-query",
+            gated(Api::FlowUsage, post(state::usage)),
+        )
         .route("/v1/sms-send-infos", gated(Api::SendSms, post(sms::send)))
         .route(
             "/v1/sms-send-infos/details",

@@ -1,11 +1,8 @@
-//! Work orders and their details: the follow-up view of clear-real-name calls.
+//! Work orders and their details: the follow-up view of clear-real-name and card-state calls.
 
 use super::errors::{ApiError, ApiResult};
 use super::params::Params;
-use super::store::{
-    ts, WorkOrder, CLEAR_FAILED, DETAIL_FAILED, DETAIL_PROCESSING, DETAIL_SUCCESS,
-    WORK_ORDER_CLEAR_REAL_NAME, WO_COMPLETED, WO_PROCESSING,
-};
+use super::store::{ts, WorkOrder, DETAIL_FAILED, DETAIL_PROCESSING, DETAIL_SUCCESS};
 use super::Sim;
 use axum::extract::{Path, RawQuery, State};
 use axum::Json;
@@ -18,15 +15,15 @@ fn order_json(wo: &WorkOrder) -> Value {
     json!({
         "id": wo.id,
         "sim_type": 1,
-        "work_order_type": WORK_ORDER_CLEAR_REAL_NAME,
-        "status": if done { WO_COMPLETED } else { WO_PROCESSING },
+        "work_order_type": wo.work_order_type,
+        "status": wo.status(),
         "total_count": 1,
         "success_count": u32::from(ok),
         "fail_count": u32::from(failed),
         "process_count": u32::from(!done),
         "create_time": ts(wo.created),
         "finish_time": wo.finished.map(ts),
-        "fail_reason": failed.then_some(CLEAR_FAILED),
+        "fail_reason": failed.then_some(wo.change.failure()),
     })
 }
 
@@ -47,14 +44,10 @@ pub async fn list(State(sim): State<Arc<Sim>>, RawQuery(raw): RawQuery) -> ApiRe
         .iter()
         .rev()
         .filter(|wo| {
-            let st = if wo.finished.is_some() {
-                WO_COMPLETED
-            } else {
-                WO_PROCESSING
-            };
+            let st = wo.status();
             key.is_none_or(|k| wo.id == k)
                 && status.is_none_or(|s| s == st)
-                && wtype.is_none_or(|t| t == WORK_ORDER_CLEAR_REAL_NAME)
+                && wtype.is_none_or(|t| t == wo.work_order_type)
         })
         .collect();
     let rows: Vec<Value> = hits
@@ -86,7 +79,7 @@ pub async fn details(
     let (st, description) = match (wo.finished, wo.fails) {
         (None, _) => (DETAIL_PROCESSING, "processing"),
         (Some(_), false) => (DETAIL_SUCCESS, "success"),
-        (Some(_), true) => (DETAIL_FAILED, CLEAR_FAILED),
+        (Some(_), true) => (DETAIL_FAILED, wo.change.failure()),
     };
     let hit = cid.is_none_or(|c| card.iccid == c) && status.is_none_or(|s| s == st);
     let detail = json!({

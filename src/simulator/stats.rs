@@ -19,12 +19,15 @@
 //!   "work_orders_created": 1,
 //!   "work_orders_failing_cards": ["8986..."],  // cards whose work order ends failed
 //!   "work_order_of_card": {"8986...": 1000001},  // each card's (latest) work order
+//!   "work_orders_per_card": {"5": {"8986...": 1}},  // per work-order type: orders per card
 //!   "sms_failed_cids": ["8986..."]             // messages that ended failed
 //! }
 //! ```
 //!
 //! API names: `real-named`, `clear-real-name`, `send-sms`, `sms-details`, `sim-cards`,
-//! `pool-members`, `tags`, `set-tags`, `work-orders`, `work-order-details`, `iam-tokens`.
+//! `pool-members`, `tags`, `set-tags`, `work-orders`, `work-order-details`, `iam-tokens`, and the
+//! card-state ones: `stop`, `reset`, `enable`, `cut-net`, `speed-limit`, `exceed-cut-net`,
+//! `bind-device`, `flow-usage`.
 
 use serde_json::{json, Map, Value};
 use std::collections::VecDeque;
@@ -45,9 +48,17 @@ pub enum Api {
     WorkOrders,
     WorkOrderDetails,
     IamTokens,
+    Stop,
+    Reset,
+    Enable,
+    CutNet,
+    SpeedLimit,
+    ExceedCutNet,
+    BindDevice,
+    FlowUsage,
 }
 
-const APIS: [Api; 11] = [
+const APIS: [Api; 19] = [
     Api::RealNamed,
     Api::ClearRealName,
     Api::SendSms,
@@ -59,6 +70,14 @@ const APIS: [Api; 11] = [
     Api::WorkOrders,
     Api::WorkOrderDetails,
     Api::IamTokens,
+    Api::Stop,
+    Api::Reset,
+    Api::Enable,
+    Api::CutNet,
+    Api::SpeedLimit,
+    Api::ExceedCutNet,
+    Api::BindDevice,
+    Api::FlowUsage,
 ];
 
 impl Api {
@@ -75,6 +94,14 @@ impl Api {
             Api::WorkOrders => "work-orders",
             Api::WorkOrderDetails => "work-order-details",
             Api::IamTokens => "iam-tokens",
+            Api::Stop => "stop",
+            Api::Reset => "reset",
+            Api::Enable => "enable",
+            Api::CutNet => "cut-net",
+            Api::SpeedLimit => "speed-limit",
+            Api::ExceedCutNet => "exceed-cut-net",
+            Api::BindDevice => "bind-device",
+            Api::FlowUsage => "flow-usage",
         }
     }
 
@@ -127,7 +154,7 @@ fn trim(q: &mut VecDeque<Instant>, now: Instant) {
 
 #[derive(Default)]
 struct Inner {
-    windows: [Window; 11],
+    windows: [Window; APIS.len()],
     requests_total: u64,
 }
 

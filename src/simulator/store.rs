@@ -13,9 +13,10 @@ use std::time::{Duration, Instant};
 
 /// The type the API gives real-name clearing work orders.
 pub const WORK_ORDER_CLEAR_REAL_NAME: u32 = 14;
-/// Work order status while its detail is processing, and once it completed.
-pub const WO_PROCESSING: u32 = 2;
+/// Work order status while its detail is processing, once it completed, and once it failed.
+pub const WO_PROCESSING: u32 = 3;
 pub const WO_COMPLETED: u32 = 4;
+pub const WO_FAILED: u32 = 6;
 /// Work order detail status: 1 success, 2 processing.
 pub const DETAIL_SUCCESS: u32 = 1;
 pub const DETAIL_PROCESSING: u32 = 2;
@@ -24,17 +25,75 @@ pub const DETAIL_FAILED: u32 = 3;
 /// What a failed clear's work order and detail say.
 pub const CLEAR_FAILED: &str = "the carrier did not clear the real-name data";
 
-/// A type-14 work order with its single detail (one card per clear call).
+/// What a work order does to its card once it succeeds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// Type 14: the real-name data is cleared.
+    ClearRealName,
+    /// Stop (type 5: 14) and restore (type 4: 20): the card's new `sim_status`.
+    SimStatus(u32),
+    /// Type 10: the card comes into use (20).
+    Activate,
+    /// Cut the network (type 11) or restore it (20).
+    NetCut(bool),
+    /// Type 15: the speed limit in Kbps, -1 none.
+    Speed(i64),
+    /// Set (type 12) or cancel (21) the data cap.
+    DataCap(Option<i64>),
+    /// Type 13: bind to this IMEI (empty: the device in use).
+    Imei(String),
+}
+
+impl Change {
+    /// The work-order type the API gives this change.
+    pub fn work_order_type(&self) -> u32 {
+        match self {
+            Change::ClearRealName => WORK_ORDER_CLEAR_REAL_NAME,
+            Change::SimStatus(14) => 5,
+            Change::SimStatus(_) => 4,
+            Change::Activate => 10,
+            Change::NetCut(true) => 11,
+            Change::NetCut(false) => 20,
+            Change::Speed(_) => 15,
+            Change::DataCap(Some(_)) => 12,
+            Change::DataCap(None) => 21,
+            Change::Imei(_) => 13,
+        }
+    }
+
+    /// What a failed work order of this change says.
+    pub fn failure(&self) -> &'static str {
+        match self {
+            Change::ClearRealName => CLEAR_FAILED,
+            _ => "the carrier refused the change",
+        }
+    }
+}
+
+/// A work order with its single detail (one card per call).
 #[derive(Debug, Clone)]
 pub struct WorkOrder {
     pub id: u64,
     pub detail_id: u64,
+    pub work_order_type: u32,
+    pub change: Change,
     /// Index of the card in [`Store::cards`].
     pub card: usize,
     pub created: DateTime<Utc>,
     pub finished: Option<DateTime<Utc>>,
     /// It ends failed: the card keeps its real-name data.
     pub fails: bool,
+}
+
+impl WorkOrder {
+    /// The work-order list's status: processing, completed or failed.
+    pub fn status(&self) -> u32 {
+        match (self.finished, self.fails) {
+            (None, _) => WO_PROCESSING,
+            (Some(_), false) => WO_COMPLETED,
+            (Some(_), true) => WO_FAILED,
+        }
+    }
 }
 
 /// One SMS sent to one card. Status 1 sending, 2 delivered, 3 failed.
@@ -74,6 +133,8 @@ pub struct Store {
     pub tags: Vec<Tag>,
     /// How many times each card (by ICCID) was actually cleared — dropped answers included.
     pub clear_calls: HashMap<String, u32>,
+    /// Work orders created per type and card (by ICCID) — dropped answers included.
+    pub orders_per_card: HashMap<u32, HashMap<String, u32>>,
     pub sms_per_cid: HashMap<String, u32>,
     pending: VecDeque<(Instant, Due)>,
     delay: Duration,
@@ -122,6 +183,7 @@ impl Store {
                 tag(6, "other-tenant", false),
             ],
             clear_calls: HashMap::new(),
+            orders_per_card: HashMap::new(),
             sms_per_cid: HashMap::new(),
             pending: VecDeque::new(),
             delay: Duration::from_secs_f64(work_order_secs.max(0.0)),
@@ -143,7 +205,19 @@ impl Store {
                     let wo = &mut self.work_orders[i];
                     wo.finished = Some(at);
                     if !wo.fails {
-                        self.cards[wo.card].real_named = false;
+                        let c = &mut self.cards[wo.card];
+                        match &wo.change {
+                            Change::ClearRealName => c.real_named = false,
+                            Change::SimStatus(s) => c.sim_status = *s,
+                            Change::Activate => c.sim_status = 20,
+                            Change::NetCut(cut) => c.state.net_cut = *cut,
+                            Change::Speed(kbps) => c.state.speed_kbps = *kbps,
+                            Change::DataCap(mb) => c.state.data_cap_mb = *mb,
+                            Change::Imei(imei) => {
+                                c.state.imei.clone_from(imei);
+                                c.state.imei_binds += 1;
+                            }
+                        }
                     }
                 }
                 Due::Sms(i) => {
@@ -171,11 +245,31 @@ impl Store {
 
     /// Clear a card's real-name data: a new work order, finishing after the configured delay.
     pub fn clear_real_name(&mut self, card: usize) -> u64 {
+        let id = self.work_order_for(card, Change::ClearRealName);
+        *self
+            .clear_calls
+            .entry(self.cards[card].iccid.clone())
+            .or_default() += 1;
+        id
+    }
+
+    /// A new work order that makes `change` to `card` when it succeeds, after the configured
+    /// delay (unless it is one of the share that fail, chosen at random).
+    pub fn work_order_for(&mut self, card: usize, change: Change) -> u64 {
         let n = self.work_orders.len();
         let id = FIRST_WORK_ORDER + n as u64;
+        let work_order_type = change.work_order_type();
+        *self
+            .orders_per_card
+            .entry(work_order_type)
+            .or_default()
+            .entry(self.cards[card].iccid.clone())
+            .or_default() += 1;
         self.work_orders.push(WorkOrder {
             id,
             detail_id: 5_000_001 + n as u64,
+            work_order_type,
+            change,
             card,
             created: Utc::now(),
             finished: None,
@@ -183,10 +277,6 @@ impl Store {
         });
         self.pending
             .push_back((Instant::now() + self.delay, Due::WorkOrder(n)));
-        *self
-            .clear_calls
-            .entry(self.cards[card].iccid.clone())
-            .or_default() += 1;
         id
     }
 

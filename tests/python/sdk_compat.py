@@ -8,14 +8,29 @@ Every call below must parse into the SDK's own response models; a wrong SK must 
 import datetime
 import os
 import sys
+import time
 
 from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 from huaweicloudsdkcore.http.http_config import HttpConfig
 from huaweicloudsdkgsl.v3 import (
     CreateSendSmsReq,
+    CutNetReq,
     DeleteRealNameRequest,
+    DownUpTimeForSimCardReq,
+    EnableSimCardRequest,
+    ExceedCutNetReq,
     GslClient,
+    ListFlowBySimCardsReq,
+    ListFlowBySimCardsRequest,
+    RegisterImeiReq,
+    RegisterImeiRequest,
+    ResetSimCardRequest,
+    SetExceedCutNetRequest,
+    SetSpeedValueReq,
+    SetSpeedValueRequest,
+    StartStopNetRequest,
+    StopSimCardRequest,
     ListSimCardsRequest,
     ListSimPoolMembersRequest,
     ListSmsDetailsRequest,
@@ -109,6 +124,8 @@ def main():
     except ClientRequestException as e:
         assert e.status_code == 403 and e.error_code == "GSL.00011004", (e.status_code, e.error_code)
 
+    card_state(gsl, cards.sim_cards)
+
     try:
         client("not-the-secret").list_sim_cards(ListSimCardsRequest(limit=10, offset=1))
         raise AssertionError("a wrong SK was accepted")
@@ -119,6 +136,106 @@ def main():
 
     print("sdk_compat: all checks passed")
     return 0
+
+
+def wait_done(gsl, work_order_id):
+    """The work order's detail, once it left processing (the simulator runs them in 0.5 s)."""
+    for _ in range(50):
+        d = gsl.list_work_order_details(
+            ListWorkOrderDetailsRequest(work_order_id=work_order_id, limit=10, offset=1)
+        ).work_order_details[0]
+        if d.status != 2:
+            return d
+        time.sleep(0.1)
+    raise AssertionError(f"work order {work_order_id} still processing")
+
+
+def card_of(gsl, iccid):
+    page = gsl.list_sim_cards(ListSimCardsRequest(limit=10, offset=1, main_search_type=1, main_search_key=iccid))
+    assert page.count == 1, page.count
+    return page.sim_cards[0]
+
+
+def card_state(gsl, first_page):
+    """Every card-state endpoint and the usage query, each through the SDK's own models; each
+    work order must be of its documented type and change the card the card list shows."""
+    telecom = [c for c in first_page if c.iccid[:6] in ("898603", "898611")]
+    in_use = next(c for c in telecom if c.sim_status == 20)
+    by_type = {}
+
+    stopped = gsl.stop_sim_card(StopSimCardRequest(sim_card_id=0, body=DownUpTimeForSimCardReq(iccid=in_use.iccid)))
+    by_type[5] = stopped.work_order_id
+    wait_done(gsl, stopped.work_order_id)
+    assert card_of(gsl, in_use.iccid).sim_status == 14
+    reset = gsl.reset_sim_card(ResetSimCardRequest(sim_card_id=in_use.sim_card_id, body=DownUpTimeForSimCardReq()))
+    by_type[4] = reset.work_order_id
+    wait_done(gsl, reset.work_order_id)
+    assert card_of(gsl, in_use.iccid).sim_status == 20
+    print(f"stop_sim_card / reset_sim_card: {stopped.work_order_id}, {reset.work_order_id}")
+
+    idle = next((c for c in first_page if c.sim_status in (11, 13)), None)
+    if idle is not None:
+        enabled = gsl.enable_sim_card(EnableSimCardRequest(sim_card_id=0, iccid=idle.iccid))
+        by_type[10] = enabled.work_order_id
+        wait_done(gsl, enabled.work_order_id)
+        assert card_of(gsl, idle.iccid).sim_status == 20
+        print(f"enable_sim_card: {enabled.work_order_id}")
+
+    cut = gsl.start_stop_net(StartStopNetRequest(sim_card_id=in_use.sim_card_id, body=CutNetReq(action="ADD")))
+    by_type[11] = cut.work_order_id
+    wait_done(gsl, cut.work_order_id)
+    assert card_of(gsl, in_use.iccid).cut_net_flag is True
+    back = gsl.start_stop_net(StartStopNetRequest(sim_card_id=0, body=CutNetReq(action="DEL", iccid=in_use.iccid)))
+    by_type[20] = back.work_order_id
+    wait_done(gsl, back.work_order_id)
+    assert card_of(gsl, in_use.iccid).cut_net_flag is False
+    print(f"start_stop_net ADD / DEL: {cut.work_order_id}, {back.work_order_id}")
+
+    speed = gsl.set_speed_value(SetSpeedValueRequest(sim_card_id=in_use.sim_card_id, body=SetSpeedValueReq(speed_value=1024)))
+    by_type[15] = speed.work_order_id
+    wait_done(gsl, speed.work_order_id)
+    assert card_of(gsl, in_use.iccid).speed_value == 1024
+    try:
+        gsl.set_speed_value(SetSpeedValueRequest(sim_card_id=in_use.sim_card_id, body=SetSpeedValueReq(speed_value=7424)))
+        raise AssertionError("a China Unicom speed was accepted for a China Telecom card")
+    except ClientRequestException as e:
+        assert e.status_code == 400 and e.error_code == "GSL.00010004", (e.status_code, e.error_code)
+    print(f"set_speed_value: {speed.work_order_id}; 7424 Kbps refused on China Telecom")
+
+    cap = gsl.set_exceed_cut_net(SetExceedCutNetRequest(sim_card_id=in_use.sim_card_id, body=ExceedCutNetReq(action=1, quota="500")))
+    by_type[12] = cap.work_order_id
+    wait_done(gsl, cap.work_order_id)
+    shown = card_of(gsl, in_use.iccid)
+    assert shown.exceed_cut_net_flag is True and shown.exceed_cut_net_quota == 500
+    uncap = gsl.set_exceed_cut_net(SetExceedCutNetRequest(sim_card_id=in_use.sim_card_id, body=ExceedCutNetReq(action=2)))
+    by_type[21] = uncap.work_order_id
+    wait_done(gsl, uncap.work_order_id)
+    assert card_of(gsl, in_use.iccid).exceed_cut_net_flag is False
+    print(f"set_exceed_cut_net set / cancel: {cap.work_order_id}, {uncap.work_order_id}")
+
+    bound = gsl.register_imei(RegisterImeiRequest(sim_card_id=0, body=RegisterImeiReq(bind_type=2, imei="860000000000011", iccid=in_use.iccid)))
+    by_type[13] = bound.work_order_id
+    wait_done(gsl, bound.work_order_id)
+    shown = card_of(gsl, in_use.iccid)
+    assert shown.imei == "860000000000011" and shown.imei_bind_remain_times == 1, (shown.imei, shown.imei_bind_remain_times)
+    print(f"register_imei: {bound.work_order_id}")
+
+    for wtype, wid in by_type.items():
+        orders = gsl.list_work_orders(ListWorkOrdersRequest(limit=10, offset=1, work_order_type=wtype))
+        assert any(o.id == wid and o.work_order_type == wtype for o in orders.work_orders), (wtype, wid)
+    print(f"list_work_orders by type: {sorted(by_type)}")
+
+    iccids = [c.iccid for c in first_page[:50]]
+    usage = gsl.list_flow_by_sim_cards(ListFlowBySimCardsRequest(body=ListFlowBySimCardsReq(iccids=iccids)))
+    assert len(usage.body) == 50, len(usage.body)
+    u = usage.body[0]
+    assert u.iccid == iccids[0] and u.flow_total >= u.flow_used >= 0 and u.price_plan_id
+    try:
+        gsl.list_flow_by_sim_cards(ListFlowBySimCardsRequest(body=ListFlowBySimCardsReq(iccids=[c.iccid for c in first_page[:51]])))
+        raise AssertionError("51 cards in one usage query were answered")
+    except ClientRequestException as e:
+        assert e.status_code == 400, e.status_code
+    print(f"list_flow_by_sim_cards: {len(usage.body)} cards, first used {u.flow_used} of {u.flow_total} MB")
 
 
 if __name__ == "__main__":
