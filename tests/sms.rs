@@ -1,5 +1,5 @@
 //! `send-sms` against the simulator: cids chunked into fixed batches (one call each), the
-//! message checked before anything is sent, a refused batch reported failed as a whole, a
+//! message checked before anything is sent, a refused batch split until its bad cid stands alone, a
 //! dropped batch `unknown` and never re-sent, a busy batch retried — checked against the
 //! report and the simulator's record of what it sent to each cid.
 
@@ -160,44 +160,121 @@ async fn an_order_of_2350_cids_goes_out_in_24_batches_each_cid_once() {
     }
 }
 
+/// The SPEC's bound on the calls a refused batch costs: 2·⌈log2(batch size)⌉ per bad cid.
+fn extra_call_bound(batch: usize, bad: usize) -> u64 {
+    (2 * (batch as f64).log2().ceil() as usize * bad) as u64
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cid_of_another_order_fails_its_whole_batch_and_only_it() {
-    let mut cards = sms_cards(0, 300, ORDER);
-    cards.extend(sms_cards(300, 5, OTHER_ORDER));
+async fn one_foreign_cid_is_bisected_out_and_the_100_others_are_sent_once() {
+    let mut cards = sms_cards(0, 100, ORDER);
+    cards.extend(sms_cards(300, 1, OTHER_ORDER));
     let sim = sms_sim(cards.clone()).await;
     let dir = tempdir();
-    let mut input: Vec<String> = cards.iter().take(249).map(|c| c.iccid.clone()).collect();
-    input.insert(150, cards[301].iccid.clone()); // row 151: batch 2
+    let mut input: Vec<String> = cards.iter().take(100).map(|c| c.iccid.clone()).collect();
+    let foreign = cards[100].iccid.clone();
+    input.insert(30, foreign.clone()); // row 31: in the first batch of 50
     let path = write_csv(dir.path(), "cids.csv", &input);
     let run_dir = dir.path().join("run");
     let mut cmd = send_sms(&path, &sim, &run_dir, "hello");
-    cmd.args(["--order-id", "777", "--batch-size", "100"]);
+    cmd.args(["--order-id", "777", "--batch-size", "50"]);
     let ran = run(cmd).await;
-    assert_eq!(ran.code, 1, "{}", ran.stderr);
-    let stats = sim.stats();
-    assert_eq!(calls(&stats, "send-sms", "ok"), 2);
-    assert_eq!(
-        calls(&stats, "send-sms", "error"),
-        1,
-        "refused, not retried"
-    );
+    assert_eq!(ran.code, 1, "a failed row makes exit 1: {}", ran.stderr);
+
     let rows = read_report(&run_dir.join("report.csv"));
+    assert_rows_in_order(&rows, 101);
     let sent = sent_per_cid(&sim);
     for r in &rows {
-        if r["batch"] == "2" {
-            assert_eq!(r["status"], "failed");
+        if r["cid"] == foreign {
+            assert_eq!(r["status"], "failed", "{r:?}");
             assert_eq!(r["http_status"], "400");
             assert_eq!(r["error_code"], "GSL.00010004");
-            assert!(
-                !sent.contains_key(&r["cid"]),
-                "nothing of the refused batch was sent"
-            );
+            assert!(!sent.contains_key(&foreign));
         } else {
             assert_eq!(r["status"], "ok", "{r:?}");
-            assert_eq!(sent[&r["cid"]], 1);
+            assert_eq!(sent.get(&r["cid"]), Some(&1), "{} sent once", r["cid"]);
         }
     }
-    assert_eq!(count(&rows, "failed"), 100);
+    assert_eq!(sent.len(), 100);
+    let stats = sim.stats();
+    let total = calls_total(&stats, "send-sms");
+    // 3 batches (50, 50, 1), plus the halves that isolate the foreign cid.
+    assert!(total > 3, "the refused batch was split: {total} calls");
+    assert!(
+        total <= 3 + extra_call_bound(50, 1),
+        "{total} calls: over the SPEC's bound of 3 + {}",
+        extra_call_bound(50, 1)
+    );
+    assert_eq!(
+        calls(&stats, "send-sms", "ok") + calls(&stats, "send-sms", "error"),
+        total
+    );
+    // Each refusal on the way down is its own batch in the report: the foreign cid's.
+    let foreign_batch = &rows.iter().find(|r| r["cid"] == foreign).unwrap()["batch"];
+    assert_eq!(
+        rows.iter().filter(|r| &r["batch"] == foreign_batch).count(),
+        1,
+        "the foreign cid ends alone in its batch"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_in_the_middle_of_a_split_then_resume_sends_nothing_twice() {
+    let mut cards = sms_cards(0, 100, ORDER);
+    cards.extend(sms_cards(300, 1, OTHER_ORDER));
+    let sim = sms_sim(cards.clone()).await;
+    let dir = tempdir();
+    let mut input: Vec<String> = cards.iter().take(100).map(|c| c.iccid.clone()).collect();
+    let foreign = cards[100].iccid.clone();
+    input.insert(10, foreign.clone());
+    let path = write_csv(dir.path(), "cids.csv", &input);
+    let run_dir = dir.path().join("run");
+    // One call a second, one at a time: after the first batch's refusal the split is durable
+    // within milliseconds, and the first half's call is a second away.
+    let mut cmd = send_sms_at(&path, &sim, &run_dir, "hello", 1);
+    cmd.args([
+        "--order-id",
+        "777",
+        "--batch-size",
+        "50",
+        "--concurrency",
+        "1",
+    ]);
+    let mut child = spawn_logged(cmd, dir.path(), "first");
+    wait_until("the first batch refused", Duration::from_secs(20), || {
+        calls(&sim.stats(), "send-sms", "error") >= 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    assert_eq!(
+        calls_total(&sim.stats(), "send-sms"),
+        1,
+        "killed between the refusal and the first half"
+    );
+
+    let mut resume = gsl();
+    resume
+        .arg("resume")
+        .arg(&run_dir)
+        .args(["--rate", "200", "-q"]);
+    let ran = run(resume).await;
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    let rows = read_report(&run_dir.join("report.csv"));
+    assert_rows_in_order(&rows, 101);
+    let counts = status_counts(&rows);
+    assert_eq!(counts.get("ok"), Some(&100), "{counts:?}");
+    assert_eq!(counts.get("failed"), Some(&1), "{counts:?}");
+    let sent = sent_per_cid(&sim);
+    assert_eq!(sent.len(), 100);
+    assert!(
+        sent.values().all(|n| *n == 1),
+        "nothing sent twice: {sent:?}"
+    );
+    assert!(!sent.contains_key(&foreign));
+    let total = calls_total(&sim.stats(), "send-sms");
+    assert!(total <= 3 + extra_call_bound(50, 1), "{total} calls");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

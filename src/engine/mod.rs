@@ -93,6 +93,8 @@ pub struct Counters {
     pub paced_calls: AtomicU64,
     pub throttled: AtomicU64,
     pub retries: AtomicU64,
+    /// Batches refused as a whole and sent again in halves.
+    pub splits: AtomicU64,
     /// The quota a 429 named and the pacer adopted, in thousandths of a call per second
     /// (0: none).
     pub quota_milli: AtomicU64,
@@ -340,20 +342,56 @@ async fn worker(shared: Arc<Shared>, units: Arc<tokio::sync::Mutex<mpsc::Receive
             }
         };
         let Some(unit) = next else { return };
-        let Some(outcome) = unit::work(&shared, &unit).await else {
-            continue;
-        };
-        for p in &unit {
-            if let Some(st) = outcome.status {
-                shared.counters.count(st);
+        // A refused batch comes back as its halves, worked here one after the other: the
+        // same worker keeps the cards, so none has two requests in flight.
+        let mut todo = vec![unit];
+        while let Some(unit) = todo.pop() {
+            let Some(outcome) = unit::work(&shared, &unit).await else {
+                continue;
+            };
+            if refused_whole(&shared, &unit, &outcome) {
+                let (a, b) = unit.split_at(unit.len() / 2);
+                let parts = vec![a.to_vec(), b.to_vec()];
+                let rows = parts
+                    .iter()
+                    .map(|p| p.iter().map(|p| p.row).collect())
+                    .collect();
+                if let Err(msg) = shared.writer.split(rows).await {
+                    shared.stop(Stop::JournalFailed(msg));
+                    return;
+                }
+                tracing::info!(
+                    row = unit[0].row,
+                    rows = unit.len(),
+                    code = outcome.error_code.as_deref().unwrap_or_default(),
+                    "batch refused as a whole: sending it in halves"
+                );
+                shared.counters.splits.fetch_add(1, Relaxed);
+                todo.extend(parts.into_iter().rev());
+                continue;
             }
-            shared.writer.outcome(Outcome {
-                row: p.row,
-                ..outcome.clone()
-            });
+            for p in &unit {
+                if let Some(st) = outcome.status {
+                    shared.counters.count(st);
+                }
+                shared.writer.outcome(Outcome {
+                    row: p.row,
+                    ..outcome.clone()
+                });
+            }
+            check_stops(&shared);
         }
-        check_stops(&shared);
     }
+}
+
+/// One bad cid never sinks a batch: a batch of more than one card that the API refused as a
+/// whole with a 400 (nothing was sent) is split in halves until the refused cards stand alone.
+/// Each bad card costs at most 2·⌈log2(batch size)⌉ extra calls.
+fn refused_whole(shared: &Shared, unit: &Unit, outcome: &Outcome) -> bool {
+    unit.len() > 1
+        && shared.op.spec().batched()
+        && outcome.status == Some(Status::Failed)
+        && outcome.http_status == Some(400)
 }
 
 /// After each outcome: stop on a journal write failure (even an idempotent run, which records

@@ -8,6 +8,7 @@
 
 use crate::journal::ledger::{Ledger, RunKey};
 use crate::journal::{Journal, JournalError, Outcome, SessionTotals};
+use crate::model::Status;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
@@ -15,6 +16,8 @@ enum Msg {
     /// Rows with their card keys (for the account ledger).
     Intent(Vec<(u64, String)>, oneshot::Sender<Result<(), String>>),
     Outcome(Outcome),
+    /// A refused batch's rows, in the parts each to be sent as a batch of its own.
+    Split(Vec<Vec<u64>>, oneshot::Sender<Result<(), String>>),
     Session(i64, SessionTotals, Option<i32>),
 }
 
@@ -50,6 +53,7 @@ impl Writer {
                 let mut acks = Vec::new();
                 let mut outcomes = Vec::new();
                 let mut keyed: Vec<(u64, String)> = Vec::new();
+                let mut splits: Vec<Vec<u64>> = Vec::new();
                 while let Some(first) = rx.blocking_recv() {
                     let mut batch = vec![first];
                     while batch.len() < MAX_GROUP {
@@ -67,6 +71,10 @@ impl Writer {
                                 acks.push(ack);
                             }
                             Msg::Outcome(o) => outcomes.push(o),
+                            Msg::Split(parts, ack) => {
+                                splits.extend(parts);
+                                acks.push(ack);
+                            }
                             Msg::Session(id, t, code) => sessions.push((id, t, code)),
                         }
                     }
@@ -84,6 +92,10 @@ impl Writer {
                         (None, Err(msg)) => Err(msg),
                         (None, Ok(())) => journal
                             .write(&intents, &outcomes, !intents.is_empty())
+                            .and_then(|_| match splits.is_empty() {
+                                true => Ok(()),
+                                false => journal.split_batches(&splits).map(drop),
+                            })
                             .and_then(|_| {
                                 sessions
                                     .iter()
@@ -92,9 +104,12 @@ impl Writer {
                             .map_err(|e: JournalError| format!("journal write failed: {e}")),
                     };
                     if let (Ok(()), None, Some(l)) = (&result, &poisoned, ledger.as_mut()) {
+                        // A split batch's rows are no longer in flight: nothing of the
+                        // refused call was sent.
                         let done: Vec<_> = outcomes
                             .iter()
                             .filter_map(|o| o.status.map(|s| (o.row, s, o.work_order_id)))
+                            .chain(splits.iter().flatten().map(|r| (*r, Status::Pending, None)))
                             .collect();
                         if !done.is_empty() {
                             if let Err(e) = l.ledger.record_outcomes(&l.run, &done) {
@@ -118,6 +133,7 @@ impl Writer {
                     intents.clear();
                     keyed.clear();
                     outcomes.clear();
+                    splits.clear();
                 }
                 journal
             })
@@ -131,6 +147,17 @@ impl Writer {
         let (ack, done) = oneshot::channel();
         self.tx
             .send(Msg::Intent(rows, ack))
+            .map_err(|_| "journal writer stopped".to_string())?;
+        done.await
+            .unwrap_or_else(|_| Err("journal writer stopped".to_string()))
+    }
+
+    /// Turn a refused batch into `parts`, each a batch of its own with its rows `pending`;
+    /// returns once that is durable.
+    pub async fn split(&self, parts: Vec<Vec<u64>>) -> Result<(), String> {
+        let (ack, done) = oneshot::channel();
+        self.tx
+            .send(Msg::Split(parts, ack))
             .map_err(|_| "journal writer stopped".to_string())?;
         done.await
             .unwrap_or_else(|_| Err("journal writer stopped".to_string()))

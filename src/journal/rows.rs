@@ -174,6 +174,32 @@ impl Journal {
         })
     }
 
+    /// A batch the API refused as a whole is sent again in parts: each part of `parts` becomes
+    /// a batch of its own (a new number past every batch of the run), and its rows `pending`,
+    /// durably — nothing of the refused call was sent, so a crash now repeats nothing. Returns
+    /// the parts' batch numbers.
+    pub fn split_batches(&mut self, parts: &[Vec<u64>]) -> Result<Vec<i64>, JournalError> {
+        self.conn
+            .pragma_update(None, "synchronous", "FULL")
+            .map_err(self.err())?;
+        let mut numbers = Vec::with_capacity(parts.len());
+        self.in_transaction(|tx| {
+            let mut next: i64 =
+                tx.query_row("SELECT coalesce(max(batch), 0) FROM rows", [], |r| r.get(0))?;
+            let mut st =
+                tx.prepare_cached("UPDATE rows SET status = 'pending', batch = ?2 WHERE row = ?1")?;
+            for part in parts {
+                next += 1;
+                for r in part {
+                    st.execute(params![*r as i64, next])?;
+                }
+                numbers.push(next);
+            }
+            Ok(())
+        })?;
+        Ok(numbers)
+    }
+
     /// After a crash: rows left in flight become `pending` (idempotent operations: safe to send
     /// again) or `unknown` (non-idempotent: they may have happened). Returns how many.
     pub fn settle_inflight(&mut self, idempotent: bool) -> Result<usize, JournalError> {
