@@ -101,9 +101,9 @@ impl std::str::FromStr for Wait {
 /// Options shared by every command that sends requests.
 #[derive(Debug, Clone, Args)]
 pub struct RunOptions {
-    /// Calls per second to the API, all workers together, retries included [default: 5].
+    /// Calls per second to the API, all workers together, retries included, or `auto`: start at 5, rise while no 429 comes, hold at the quota the first 429 names [default: 5].
     #[arg(long, allow_negative_numbers = true)]
-    pub rate: Option<f64>,
+    pub rate: Option<crate::model::Rate>,
     /// Requests in flight at most, fixed [default: 256 workers, with as many in flight as the answered latency needs: 2 x rate x latency, at least 4 x rate, 8..=256].
     #[arg(long, allow_negative_numbers = true)]
     pub concurrency: Option<usize>,

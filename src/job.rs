@@ -29,7 +29,8 @@ pub struct JobFile {
     /// May hold `{date}` `{time}` (local) and `{utcdate}` `{utctime}`.
     pub run_dir: Option<String>,
     pub endpoint: Option<String>,
-    pub rate: Option<f64>,
+    /// Calls per second, or `"auto"`.
+    pub rate: Option<crate::model::Rate>,
     /// The SIM card list's rate (inventory), default 1.
     pub list_rate: Option<f64>,
     pub concurrency: Option<usize>,

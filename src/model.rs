@@ -113,3 +113,77 @@ impl fmt::Display for Outcome {
         f.write_str(self.as_str())
     }
 }
+
+/// `--rate`: calls per second, or `auto` (start at [`Rate::AUTO_START`], rise while no 429
+/// comes, and hold at the quota the first 429 names). Stored and read as a number or `"auto"`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Rate {
+    PerSecond(f64),
+    Auto,
+}
+
+impl Rate {
+    /// Where `--rate auto` starts: the default quota, which no account is below.
+    pub const AUTO_START: f64 = 5.0;
+
+    /// The calls per second to start at.
+    pub fn start(self) -> f64 {
+        match self {
+            Rate::PerSecond(r) => r,
+            Rate::Auto => Rate::AUTO_START,
+        }
+    }
+
+    pub fn is_auto(self) -> bool {
+        self == Rate::Auto
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rate::PerSecond(r) => write!(f, "{r}"),
+            Rate::Auto => f.write_str("auto"),
+        }
+    }
+}
+
+impl FromStr for Rate {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Rate, String> {
+        if s.eq_ignore_ascii_case("auto") {
+            return Ok(Rate::Auto);
+        }
+        match s.parse::<f64>() {
+            Ok(r) if r.is_finite() && r > 0.0 => Ok(Rate::PerSecond(r)),
+            _ => Err(format!(
+                "{s}: must be a positive number of calls per second, or auto"
+            )),
+        }
+    }
+}
+
+impl Serialize for Rate {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Rate::PerSecond(r) => s.serialize_f64(*r),
+            Rate::Auto => s.serialize_str("auto"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Rate, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(f64),
+            Word(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Number(r) => Ok(Rate::PerSecond(r)),
+            Raw::Word(w) => w.parse().map_err(serde::de::Error::custom),
+        }
+    }
+}

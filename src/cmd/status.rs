@@ -108,10 +108,13 @@ pub fn run(args: StatusArgs) -> Result<i32, Failure> {
         crate::out!("eta:        {}", eta.map_or("-".into(), human_duration));
         let set = crate::run::settings::effective(&meta.settings);
         crate::out!(
-            "settings:   rate {}/s, concurrency {}, max attempts {}, timeout {}s, max failure rate {} once {} rows finished",
-            set["rate"], set["concurrency"].as_str().map_or_else(|| set["concurrency"].to_string(), str::to_string), set["max_attempts"], set["timeout_secs"],
+            "settings:   rate {}, concurrency {}, max attempts {}, timeout {}s, max failure rate {} once {} rows finished",
+            set["rate"].as_f64().map_or_else(|| "auto".to_string(), |r| format!("{r}/s")), set["concurrency"].as_str().map_or_else(|| set["concurrency"].to_string(), str::to_string), set["max_attempts"], set["timeout_secs"],
             set["max_failure_rate"], set["failure_min_rows"]
         );
+        if let Some(q) = meta.settings.quota {
+            crate::out!("quota:      {q} calls/s, as the gateway named it in a 429; resume carries on at it");
+        }
         crate::out!("started:    {}", meta.created_at);
         crate::out!("updated:    {}", last.unwrap_or_else(|| "-".into()));
         for t in &top_errors {

@@ -28,8 +28,12 @@ use tokio::sync::{mpsc, watch};
 /// How hard to push, from the command line or the job file.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    /// Requests per second to the operation's API, retries included.
+    /// Requests per second to the operation's API, retries included; where `--rate auto`
+    /// starts.
     pub rate: f64,
+    /// `--rate auto`: the pacer rises from `rate` while no 429 comes and holds at the quota
+    /// the first one names.
+    pub auto_rate: bool,
     /// Workers, and so requests in flight at most.
     pub concurrency: usize,
     /// `--concurrency` was given: the in-flight window is fixed at it instead of following
@@ -179,7 +183,10 @@ pub async fn run(
     let (writer, writer_thread) = writer::Writer::start(journal, ledger);
     let (stop_tx, _) = watch::channel(None);
     let shared = Arc::new(Shared {
-        pacer: Pacer::new(op.name(), cfg.rate),
+        pacer: match cfg.auto_rate {
+            true => Pacer::auto(op.name(), cfg.rate),
+            false => Pacer::new(op.name(), cfg.rate),
+        },
         window: window::Window::new(cfg.rate, cfg.concurrency, cfg.fixed_concurrency),
         op,
         client,

@@ -120,6 +120,9 @@ pub(super) async fn work(shared: &Shared, unit: &[crate::journal::Pending]) -> O
         }
         if answered {
             shared.auth_confirmed.store(true, Relaxed);
+            if shared.cfg.auto_rate {
+                shared.window.set_rate(shared.pacer.rate());
+            }
             shared.window.answered(latency);
         }
         // `gate` is held until this try's decision is taken: after a 401 the run is stopped

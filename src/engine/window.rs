@@ -21,7 +21,6 @@ const HEADROOM: f64 = 2.0;
 const FLOOR_SECS: f64 = 4.0;
 
 pub struct Window {
-    rate: f64,
     /// The most in flight: the number of workers.
     max: usize,
     /// The least in flight (`--concurrency` given: `max`).
@@ -33,6 +32,8 @@ pub struct Window {
 }
 
 struct Sizing {
+    /// The pacer's rate (it moves under `--rate auto`).
+    rate: f64,
     limit: usize,
     /// Permits still to be taken away as requests end, after the window narrowed below what
     /// was in flight.
@@ -71,11 +72,11 @@ impl Window {
             ((rate * FLOOR_SECS).ceil() as usize).clamp(8, 256).min(max)
         };
         Window {
-            rate,
             max,
             floor,
             places: Semaphore::new(floor),
             sizing: Mutex::new(Sizing {
+                rate,
                 limit: floor,
                 debt: 0,
                 latency: None,
@@ -101,6 +102,11 @@ impl Window {
         }
     }
 
+    /// The pacer's rate changed (`--rate auto`): the next answer sizes the window for it.
+    pub fn set_rate(&self, rate: f64) {
+        self.sizing.lock().expect("window sizing").rate = rate;
+    }
+
     /// An answer arrived after `latency` (not a timeout, not a lost connection): the window
     /// follows the average.
     pub fn answered(&self, latency: Duration) {
@@ -111,7 +117,7 @@ impl Window {
         let mut s = self.sizing.lock().expect("window sizing");
         let avg = s.latency.map_or(secs, |a| a + ALPHA * (secs - a));
         s.latency = Some(avg);
-        let want = ((self.rate * avg * HEADROOM).ceil() as usize).clamp(self.floor, self.max);
+        let want = ((s.rate * avg * HEADROOM).ceil() as usize).clamp(self.floor, self.max);
         if want > s.limit {
             let grow = want - s.limit;
             let forgiven = grow.min(s.debt);

@@ -298,6 +298,17 @@ pub trait Operation: Send + Sync + 'static {
     ) -> OpFuture<'a>;
 }
 
+/// A listing job's `rate`: a number; `auto` finds a sending run's quota and has no meaning for
+/// a listing's few calls.
+pub fn listing_rate(rate: Option<crate::model::Rate>) -> Result<Option<f64>, String> {
+    match rate {
+        Some(crate::model::Rate::Auto) => {
+            Err("key `rate`: auto is for sending runs; give a listing a number".to_string())
+        }
+        r => Ok(r.map(crate::model::Rate::start)),
+    }
+}
+
 /// A listing's options from a resolved job. A listing has no run dir: its report goes to
 /// `report`, or to `<name>.csv` inside the job's `run_dir`.
 pub fn list_options(b: &BatchArgs, name: &str) -> Result<ListOptions, String> {

@@ -73,7 +73,7 @@ fn from_job(p: &JobParts) -> Result<Command, String> {
         pool: pool.id,
         billing_cycle,
         cid: pool.cid.clone(),
-        rate: p.batch.run.rate,
+        rate: super::listing_rate(p.batch.run.rate)?,
         list: super::list_options(&p.batch, SPEC.name)?,
     }))
 }

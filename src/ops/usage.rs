@@ -35,7 +35,7 @@ fn from_job(p: &JobParts) -> Result<Command, String> {
     Ok(Command::Usage(UsageArgs {
         inputs: p.batch.inputs.clone(),
         column: p.batch.column.clone(),
-        rate: p.batch.run.rate,
+        rate: super::listing_rate(p.batch.run.rate)?,
         list_rate: p.args.list_rate.or(p.list_rate),
         list: super::list_options(&p.batch, SPEC.name)?,
     }))

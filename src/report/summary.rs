@@ -353,7 +353,7 @@ impl Summary {
         if let Some(q) = self.quota_found {
             let _ = writeln!(
                 s,
-                "quota is {q} calls/s, not the rate asked for: the gateway said so in its 429; \
+                "quota is {q} calls/s: the gateway named it in a 429; \
                  the pacer adopted it and resume keeps it"
             );
         }

@@ -53,6 +53,7 @@ pub async fn drive(d: Drive) -> Result<i32, Failure> {
         endpoint = %d.client.endpoint(),
         rows = todo,
         rate = d.cfg.rate,
+        auto_rate = d.cfg.auto_rate,
         concurrency = d.cfg.concurrency,
         "starting"
     );
@@ -94,10 +95,10 @@ pub async fn drive(d: Drive) -> Result<i32, Failure> {
         .quota_milli
         .load(std::sync::atomic::Ordering::Relaxed) as f64
         / 1000.0;
-    if quota > 0.0 && quota < d.cfg.rate {
+    if quota > 0.0 && (quota < d.cfg.rate || d.cfg.auto_rate) {
         if let Ok(mut meta) = journal.meta() {
             meta.settings.quota = Some(quota);
-            meta.settings.rate = Some(quota);
+            meta.settings.rate = Some(crate::model::Rate::PerSecond(quota));
             if let Err(e) = journal.set_meta(&meta) {
                 tracing::warn!("the quota found is not kept for resume: {e}");
             }

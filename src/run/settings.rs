@@ -4,6 +4,7 @@
 use crate::cli::RunOptions;
 use crate::engine::{EngineConfig, DEFAULT_CONCURRENCY};
 use crate::exit::Failure;
+use crate::model::Rate;
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
@@ -18,7 +19,8 @@ pub fn engine_config(o: &RunOptions) -> Result<EngineConfig, Failure> {
     if let Some(r) = &o.report {
         crate::report::ReportDest::check_arg(r).map_err(Failure::usage)?;
     }
-    let rate = o.rate.unwrap_or(DEFAULT_RATE);
+    let asked = o.rate.unwrap_or(Rate::PerSecond(DEFAULT_RATE));
+    let rate = asked.start();
     if !(rate.is_finite() && rate > 0.0) {
         return Err(Failure::usage(format!(
             "--rate {rate}: must be a positive number"
@@ -40,6 +42,7 @@ pub fn engine_config(o: &RunOptions) -> Result<EngineConfig, Failure> {
     }
     Ok(EngineConfig {
         rate,
+        auto_rate: asked.is_auto(),
         concurrency,
         fixed_concurrency: o.concurrency.is_some(),
         max_attempts,
@@ -104,11 +107,12 @@ pub fn with_stored(o: &RunOptions, s: &crate::journal::Settings) -> RunOptions {
 /// The settings a `resume` would carry on with: the stored ones, defaults where none was given.
 pub fn effective(s: &crate::journal::Settings) -> serde_json::Value {
     serde_json::json!({
-        "rate": s.rate.unwrap_or(DEFAULT_RATE),
+        "rate": s.rate.unwrap_or(Rate::PerSecond(DEFAULT_RATE)),
         "concurrency": s.concurrency.map_or(serde_json::json!("auto"), |c| serde_json::json!(c)),
         "max_attempts": s.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS),
         "timeout_secs": s.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS),
         "max_failure_rate": s.max_failure_rate.unwrap_or(DEFAULT_MAX_FAILURE_RATE),
         "failure_min_rows": s.failure_min_rows.unwrap_or(DEFAULT_FAILURE_MIN_ROWS),
+        "quota_found": s.quota,
     })
 }

@@ -75,13 +75,24 @@ fn plan_text(
     cfg: &EngineConfig,
 ) -> String {
     let to_send = stats.valid - skipped.min(stats.valid);
-    let calls = if run.op.batch_size().is_some() {
+    // A run without input (an SMS to a whole order) is one call for its one row.
+    let whole = run.args.inputs.is_empty() && run.op.no_input_row().is_some();
+    let calls = if run.op.batch_size().is_some() || whole {
         stats.batches
     } else {
         to_send
     };
+    let rate = if cfg.auto_rate {
+        format!(
+            "auto (from {}/s, rising until a 429 names the quota)",
+            cfg.rate
+        )
+    } else {
+        format!("{}/s", cfg.rate)
+    };
+    let at = if cfg.auto_rate { "at most" } else { "at least" };
     format!(
-        "plan: {op}{reh}\n  endpoint:    {endpoint}\n  what:        {what}\n  rows:        {rows} (valid {valid}, invalid {invalid}, duplicate {dup})\n  calls:       {calls} x {ep}\n  rate:        {rate}/s, concurrency {conc}\n  expected:    {dur} at least\n",
+        "plan: {op}{reh}\n  endpoint:    {endpoint}\n  what:        {what}\n  rows:        {rows} (valid {valid}, invalid {invalid}, duplicate {dup})\n  calls:       {calls} x {ep}\n  rate:        {rate}, concurrency {conc}\n  expected:    {dur} {at}\n",
         op = run.op.name(),
         reh = if run.args.send.rehearse { " (REHEARSAL against the built-in simulator)" } else { "" },
         what = run.op.describe(to_send, stats.batches),
@@ -90,7 +101,6 @@ fn plan_text(
         invalid = stats.invalid,
         dup = stats.duplicate,
         ep = run.op.spec().endpoint,
-        rate = cfg.rate,
         conc = cfg.concurrency,
         dur = human_duration(calls as f64 / cfg.rate),
     )
