@@ -102,3 +102,104 @@ async fn gb18030_and_utf16_files_are_read_and_their_chinese_columns_reach_the_re
         }
     }
 }
+
+/// A workbook as Excel saves it: a header row, ICCIDs as text, one ICCID typed in as a number
+/// (Excel keeps 15 digits of it), and a Chinese column.
+fn workbook_with_one_number(path: &std::path::Path, ids: &[String]) {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.write_string(0, 0, "iccid").unwrap();
+    sheet.write_string(0, 1, "站点").unwrap();
+    for (n, id) in ids.iter().enumerate() {
+        let r = n as u32 + 1;
+        if n == 2 {
+            sheet
+                .write_number(r, 0, id.parse::<f64>().unwrap())
+                .unwrap();
+        } else {
+            sheet.write_string(r, 0, id.as_str()).unwrap();
+        }
+        sheet.write_string(r, 1, format!("武汉仓库{n}")).unwrap();
+    }
+    book.save(path).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_xlsx_input_sends_its_text_iccids_and_names_the_one_excel_rounded() {
+    use calamine::{open_workbook, Data, Reader, Xlsx};
+    let sim = start_sim(SimConfig::default()).await;
+    let dir = tempdir();
+    let ids = first_iccids(&sim, 6);
+    let input = dir.path().join("cards.xlsx");
+    workbook_with_one_number(&input, &ids);
+    let run_dir = dir.path().join("run");
+    let ran = run(batch("check-real-name", &input, &sim, &run_dir, 500)).await;
+    assert_eq!(ran.code, 1, "one invalid row: {}", ran.stderr);
+
+    let stats = sim.stats();
+    assert_eq!(
+        calls_total(&stats, "real-named"),
+        5,
+        "the five text ICCIDs, once each"
+    );
+    let rows = read_report(&run_dir.join("report.csv"));
+    assert_eq!(rows.len(), 6);
+    for (n, r) in rows.iter().enumerate() {
+        assert_eq!(r["站点"], format!("武汉仓库{n}"));
+        if n == 2 {
+            assert_eq!(r["status"], "invalid");
+            assert!(
+                r["error_msg"].contains("Excel rounded") && r["error_msg"].contains("as Text"),
+                "{}",
+                r["error_msg"]
+            );
+        } else {
+            assert_eq!(r["status"], "ok", "{r:?}");
+            assert_eq!(r["iccid"], ids[n]);
+        }
+    }
+
+    // The .xlsx report: ICCIDs are text cells equal to the input, and a summary sheet.
+    let out = bare()
+        .arg("report")
+        .arg(&run_dir)
+        .arg("--report")
+        .arg(dir.path().join("report.xlsx"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut book: Xlsx<_> = open_workbook(dir.path().join("report.xlsx")).unwrap();
+    assert_eq!(book.sheet_names(), ["report", "summary"]);
+    let sheet = book.worksheet_range("report").unwrap();
+    let header: Vec<String> = sheet
+        .rows()
+        .next()
+        .unwrap()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    let iccid = header.iter().position(|h| h == "iccid").unwrap();
+    let status = header.iter().position(|h| h == "status").unwrap();
+    let body: Vec<&[Data]> = sheet.rows().skip(1).collect();
+    assert_eq!(body.len(), 6);
+    for (n, row) in body.iter().enumerate() {
+        assert_eq!(row[status], Data::String(rows[n]["status"].clone()));
+        if n != 2 {
+            assert_eq!(
+                row[iccid],
+                Data::String(ids[n].clone()),
+                "row {n}: text, as given"
+            );
+        }
+    }
+    let summary = book.worksheet_range("summary").unwrap();
+    let rows_line = summary
+        .rows()
+        .find(|r| r[0] == Data::String("rows".into()))
+        .expect("a rows line");
+    assert_eq!(rows_line[1], Data::Float(6.0));
+}

@@ -20,6 +20,7 @@
 mod csv;
 mod iccid;
 mod json;
+mod sheet;
 
 pub use iccid::{validate_iccid, validate_sim_card_id, Dedupe};
 
@@ -202,6 +203,16 @@ impl Inputs {
             if meta.is_dir() {
                 return Err(InputError::unreadable(path, None, "is a directory"));
             }
+            if sheet::is_spreadsheet(Path::new(path)) {
+                drop(file);
+                inputs.push_back(Pending {
+                    name: path.clone(),
+                    reader: Box::new(io::Cursor::new(sheet::first_sheet_as_csv(path)?)),
+                    format: Some(Format::Csv),
+                    decoded: true,
+                });
+                continue;
+            }
             inputs.push_back(Pending {
                 name: path.clone(),
                 reader: Box::new(file),
@@ -353,6 +364,13 @@ fn start(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(InputError::io(&p.name, Some(1), e)),
         }
+    }
+    if prefix.starts_with(b"PK\x03\x04") || prefix.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) {
+        return Err(InputError::unreadable(
+            &p.name,
+            None,
+            "is a spreadsheet, not text: give it its .xlsx (or .xls) name, or save it as CSV",
+        ));
     }
     // UTF-16 with a byte-order mark (Excel's "Unicode text"), or bytes that are not UTF-8
     // (GB18030 / GBK, the default of Chinese Windows): decoded to UTF-8 as they are read, and

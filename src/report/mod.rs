@@ -8,7 +8,7 @@
 //!
 //! - [`layout`] decides the columns and each row's typed cells (and maps the journal-only
 //!   `inflight` status);
-//! - [`writer`] prints them as CSV, a JSON array or JSON Lines;
+//! - [`writer`] prints them as CSV, a JSON array, JSON Lines or an Excel workbook;
 //! - [`summary`] is the run's totals: `summary.json` and the lines printed to stderr.
 
 pub mod explain;
@@ -33,10 +33,13 @@ pub enum ReportFormat {
     Csv,
     Json,
     Jsonl,
+    /// An Excel workbook: the report sheet and a summary sheet.
+    Xlsx,
 }
 
 impl ReportFormat {
-    /// `.json` → JSON, `.jsonl` → JSON Lines, anything else (`.csv` included) → CSV.
+    /// `.json` → JSON, `.jsonl` → JSON Lines, `.xlsx` → a workbook, anything else (`.csv`
+    /// included) → CSV.
     pub fn from_path(path: &Path) -> ReportFormat {
         match path
             .extension()
@@ -46,6 +49,7 @@ impl ReportFormat {
         {
             Some("json") => ReportFormat::Json,
             Some("jsonl") => ReportFormat::Jsonl,
+            Some("xlsx") => ReportFormat::Xlsx,
             _ => ReportFormat::Csv,
         }
     }
@@ -73,9 +77,9 @@ impl ReportDest {
             .and_then(|e| e.to_str())
             .map(|e| e.to_ascii_lowercase());
         match ext.as_deref() {
-            None | Some("csv" | "json" | "jsonl") => Ok(()),
+            None | Some("csv" | "json" | "jsonl" | "xlsx") => Ok(()),
             Some(other) => Err(format!(
-                "--report {arg}: .{other} is not a report format; use .csv, .json or .jsonl (or - for stdout)"
+                "--report {arg}: .{other} is not a report format; use .csv, .xlsx, .json or .jsonl (or - for stdout)"
             )),
         }
     }
@@ -239,6 +243,12 @@ fn write_rows<W: Write>(
             Ok(())
         })
         .map_err(RowsError::Journal)??;
+    if format == ReportFormat::Xlsx {
+        let dir = journal.path().parent().unwrap_or(Path::new("."));
+        let summary =
+            summary::Summary::build(journal, dir).map_err(|e| io::Error::other(e.to_string()))?;
+        sink.summary(&serde_json::to_value(&summary).map_err(io::Error::other)?)?;
+    }
     let out = sink.finish()?;
     Ok((stats, out))
 }

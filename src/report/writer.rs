@@ -1,7 +1,11 @@
-//! The three report formats over any `Write`: CSV (via the `csv` crate, so commas, quotes and
-//! newlines in a field are quoted correctly), one JSON array, and JSON Lines. Every format writes
-//! a row as soon as it gets it — the JSON array too, as `[`, objects joined by `,\n`, `]` — so a
-//! million-row report never sits in memory.
+//! The report formats over any `Write`: CSV (via the `csv` crate, so commas, quotes and
+//! newlines in a field are quoted correctly), one JSON array, JSON Lines, and an Excel workbook.
+//! Every format writes a row as soon as it gets it — the JSON array too, as `[`, objects joined
+//! by `,\n`, `]`; the workbook's sheet through `rust_xlsxwriter`'s constant-memory mode, which
+//! spills rows to a temporary file — so a million-row report never sits in memory.
+//!
+//! In the workbook, card numbers (ICCID, cid, MSISDN, IMEI) are text cells, never numbers Excel
+//! would round, and a second sheet `summary` holds the run's totals.
 //!
 //! A rehearsal run is marked on every row: a last `rehearsal` column holding `REHEARSAL` in CSV,
 //! `"rehearsal": true` in JSON / JSON Lines, so a rehearsal report can never pass for a real one.
@@ -58,6 +62,19 @@ pub enum Sink<W: Write> {
         out: W,
         columns: Vec<String>,
     },
+    Xlsx {
+        book: Box<rust_xlsxwriter::Workbook>,
+        /// The next sheet row (0 is the header).
+        row: u32,
+        out: W,
+    },
+}
+
+/// The rows an `.xlsx` sheet holds, its header included.
+const XLSX_MAX_ROWS: u32 = 1_048_576;
+
+fn xlsx_err(e: rust_xlsxwriter::XlsxError) -> io::Error {
+    io::Error::other(format!("cannot write the workbook: {e}"))
 }
 
 impl<W: Write> Sink<W> {
@@ -87,6 +104,24 @@ impl<W: Write> Sink<W> {
                 }
             }
             ReportFormat::Jsonl => Sink::Jsonl { out, columns },
+            ReportFormat::Xlsx => {
+                let mut book = Box::new(rust_xlsxwriter::Workbook::new());
+                let bold = rust_xlsxwriter::Format::new().set_bold();
+                let sheet = book
+                    .add_worksheet_with_constant_memory()
+                    .map_err(xlsx_err)?;
+                sheet.set_name("report").map_err(xlsx_err)?;
+                if rehearsal {
+                    columns.push("rehearsal".to_string());
+                }
+                for (i, c) in columns.iter().enumerate() {
+                    sheet
+                        .write_string_with_format(0, i as u16, c, &bold)
+                        .map_err(xlsx_err)?;
+                }
+                sheet.set_freeze_panes(1, 0).map_err(xlsx_err)?;
+                Sink::Xlsx { book, row: 1, out }
+            }
         })
     }
 
@@ -130,7 +165,66 @@ impl<W: Write> Sink<W> {
                 serde_json::to_writer(&mut *out, &obj)?;
                 out.write_all(b"\n")?;
             }
+            Sink::Xlsx { book, row, .. } => {
+                if *row >= XLSX_MAX_ROWS {
+                    return Err(io::Error::other(format!(
+                        "an .xlsx sheet holds at most {} rows; write this report as .csv",
+                        XLSX_MAX_ROWS - 1
+                    )));
+                }
+                let sheet = book.worksheet_from_index(0).map_err(xlsx_err)?;
+                let r = *row;
+                for (i, c) in cells.iter().enumerate() {
+                    let col = i as u16;
+                    match c {
+                        Cell::Null => continue,
+                        Cell::Str(s) => sheet.write_string(r, col, s.as_str()),
+                        Cell::Int(v) if v.unsigned_abs() < 1 << 53 => {
+                            sheet.write_number(r, col, *v as f64)
+                        }
+                        Cell::Int(v) => sheet.write_string(r, col, v.to_string()),
+                        Cell::Float(v) => sheet.write_number(r, col, *v),
+                        Cell::Bool(b) => sheet.write_boolean(r, col, *b),
+                    }
+                    .map_err(xlsx_err)?;
+                }
+                if rehearsal {
+                    sheet
+                        .write_string(r, cells.len() as u16, "REHEARSAL")
+                        .map_err(xlsx_err)?;
+                }
+                *row += 1;
+            }
         }
+        Ok(())
+    }
+
+    /// A workbook's second sheet: the run's summary as `key, value` rows (lists and tables as
+    /// JSON text). Other formats have `summary.json` beside them and ignore this.
+    pub fn summary(&mut self, summary: &serde_json::Value) -> io::Result<()> {
+        let Sink::Xlsx { book, .. } = self else {
+            return Ok(());
+        };
+        let sheet = book.add_worksheet();
+        sheet.set_name("summary").map_err(xlsx_err)?;
+        let Some(fields) = summary.as_object() else {
+            return Ok(());
+        };
+        for (i, (k, v)) in fields.iter().enumerate() {
+            let r = i as u32;
+            sheet.write_string(r, 0, k.as_str()).map_err(xlsx_err)?;
+            match v {
+                serde_json::Value::Null => Ok(&mut *sheet),
+                serde_json::Value::Bool(b) => sheet.write_boolean(r, 1, *b),
+                serde_json::Value::Number(n) => {
+                    sheet.write_number(r, 1, n.as_f64().unwrap_or_default())
+                }
+                serde_json::Value::String(s) => sheet.write_string(r, 1, s.as_str()),
+                other => sheet.write_string(r, 1, other.to_string()),
+            }
+            .map_err(xlsx_err)?;
+        }
+        sheet.set_column_width(0, 24).map_err(xlsx_err)?;
         Ok(())
     }
 
@@ -143,6 +237,12 @@ impl<W: Write> Sink<W> {
                 out
             }
             Sink::Jsonl { out, .. } => out,
+            Sink::Xlsx {
+                mut book, mut out, ..
+            } => {
+                out.write_all(&book.save_to_buffer().map_err(xlsx_err)?)?;
+                out
+            }
         };
         out.flush()?;
         Ok(out)
