@@ -122,7 +122,7 @@ pub struct RunOptions {
     /// Read the IAM token (sent as X-Auth-Token) from this file; re-read once after a 401.
     #[arg(long)]
     pub token_file: Option<PathBuf>,
-    /// Report path; .csv, .json or .jsonl picks the format; - is stdout [default: RUN_DIR/report.csv].
+    /// Report path; .csv, .xlsx, .json or .jsonl picks the format; - is stdout [default: RUN_DIR/report.csv].
     #[arg(long)]
     pub report: Option<String>,
 }
@@ -332,7 +332,7 @@ pub struct StatusArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ReportArgs {
     pub run_dir: PathBuf,
-    /// Report path; .csv, .json or .jsonl picks the format; - is stdout [default: RUN_DIR/report.csv].
+    /// Report path; .csv, .xlsx, .json or .jsonl picks the format; - is stdout [default: RUN_DIR/report.csv].
     #[arg(long)]
     pub report: Option<String>,
 }
@@ -405,7 +405,7 @@ pub struct ListOptions {
     /// Read the IAM token (sent as X-Auth-Token) from this file; re-read once after a 401.
     #[arg(long)]
     pub token_file: Option<PathBuf>,
-    /// Report path; .csv, .json or .jsonl picks the format; - is stdout [default: <command>-<local time>.csv].
+    /// Report path; .csv, .xlsx, .json or .jsonl picks the format; - is stdout [default: <command>-<local time>.csv].
     #[arg(long)]
     pub report: Option<String>,
 }

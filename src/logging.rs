@@ -12,6 +12,15 @@ use tracing_subscriber::EnvFilter;
 
 static BAR: OnceLock<ProgressBar> = OnceLock::new();
 static FORMAT: OnceLock<LogFormat> = OnceLock::new();
+static SETTINGS: OnceLock<LogSettings> = OnceLock::new();
+
+/// The settings [`init`] installed (the defaults before it ran).
+pub fn settings() -> LogSettings {
+    SETTINGS.get().copied().unwrap_or(LogSettings {
+        verbosity: 0,
+        format: LogFormat::Text,
+    })
+}
 
 /// Whether stderr carries JSON lines (then the end-of-run summary is one JSON line too).
 pub fn json_logs() -> bool {
@@ -72,6 +81,7 @@ pub const PROGRESS_TARGET: &str = "gslbatch::progress";
 
 pub fn init(s: LogSettings) {
     let _ = FORMAT.set(s.format);
+    let _ = SETTINGS.set(s);
     let level = match s.verbosity {
         i8::MIN..=-3 => "trace",
         -2 => "debug",

@@ -7,6 +7,7 @@ use gslbatch::simulator::{InventoryCard, SimConfig, Simulator};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 fn inventory(sim: &Simulator, report: &Path, list_rate: u32) -> Command {
     let mut cmd = gsl();
@@ -441,4 +442,45 @@ async fn a_refused_signature_exits_3_with_the_clock_hint() {
     assert!(ran.stderr.contains("the local clock is"), "{}", ran.stderr);
     assert!(!ran.stderr.contains("not-the-secret"), "{}", ran.stderr);
     assert!(!report.exists(), "no report from a refused listing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inventory_interrupted_by_sigint_leaves_a_partial_report_marked_incomplete() {
+    let sim = start_sim(SimConfig {
+        cards: 3000,
+        list_rate: Some(2),
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempdir();
+    let report = dir.path().join("fleet.csv");
+    // An older report stays as it was: the partial one goes beside it.
+    std::fs::write(&report, "older report\n").unwrap();
+    let mut child = spawn_logged(inventory(&sim, &report, 2), dir.path(), "inv");
+    wait_until("two pages listed", Duration::from_secs(20), || {
+        calls(&sim.stats(), "sim-cards", "ok") >= 2
+    })
+    .await;
+    signal(&child, "INT");
+    let code = wait_exit(&mut child, Duration::from_secs(20)).await;
+    let err = std::fs::read_to_string(dir.path().join("inv.err")).unwrap();
+    assert_eq!(code, 130, "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(std::fs::read_to_string(&report).unwrap(), "older report\n");
+    let partial = dir.path().join("fleet.partial.csv");
+    let rows = read_report(&partial);
+    let pages = calls(&sim.stats(), "sim-cards", "ok") as usize;
+    assert!(
+        !rows.is_empty() && rows.len() < 3000 && rows.len() <= pages * 500,
+        "{} rows after {pages} pages",
+        rows.len()
+    );
+    let known: HashSet<String> = sim.cards().iter().map(|c| c.iccid.clone()).collect();
+    assert!(rows.iter().all(|r| known.contains(&r["iccid"])));
+    assert!(
+        err.contains("interrupted after")
+            && err.contains("incomplete")
+            && err.contains("fleet.partial.csv"),
+        "{err}"
+    );
 }

@@ -268,6 +268,9 @@ pub async fn run(args: InventoryArgs) -> Result<i32, Failure> {
         args.list.report.as_deref(),
         crate::ops::inventory::SPEC.name,
     );
+    // A signal ends the listing with what was listed so far, in a partial report.
+    let stop = crate::run::signals::shutdown("no partial report was written");
+    let progress = listing::Listed::start("inventory");
     let t0 = Instant::now();
     let mut flags = Flags::default();
     let mut tags: Option<bool> = None;
@@ -289,7 +292,16 @@ pub async fn run(args: InventoryArgs) -> Result<i32, Failure> {
         _ => None,
     };
     let lookups = look_up.as_ref().map_or(0, Vec::len);
+    if let Ok((count, cards)) = &first {
+        let total = match lookups {
+            0 => (*count).max(0) as u64,
+            n => (cards.len() + n) as u64,
+        };
+        progress.set_total(total);
+    }
+    let counted = &progress;
     let mut on_page = |cards: Vec<SimCard>| {
+        counted.add(cards.len());
         // The first page decides whether the report has a tag_names column.
         let tags = *tags.get_or_insert_with(|| cards.iter().any(|c| c.tag_names.is_some()));
         for c in &cards {
@@ -308,13 +320,25 @@ pub async fn run(args: InventoryArgs) -> Result<i32, Failure> {
             }
         }
     };
-    let listed = match (first, look_up) {
-        (Err(e), _) => Ok(Err(e)),
-        (Ok((_, cards)), Some(keys)) => match on_page(cards) {
-            Ok(()) => pager.each_lookup(keys, lookup, on_page).await,
-            Err(f) => Err(f),
-        },
-        (Ok(first), None) => pager.pages_after(fetch, first, on_page).await,
+    let paging = &pager;
+    let listing = async move {
+        match (first, look_up) {
+            (Err(e), _) => Ok(Err(e)),
+            (Ok((_, cards)), Some(keys)) => match on_page(cards) {
+                Ok(()) => paging.each_lookup(keys, lookup, on_page).await,
+                Err(f) => Err(f),
+            },
+            (Ok(first), None) => paging.pages_after(fetch, first, on_page).await,
+        }
+    };
+    let listed = tokio::select! {
+        listed = listing => Some(listed),
+        () = stop => None,
+    };
+    let (got, of) = (progress.listed(), progress.total());
+    progress.finish();
+    let Some(listed) = listed else {
+        return interrupted(out, join, &dest, tags.unwrap_or(false), rehearsal, got, of);
     };
     let what = format!("inventory{}", filters_text(&args));
     match listed {
@@ -356,7 +380,7 @@ pub async fn run(args: InventoryArgs) -> Result<i32, Failure> {
                 format!("per-card real-name checks would take {} calls", flags.cards),
             )
         }
-        Some(j) => write_joined(j, &dest, tags, rehearsal, &filters_text(&args))?,
+        Some(j) => write_joined(j, &dest, tags, rehearsal, &filters_text(&args), false)?,
     };
     if rehearsal {
         crate::say!("{}", crate::report::summary::REHEARSAL_LINE);
@@ -368,13 +392,53 @@ pub async fn run(args: InventoryArgs) -> Result<i32, Failure> {
     Ok(code)
 }
 
-/// One row per input row, in input order; the exit code and a summary of the statuses.
+/// A signal cut the listing short: what was listed goes to the partial report (beside the
+/// destination, which stays as it was), and the exit code is 130. With an input, the rows
+/// whose card was not reached are `pending`.
+fn interrupted(
+    out: Option<ReportOut>,
+    join: Option<Join>,
+    dest: &crate::report::ReportDest,
+    tags: bool,
+    rehearsal: bool,
+    listed: u64,
+    total: u64,
+) -> Result<i32, Failure> {
+    let partial = match dest {
+        crate::report::ReportDest::Path(p) => {
+            crate::report::ReportDest::Path(crate::report::partial_path(p))
+        }
+        other => other.clone(),
+    };
+    let rows = match join {
+        Some(j) => {
+            write_joined(j, &partial, tags, rehearsal, "", true)?;
+            String::new()
+        }
+        None => {
+            let o = out
+                .unwrap_or_else(|| ReportOut::start(dest.clone(), card_columns(tags), rehearsal));
+            let (n, _) = o.commit_partial()?;
+            format!(" ({n} rows)")
+        }
+    };
+    crate::say!(
+        "inventory: interrupted after {listed} of {total} cards listed; the partial report{rows} \
+         is {partial} — incomplete: the list was not read to its end, {dest} was left as it was. \
+         Run the inventory again for the whole list."
+    );
+    Ok(exit::INTERRUPTED)
+}
+
+/// One row per input row, in input order; the exit code and a summary of the statuses. With
+/// `cut_short`, a card not found was not reached either: its row is `pending`, not `failed`.
 fn write_joined(
     j: Join,
     dest: &crate::report::ReportDest,
     tags: bool,
     rehearsal: bool,
     filters: &str,
+    cut_short: bool,
 ) -> Result<(i32, String), Failure> {
     let card_cols = card_columns(tags);
     let mut columns: Vec<String> = vec!["row".into(), "status".into(), "error_msg".into()];
@@ -401,6 +465,11 @@ fn write_joined(
             ),
             (Ok(k), None) => match &j.found[j.slots[k]] {
                 Some(c) => ("ok", None, Some(c)),
+                None if cut_short => (
+                    "pending",
+                    Some("not reached: the listing was interrupted".to_string()),
+                    None,
+                ),
                 None => ("failed", Some(format!("{NOT_IN_INVENTORY}{filters}")), None),
             },
         };

@@ -29,7 +29,9 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::io::{self, BufWriter, Write};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
 
 /// Rows per list call: the most the API allows.
 pub const PAGE_LIMIT: u32 = crate::gsl::paging::LIMIT;
@@ -278,7 +280,8 @@ pub fn query_failure(what: &str, err: &GslError, client: &Client) -> Failure {
 
 enum Msg {
     Rows(Vec<Vec<Cell>>),
-    Commit,
+    /// Put the report in place; `true`: it was cut short, and goes to its partial path.
+    Commit(bool),
 }
 
 /// A report being written on its own thread; see the module notes.
@@ -315,9 +318,20 @@ impl ReportOut {
     /// Finish the report and put it in place; the number of rows written.
     pub fn commit(mut self) -> Result<u64, Failure> {
         if let Some(tx) = self.tx.take() {
-            let _ = tx.send(Msg::Commit);
+            let _ = tx.send(Msg::Commit(false));
         }
         self.join()
+    }
+
+    /// The listing was cut short (a signal): what was listed goes to the partial path beside
+    /// the destination ([`report::partial_path`]), which stays as it was. The rows written, and
+    /// where they went.
+    pub fn commit_partial(mut self) -> Result<(u64, ReportDest), Failure> {
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.send(Msg::Commit(true));
+        }
+        let dest = partial_dest(&self.dest);
+        Ok((self.join()?, dest))
     }
 
     /// Give up: the destination stays as it was.
@@ -351,10 +365,10 @@ fn write_report(
         columns: &[String],
         rehearsal: bool,
         rx: &mpsc::Receiver<Msg>,
-    ) -> Result<(u64, W), RowsError> {
+    ) -> Result<(u64, W, bool), RowsError> {
         let mut sink = Sink::start(format, out, columns, rehearsal)?;
         let mut n = 0;
-        loop {
+        let partial = loop {
             match rx.recv() {
                 Ok(Msg::Rows(rows)) => {
                     for r in rows {
@@ -362,17 +376,19 @@ fn write_report(
                         n += 1;
                     }
                 }
-                Ok(Msg::Commit) => break,
+                Ok(Msg::Commit(partial)) => break partial,
                 // The command gave up: do not put a partial report in place.
                 Err(_) => return Err(io::Error::other("the listing did not finish").into()),
             }
-        }
-        Ok((n, sink.finish()?))
+        };
+        Ok((n, sink.finish()?, partial))
     }
     match dest {
-        ReportDest::Path(path) => report::atomic_write(path, |out: BufWriter<std::fs::File>| {
-            pump(dest.format(), out, columns, rehearsal, &rx)
-        })
+        ReportDest::Path(path) => report::atomic_write_or(
+            path,
+            &report::partial_path(path),
+            |out: BufWriter<std::fs::File>| pump(dest.format(), out, columns, rehearsal, &rx),
+        )
         .map_err(|e| e.to_string()),
         ReportDest::Stdout(format) => {
             match pump(
@@ -382,7 +398,7 @@ fn write_report(
                 rehearsal,
                 &rx,
             ) {
-                Ok((n, _)) => Ok(n),
+                Ok((n, _, _)) => Ok(n),
                 // The reader went away (`| head`): drain so the listing ends normally.
                 Err(RowsError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
                     while let Ok(Msg::Rows(_)) = rx.recv() {}
@@ -391,6 +407,85 @@ fn write_report(
                 Err(RowsError::Io(e)) => Err(format!("<stdout>: cannot write: {e}")),
                 Err(RowsError::Journal(e)) => Err(e.to_string()),
             }
+        }
+    }
+}
+
+/// Where a report cut short goes: beside the destination, or stdout as it was.
+fn partial_dest(dest: &ReportDest) -> ReportDest {
+    match dest {
+        ReportDest::Path(p) => ReportDest::Path(report::partial_path(p)),
+        other => other.clone(),
+    }
+}
+
+/// A listing's live progress: items listed of the count page 1 announced, on the TTY bar or
+/// in a progress line every 60 s (`GSL_PROGRESS_SECS`), as a run's.
+pub struct Listed {
+    listed: Arc<AtomicU64>,
+    total: Arc<AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Listed {
+    pub fn start(what: &'static str) -> Listed {
+        let (listed, total) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let bar = crate::logging::bar(crate::logging::settings(), 0);
+        let (l, t, b) = (listed.clone(), total.clone(), bar.clone());
+        let task = tokio::spawn(async move {
+            let started = Instant::now();
+            let mut last_log = Instant::now();
+            let every = crate::run::progress::log_every();
+            loop {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                let (n, of) = (l.load(Relaxed), t.load(Relaxed));
+                let per_sec = n as f64 / started.elapsed().as_secs_f64().max(0.001);
+                if let Some(b) = &b {
+                    b.set_length(of.max(n));
+                    b.set_position(n);
+                    b.set_message(format!("{what} · {per_sec:.0} listed/s"));
+                } else if last_log.elapsed() >= every {
+                    last_log = Instant::now();
+                    tracing::info!(
+                        target: crate::logging::PROGRESS_TARGET,
+                        listed = n,
+                        total = of,
+                        per_sec = per_sec.round(),
+                        "{what}: progress"
+                    );
+                }
+            }
+        });
+        Listed {
+            listed,
+            total,
+            task,
+            bar,
+        }
+    }
+
+    pub fn add(&self, n: usize) {
+        self.listed.fetch_add(n as u64, Relaxed);
+    }
+
+    /// What the list says it holds (page 1's `count`).
+    pub fn set_total(&self, n: u64) {
+        self.total.store(n, Relaxed);
+    }
+
+    pub fn listed(&self) -> u64 {
+        self.listed.load(Relaxed)
+    }
+
+    pub fn total(&self) -> u64 {
+        self.total.load(Relaxed)
+    }
+
+    pub fn finish(self) {
+        self.task.abort();
+        if let Some(b) = self.bar {
+            b.finish_and_clear();
         }
     }
 }

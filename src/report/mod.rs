@@ -259,6 +259,16 @@ pub(crate) fn atomic_write<T>(
     dest: &Path,
     f: impl FnOnce(BufWriter<File>) -> Result<(T, BufWriter<File>), RowsError>,
 ) -> Result<T, ReportError> {
+    atomic_write_or(dest, dest, |out| f(out).map(|(v, out)| (v, out, false)))
+}
+
+/// [`atomic_write`], but `f` may say (`true`) that what it wrote belongs at `alt` instead (a
+/// partial report beside the destination), leaving `dest` untouched.
+pub(crate) fn atomic_write_or<T>(
+    dest: &Path,
+    alt: &Path,
+    f: impl FnOnce(BufWriter<File>) -> Result<(T, BufWriter<File>, bool), RowsError>,
+) -> Result<T, ReportError> {
     let name = dest
         .file_name()
         .ok_or_else(|| ReportError::Io {
@@ -274,10 +284,11 @@ pub(crate) fn atomic_write<T>(
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let file = File::create(&tmp).map_err(ReportError::io(dest, "create a temporary file"))?;
     let result = (|| {
-        let (value, out) = f(BufWriter::new(file)).map_err(|e| match e {
+        let (value, out, to_alt) = f(BufWriter::new(file)).map_err(|e| match e {
             RowsError::Io(e) => ReportError::io(dest, "write")(e),
             RowsError::Journal(e) => e.into(),
         })?;
+        let dest = if to_alt { alt } else { dest };
         let file = out
             .into_inner()
             .map_err(|e| ReportError::io(dest, "write")(e.into_error()))?;
@@ -292,6 +303,19 @@ pub(crate) fn atomic_write<T>(
     }
     sync_dir(&dir)?;
     result
+}
+
+/// Where a report cut short goes: `cards.csv` → `cards.partial.csv`, beside it, so a script
+/// that reads `cards.csv` never mistakes it for the whole list.
+pub fn partial_path(dest: &Path) -> PathBuf {
+    let stem = dest
+        .file_stem()
+        .map_or_else(|| "report".into(), |s| s.to_string_lossy());
+    let name = match dest.extension() {
+        Some(ext) => format!("{stem}.partial.{}", ext.to_string_lossy()),
+        None => format!("{stem}.partial"),
+    };
+    dest.with_file_name(name)
 }
 
 /// Make the rename durable: on Unix a rename is only on disk once its directory is.

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 /// Seconds between progress lines without a bar, unless `GSL_PROGRESS_SECS` says otherwise.
 const LOG_EVERY_SECS: f64 = 60.0;
 
-fn log_every() -> Duration {
+pub(crate) fn log_every() -> Duration {
     std::env::var("GSL_PROGRESS_SECS")
         .ok()
         .and_then(|v| v.trim().parse::<f64>().ok())
