@@ -130,13 +130,31 @@ pub fn bar(s: LogSettings, total: u64) -> Option<ProgressBar> {
 }
 
 /// `eprintln!` that never panics: a closed or full stderr (`2>&-`, a pipe whose reader went
-/// away) loses the line, not the run's exit code.
+/// away) loses the line, not the run's exit code. With JSON logs the line is a JSON object like
+/// the log's, so a scheduler's log stays one JSON object a line.
 #[macro_export]
 macro_rules! say {
     ($($t:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), $($t)*);
+        $crate::logging::say_line(&format!($($t)*));
     }};
+}
+
+/// What [`say!`] prints: the line, or with JSON logs the line as the log's JSON shape (`error:`
+/// lines at level ERROR). A line that already is a JSON object goes as it is.
+pub fn say_line(line: &str) {
+    use std::io::Write as _;
+    let mut err = std::io::stderr().lock();
+    if json_logs() && !line.starts_with('{') {
+        let level = if line.starts_with("error") { "ERROR" } else { "INFO" };
+        let v = serde_json::json!({
+            "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "level": level,
+            "message": line,
+        });
+        let _ = writeln!(err, "{v}");
+    } else {
+        let _ = writeln!(err, "{line}");
+    }
 }
 
 /// `println!` that never panics: stdout closed by `| head` ends the output, not the process.

@@ -20,6 +20,7 @@ mod matrix;
 mod nasty;
 mod outcomes;
 mod quota;
+mod readme;
 mod report;
 mod safety;
 mod secrets;

@@ -270,7 +270,7 @@ pub async fn run(args: InventoryArgs) -> Result<i32, Failure> {
     );
     // A signal ends the listing with what was listed so far, in a partial report.
     let stop = crate::run::signals::shutdown("no partial report was written");
-    let progress = listing::Listed::start("inventory");
+    let progress = listing::Listed::start(crate::ops::inventory::SPEC.name);
     let t0 = Instant::now();
     let mut flags = Flags::default();
     let mut tags: Option<bool> = None;
