@@ -49,21 +49,24 @@ impl LogSettings {
     }
 }
 
-/// Writes a log line with the bar (if any) suspended around it.
+/// Writes a log line with the bar (if any) suspended around it. A line stderr cannot take (a
+/// pipe whose reader left, `2>&1 | head -1`) is lost, not reported: tracing would report it
+/// with `eprintln!`, which panics on that very stderr.
 #[derive(Clone, Copy)]
 pub struct BarWriter;
 
 impl Write for BarWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match BAR.get() {
-            Some(bar) if !bar.is_finished() => bar.suspend(|| std::io::stderr().write_all(buf))?,
-            _ => std::io::stderr().write_all(buf)?,
-        }
+        let _lost = match BAR.get() {
+            Some(bar) if !bar.is_finished() => bar.suspend(|| std::io::stderr().write_all(buf)),
+            _ => std::io::stderr().write_all(buf),
+        };
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        std::io::stderr().flush()
+        let _lost = std::io::stderr().flush();
+        Ok(())
     }
 }
 
@@ -103,6 +106,7 @@ pub fn init(s: LogSettings) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(BarWriter)
+        .log_internal_errors(false)
         .with_target(false);
     let _ = match s.format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
@@ -145,7 +149,11 @@ pub fn say_line(line: &str) {
     use std::io::Write as _;
     let mut err = std::io::stderr().lock();
     if json_logs() && !line.starts_with('{') {
-        let level = if line.starts_with("error") { "ERROR" } else { "INFO" };
+        let level = if line.starts_with("error") {
+            "ERROR"
+        } else {
+            "INFO"
+        };
         let v = serde_json::json!({
             "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
             "level": level,

@@ -430,3 +430,52 @@ async fn usage_of_1234_cards_takes_25_calls_and_matches_the_simulator() {
     assert_eq!(calls_total(&stats, "sim-cards"), 3);
     assert_eq!(read_report(&report).len(), 1234);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_interrupted_by_sigint_leaves_a_partial_report_with_the_rest_pending() {
+    let sim = start_sim(SimConfig {
+        cards: 1000,
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempdir();
+    let ids: Vec<String> = sim.cards().iter().map(|c| c.iccid.clone()).collect();
+    let input = write_csv(dir.path(), "in.csv", &ids);
+    let report = dir.path().join("usage.csv");
+    let mut c = gsl();
+    c.arg("usage")
+        .arg(&input)
+        .args(["--endpoint", &sim.url(), "--rate", "2", "--report"])
+        .arg(&report);
+    let mut child = spawn_logged(c, dir.path(), "usage");
+    wait_until("two usage calls", Duration::from_secs(20), || {
+        calls_total(&sim.stats(), "flow-usage") >= 2
+    })
+    .await;
+    signal(&child, "INT");
+    let code = wait_exit(&mut child, Duration::from_secs(20)).await;
+    let err = std::fs::read_to_string(dir.path().join("usage.err")).unwrap();
+    assert_eq!(code, 130, "{err}");
+    assert!(
+        !report.exists(),
+        "the whole report's name is not used for a part"
+    );
+    let rows = read_report(&dir.path().join("usage.partial.csv"));
+    assert_rows_in_order(&rows, 1000);
+    let ok = count(&rows, "ok");
+    let answered = calls(&sim.stats(), "flow-usage", "ok") as usize;
+    assert!(
+        ok >= 50 && ok <= answered * 50,
+        "{ok} ok after {answered} calls"
+    );
+    assert_eq!(
+        ok + count(&rows, "pending"),
+        1000,
+        "{:?}",
+        status_counts(&rows)
+    );
+    assert!(
+        err.contains("interrupted after") && err.contains("incomplete"),
+        "{err}"
+    );
+}

@@ -659,3 +659,57 @@ async fn sigterm_and_sighup_stop_like_sigint_and_a_second_signal_exits_at_once()
         }
     }
 }
+
+/// SIGINT to a run whose stderr is closed (`2>&-`) or a pipe whose reader left (`2>&1 | head
+/// -1`): exit 130, no panic, and the report agrees with `status --json`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_with_stderr_closed_or_its_reader_gone_exits_130_and_the_report_agrees_with_status()
+{
+    let sim = start_sim(SimConfig {
+        latency_ms: 50,
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempdir();
+    let input = write_csv(dir.path(), "in.csv", &first_iccids(&sim, 400));
+    for how in ["closed", "reader gone"] {
+        let run_dir = dir.path().join(format!("run-{}", how.replace(' ', "-")));
+        let before = calls(&sim.stats(), "real-named", "ok");
+        let cmd = batch("check-real-name", &input, &sim, &run_dir, 50);
+        let mut child = if how == "closed" {
+            // `exec` keeps the pid: the signal reaches gslbatch itself.
+            let mut sh = std::process::Command::new("/bin/sh");
+            sh.arg("-c")
+                .arg(r#"exec "$0" "$@" 2>&-"#)
+                .arg(cmd.get_program())
+                .args(cmd.get_args())
+                .envs(cmd.get_envs().filter_map(|(k, v)| Some((k, v?))))
+                .stdin(Stdio::null());
+            sh.spawn().unwrap()
+        } else {
+            let mut cmd = cmd;
+            let mut child = cmd.stderr(Stdio::piped()).spawn().unwrap();
+            drop(child.stderr.take());
+            child
+        };
+        wait_until("20 checks", Duration::from_secs(20), || {
+            calls(&sim.stats(), "real-named", "ok") >= before + 20
+        })
+        .await;
+        signal(&child, "INT");
+        let code = wait_exit(&mut child, Duration::from_secs(20)).await;
+        assert_eq!(code, 130, "stderr {how}");
+        let rows = read_report(&run_dir.join("report.csv"));
+        assert_rows_in_order(&rows, 400);
+        let mut st = bare();
+        st.arg("status").arg(&run_dir).arg("--json");
+        let st: serde_json::Value = serde_json::from_str(&run(st).await.stdout).expect("JSON");
+        for (status, n) in status_counts(&rows) {
+            assert_eq!(st["counts"][&status], n as u64, "{how}: {status} in {st}");
+        }
+        assert!(
+            count(&rows, "pending") > 0,
+            "{how}: interrupted before the end"
+        );
+    }
+}

@@ -102,28 +102,45 @@ pub async fn run(args: PoolMembersArgs) -> Result<i32, Failure> {
         COLUMNS.iter().map(|c| c.to_string()).collect(),
         rehearsal,
     );
+    // A signal ends the listing with what was listed so far, in a partial report.
+    let stop = crate::run::signals::shutdown("no partial report was written");
+    let progress = listing::Listed::start(SPEC.name);
+    let counted = &progress;
     let t0 = Instant::now();
     let (mut members, mut total, mut top) = (0u64, 0f64, Top5::default());
-    let listed = pager
-        .each_page(fetch, |items| {
-            let rows = items
-                .into_iter()
-                .map(|m| {
-                    members += 1;
-                    let flow = m.flow_used.unwrap_or(0.0);
-                    total += flow;
-                    top.offer(flow, m.cid.as_deref().unwrap_or(""));
-                    vec![
-                        int_cell(m.id),
-                        str_cell(m.cid.as_deref()),
-                        int_cell(m.sim_price_plan_id),
-                        float_cell(m.flow_used),
-                    ]
-                })
-                .collect();
-            out.rows(rows)
-        })
-        .await;
+    let listing = pager.each_page(fetch, |items| {
+        counted.add(items.len());
+        let rows = items
+            .into_iter()
+            .map(|m| {
+                members += 1;
+                let flow = m.flow_used.unwrap_or(0.0);
+                total += flow;
+                top.offer(flow, m.cid.as_deref().unwrap_or(""));
+                vec![
+                    int_cell(m.id),
+                    str_cell(m.cid.as_deref()),
+                    int_cell(m.sim_price_plan_id),
+                    float_cell(m.flow_used),
+                ]
+            })
+            .collect();
+        out.rows(rows)
+    });
+    let listed = tokio::select! {
+        listed = listing => Some(listed),
+        () = stop => None,
+    };
+    progress.finish();
+    let Some(listed) = listed else {
+        let (n, partial) = out.commit_partial()?;
+        crate::say!(
+            "pool-members: interrupted after {n} members listed; the partial report is {partial} \
+             — incomplete: the list was not read to its end, {dest} was left as it was. Run it \
+             again for every member."
+        );
+        return Ok(crate::exit::INTERRUPTED);
+    };
     match listed {
         Err(output) => return Err(out.commit().err().unwrap_or(output)),
         Ok(Err(e)) => {

@@ -163,6 +163,8 @@ pub async fn run(args: UsageArgs) -> Result<i32, Failure> {
         },
     })
     .await?;
+    // A signal ends the query with what was answered so far, in a partial report.
+    let stop = crate::run::signals::shutdown("no partial report was written");
     let t0 = Instant::now();
     let list_pager = Pager::new(client.clone(), "sim-cards", list_rate, max_attempts);
     let (rows, extra_columns) = match input {
@@ -178,23 +180,42 @@ pub async fn run(args: UsageArgs) -> Result<i32, Failure> {
         Box::pin(async move { c.flow_usage(&q).await.map(|u| (u.len() as i64, u)) })
     });
     let mut found: HashMap<String, FlowUsage> = HashMap::new();
-    let answered = pager
-        .each_lookup(groups(&rows), lookup, |answers| {
-            for u in answers {
-                if let Some(i) = &u.iccid {
-                    found.insert(i.trim().to_ascii_uppercase(), u.clone());
-                }
-                if let Some(id) = u.sim_card_id {
-                    found.insert(CardRef::id_key(id.unsigned_abs()), u);
-                }
+    let progress = listing::Listed::start(crate::ops::usage::SPEC.name);
+    progress.set_total(
+        rows.iter()
+            .filter(|r| r.key.is_ok() && r.duplicate_of.is_none())
+            .count() as u64,
+    );
+    let counted = &progress;
+    let query_all = pager.each_lookup(groups(&rows), lookup, |answers| {
+        counted.add(answers.len());
+        for u in answers {
+            if let Some(i) = &u.iccid {
+                found.insert(i.trim().to_ascii_uppercase(), u.clone());
             }
-            Ok(())
-        })
-        .await?;
-    if let Err(e) = answered {
+            if let Some(id) = u.sim_card_id {
+                found.insert(CardRef::id_key(id.unsigned_abs()), u);
+            }
+        }
+        Ok(())
+    });
+    let answered = tokio::select! {
+        answered = query_all => Some(answered?),
+        () = stop => None,
+    };
+    let (got, of) = (progress.listed(), progress.total());
+    progress.finish();
+    let interrupted = answered.is_none();
+    if let Some(Err(e)) = answered {
         return Err(listing::query_failure("the usage query", &e, &client));
     }
-    let dest = listing::report_dest(args.list.report.as_deref(), crate::ops::usage::SPEC.name);
+    let asked = listing::report_dest(args.list.report.as_deref(), crate::ops::usage::SPEC.name);
+    let dest = match (&asked, interrupted) {
+        (crate::report::ReportDest::Path(p), true) => {
+            crate::report::ReportDest::Path(crate::report::partial_path(p))
+        }
+        _ => asked.clone(),
+    };
     let joined = !args.inputs.is_empty();
     let mut columns: Vec<String> = if joined {
         vec!["row".into(), "status".into(), "error_msg".into()]
@@ -230,6 +251,10 @@ pub async fn run(args: UsageArgs) -> Result<i32, Failure> {
         let (status, why) = match (&r.key, r.duplicate_of, usage) {
             (Err(why), _, _) => ("invalid", Some(why.clone())),
             (Ok(_), Some(first), _) => ("duplicate", Some(format!("the same card as row {first}"))),
+            (Ok(_), None, None) if interrupted => (
+                "pending",
+                Some("not reached: the usage query was interrupted".to_string()),
+            ),
             (Ok(_), None, None) => ("failed", Some(NOT_ANSWERED.to_string())),
             (Ok(_), None, Some(_)) => ("ok", None),
         };
@@ -278,6 +303,14 @@ pub async fn run(args: UsageArgs) -> Result<i32, Failure> {
     }
     out.rows(batch)?;
     out.commit()?;
+    if interrupted {
+        crate::say!(
+            "usage: interrupted after {got} of {of} cards answered; the partial report is {dest} \
+             — incomplete: not every card was asked, {asked} was left as it was. Run usage again \
+             for every card."
+        );
+        return Ok(crate::exit::INTERRUPTED);
+    }
     users.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
     let top: Vec<String> = users
         .iter()
