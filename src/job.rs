@@ -49,6 +49,8 @@ pub struct JobFile {
     pub failure_min_rows: Option<u64>,
     pub token_file: Option<String>,
     pub log_format: Option<JobLogFormat>,
+    /// As `--encoding`: the input files' text encoding (`"gb18030"`).
+    pub encoding: Option<String>,
     /// Follow the outcomes after sending, for at most this long (`"2h"`), as `--follow=2h`.
     pub follow: Option<String>,
     /// As `--again`: also act on cards an earlier run already did.
@@ -234,6 +236,10 @@ fn check_tables(path: &Path, file: &JobFile, spec: &ops::Spec) -> Result<(), Fai
     if let Some(t) = &file.tags {
         t.check().map_err(|m| bad(path, m))?;
     }
+    if let Some(e) = &file.encoding {
+        crate::input::InputEncoding::parse(e)
+            .map_err(|m| bad(path, format!("key `encoding`: {m}")))?;
+    }
     if let Some(r) = file.list_rate.filter(|r| !(r.is_finite() && *r > 0.0)) {
         return Err(bad(
             path,
@@ -387,6 +393,8 @@ fn lexical(p: &Path) -> PathBuf {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct LogHint {
     pub format: Option<LogFormat>,
+    /// The job file's `encoding`, when it names one.
+    pub encoding: Option<crate::input::InputEncoding>,
     pub quiet: u8,
     pub verbose: u8,
 }
@@ -432,7 +440,19 @@ pub fn log_hint(path: &Path) -> LogHint {
         },
         quiet: count("quiet"),
         verbose: count("verbose"),
+        encoding: table
+            .get("encoding")
+            .and_then(toml::Value::as_str)
+            .and_then(|l| crate::input::InputEncoding::parse(l).ok()),
     }
+}
+
+/// The input encoding of a command line: `--encoding`, else (for `run`) the job file's.
+pub fn input_encoding(cli: &Cli) -> Option<crate::input::InputEncoding> {
+    cli.encoding.or_else(|| match &cli.command {
+        Command::Run(a) => log_hint(&a.job).encoding,
+        _ => None,
+    })
 }
 
 #[cfg(test)]

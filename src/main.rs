@@ -6,6 +6,9 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = gslbatch::cli::Cli::parse();
     gslbatch::logging::init(gslbatch::job::log_settings(&cli));
+    if let Some(enc) = gslbatch::job::input_encoding(&cli) {
+        gslbatch::input::force_encoding(enc);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -203,3 +203,63 @@ async fn an_xlsx_input_sends_its_text_iccids_and_names_the_one_excel_rounded() {
         .expect("a rows line");
     assert_eq!(rows_line[1], Data::Float(6.0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encoding_names_what_detection_cannot_see() {
+    let sim = start_sim(SimConfig::default()).await;
+    let dir = tempdir();
+    let ids = first_iccids(&sim, 12);
+    let text: String = std::iter::once("iccid,站点\n".to_string())
+        .chain(
+            ids.iter()
+                .enumerate()
+                .map(|(n, i)| format!("{i},武汉仓库{n}\n")),
+        )
+        .collect();
+    // UTF-16 without a byte-order mark (some exporters write it so): not detectable.
+    let input = dir.path().join("no-bom.csv");
+    std::fs::write(
+        &input,
+        text.encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect::<Vec<u8>>(),
+    )
+    .unwrap();
+    let ran = run(batch(
+        "check-real-name",
+        &input,
+        &sim,
+        &dir.path().join("run0"),
+        1000,
+    ))
+    .await;
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    assert!(ran.stderr.contains("--encoding utf-16le"), "{}", ran.stderr);
+    assert_eq!(calls_total(&sim.stats(), "real-named"), 0);
+
+    let run_dir = dir.path().join("run");
+    let mut cmd = batch("check-real-name", &input, &sim, &run_dir, 1000);
+    cmd.args(["--encoding", "utf-16le"]);
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let rows = read_report(&run_dir.join("report.csv"));
+    assert_eq!(count(&rows, "ok"), 12);
+    for (n, r) in rows.iter().enumerate() {
+        assert_eq!(r["iccid"], ids[n]);
+        assert_eq!(r["站点"], format!("武汉仓库{n}"));
+    }
+    assert_eq!(calls_total(&sim.stats(), "real-named"), 12);
+
+    let mut bad = batch(
+        "check-real-name",
+        &input,
+        &sim,
+        &dir.path().join("run2"),
+        1000,
+    );
+    bad.args(["--encoding", "klingon"]);
+    let ran = run(bad).await;
+    assert_eq!(ran.code, 2);
+    assert!(ran.stderr.contains("not an encoding"), "{}", ran.stderr);
+    assert_eq!(calls_total(&sim.stats(), "real-named"), 12, "nothing sent");
+}

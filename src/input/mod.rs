@@ -98,6 +98,29 @@ fn at(name: &str, line: Option<u64>) -> String {
     }
 }
 
+/// `--encoding`: the text encoding every input of this process is read in, instead of the
+/// detected one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InputEncoding(pub &'static encoding_rs::Encoding);
+
+impl InputEncoding {
+    /// A WHATWG label (`utf-8`, `utf-16le`, `gb18030`, `gbk`, ...).
+    pub fn parse(label: &str) -> Result<InputEncoding, String> {
+        encoding_rs::Encoding::for_label(label.trim().as_bytes())
+            .map(InputEncoding)
+            .ok_or_else(|| {
+                format!("{label}: not an encoding; use utf-8, utf-16le, utf-16be or gb18030 (gbk)")
+            })
+    }
+}
+
+static FORCED_ENCODING: std::sync::OnceLock<InputEncoding> = std::sync::OnceLock::new();
+
+/// Read every input of this process in `encoding` (`--encoding`, or the job file's `encoding`).
+pub fn force_encoding(encoding: InputEncoding) {
+    let _ = FORCED_ENCODING.set(encoding);
+}
+
 /// An input's format, by extension or sniffed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -372,6 +395,20 @@ fn start(
             "is a spreadsheet, not text: give it its .xlsx (or .xls) name, or save it as CSV",
         ));
     }
+    // `--encoding` named it: decoded from that (a BOM still wins, as in every reader).
+    if let (Some(InputEncoding(enc)), false) = (FORCED_ENCODING.get().copied(), p.decoded) {
+        let raw: Box<dyn Read + Send> = Box::new(io::Cursor::new(prefix).chain(reader));
+        let decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
+            .encoding(Some(enc))
+            .bom_sniffing(true)
+            .build(raw);
+        let again = Pending {
+            reader: Box::new(decoded),
+            decoded: true,
+            ..p
+        };
+        return start(again, opts, cols);
+    }
     // UTF-16 with a byte-order mark (Excel's "Unicode text"), or bytes that are not UTF-8
     // (GB18030 / GBK, the default of Chinese Windows): decoded to UTF-8 as they are read, and
     // the decoded text goes through the same sniffing.
@@ -398,7 +435,7 @@ fn start(
         return Err(InputError::unreadable(
             &p.name,
             Some(1),
-            "the first line is mostly NUL bytes (UTF-16 without a byte-order mark?); save the file as UTF-8",
+            "the first line is mostly NUL bytes (UTF-16 without a byte-order mark?): give --encoding utf-16le (or utf-16be), or save the file as UTF-8",
         ));
     }
     if prefix.starts_with(&[0xEF, 0xBB, 0xBF]) {
