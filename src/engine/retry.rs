@@ -65,8 +65,47 @@ pub fn backoff(attempt: u32) -> Duration {
     Duration::from_secs_f64(fastrand::f64() * ceiling / 1000.0)
 }
 
-/// 429s in a row after which a read gives up with the last one: the quota is not coming back.
-const MAX_THROTTLED_IN_A_ROW: u32 = 100;
+/// 429s after which one request (a row's, a batch's or a read's) gives up with the last one: a
+/// 429 storm must still end.
+pub const MAX_THROTTLED: u32 = 100;
+
+/// The one rule for a 429, whoever made the request: it does not use up an attempt; the pacer
+/// adopts the quota the answer names, or else slows down (and honours `Retry-After`); and after
+/// [`MAX_THROTTLED`] of them the request gives up.
+#[derive(Debug, Default)]
+pub struct Throttles(u32);
+
+/// What a request does after a 429.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum After429 {
+    /// Try again when the pacer allows.
+    Again,
+    /// Try again: the pacer adopted the quota (calls per second) the answer named, just now.
+    Adopted(f64),
+    /// That was the request's last allowed 429.
+    GiveUp,
+}
+
+impl Throttles {
+    /// A 429 for this request.
+    pub fn on_429(
+        &mut self,
+        pacer: &Pacer,
+        err: &GslError,
+        retry_after: Option<Duration>,
+    ) -> After429 {
+        self.0 += 1;
+        let adopted = err.quota().filter(|q| pacer.adopt_quota(*q));
+        if adopted.is_none() {
+            pacer.throttled(retry_after);
+        }
+        match adopted {
+            _ if self.0 >= MAX_THROTTLED => After429::GiveUp,
+            Some(q) => After429::Adopted(q),
+            None => After429::Again,
+        }
+    }
+}
 
 /// The tries of idempotent reads, for a command's summary line.
 #[derive(Debug, Default)]
@@ -100,7 +139,7 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, GslError>>,
 {
-    let (mut attempt, mut throttled_in_a_row) = (1u32, 0u32);
+    let (mut attempt, mut throttles) = (1u32, Throttles::default());
     loop {
         pacer.acquire().await;
         stats.calls.fetch_add(1, Relaxed);
@@ -109,15 +148,13 @@ where
             Err(e) => e,
         };
         match decide(&err, true, attempt, max_attempts) {
-            Decision::Throttled(retry_after) if throttled_in_a_row < MAX_THROTTLED_IN_A_ROW => {
-                throttled_in_a_row += 1;
+            Decision::Throttled(retry_after) => {
                 stats.throttled.fetch_add(1, Relaxed);
-                if !err.quota().is_some_and(|q| pacer.adopt_quota(q)) {
-                    pacer.throttled(retry_after);
+                if throttles.on_429(pacer, &err, retry_after) == After429::GiveUp {
+                    return Err(err);
                 }
             }
             Decision::Retry(why) => {
-                throttled_in_a_row = 0;
                 tracing::debug!(api = pacer.name(), attempt, why, error = %err, "retrying");
                 stats.retries.fetch_add(1, Relaxed);
                 tokio::time::sleep(backoff(attempt)).await;
@@ -281,7 +318,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_read_does_not_count_429s_but_gives_up_after_100_in_a_row() {
+    async fn a_read_does_not_count_429s_but_gives_up_at_the_hundredth() {
         let t = GslError::Throttled {
             fault: fault(429, "APIG.0308"),
             retry_after: None,
@@ -291,6 +328,42 @@ mod tests {
         assert_eq!(stats, (31, 30, 0));
         let (got, stats) = read_after(u32::MAX, t, 2).await;
         assert!(matches!(got, Err(GslError::Throttled { .. })));
-        assert_eq!(stats, (101, 100, 0));
+        // The one rule a row's request follows too: the hundredth 429 is the last.
+        assert_eq!(stats, (100, 100, 0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_429_rule_adopts_a_named_quota_and_gives_up_at_the_hundredth() {
+        let throttled = |msg: &str| GslError::Throttled {
+            fault: ApiFault {
+                error_msg: msg.into(),
+                ..fault(429, "APIG.0308")
+            },
+            retry_after: None,
+        };
+        let pacer = Pacer::new("t", 50.0);
+        let mut t = Throttles::default();
+        let named = throttled("policy user over ratelimit,limit:5,time:1 second");
+        assert_eq!(t.on_429(&pacer, &named, None), After429::Adopted(5.0));
+        assert_eq!(pacer.adopted(), Some(5.0));
+        // The same quota again is no news; a bare 429 slows the pacer down.
+        assert_eq!(t.on_429(&pacer, &named, None), After429::Again);
+        let before = pacer.interval();
+        assert_eq!(
+            t.on_429(&pacer, &throttled("too many"), None),
+            After429::Again
+        );
+        assert!(pacer.interval() > before);
+        for _ in 3..MAX_THROTTLED - 1 {
+            assert_eq!(
+                t.on_429(&pacer, &throttled("too many"), None),
+                After429::Again
+            );
+        }
+        assert_eq!(
+            t.on_429(&pacer, &throttled("too many"), None),
+            After429::GiveUp,
+            "the hundredth"
+        );
     }
 }

@@ -9,9 +9,6 @@ use crate::model::Status;
 use std::sync::atomic::Ordering::Relaxed;
 use tokio::time::Instant;
 
-/// A 429 storm must still end: after this many throttled answers one row gives up.
-const MAX_THROTTLED_PER_ROW: u32 = 100;
-
 /// Fill an outcome's error fields from a failure.
 fn with_error(mut o: Outcome, err: &GslError) -> Outcome {
     o.http_status = err.http_status();
@@ -29,7 +26,7 @@ pub(super) async fn work(shared: &Shared, unit: &[crate::journal::Pending]) -> O
     let first_row = unit.first().map(|p| p.row).unwrap_or_default();
     let idempotent = shared.op.idempotent();
     let mut attempts = 0u32;
-    let mut throttled = 0u32;
+    let mut throttles = retry::Throttles::default();
     let mut intent_recorded = false;
     let mut last_err: Option<GslError> = None;
     // Leave the row as it was, or — once its intent is recorded — explicitly `pending`:
@@ -162,18 +159,14 @@ pub(super) async fn work(shared: &Shared, unit: &[crate::journal::Pending]) -> O
         match decision {
             Decision::Throttled(retry_after) => {
                 shared.counters.throttled.fetch_add(1, Relaxed);
-                let adopted = err.quota().is_some_and(|q| shared.pacer.adopt_quota(q));
-                if adopted {
-                    let q = shared.pacer.adopted().unwrap_or_default();
+                let next = throttles.on_429(&shared.pacer, &err, retry_after);
+                if let retry::After429::Adopted(q) = next {
                     shared
                         .counters
                         .quota_milli
                         .store((q * 1000.0) as u64, Relaxed);
-                } else {
-                    shared.pacer.throttled(retry_after);
                 }
-                throttled += 1;
-                if throttled >= MAX_THROTTLED_PER_ROW {
+                if next == retry::After429::GiveUp {
                     return Some(with_error(
                         Outcome {
                             status: Some(Status::Failed),
