@@ -22,8 +22,8 @@ pub struct Cli {
     #[arg(long, value_enum, global = true)]
     pub log_format: Option<LogFormat>,
     /// Text encoding of the input files: utf-8, utf-16le, utf-16be, gb18030 (gbk), or any WHATWG label [default: detected: UTF-8, UTF-16 with a BOM, else GB18030].
-    #[arg(long, global = true, value_parser = crate::input::InputEncoding::parse)]
-    pub encoding: Option<crate::input::InputEncoding>,
+    #[arg(long, global = true, value_parser = crate::model::InputEncoding::parse)]
+    pub encoding: Option<crate::model::InputEncoding>,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -187,3 +187,19 @@ impl<'de> Deserialize<'de> for Rate {
         }
     }
 }
+
+/// `--encoding`: the text encoding every input of this process is read in, instead of the
+/// detected one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InputEncoding(pub &'static encoding_rs::Encoding);
+
+impl InputEncoding {
+    /// A WHATWG label (`utf-8`, `utf-16le`, `gb18030`, `gbk`, ...).
+    pub fn parse(label: &str) -> Result<InputEncoding, String> {
+        encoding_rs::Encoding::for_label(label.trim().as_bytes())
+            .map(InputEncoding)
+            .ok_or_else(|| {
+                format!("{label}: not an encoding; use utf-8, utf-16le, utf-16be or gb18030 (gbk)")
+            })
+    }
+}

@@ -98,21 +98,7 @@ fn at(name: &str, line: Option<u64>) -> String {
     }
 }
 
-/// `--encoding`: the text encoding every input of this process is read in, instead of the
-/// detected one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct InputEncoding(pub &'static encoding_rs::Encoding);
-
-impl InputEncoding {
-    /// A WHATWG label (`utf-8`, `utf-16le`, `gb18030`, `gbk`, ...).
-    pub fn parse(label: &str) -> Result<InputEncoding, String> {
-        encoding_rs::Encoding::for_label(label.trim().as_bytes())
-            .map(InputEncoding)
-            .ok_or_else(|| {
-                format!("{label}: not an encoding; use utf-8, utf-16le, utf-16be or gb18030 (gbk)")
-            })
-    }
-}
+pub use crate::model::InputEncoding;
 
 static FORCED_ENCODING: std::sync::OnceLock<InputEncoding> = std::sync::OnceLock::new();
 
