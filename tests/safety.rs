@@ -263,3 +263,39 @@ async fn encoding_names_what_detection_cannot_see() {
     assert!(ran.stderr.contains("not an encoding"), "{}", ran.stderr);
     assert_eq!(calls_total(&sim.stats(), "real-named"), 12, "nothing sent");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clears_plan_and_confirmation_count_the_cards_of_other_carriers() {
+    let sim = start_sim(SimConfig::default()).await;
+    let dir = tempdir();
+    let (telecom, others) = split_cards(&sim);
+    let ids: Vec<String> = telecom
+        .iter()
+        .take(3)
+        .chain(others.iter().take(2))
+        .map(|c| c.iccid.clone())
+        .collect();
+    let input = write_csv(dir.path(), "mixed.csv", &ids);
+    let mut plan = gsl();
+    plan.arg("clear-real-name")
+        .arg(&input)
+        .arg("--endpoint")
+        .arg(sim.url())
+        .arg("--dry-run");
+    let ran = run(plan).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let note = "(2 of the input's cards are not China Telecom by ICCID prefix: GSL refuses those)";
+    assert!(ran.stdout.contains(note), "{}", ran.stdout);
+    // Without a terminal and without --yes the confirmation is refused, naming them too.
+    let mut ask = gsl();
+    ask.arg("clear-real-name")
+        .arg(&input)
+        .arg("--endpoint")
+        .arg(sim.url())
+        .arg("--run-dir")
+        .arg(dir.path().join("run"));
+    let ran = run(ask).await;
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    assert!(ran.stderr.contains(note), "{}", ran.stderr);
+    assert_eq!(calls_total(&sim.stats(), "clear-real-name"), 0);
+}

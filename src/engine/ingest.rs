@@ -25,6 +25,8 @@ pub struct IngestStats {
     pub first_invalid: Option<String>,
     /// Valid rows that name their card by `sim_card_id` (the rest by ICCID).
     pub by_id: u64,
+    /// Valid rows named by ICCID, per carrier by the ICCID's prefix.
+    pub carriers: std::collections::HashMap<crate::carrier::Carrier, u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +86,10 @@ pub fn ingest(
                 None => {
                     stats.valid += 1;
                     stats.by_id += u64::from(key.starts_with('#'));
+                    if !key.starts_with('#') {
+                        let c = crate::carrier::Carrier::from_iccid(&key);
+                        *stats.carriers.entry(c).or_default() += 1;
+                    }
                     (Some(key), Status::Pending, None)
                 }
             },

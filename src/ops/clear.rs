@@ -36,6 +36,9 @@ impl Operation for ClearRealName {
     fn spec(&self) -> &'static Spec {
         &SPEC
     }
+    fn carrier_only(&self) -> Option<crate::carrier::Carrier> {
+        Some(crate::carrier::Carrier::ChinaTelecom)
+    }
     fn describe(&self, cards: u64, _batches: u64) -> String {
         format!(
             "clear real-name data of {}",

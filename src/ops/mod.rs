@@ -239,6 +239,11 @@ pub trait Operation: Send + Sync + 'static {
     }
     /// What the run will do, for the plan and the confirmation: `about to {describe} via ...`.
     fn describe(&self, cards: u64, batches: u64) -> String;
+    /// The one carrier whose cards the API acts on (clearing real-name data: China Telecom);
+    /// the plan and the confirmation say how many cards of the input are of another.
+    fn carrier_only(&self) -> Option<crate::carrier::Carrier> {
+        None
+    }
     /// The settings a run of it is confirmed with, kept in the journal (`RunMeta.params`) so
     /// that `resume` and `follow` rebuild exactly this operation ([`from_meta`]).
     fn params(&self) -> serde_json::Value {

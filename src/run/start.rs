@@ -95,7 +95,7 @@ fn plan_text(
         "plan: {op}{reh}\n  endpoint:    {endpoint}\n  what:        {what}\n  rows:        {rows} (valid {valid}, invalid {invalid}, duplicate {dup})\n  calls:       {calls} x {ep}\n  rate:        {rate}, concurrency {conc}\n  expected:    {dur} {at}\n",
         op = run.op.name(),
         reh = if run.args.send.rehearse { " (REHEARSAL against the built-in simulator)" } else { "" },
-        what = run.op.describe(to_send, stats.batches),
+        what = run.op.describe(to_send, stats.batches) + &carrier_note(run, stats),
         rows = stats.rows,
         valid = stats.valid,
         invalid = stats.invalid,
@@ -103,6 +103,30 @@ fn plan_text(
         ep = run.op.spec().endpoint,
         conc = cfg.concurrency,
         dur = human_duration(calls as f64 / cfg.rate),
+    )
+}
+
+/// For an operation on one carrier's cards: how many of the input's cards are of another, by
+/// their ICCID prefix (GSL refuses those), e.g. ` (6 of the input's cards are not China
+/// Telecom by ICCID prefix: GSL refuses those)`.
+fn carrier_note(run: &NewRun, stats: &IngestStats) -> String {
+    let Some(only) = run.op.carrier_only() else {
+        return String::new();
+    };
+    let other: u64 = stats
+        .carriers
+        .iter()
+        .filter(|(c, _)| **c != only)
+        .map(|(_, n)| n)
+        .sum();
+    if other == 0 {
+        return String::new();
+    }
+    format!(
+        " ({} of the input's {} not {} by ICCID prefix: GSL refuses those)",
+        other,
+        if other == 1 { "cards is" } else { "cards are" },
+        only.name()
     )
 }
 
@@ -426,8 +450,9 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
             String::new()
         };
         let q = format!(
-            "about to {}{skip_note} via {shown_endpoint}",
-            run.op.describe(to_send, stats.batches)
+            "about to {}{skip_note}{} via {shown_endpoint}",
+            run.op.describe(to_send, stats.batches),
+            carrier_note(&run, &stats)
         );
         confirm(&q, args.send.yes).map_err(cleanup)?;
     }
