@@ -229,8 +229,9 @@ async fn a_kill_in_the_middle_of_a_split_then_resume_sends_nothing_twice() {
     input.insert(10, foreign.clone());
     let path = write_csv(dir.path(), "cids.csv", &input);
     let run_dir = dir.path().join("run");
-    // One call a second, one at a time: after the first batch's refusal the split is durable
-    // within milliseconds, and the first half's call is a second away.
+    // One call a second, one at a time: the first batch is refused, its split is made durable,
+    // and the first half's call is a second away. The kill comes once the journal holds the
+    // split (its halves are batches past the input's 3).
     let mut cmd = send_sms_at(&path, &sim, &run_dir, "hello", 1);
     cmd.args([
         "--order-id",
@@ -241,11 +242,17 @@ async fn a_kill_in_the_middle_of_a_split_then_resume_sends_nothing_twice() {
         "1",
     ]);
     let mut child = spawn_logged(cmd, dir.path(), "first");
-    wait_until("the first batch refused", Duration::from_secs(20), || {
-        calls(&sim.stats(), "send-sms", "error") >= 1
+    let journal = run_dir.join("journal.sqlite");
+    wait_until("the split in the journal", Duration::from_secs(20), || {
+        rusqlite::Connection::open_with_flags(&journal, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .and_then(|db| {
+                db.query_row("SELECT count(*) FROM rows WHERE batch > 3", [], |r| {
+                    r.get::<_, i64>(0)
+                })
+            })
+            .is_ok_and(|n| n == 50)
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
     child.kill().expect("SIGKILL");
     let _ = child.wait();
     assert_eq!(
