@@ -52,3 +52,34 @@ fn the_check_sees_a_literal_where_there_is_one() {
             .unwrap();
     assert!(text.contains("\"clear-real-name\""));
 }
+
+#[test]
+fn the_sim_card_id_key_prefix_is_written_and_read_only_by_card_ref() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut found = Vec::new();
+    let mut seen_in_card_ref = false;
+    for file in files {
+        let rel = file.strip_prefix(&src).unwrap();
+        if rel.starts_with("simulator") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (i, line) in text.lines().enumerate() {
+            if line.contains("('#')") || line.contains("\"#{") {
+                if rel == Path::new("gsl/types.rs") {
+                    seen_in_card_ref = true;
+                } else {
+                    found.push(format!("{}:{}: {}", rel.display(), i + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(seen_in_card_ref, "the scan sees CardRef's own");
+    assert!(
+        found.is_empty(),
+        "the `#` key prefix outside CardRef (use CardRef::from_key / id_key / is_id_key):\n{}",
+        found.join("\n")
+    );
+}

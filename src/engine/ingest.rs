@@ -85,8 +85,9 @@ pub fn ingest(
                 }
                 None => {
                     stats.valid += 1;
-                    stats.by_id += u64::from(key.starts_with('#'));
-                    if !key.starts_with('#') {
+                    let by_id = crate::gsl::types::CardRef::is_id_key(&key);
+                    stats.by_id += u64::from(by_id);
+                    if !by_id {
                         let c = crate::carrier::Carrier::from_iccid(&key);
                         *stats.carriers.entry(c).or_default() += 1;
                     }

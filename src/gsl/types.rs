@@ -19,6 +19,12 @@ impl CardRef {
         }
     }
 
+    /// Whether a journal key names its card by `sim_card_id` (else by ICCID). The `#` of such
+    /// keys is written and read here only.
+    pub fn is_id_key(key: &str) -> bool {
+        key.starts_with('#')
+    }
+
     /// The journal key of the card with this `sim_card_id`.
     pub fn id_key(id: u64) -> String {
         format!("#{id}")

@@ -61,7 +61,7 @@ fn groups(rows: &[Row]) -> Vec<String> {
     let (mut by_id, mut by_iccid) = (Vec::new(), Vec::new());
     for r in rows.iter().filter(|r| r.duplicate_of.is_none()) {
         if let Ok(k) = &r.key {
-            if k.starts_with('#') {
+            if CardRef::is_id_key(k) {
                 by_id.push(k.as_str());
             } else {
                 by_iccid.push(k.as_str());

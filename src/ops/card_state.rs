@@ -156,5 +156,5 @@ pub fn cards_in_status(keys: &[String], sim_status: u32) -> SimConfig {
 /// The carrier of a row's card, when the row names it by ICCID (by `sim_card_id` it is known
 /// only to the platform, which checks it).
 pub fn carrier_of(key: &str) -> Option<crate::carrier::Carrier> {
-    (!key.starts_with('#')).then(|| crate::carrier::Carrier::from_iccid(key))
+    (!crate::gsl::types::CardRef::is_id_key(key)).then(|| crate::carrier::Carrier::from_iccid(key))
 }
