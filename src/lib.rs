@@ -8,14 +8,16 @@
 //!                     summary ◀─ report writer ◀─ collector ◀─ journal (outcome) ◀─────────┘
 //! ```
 //!
-//! - [`input`] streams CSV / JSON / JSON Lines rows, validates ICCIDs and finds duplicates.
+//! - [`input`] streams CSV / JSON / JSON Lines rows (spreadsheets through `calamine`, other encodings
+//!   through `encoding_rs`), validates ICCIDs and finds duplicates.
 //! - [`ops`] is the registry of operations: one file each, declaring what it does as data.
 //! - [`run`] is a run's lifecycle: settings, clients, confirmation, start, resume, drive.
 //! - [`journal`] is the SQLite write-ahead record of a run: settings, rows, intents, outcomes.
 //! - [`engine`] paces requests at the API quota, fans them out to workers, decides retries.
 //! - [`gsl`] is the typed API client and its three authentication modes.
 //! - [`follow`] reads work orders and SMS deliveries back into the journal.
-//! - [`listing`] pages a list API into a report (`inventory`, `pool-members`).
+//! - [`listing`] pages a list API into a report (`inventory`, `pool-members`, `usage`), partial on a
+//!   signal.
 //! - [`lock`] is the account-wide lock a destructive run holds; [`rundir`] the per-run lock.
 //! - [`job`] reads a job file and resolves it with flags and environment into one command.
 //! - [`report`] renders the per-row report and the summary from the journal.
