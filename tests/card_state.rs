@@ -36,10 +36,12 @@ fn card<'a>(cards: &'a [InventoryCard], iccid: &str) -> &'a InventoryCard {
         .expect("card in the simulator")
 }
 
-/// Wait until every work order the simulator created has finished.
+/// Wait until every work order the simulator created has finished (the simulator says so).
 async fn orders_finish(sim: &Simulator) {
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    let _ = sim.stats();
+    wait_until("the work orders finish", Duration::from_secs(20), || {
+        stat_u64(&sim.stats(), "work_orders_processing") == 0
+    })
+    .await;
 }
 
 fn quick_orders() -> SimConfig {

@@ -45,7 +45,6 @@ async fn clear_run_work_orders_go_from_processing_to_success() {
     let t0 = Instant::now();
     let ran = run(batch("clear-real-name", &input, &sim, &run_dir, 100)).await;
     assert_eq!(ran.code, 0, "{}", ran.stderr);
-    let cleared_by = Instant::now();
 
     let first = run(follow_cmd(&run_dir)).await;
     let rows = read_report(&run_dir.join("report.csv"));
@@ -62,7 +61,10 @@ async fn clear_run_work_orders_go_from_processing_to_success() {
     assert_eq!(calls_total(&stats, "work-orders"), 1, "{stats}");
     assert_eq!(calls_total(&stats, "work-order-details"), 0, "{stats}");
 
-    tokio::time::sleep(Duration::from_millis(3100).saturating_sub(cleared_by.elapsed())).await;
+    wait_until("the work orders finish", Duration::from_secs(20), || {
+        stat_u64(&sim.stats(), "work_orders_processing") == 0
+    })
+    .await;
     let second = run(follow_cmd(&run_dir)).await;
     assert_eq!(second.code, 0, "{}", second.stderr);
     let rows = read_report(&run_dir.join("report.csv"));

@@ -201,6 +201,12 @@ impl Sim {
         out.insert("sms_sent_per_cid".into(), json!(store.sms_per_cid));
         out.insert("sms_sent".into(), json!(store.sms.len()));
         out.insert("work_orders_created".into(), json!(store.work_orders.len()));
+        let open = store
+            .work_orders
+            .iter()
+            .filter(|w| w.finished.is_none())
+            .count();
+        out.insert("work_orders_processing".into(), json!(open));
         // The truth of outcomes: which cards' work orders fail, which cids' messages failed.
         let failed_orders: Vec<&str> = store
             .work_orders

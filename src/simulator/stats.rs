@@ -17,6 +17,7 @@
 //!   "sms_sent_per_cid": {"8986...": 1},
 //!   "sms_sent": 1,
 //!   "work_orders_created": 1,
+//!   "work_orders_processing": 0,           // created and not finished yet
 //!   "work_orders_failing_cards": ["8986..."],  // cards whose work order ends failed
 //!   "work_order_of_card": {"8986...": 1000001},  // each card's (latest) work order
 //!   "work_orders_per_card": {"5": {"8986...": 1}},  // per work-order type: orders per card
