@@ -97,8 +97,6 @@ pub struct Counters {
     pub paced_calls: AtomicU64,
     pub throttled: AtomicU64,
     pub retries: AtomicU64,
-    /// Batches refused as a whole and sent again in halves.
-    pub splits: AtomicU64,
     /// The quota a 429 named and the pacer adopted, in thousandths of a call per second
     /// (0: none).
     pub quota_milli: AtomicU64,
@@ -373,7 +371,6 @@ async fn worker(shared: Arc<Shared>, units: Arc<tokio::sync::Mutex<mpsc::Receive
                     code = outcome.error_code.as_deref().unwrap_or_default(),
                     "batch refused as a whole: sending it in halves"
                 );
-                shared.counters.splits.fetch_add(1, Relaxed);
                 todo.extend(parts.into_iter().rev());
                 continue;
             }

@@ -94,7 +94,7 @@ impl Writer {
                             .write(&intents, &outcomes, !intents.is_empty())
                             .and_then(|_| match splits.is_empty() {
                                 true => Ok(()),
-                                false => journal.split_batches(&splits).map(drop),
+                                false => journal.split_batches(&splits),
                             })
                             .and_then(|_| {
                                 sessions
@@ -144,20 +144,23 @@ impl Writer {
     /// Record that the request for `rows` (with their card keys) is about to be written;
     /// returns once it is durable.
     pub async fn intent(&self, rows: Vec<(u64, String)>) -> Result<(), String> {
-        let (ack, done) = oneshot::channel();
-        self.tx
-            .send(Msg::Intent(rows, ack))
-            .map_err(|_| "journal writer stopped".to_string())?;
-        done.await
-            .unwrap_or_else(|_| Err("journal writer stopped".to_string()))
+        self.durably(|ack| Msg::Intent(rows, ack)).await
     }
 
     /// Turn a refused batch into `parts`, each a batch of its own with its rows `pending`;
     /// returns once that is durable.
     pub async fn split(&self, parts: Vec<Vec<u64>>) -> Result<(), String> {
+        self.durably(|ack| Msg::Split(parts, ack)).await
+    }
+
+    /// Send a message that the writer acknowledges once it is on disk, and wait for that.
+    async fn durably(
+        &self,
+        msg: impl FnOnce(oneshot::Sender<Result<(), String>>) -> Msg,
+    ) -> Result<(), String> {
         let (ack, done) = oneshot::channel();
         self.tx
-            .send(Msg::Split(parts, ack))
+            .send(msg(ack))
             .map_err(|_| "journal writer stopped".to_string())?;
         done.await
             .unwrap_or_else(|_| Err("journal writer stopped".to_string()))

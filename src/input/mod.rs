@@ -381,35 +381,27 @@ fn start(
             "is a spreadsheet, not text: give it its .xlsx (or .xls) name, or save it as CSV",
         ));
     }
-    // `--encoding` named it: decoded from that (a BOM still wins, as in every reader).
-    if let (Some(InputEncoding(enc)), false) = (FORCED_ENCODING.get().copied(), p.decoded) {
-        let raw: Box<dyn Read + Send> = Box::new(io::Cursor::new(prefix).chain(reader));
-        let decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
-            .encoding(Some(enc))
-            .bom_sniffing(true)
-            .build(raw);
-        let again = Pending {
-            reader: Box::new(decoded),
-            decoded: true,
-            ..p
-        };
-        return start(again, opts, cols);
-    }
-    // UTF-16 with a byte-order mark (Excel's "Unicode text"), or bytes that are not UTF-8
-    // (GB18030 / GBK, the default of Chinese Windows): decoded to UTF-8 as they are read, and
-    // the decoded text goes through the same sniffing.
+    // The encoding to decode from, if not UTF-8: the one `--encoding` named, else UTF-16 with a
+    // byte-order mark (Excel's "Unicode text"), else GB18030 / GBK (the default of Chinese
+    // Windows) for bytes that are not UTF-8. Decoded to UTF-8 as they are read (a BOM still
+    // wins), and the decoded text goes through the same sniffing.
     let utf16 = prefix.starts_with(&[0xFF, 0xFE]) || prefix.starts_with(&[0xFE, 0xFF]);
-    let gbk = !utf16 && !looks_like_utf16(&prefix) && !is_utf8_prefix(&prefix, reader_ended);
-    if (utf16 || gbk) && !p.decoded {
-        let encoding = (!utf16).then_some(encoding_rs::GB18030);
+    let decode_from = match FORCED_ENCODING.get() {
+        _ if p.decoded => None,
+        Some(InputEncoding(named)) => Some(Some(*named)),
+        None if utf16 => Some(None),
+        None if !looks_like_utf16(&prefix) && !is_utf8_prefix(&prefix, reader_ended) => {
+            tracing::info!(input = %p.name, "not UTF-8: read as GB18030 (GBK)");
+            Some(Some(encoding_rs::GB18030))
+        }
+        None => None,
+    };
+    if let Some(encoding) = decode_from {
         let raw: Box<dyn Read + Send> = Box::new(io::Cursor::new(prefix).chain(reader));
         let decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
             .encoding(encoding)
             .bom_sniffing(true)
             .build(raw);
-        if gbk {
-            tracing::info!(input = %p.name, "not UTF-8: read as GB18030 (GBK)");
-        }
         let again = Pending {
             reader: Box::new(decoded),
             decoded: true,

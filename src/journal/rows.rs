@@ -176,13 +176,11 @@ impl Journal {
 
     /// A batch the API refused as a whole is sent again in parts: each part of `parts` becomes
     /// a batch of its own (a new number past every batch of the run), and its rows `pending`,
-    /// durably — nothing of the refused call was sent, so a crash now repeats nothing. Returns
-    /// the parts' batch numbers.
-    pub fn split_batches(&mut self, parts: &[Vec<u64>]) -> Result<Vec<i64>, JournalError> {
+    /// durably — nothing of the refused call was sent, so a crash now repeats nothing.
+    pub fn split_batches(&mut self, parts: &[Vec<u64>]) -> Result<(), JournalError> {
         self.conn
             .pragma_update(None, "synchronous", "FULL")
             .map_err(self.err())?;
-        let mut numbers = Vec::with_capacity(parts.len());
         self.in_transaction(|tx| {
             let mut next: i64 =
                 tx.query_row("SELECT coalesce(max(batch), 0) FROM rows", [], |r| r.get(0))?;
@@ -193,11 +191,9 @@ impl Journal {
                 for r in part {
                     st.execute(params![*r as i64, next])?;
                 }
-                numbers.push(next);
             }
             Ok(())
-        })?;
-        Ok(numbers)
+        })
     }
 
     /// After a crash: rows left in flight become `pending` (idempotent operations: safe to send

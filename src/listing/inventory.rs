@@ -404,12 +404,7 @@ fn interrupted(
     listed: u64,
     total: u64,
 ) -> Result<i32, Failure> {
-    let partial = match dest {
-        crate::report::ReportDest::Path(p) => {
-            crate::report::ReportDest::Path(crate::report::partial_path(p))
-        }
-        other => other.clone(),
-    };
+    let partial = listing::partial_dest(dest);
     let rows = match join {
         Some(j) => {
             write_joined(j, &partial, tags, rehearsal, "", true)?;

@@ -210,11 +210,9 @@ pub async fn run(args: UsageArgs) -> Result<i32, Failure> {
         return Err(listing::query_failure("the usage query", &e, &client));
     }
     let asked = listing::report_dest(args.list.report.as_deref(), crate::ops::usage::SPEC.name);
-    let dest = match (&asked, interrupted) {
-        (crate::report::ReportDest::Path(p), true) => {
-            crate::report::ReportDest::Path(crate::report::partial_path(p))
-        }
-        _ => asked.clone(),
+    let dest = match interrupted {
+        true => listing::partial_dest(&asked),
+        false => asked.clone(),
     };
     let joined = !args.inputs.is_empty();
     let mut columns: Vec<String> = if joined {
