@@ -133,7 +133,7 @@ pub async fn follow(journal: &mut Journal, f: FollowRun<'_>) -> Result<i32, Fail
         if !stats.pended.is_empty() {
             forget_in_ledger(f.dir, f.meta, &stats.pended);
         }
-        let (code, outcomes, unknown) = outcome_code(journal, &f.meta.operation)?;
+        let (code, outcomes, (unknown, pending)) = outcome_code(journal, &f.meta.operation)?;
         let (calls, _, _) = reader.stats.get();
         crate::say!(
             "follow: {} rows read, {} unknown rows proven done (now ok), {} proven never sent (now \
@@ -174,8 +174,9 @@ pub async fn follow(journal: &mut Journal, f: FollowRun<'_>) -> Result<i32, Fail
                 f.dir.display()
             ),
             _ => crate::say!(
-                "not every row was carried out: {} failed, {unknown} still unknown (see the report's outcome and error_msg)",
-                outcomes.failed
+                "not every row was carried out: {} failed, {unknown} still unknown, {pending} not sent (`gslbatch resume {}` sends them; see the report's outcome and error_msg)",
+                outcomes.failed,
+                f.dir.display()
             ),
         }
         return Ok(code);
@@ -204,18 +205,22 @@ fn forget_in_ledger(dir: &Path, meta: &RunMeta, rows: &[u64]) {
 
 /// follow's exit code from the journal: the outcomes of the accepted rows, and the rows left
 /// `unknown` or (proven never sent) `pending`: those are not done either.
-fn outcome_code(journal: &Journal, operation: &str) -> Result<(i32, Outcomes, u64), Failure> {
+/// The exit code, the outcomes, and the rows still `unknown` and `pending` (never sent).
+fn outcome_code(
+    journal: &Journal,
+    operation: &str,
+) -> Result<(i32, Outcomes, (u64, u64)), Failure> {
     let e = |e: crate::report::ReportError| Failure::aborted(e.to_string());
     let outcomes = Outcomes::of(journal, operation).map_err(e)?;
     let counts = journal
         .counts()
         .map_err(|e| Failure::aborted(e.to_string()))?;
     let n = |s: Status| counts.get(s.as_str()).copied().unwrap_or(0);
-    let unknown = n(Status::Unknown) + n(Status::Pending);
+    let (unknown, pending) = (n(Status::Unknown), n(Status::Pending));
     let code = exit::from_outcomes(
         outcomes.failed,
-        unknown,
+        unknown + pending,
         outcomes.processing + outcomes.not_followed,
     );
-    Ok((code, outcomes, unknown))
+    Ok((code, outcomes, (unknown, pending)))
 }
