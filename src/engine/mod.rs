@@ -20,7 +20,7 @@ use crate::model::Status;
 use crate::ops::Operation;
 use pacer::Pacer;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -128,8 +128,10 @@ struct Shared {
     /// Set once an answer other than 401 arrived: until then, one request at a time.
     auth_confirmed: AtomicBool,
     auth_gate: tokio::sync::Mutex<()>,
-    first_call_at: Mutex<Option<String>>,
-    last_call_at: Mutex<Option<String>>,
+    /// When the first and the latest paced call went out (milliseconds since the epoch; 0:
+    /// none yet), stamped per call without a lock and formatted only for the session totals.
+    first_call_ms: AtomicI64,
+    last_call_ms: AtomicI64,
 }
 
 impl Shared {
@@ -158,6 +160,22 @@ impl Shared {
 
 fn now_rfc3339() -> String {
     chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
+}
+
+/// A stamp taken with [`now_ms`] as [`now_rfc3339`] writes it; `None` for 0 (never stamped).
+fn rfc3339_ms(ms: i64) -> Option<String> {
+    use chrono::TimeZone;
+    match ms {
+        0 => None,
+        ms => chrono::Local
+            .timestamp_millis_opt(ms)
+            .single()
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, false)),
+    }
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
 }
 
 /// Work through the run's pending rows until done, stopped, or `shutdown` resolves.
@@ -194,8 +212,8 @@ pub async fn run(
         stop_tx,
         auth_confirmed: AtomicBool::new(false),
         auth_gate: tokio::sync::Mutex::new(()),
-        first_call_at: Mutex::new(None),
-        last_call_at: Mutex::new(None),
+        first_call_ms: AtomicI64::new(0),
+        last_call_ms: AtomicI64::new(0),
     });
 
     // Holds only a weak reference: the run must not outlive its workers because of it.
@@ -263,8 +281,8 @@ fn totals(shared: &Shared) -> SessionTotals {
         paced_calls: c.paced_calls.load(Relaxed),
         throttled: c.throttled.load(Relaxed),
         retries: c.retries.load(Relaxed),
-        first_call_at: shared.first_call_at.lock().expect("times").clone(),
-        last_call_at: shared.last_call_at.lock().expect("times").clone(),
+        first_call_at: rfc3339_ms(shared.first_call_ms.load(Relaxed)),
+        last_call_at: rfc3339_ms(shared.last_call_ms.load(Relaxed)),
     }
 }
 
@@ -374,13 +392,22 @@ async fn worker(shared: Arc<Shared>, units: Arc<tokio::sync::Mutex<mpsc::Receive
                 todo.extend(parts.into_iter().rev());
                 continue;
             }
-            for p in &unit {
-                if let Some(st) = outcome.status {
+            if let Some(st) = outcome.status {
+                for _ in &unit {
                     shared.counters.count(st);
                 }
+            }
+            // One outcome a row; the last row takes it without a copy.
+            if let Some((last, rest)) = unit.split_last() {
+                for p in rest {
+                    shared.writer.outcome(Outcome {
+                        row: p.row,
+                        ..outcome.clone()
+                    });
+                }
                 shared.writer.outcome(Outcome {
-                    row: p.row,
-                    ..outcome.clone()
+                    row: last.row,
+                    ..outcome
                 });
             }
             check_stops(&shared);

@@ -2,7 +2,7 @@
 //! the intent of a non-idempotent request, and what [`retry::decide`] makes of each failure.
 
 use super::retry::{self, Decision};
-use super::{now_rfc3339, Shared, Stop};
+use super::{now_ms, now_rfc3339, Shared, Stop};
 use crate::gsl::GslError;
 use crate::journal::Outcome;
 use crate::model::Status;
@@ -86,18 +86,16 @@ pub(super) async fn work(shared: &Shared, unit: &[crate::journal::Pending]) -> O
             }
             intent_recorded = true;
         }
-        let stamp = now_rfc3339();
+        let stamp = now_ms();
         if gate.is_none() {
             // The achieved rate is measured from the fan-out on: the one-at-a-time calls
             // before the credentials were confirmed are not paced traffic.
-            shared
-                .first_call_at
-                .lock()
-                .expect("times")
-                .get_or_insert_with(|| stamp.clone());
+            let _ = shared
+                .first_call_ms
+                .compare_exchange(0, stamp, Relaxed, Relaxed);
             shared.counters.paced_calls.fetch_add(1, Relaxed);
         }
-        *shared.last_call_at.lock().expect("times") = Some(stamp);
+        shared.last_call_ms.store(stamp, Relaxed);
         shared.counters.calls.fetch_add(1, Relaxed);
         let t0 = Instant::now();
         let result = shared.op.perform(&shared.client, &keys, &args).await;

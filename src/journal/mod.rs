@@ -53,7 +53,6 @@ CREATE TABLE IF NOT EXISTS rows (
     extras TEXT,
     arg TEXT
 );
-CREATE INDEX IF NOT EXISTS rows_status ON rows(status, row);
 CREATE TABLE IF NOT EXISTS sessions (
     id INTEGER PRIMARY KEY,
     pid INTEGER NOT NULL,
