@@ -13,8 +13,10 @@
 //! - [`ops`] is the registry of operations: one file each, declaring what it does as data.
 //! - [`run`] is a run's lifecycle: settings, clients, confirmation, start, resume, drive.
 //! - [`journal`] is the SQLite write-ahead record of a run: settings, rows, intents, outcomes.
-//! - [`engine`] paces requests at the API quota, fans them out to workers, decides retries.
-//! - [`gsl`] is the typed API client and its three authentication modes.
+//! - [`engine`] paces requests at the API quota, fans them out to workers, decides retries;
+//!   [`engine::fanout`] is the fan-out of reads (follow, listings).
+//! - [`gsl`] is the typed API client and its three authentication modes; [`gsl::paging`] walks
+//!   every paged list (listings, follow, tags) by one rule.
 //! - [`follow`] reads work orders and SMS deliveries back into the journal.
 //! - [`listing`] pages a list API into a report (`inventory`, `pool-members`, `usage`), partial on a
 //!   signal.

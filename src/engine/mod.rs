@@ -7,6 +7,7 @@
 //! worker records the unit's intent durably after the pacer released the request and before
 //! writing it, so a crash leaves exactly the rows that were in flight without an outcome.
 
+pub mod fanout;
 pub mod ingest;
 pub mod pacer;
 pub mod retry;

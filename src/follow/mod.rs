@@ -100,22 +100,14 @@ impl Reader {
         &self,
         api: Api,
         fetch: F,
-        mut on_page: impl FnMut(Vec<T>, i64) -> bool,
+        on_page: impl FnMut(Vec<T>, i64) -> bool,
     ) -> Result<(), GslError>
     where
         F: Fn(u32) -> Fut,
         Fut: Future<Output = Result<(Vec<T>, i64), GslError>>,
     {
-        let mut seen = 0i64;
-        for offset in 1..=paging::MAX_PAGE {
-            let (items, count) = self.read(api, || fetch(offset)).await?;
-            let n = items.len();
-            seen += n as i64;
-            if !on_page(items, count) || paging::last_page(offset, n, seen as u64, count) {
-                break;
-            }
-        }
-        Ok(())
+        let fetch = &fetch;
+        paging::walk(|offset| self.read(api, move || fetch(offset)), on_page).await
     }
 
     /// Run `f` for each item, at most `concurrency` at a time (the pacers set the rate).
@@ -130,25 +122,12 @@ impl Reader {
         F: Fn(Arc<Reader>, I) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<T, GslError>> + Send + 'static,
     {
-        let f = Arc::new(f);
-        let sem = Arc::new(tokio::sync::Semaphore::new(self.concurrency));
-        let mut set = tokio::task::JoinSet::new();
-        for (i, item) in items.into_iter().enumerate() {
-            let (f, sem, me) = (f.clone(), sem.clone(), self.clone());
-            set.spawn(async move {
-                let _permit = sem.acquire_owned().await.expect("semaphore open");
-                let r = f(me, item.clone()).await;
-                (i, item, r)
-            });
-        }
-        let mut out = Vec::new();
-        while let Some(done) = set.join_next().await {
-            if let Ok(v) = done {
-                out.push(v);
-            }
-        }
-        out.sort_by_key(|(i, _, _)| *i);
-        out.into_iter().map(|(_, item, r)| (item, r)).collect()
+        let me = self.clone();
+        crate::engine::fanout::collect(items, self.concurrency, move |item: I| {
+            let r = f(me.clone(), item.clone());
+            async move { (item, r.await) }
+        })
+        .await
     }
 }
 

@@ -284,7 +284,7 @@ pub async fn run(args: InventoryArgs) -> Result<i32, Failure> {
     let look_up = match (&first, &join) {
         (Ok((count, cards)), Some(j)) => {
             let missing = j.keys_missing_from(cards);
-            let pages_left = listing::pages_for(*count).saturating_sub(1) as usize;
+            let pages_left = crate::gsl::paging::pages_for(*count).saturating_sub(1) as usize;
             // The list searches by ICCID, not by sim_card_id: those are found by paging.
             let by_iccid = missing.iter().all(|k| !CardRef::is_id_key(k));
             (by_iccid && missing.len() < pages_left).then_some(missing)

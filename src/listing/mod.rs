@@ -17,10 +17,11 @@ pub mod pools;
 pub mod usage;
 
 use crate::cli::{ListOptions, RunOptions};
+use crate::engine::fanout;
 use crate::engine::pacer::Pacer;
 use crate::engine::retry::{self, ReadStats};
 use crate::exit::Failure;
-use crate::gsl::{Client, GslError};
+use crate::gsl::{paging, Client, GslError};
 use crate::report::layout::Cell;
 use crate::report::writer::Sink;
 use crate::report::{self, ReportDest, ReportFormat, RowsError};
@@ -28,13 +29,14 @@ use crate::simulator::{SimConfig, Simulator};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::io::{self, BufWriter, Write};
+use std::ops::ControlFlow;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 /// Rows per list call: the most the API allows.
-pub const PAGE_LIMIT: u32 = crate::gsl::paging::LIMIT;
+pub const PAGE_LIMIT: u32 = paging::LIMIT;
 
 /// Lists run at this share of their rate; see [`Pager::new`].
 const LIST_HEADROOM: f64 = 0.98;
@@ -160,59 +162,72 @@ impl Pager {
         }
     }
 
-    /// [`Self::each_page`] once page 1 (`first`, with the list's count) is in hand.
+    /// [`Self::each_page`] once page 1 (`first`, with the list's count) is in hand. The pages
+    /// after it are fetched up to [`Pager::window`] ahead, as far as [`paging::Walk`] allows,
+    /// and handed on strictly in page order.
     pub async fn pages_after<T: Send + 'static>(
         &self,
         fetch: Fetch<T>,
         (count, first): (i64, Vec<T>),
         mut on_page: impl FnMut(Vec<T>) -> Result<(), Failure>,
     ) -> Result<Result<(), GslError>, Failure> {
-        let full = first.len() >= PAGE_LIMIT as usize;
+        let mut pages = paging::Walk::new();
+        pages.next_page();
+        let last = pages.took(first.len(), count);
         on_page(first)?;
-        let mut planned = pages_for(count);
-        if !full {
+        if last {
             return Ok(Ok(()));
         }
-        let mut tasks = tokio::task::JoinSet::new();
-        let mut done: BTreeMap<u32, Vec<T>> = BTreeMap::new();
-        let mut next_spawn = 2u32;
+        let pages = std::cell::RefCell::new(pages);
+        let mut arrived: BTreeMap<u32, (i64, Vec<T>)> = BTreeMap::new();
         let mut next_emit = 2u32;
-        loop {
-            while next_spawn <= planned && (next_spawn - next_emit) < self.window as u32 {
+        let mut end: Result<Result<(), GslError>, Failure> = Ok(Ok(()));
+        fanout::each(
+            || {
+                let mut w = pages.borrow_mut();
+                match w.ahead() < self.window as u32 {
+                    true => w.next_page(),
+                    false => None,
+                }
+            },
+            self.window,
+            |page| {
                 let (client, pacer, stats, fetch) = (
                     self.client.clone(),
                     self.pacer.clone(),
                     self.stats.clone(),
                     fetch.clone(),
                 );
-                let (page, max) = (next_spawn, self.max_attempts);
-                tasks.spawn(async move {
-                    (page, call(&client, &pacer, &stats, max, &fetch, page).await)
-                });
-                next_spawn += 1;
-            }
-            let Some(joined) = tasks.join_next().await else {
-                return Ok(Ok(()));
-            };
-            let (page, result) = joined.expect("page task");
-            match result {
-                Ok((count, items)) => {
-                    planned = planned.max(pages_for(count));
-                    done.insert(page, items);
+                let max = self.max_attempts;
+                async move { (page, call(&client, &pacer, &stats, max, &fetch, page).await) }
+            },
+            |_, (page, result)| {
+                match result {
+                    Ok(answer) => arrived.insert(page, answer),
+                    Err(e) => {
+                        end = Ok(Err(e));
+                        return ControlFlow::Break(());
+                    }
+                };
+                while let Some((count, items)) = arrived.remove(&next_emit) {
+                    let last = pages.borrow_mut().took(items.len(), count);
+                    next_emit += 1;
+                    if let Err(f) = on_page(items) {
+                        end = Err(f);
+                        return ControlFlow::Break(());
+                    }
+                    if last {
+                        // The end of the list: pages still in flight are past it.
+                        return ControlFlow::Break(());
+                    }
                 }
-                Err(e) => return Ok(Err(e)),
-            }
-            while let Some(items) = done.remove(&next_emit) {
-                let short = items.len() < PAGE_LIMIT as usize;
-                on_page(items)?;
-                next_emit += 1;
-                if short {
-                    // The end of the list: pages still in flight are past it.
-                    return Ok(Ok(()));
-                }
-            }
-        }
+                ControlFlow::Continue(())
+            },
+        )
+        .await;
+        end
     }
+
     /// One call per key (`lookup` answers the cards it names), through the same pacer with the
     /// same pages in flight; each answer goes to `on_found` as it arrives. A failing call
     /// (after its retries) ends the lookups.
@@ -223,10 +238,11 @@ impl Pager {
         mut on_found: impl FnMut(Vec<T>) -> Result<(), Failure>,
     ) -> Result<Result<(), GslError>, Failure> {
         let mut keys = keys.into_iter();
-        let mut tasks = tokio::task::JoinSet::new();
-        loop {
-            while tasks.len() < self.window {
-                let Some(key) = keys.next() else { break };
+        let mut end: Result<Result<(), GslError>, Failure> = Ok(Ok(()));
+        fanout::each(
+            || keys.next(),
+            self.window,
+            |key| {
                 let (client, pacer, stats, lookup) = (
                     self.client.clone(),
                     self.pacer.clone(),
@@ -234,22 +250,25 @@ impl Pager {
                     lookup.clone(),
                 );
                 let max = self.max_attempts;
-                tasks.spawn(async move {
+                async move {
                     retry::read(&pacer, max, &stats, || lookup(client.clone(), key.clone())).await
-                });
-            }
-            let Some(joined) = tasks.join_next().await else {
-                return Ok(Ok(()));
-            };
-            match joined.expect("lookup task") {
-                Ok((_, items)) => on_found(items)?,
-                Err(e) => return Ok(Err(e)),
-            }
-        }
+                }
+            },
+            |_, result| {
+                end = match result {
+                    Ok((_, items)) => on_found(items).map(Ok),
+                    Err(e) => Ok(Err(e)),
+                };
+                match &end {
+                    Ok(Ok(())) => ControlFlow::Continue(()),
+                    _ => ControlFlow::Break(()),
+                }
+            },
+        )
+        .await;
+        end
     }
 }
-
-pub use crate::gsl::paging::pages_for;
 
 async fn call<T>(
     client: &Client,

@@ -310,16 +310,14 @@ pub async fn resolve(
         return Err(TagError::TooMany(unique.len()));
     }
     let mut all = Vec::new();
-    let mut page = 1u32;
-    loop {
-        let p = list_page(client, page, pace, max_attempts).await?;
-        let got = p.tags.len();
-        all.extend(p.tags);
-        if crate::gsl::paging::last_page(page, got, all.len() as u64, p.count) {
-            break;
-        }
-        page += 1;
-    }
+    crate::gsl::paging::walk(
+        |page| list_page(client, page, pace, max_attempts),
+        |tags, _| {
+            all.extend(tags);
+            true
+        },
+    )
+    .await?;
     unique
         .into_iter()
         .map(|w| {
@@ -341,12 +339,13 @@ async fn list_page(
     page: u32,
     pace: &Pacer,
     max_attempts: u32,
-) -> Result<crate::gsl::types::TagsPage, TagError> {
+) -> Result<(Vec<crate::gsl::types::Tag>, i64), TagError> {
     let (stats, one_page) = (
         ReadStats::default(),
         Page::new(crate::gsl::paging::LIMIT, page),
     );
     retry::read(pace, max_attempts, &stats, || client.tags(&one_page))
         .await
+        .map(|p| (p.tags, p.count))
         .map_err(TagError::List)
 }
