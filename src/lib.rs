@@ -3,7 +3,7 @@
 //! One straight pipe, each stage in its own module:
 //!
 //! ```text
-//! input rows ─▶ validate + dedupe ─▶ journal (intent) ─▶ pacer ─▶ workers ─▶ GSL client ─▶ outcome
+//! input rows ─▶ validate + dedupe ─▶ journal (intent) ─▶ pacer ─▶ fan-out ─▶ GSL client ─▶ outcome
 //!                                                                                          │
 //!                     summary ◀─ report writer ◀─ collector ◀─ journal (outcome) ◀─────────┘
 //! ```
@@ -13,8 +13,8 @@
 //! - [`ops`] is the registry of operations: one file each, declaring what it does as data.
 //! - [`run`] is a run's lifecycle: settings, clients, confirmation, start, resume, drive.
 //! - [`journal`] is the SQLite write-ahead record of a run: settings, rows, intents, outcomes.
-//! - [`engine`] paces requests at the API quota, fans them out to workers, decides retries;
-//!   [`engine::fanout`] is the fan-out of reads (follow, listings).
+//! - [`engine`] paces requests at the API quota, fans them out, decides retries;
+//!   [`engine::fanout`] is the one fan-out: a run's units, follow's lookups, the listings' pages.
 //! - [`gsl`] is the typed API client and its three authentication modes; [`gsl::paging`] walks
 //!   every paged list (listings, follow, tags) by one rule.
 //! - [`follow`] reads work orders and SMS deliveries back into the journal.

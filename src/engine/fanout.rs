@@ -1,13 +1,16 @@
-//! The reads' fan-out: `follow`'s lookups, the listings' pages and per-card queries. Each item
-//! becomes a task on the runtime, at most `width` at a time; each answer is handed back as it
-//! arrives, and the caller can stop the rest. The pacer each task goes through sets the rate;
-//! the width only bounds what is in flight.
+//! The one fan-out: each item becomes a task on the runtime, at most `width` at a time. The
+//! pacer each task goes through sets the rate; the width only bounds what is in flight.
 //!
-//! A run's own requests do not come through here: the engine's workers ([`super::run`]) hold
-//! a unit from its durable intent to its last try, which a fire-and-collect task cannot.
+//! - [`each`] and [`collect`]: the reads (`follow`'s lookups, the listings' pages and per-card
+//!   queries). Each answer is handed back as it arrives, and the caller can cancel the rest.
+//! - [`arriving`]: a run's units ([`super::run`]), as the journal's reader hands them over. A
+//!   task holds its unit from the durable intent to the last try and records the outcome
+//!   itself; a stop ends the intake and waits for the tasks, never cancels one (a request in
+//!   flight must be answered and journaled, or it would become `unknown`).
 
 use std::future::Future;
 use std::ops::ControlFlow;
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 /// Run `work` on each item `next` yields, at most `width` at once, and hand each result to
@@ -71,6 +74,38 @@ where
     out.into_iter().flatten().collect()
 }
 
+/// Run `work` on each item that arrives on `items`, at most `width` at once, until `items` is
+/// closed or `stop` completes; then wait for the tasks still running. An item is taken only
+/// when there is room for it, so what waits in the channel is not started after a stop.
+pub async fn arriving<I, F, Fut>(
+    items: &mut mpsc::Receiver<I>,
+    width: usize,
+    stop: impl Future<Output = ()>,
+    work: F,
+) where
+    F: Fn(I) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let mut tasks = JoinSet::new();
+    let mut open = true;
+    tokio::pin!(stop);
+    while open || !tasks.is_empty() {
+        tokio::select! {
+            biased;
+            () = &mut stop, if open => open = false,
+            item = items.recv(), if open && tasks.len() < width.max(1) => match item {
+                Some(item) => {
+                    tasks.spawn(work(item));
+                }
+                None => open = false,
+            },
+            // A task that panicked: the runtime has reported it; its rows stay in flight in the
+            // journal and are settled on resume.
+            _ = tasks.join_next(), if !tasks.is_empty() => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,5 +158,66 @@ mod tests {
             asked <= 7,
             "at most width items beyond the fifth answer: {asked}"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn arriving_items_run_at_most_width_at_once_and_a_stop_lets_the_running_finish() {
+        let (tx, mut rx) = mpsc::channel(100);
+        for i in 0..100u64 {
+            tx.send(i).await.unwrap();
+        }
+        let (now, most, finished) = (
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicUsize::new(0)),
+        );
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            // Past the first 4 x 2 items (100 ms each), inside the next 4.
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            let _ = stop_tx.send(());
+        });
+        let work = |_: u64| {
+            let (now, most, finished) = (now.clone(), most.clone(), finished.clone());
+            async move {
+                let n = now.fetch_add(1, SeqCst) + 1;
+                most.fetch_max(n, SeqCst);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                now.fetch_sub(1, SeqCst);
+                finished.fetch_add(1, SeqCst);
+            }
+        };
+        arriving(&mut rx, 4, async { stop_rx.await.unwrap_or(()) }, work).await;
+        assert_eq!(most.load(SeqCst), 4);
+        assert_eq!(now.load(SeqCst), 0, "every task started has finished");
+        assert_eq!(
+            finished.load(SeqCst),
+            12,
+            "three rounds of 4, none cut short"
+        );
+        assert_eq!(rx.len(), 88, "what waited in the channel was not taken");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn arriving_ends_when_the_channel_closes() {
+        let (tx, mut rx) = mpsc::channel(10);
+        let done = Arc::new(AtomicUsize::new(0));
+        let feeder = tokio::spawn(async move {
+            for i in 0..30u64 {
+                tx.send(i).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        });
+        let d = done.clone();
+        arriving(&mut rx, 3, std::future::pending(), move |i| {
+            let d = d.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(i % 7)).await;
+                d.fetch_add(1, SeqCst);
+            }
+        })
+        .await;
+        feeder.await.unwrap();
+        assert_eq!(done.load(SeqCst), 30);
     }
 }

@@ -1,10 +1,11 @@
-//! The fan-out: pending rows from the journal, one pacer, a bounded pool of workers, retries
-//! decided by [`retry::decide`], outcomes to the journal's one [`writer::Writer`].
+//! A run: pending rows from the journal, one pacer, the [`fanout`] of at most `--concurrency`
+//! units at a time, retries decided by [`retry::decide`], outcomes to the journal's one
+//! [`writer::Writer`].
 //!
 //! A unit is what one request carries: one card, or one batch of cards for batched operations
-//! (SMS). Each worker owns one unit at a time from first try to last, and every card is in one
+//! (SMS). Each unit is one task of the fan-out from first try to last, and every card is in one
 //! unit only, so no card ever has two requests in flight. For a non-idempotent operation the
-//! worker records the unit's intent durably after the pacer released the request and before
+//! task records the unit's intent durably after the pacer released the request and before
 //! writing it, so a crash leaves exactly the rows that were in flight without an outcome.
 
 pub mod fanout;
@@ -46,8 +47,8 @@ pub struct EngineConfig {
     pub failure_min_rows: u64,
 }
 
-/// The workers a run has unless `--concurrency` says otherwise: the SPEC's most, 256. How many
-/// of them may have a request in flight follows the observed latency ([`window`]): enough to
+/// The units a run works at once unless `--concurrency` says otherwise: the SPEC's most, 256.
+/// How many of them may have a request in flight follows the observed latency ([`window`]): enough to
 /// sustain `--rate`, and no more while the API stops answering.
 pub const DEFAULT_CONCURRENCY: usize = 256;
 
@@ -116,7 +117,7 @@ impl Counters {
     }
 }
 
-/// Shared by every worker of one run.
+/// Shared by every task of one run.
 struct Shared {
     op: Arc<dyn Operation>,
     client: Client,
@@ -217,7 +218,7 @@ pub async fn run(
         last_call_ms: AtomicI64::new(0),
     });
 
-    // Holds only a weak reference: the run must not outlive its workers because of it.
+    // Holds only a weak reference: the run must not outlive its tasks because of it.
     let on_shutdown = {
         let shared = Arc::downgrade(&shared);
         tokio::spawn(async move {
@@ -243,17 +244,15 @@ pub async fn run(
         })
     });
 
-    // Units queued ahead of the workers (each worker holds one more): a batch can be 500 cards.
-    let (row_tx, row_rx) = mpsc::channel::<Unit>(64);
+    // Units queued ahead of the fan-out (each task holds one more): a batch can be 500 cards.
+    let (row_tx, mut row_rx) = mpsc::channel::<Unit>(64);
     let dispatcher = tokio::spawn(dispatch(journal_dir, row_tx, shared.clone()));
-    let row_rx = Arc::new(tokio::sync::Mutex::new(row_rx));
-    let mut workers = Vec::with_capacity(cfg.concurrency);
-    for _ in 0..cfg.concurrency.max(1) {
-        workers.push(tokio::spawn(worker(shared.clone(), row_rx.clone())));
-    }
-    for w in workers {
-        let _ = w.await;
-    }
+    let stop = shared.stop_signal();
+    fanout::arriving(&mut row_rx, cfg.concurrency, stop, |unit| {
+        work_unit(shared.clone(), unit)
+    })
+    .await;
+    drop(row_rx);
     let _ = dispatcher.await;
     on_shutdown.abort();
     if let Some(t) = session_ticker {
@@ -353,66 +352,54 @@ async fn dispatch(dir: PathBuf, tx: mpsc::Sender<Unit>, shared: Arc<Shared>) {
     }
 }
 
-async fn worker(shared: Arc<Shared>, units: Arc<tokio::sync::Mutex<mpsc::Receiver<Unit>>>) {
-    loop {
-        if shared.stopped() {
-            return;
-        }
-        let next = {
-            let mut rx = units.lock().await;
-            tokio::select! {
-                r = rx.recv() => r,
-                _ = shared.stop_signal() => None,
-            }
+/// One unit from its first try to its outcome, as a task of the fan-out.
+async fn work_unit(shared: Arc<Shared>, unit: Unit) {
+    // A refused batch comes back as its halves, worked here one after the other: the
+    // same task keeps the cards, so none has two requests in flight.
+    let mut todo = vec![unit];
+    while let Some(unit) = todo.pop() {
+        let Some(outcome) = unit::work(&shared, &unit).await else {
+            continue;
         };
-        let Some(unit) = next else { return };
-        // A refused batch comes back as its halves, worked here one after the other: the
-        // same worker keeps the cards, so none has two requests in flight.
-        let mut todo = vec![unit];
-        while let Some(unit) = todo.pop() {
-            let Some(outcome) = unit::work(&shared, &unit).await else {
-                continue;
-            };
-            if refused_whole(&shared, &unit, &outcome) {
-                let (a, b) = unit.split_at(unit.len() / 2);
-                let parts = vec![a.to_vec(), b.to_vec()];
-                let rows = parts
-                    .iter()
-                    .map(|p| p.iter().map(|p| p.row).collect())
-                    .collect();
-                if let Err(msg) = shared.writer.split(rows).await {
-                    shared.stop(Stop::JournalFailed(msg));
-                    return;
-                }
-                tracing::info!(
-                    row = unit[0].row,
-                    rows = unit.len(),
-                    code = outcome.error_code.as_deref().unwrap_or_default(),
-                    "batch refused as a whole: sending it in halves"
-                );
-                todo.extend(parts.into_iter().rev());
-                continue;
+        if refused_whole(&shared, &unit, &outcome) {
+            let (a, b) = unit.split_at(unit.len() / 2);
+            let parts = vec![a.to_vec(), b.to_vec()];
+            let rows = parts
+                .iter()
+                .map(|p| p.iter().map(|p| p.row).collect())
+                .collect();
+            if let Err(msg) = shared.writer.split(rows).await {
+                shared.stop(Stop::JournalFailed(msg));
+                return;
             }
-            if let Some(st) = outcome.status {
-                for _ in &unit {
-                    shared.counters.count(st);
-                }
+            tracing::info!(
+                row = unit[0].row,
+                rows = unit.len(),
+                code = outcome.error_code.as_deref().unwrap_or_default(),
+                "batch refused as a whole: sending it in halves"
+            );
+            todo.extend(parts.into_iter().rev());
+            continue;
+        }
+        if let Some(st) = outcome.status {
+            for _ in &unit {
+                shared.counters.count(st);
             }
-            // One outcome a row; the last row takes it without a copy.
-            if let Some((last, rest)) = unit.split_last() {
-                for p in rest {
-                    shared.writer.outcome(Outcome {
-                        row: p.row,
-                        ..outcome.clone()
-                    });
-                }
+        }
+        // One outcome a row; the last row takes it without a copy.
+        if let Some((last, rest)) = unit.split_last() {
+            for p in rest {
                 shared.writer.outcome(Outcome {
-                    row: last.row,
-                    ..outcome
+                    row: p.row,
+                    ..outcome.clone()
                 });
             }
-            check_stops(&shared);
+            shared.writer.outcome(Outcome {
+                row: last.row,
+                ..outcome
+            });
         }
+        check_stops(&shared);
     }
 }
 
