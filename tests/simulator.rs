@@ -312,7 +312,10 @@ async fn clear_real_name_work_order_moves_to_success() {
     assert_eq!(orders.body["work_orders"][0]["work_order_type"], 14);
     assert_eq!(orders.body["work_orders"][0]["total_count"], 1);
 
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    crate::common::wait_until("the work order finishes", Duration::from_secs(20), || {
+        crate::common::stat_u64(&sim.stats(), "work_orders_processing") == 0
+    })
+    .await;
     let details = cl.get("/v1/work-orders/1000001/details", &[]).await;
     assert_eq!(details.body["work_order_details"][0]["status"], 1);
     assert!(details.body["work_order_details"][0]["finish_time"].is_string());
