@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
 """Benchmarks of gslbatch against `gslbatch simulate` on 127.0.0.1 (the README's table).
 
-    cargo build --release && python3 scripts/bench.py [--quick]
+    cargo build --release && python3 scripts/bench.py [--quick] [--only=overhead] [--before OLD_BIN]
+
+The simulator is always this binary (GSLBATCH, default target/release/gslbatch), also for the
+--before runs, so that only the client differs.
 
 1. Quota exactness: simulator throttling at Q calls/s (rolling window) with --latency-ms 150,
    client --rate Q, default concurrency, Q = 5, 50, 500: achieved/Q and the share of 429s.
 2. Engine overhead: no throttle, no latency, 100,000 check-real-name rows with journal and report,
    against oha (raw HTTP, no bookkeeping) on the same simulator in the same run; medians of 3.
+   Once at the default window and once at --concurrency 64, oha's -c 64. With --before OLD_BIN,
+   that binary's runs are interleaved with this one's against the same simulator (before/after).
 3. Memory: peak RSS of a 1,000,000-row check-real-name run (/usr/bin/time -v).
 4. follow of a 100,000-card clear run with 1% of the work orders failed: calls per API, wall
    time unthrottled, peak RSS, and what the calls cost at the default 5 calls/s.
@@ -19,6 +24,7 @@ import _harness as h
 
 BIN = h.BIN
 QUICK = "--quick" in sys.argv
+BEFORE = sys.argv[sys.argv.index("--before") + 1] if "--before" in sys.argv else None
 TOKEN = "bench-token"
 
 
@@ -50,10 +56,10 @@ class Sim:
             self.p.kill()
 
 
-def gslbatch(args, timeout, timed=False):
+def gslbatch(args, timeout, timed=False, binary=None):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HUAWEICLOUD_SDK_", "GSL_"))}
     env["GSL_AUTH_TOKEN"] = TOKEN
-    cmd = [BIN, "-q", *args]
+    cmd = [binary or BIN, "-q", *args]
     if timed:
         cmd = ["/usr/bin/time", "-v", *cmd]
     t0 = time.monotonic()
@@ -98,16 +104,23 @@ def overhead(tmp):
     inv = os.path.join(tmp, "o.csv")
     inventory(inv, n)
     sim = Sim(inv)
-    ours, calls_rates, ohas = [], [], []
+    clients = [("this build", BIN)] + ([("before", BEFORE)] if BEFORE else [])
+    windows = [("default window", []), ("--concurrency 64", ["--concurrency", "64"])]
+    rows, calls, ohas = {}, {}, []
+    oha = shutil.which("oha")
     try:
         for i in range(3):
-            run = os.path.join(tmp, f"o-run{i}")
-            wall, _ = gslbatch(["check-real-name", inv, "--endpoint", sim.url, "--rate", "1000000", "--run-dir", run], timeout=600)
-            s = json.load(open(os.path.join(run, "summary.json")))
-            assert s["counts"]["ok"] == n, s["counts"]
-            ours.append(n / wall)
-            calls_rates.append(s["achieved_rate"])
-            oha = shutil.which("oha")
+            # Interleaved, so that a slow moment of the machine falls on every column alike.
+            for label, binary in reversed(clients):
+                for wlabel, extra in windows:
+                    run = os.path.join(tmp, f"o-run{i}-{len(rows)}")
+                    wall, _ = gslbatch(["check-real-name", inv, "--endpoint", sim.url, "--rate", "1000000",
+                                        "--run-dir", run, *extra], timeout=600, binary=binary)
+                    s = json.load(open(os.path.join(run, "summary.json")))
+                    assert s["counts"]["ok"] == n, s["counts"]
+                    shutil.rmtree(run, ignore_errors=True)
+                    rows.setdefault((label, wlabel), []).append(n / wall)
+                    calls.setdefault((label, wlabel), []).append(s["achieved_rate"])
             if oha:
                 iccid = open(inv).read().split("\n")[1]
                 r = subprocess.run([oha, "-n", str(n), "-c", "64", "--no-tui", "--output-format", "json",
@@ -117,17 +130,17 @@ def overhead(tmp):
                 ohas.append(json.loads(r.stdout)["summary"]["requestsPerSec"])
     finally:
         sim.stop()
-    m_ours, m_calls = statistics.median(ours), statistics.median(calls_rates)
-    print("| measure | median |")
-    print("|---|---|")
-    print(f"| gslbatch rows/s, end to end (ingest + calls + journal + report) | {m_ours:,.0f} |")
-    print(f"| gslbatch calls/s while sending | {m_calls:,.0f} |")
-    if ohas:
-        m_oha = statistics.median(ohas)
-        print(f"| oha requests/s (raw HTTP upper bound, -c 64) | {m_oha:,.0f} |")
-        print(f"| gslbatch end-to-end rows/s as a share of oha | {m_ours / m_oha:.0%} |")
+    m_oha = statistics.median(ohas) if ohas else None
+    print("| client | window | rows/s end to end (ingest + calls + journal + report) | calls/s while sending | rows/s as a share of oha |")
+    print("|---|---|---|---|---|")
+    for (label, wlabel), r in rows.items():
+        m = statistics.median(r)
+        share = f"{m / m_oha:.0%}" if m_oha else "-"
+        print(f"| gslbatch, {label} | {wlabel} | {m:,.0f} | {statistics.median(calls[(label, wlabel)]):,.0f} | {share} |")
+    if m_oha:
+        print(f"| oha (raw HTTP, no bookkeeping) | -c 64 | {m_oha:,.0f} requests/s | | 100% |")
     else:
-        print("| oha | not installed (`cargo install oha`) |")
+        print("| oha | not installed (`cargo install oha`) | | | |")
     print()
 
 
@@ -137,14 +150,20 @@ def memory(tmp):
     inv = os.path.join(tmp, "m.csv")
     inventory(inv, n)
     sim = Sim(inv)
+    results = []
     try:
-        run = os.path.join(tmp, "m-run")
-        wall, rss = gslbatch(["check-real-name", inv, "--endpoint", sim.url, "--rate", "1000000", "--run-dir", run], timeout=900, timed=True)
+        for label, binary in [("this build", BIN)] + ([("before", BEFORE)] if BEFORE else []):
+            run = os.path.join(tmp, f"m-run-{len(results)}")
+            wall, rss = gslbatch(["check-real-name", inv, "--endpoint", sim.url, "--rate", "1000000", "--run-dir", run],
+                                 timeout=900, timed=True, binary=binary)
+            shutil.rmtree(run, ignore_errors=True)
+            results.append((label, wall, rss))
     finally:
         sim.stop()
-    print("| rows | wall s | peak RSS MB |")
-    print("|---|---|---|")
-    print(f"| {n:,} | {wall:.1f} | {rss:.1f} |")
+    print("| client | rows | wall s | peak RSS MB |")
+    print("|---|---|---|---|")
+    for label, wall, rss in results:
+        print(f"| gslbatch, {label} | {n:,} | {wall:.1f} | {rss:.1f} |")
     print()
 
 
@@ -177,7 +196,7 @@ def main():
         raise SystemExit(f"{BIN} not found: run `cargo build --release` first")
     tmp = tempfile.mkdtemp(prefix="gslbatch-bench-")
     try:
-        print(f"machine: {os.cpu_count()} cores; binary: {BIN}\n")
+        print(f"machine: {os.cpu_count()} cores; binary: {BIN}" + (f"; before: {BEFORE}" if BEFORE else "") + "\n")
         only = [a.split("=", 1)[1] for a in sys.argv if a.startswith("--only=")]
         for name, part in (("quota", quota), ("overhead", overhead), ("memory", memory), ("follow", follow)):
             if not only or name in only:
