@@ -8,8 +8,10 @@
 //!   itself; a stop ends the intake and waits for the tasks, never cancels one (a request in
 //!   flight must be answered and journaled, or it would become `unknown`).
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::ops::ControlFlow;
+use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
@@ -77,15 +79,22 @@ where
 /// Run `work` on each item that arrives on `items`, at most `width` at once, until `items` is
 /// closed or `stop` completes; then wait for the tasks still running. An item is taken only
 /// when there is room for it, so what waits in the channel is not started after a stop.
+///
+/// Items start in the order they arrived: a task takes the oldest item waiting when the runtime
+/// first runs it, not the one it was spawned for. (The runtime does not run new tasks in the
+/// order they were spawned, and a run's rows should reach the pacer in row order.)
 pub async fn arriving<I, F, Fut>(
     items: &mut mpsc::Receiver<I>,
     width: usize,
     stop: impl Future<Output = ()>,
     work: F,
 ) where
-    F: Fn(I) -> Fut,
+    I: Send + 'static,
+    F: Fn(I) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    let work = Arc::new(work);
+    let waiting = Arc::new(Mutex::new(VecDeque::new()));
     let mut tasks = JoinSet::new();
     let mut open = true;
     tokio::pin!(stop);
@@ -95,7 +104,19 @@ pub async fn arriving<I, F, Fut>(
             () = &mut stop, if open => open = false,
             item = items.recv(), if open && tasks.len() < width.max(1) => match item {
                 Some(item) => {
-                    tasks.spawn(work(item));
+                    waiting.lock().expect("fan-out queue").push_back(item);
+                    let (work, waiting) = (work.clone(), waiting.clone());
+                    tasks.spawn(async move {
+                        // One task is spawned per item pushed, so there is one to take;
+                        // `work` is called under the lock, so calls keep the items' order.
+                        let next = {
+                            let mut queue = waiting.lock().expect("fan-out queue");
+                            queue.pop_front().map(|item| work(item))
+                        };
+                        if let Some(fut) = next {
+                            fut.await;
+                        }
+                    });
                 }
                 None => open = false,
             },
@@ -110,7 +131,6 @@ pub async fn arriving<I, F, Fut>(
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-    use std::sync::Arc;
     use std::time::Duration;
 
     #[tokio::test(start_paused = true)]
@@ -177,8 +197,9 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(250)).await;
             let _ = stop_tx.send(());
         });
-        let work = |_: u64| {
-            let (now, most, finished) = (now.clone(), most.clone(), finished.clone());
+        let (now2, most2, finished2) = (now.clone(), most.clone(), finished.clone());
+        let work = move |_: u64| {
+            let (now, most, finished) = (now2.clone(), most2.clone(), finished2.clone());
             async move {
                 let n = now.fetch_add(1, SeqCst) + 1;
                 most.fetch_max(n, SeqCst);
@@ -219,5 +240,23 @@ mod tests {
         .await;
         feeder.await.unwrap();
         assert_eq!(done.load(SeqCst), 30);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn arriving_items_start_in_the_order_they_arrived() {
+        let (tx, mut rx) = mpsc::channel(1000);
+        for i in 0..1000u64 {
+            tx.send(i).await.unwrap();
+        }
+        drop(tx);
+        let started = Arc::new(Mutex::new(Vec::new()));
+        let s = started.clone();
+        arriving(&mut rx, 64, std::future::pending(), move |i| {
+            // What a unit does first (the window, the pacer's queue) happens in its first poll.
+            s.lock().unwrap().push(i);
+            async move { tokio::task::yield_now().await }
+        })
+        .await;
+        assert_eq!(*started.lock().unwrap(), (0..1000).collect::<Vec<_>>());
     }
 }

@@ -248,8 +248,9 @@ pub async fn run(
     let (row_tx, mut row_rx) = mpsc::channel::<Unit>(64);
     let dispatcher = tokio::spawn(dispatch(journal_dir, row_tx, shared.clone()));
     let stop = shared.stop_signal();
-    fanout::arriving(&mut row_rx, cfg.concurrency, stop, |unit| {
-        work_unit(shared.clone(), unit)
+    let tasks = shared.clone();
+    fanout::arriving(&mut row_rx, cfg.concurrency, stop, move |unit| {
+        work_unit(tasks.clone(), unit)
     })
     .await;
     drop(row_rx);

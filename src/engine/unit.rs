@@ -51,15 +51,14 @@ pub(super) async fn work(shared: &Shared, unit: &[crate::journal::Pending]) -> O
                 None
             };
         }
-        // Until an answer shows the credentials work, one request at a time.
-        let gate = if shared.auth_confirmed.load(Relaxed) {
-            None
-        } else {
+        // Until an answer shows the credentials work, one request at a time. Once it has,
+        // the gate is passed straight through, but still in turn: a unit that comes later
+        // does not overtake the ones queued at the gate while the first answer was awaited.
+        let gate = {
             let g = shared.auth_gate.lock().await;
-            if shared.auth_confirmed.load(Relaxed) {
-                None
-            } else {
-                Some(g)
+            match shared.auth_confirmed.load(Relaxed) {
+                true => None,
+                false => Some(g),
             }
         };
         // A place in the in-flight window first, then the pacer's slot: a worker waiting for
