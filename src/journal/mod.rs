@@ -181,7 +181,10 @@ impl Journal {
             path: path.display().to_string(),
             source,
         };
-        let conn = Connection::open_with_flags(path, flags).map_err(e)?;
+        // No per-call mutex: a `Connection` is never shared between threads (it is not
+        // `Sync`), and SQLite's serialized mode locked one on every column read of a report.
+        let conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .map_err(e)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(e)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(e)?;
