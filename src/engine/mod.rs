@@ -239,7 +239,7 @@ pub async fn run(
                 let Some(shared) = shared.upgrade() else {
                     return;
                 };
-                shared.writer.session(id, totals(&shared), None);
+                shared.writer.session(id, totals(&shared), None).await;
             }
         })
     });
@@ -266,7 +266,7 @@ pub async fn run(
         None => stop,
     };
     if let Some(id) = session {
-        writer.session(id, totals(&shared), None);
+        writer.session(id, totals(&shared), None).await;
     }
     drop(shared);
     let journal = tokio::task::spawn_blocking(move || writer_thread.finish(writer))
@@ -390,15 +390,21 @@ async fn work_unit(shared: Arc<Shared>, unit: Unit) {
         // One outcome a row; the last row takes it without a copy.
         if let Some((last, rest)) = unit.split_last() {
             for p in rest {
-                shared.writer.outcome(Outcome {
-                    row: p.row,
-                    ..outcome.clone()
-                });
+                shared
+                    .writer
+                    .outcome(Outcome {
+                        row: p.row,
+                        ..outcome.clone()
+                    })
+                    .await;
             }
-            shared.writer.outcome(Outcome {
-                row: last.row,
-                ..outcome
-            });
+            shared
+                .writer
+                .outcome(Outcome {
+                    row: last.row,
+                    ..outcome
+                })
+                .await;
         }
         check_stops(&shared);
     }

@@ -23,7 +23,7 @@ enum Msg {
 
 #[derive(Clone)]
 pub struct Writer {
-    tx: mpsc::UnboundedSender<Msg>,
+    tx: mpsc::Sender<Msg>,
     failed: Arc<Mutex<Option<String>>>,
 }
 
@@ -34,6 +34,10 @@ pub struct WriterThread {
 
 /// The most messages folded into one transaction.
 const MAX_GROUP: usize = 4096;
+/// The most messages waiting for the writer. A run whose requests outpace the journal waits
+/// here instead of queueing outcomes in memory: unbounded, a fast run's backlog grew by tens
+/// of megabytes at a million rows.
+const QUEUE: usize = 2 * MAX_GROUP;
 
 /// The account ledger a destructive run also writes: each intent before the journal's own.
 pub struct LedgerSink {
@@ -43,7 +47,7 @@ pub struct LedgerSink {
 
 impl Writer {
     pub fn start(mut journal: Journal, mut ledger: Option<LedgerSink>) -> (Writer, WriterThread) {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+        let (tx, mut rx) = mpsc::channel::<Msg>(QUEUE);
         let failed = Arc::new(Mutex::new(None::<String>));
         let failed2 = failed.clone();
         let handle = std::thread::Builder::new()
@@ -161,17 +165,19 @@ impl Writer {
         let (ack, done) = oneshot::channel();
         self.tx
             .send(msg(ack))
+            .await
             .map_err(|_| "journal writer stopped".to_string())?;
         done.await
             .unwrap_or_else(|_| Err("journal writer stopped".to_string()))
     }
 
-    pub fn outcome(&self, o: Outcome) {
-        let _ = self.tx.send(Msg::Outcome(o));
+    /// Queue an outcome; waits only while the writer is a full queue behind.
+    pub async fn outcome(&self, o: Outcome) {
+        let _ = self.tx.send(Msg::Outcome(o)).await;
     }
 
-    pub fn session(&self, id: i64, totals: SessionTotals, exit_code: Option<i32>) {
-        let _ = self.tx.send(Msg::Session(id, totals, exit_code));
+    pub async fn session(&self, id: i64, totals: SessionTotals, exit_code: Option<i32>) {
+        let _ = self.tx.send(Msg::Session(id, totals, exit_code)).await;
     }
 
     /// The first write failure, if any.
