@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 /// mimalloc instead of glibc's allocator: a fast run allocates a few small buffers per request
 /// on two runtime threads and the journal writer, and glibc's malloc and free were a tenth of
-/// its CPU (see the README's performance section).
+/// its CPU (see the README's performance section). Built without transparent huge pages
+/// (`no_thp`): with them, a million-row run peaked at 78–97 MB instead of 69.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
