@@ -25,6 +25,8 @@ import _harness as h
 BIN = h.BIN
 QUICK = "--quick" in sys.argv
 BEFORE = sys.argv[sys.argv.index("--before") + 1] if "--before" in sys.argv else None
+# The builds measured side by side: this one, and the --before one if given.
+CLIENTS = [("this build", BIN)] + ([("before", BEFORE)] if BEFORE else [])
 TOKEN = "bench-token"
 
 
@@ -104,14 +106,13 @@ def overhead(tmp):
     inv = os.path.join(tmp, "o.csv")
     inventory(inv, n)
     sim = Sim(inv)
-    clients = [("this build", BIN)] + ([("before", BEFORE)] if BEFORE else [])
     windows = [("default window", []), ("--concurrency 64", ["--concurrency", "64"])]
     rows, calls, ohas = {}, {}, []
     oha = shutil.which("oha")
     try:
         for i in range(3):
             # Interleaved, so that a slow moment of the machine falls on every column alike.
-            for label, binary in reversed(clients):
+            for label, binary in reversed(CLIENTS):
                 for wlabel, extra in windows:
                     run = os.path.join(tmp, f"o-run{i}-{len(rows)}")
                     wall, _ = gslbatch(["check-real-name", inv, "--endpoint", sim.url, "--rate", "1000000",
@@ -152,7 +153,7 @@ def memory(tmp):
     sim = Sim(inv)
     results = []
     try:
-        for label, binary in [("this build", BIN)] + ([("before", BEFORE)] if BEFORE else []):
+        for label, binary in CLIENTS:
             run = os.path.join(tmp, f"m-run-{len(results)}")
             wall, rss = gslbatch(["check-real-name", inv, "--endpoint", sim.url, "--rate", "1000000", "--run-dir", run],
                                  timeout=900, timed=True, binary=binary)

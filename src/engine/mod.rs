@@ -48,8 +48,8 @@ pub struct EngineConfig {
 }
 
 /// The units a run works at once unless `--concurrency` says otherwise: the SPEC's most, 256.
-/// How many of them may have a request in flight follows the observed latency ([`window`]): enough to
-/// sustain `--rate`, and no more while the API stops answering.
+/// How many of them may have a request in flight follows the observed latency ([`window`]):
+/// enough to sustain `--rate`, and no more while the API stops answering.
 pub const DEFAULT_CONCURRENCY: usize = 256;
 
 /// How often a live run's session totals are written to the journal.

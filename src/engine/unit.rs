@@ -61,7 +61,7 @@ pub(super) async fn work(shared: &Shared, unit: &[crate::journal::Pending]) -> O
                 false => Some(g),
             }
         };
-        // A place in the in-flight window first, then the pacer's slot: a worker waiting for
+        // A place in the in-flight window first, then the pacer's slot: a unit waiting for
         // a place holds no slot.
         let slot = tokio::select! {
             s = shared.window.enter() => s,
@@ -107,7 +107,7 @@ pub(super) async fn work(shared: &Shared, unit: &[crate::journal::Pending]) -> O
                 | Err(GslError::Unauthorized { .. } | GslError::Auth(_))
         );
         // A refusal no request can get past stops the run before the gate opens: otherwise a
-        // worker could slip through between the two and send after it.
+        // unit could slip through between the two and send after it.
         let fatal = result.as_ref().err().and_then(|e| shared.op.fatal(e));
         if let Some(msg) = &fatal {
             shared.stop(Stop::Fatal(msg.clone()));
@@ -120,7 +120,7 @@ pub(super) async fn work(shared: &Shared, unit: &[crate::journal::Pending]) -> O
             shared.window.answered(latency);
         }
         // `gate` is held until this try's decision is taken: after a 401 the run is stopped
-        // before the next worker may send.
+        // before the next unit may send.
         let base = Outcome {
             row,
             attempts: attempts + 1,

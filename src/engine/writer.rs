@@ -1,6 +1,7 @@
 //! The journal's one writer: a thread that owns the SQLite connection and group-commits.
 //!
-//! Workers send intents (and wait for them to be durable) and outcomes (and go on). The thread
+//! A run's tasks send intents (and wait for them to be durable) and outcomes (and go on, unless
+//! the writer is a full queue behind). The thread
 //! takes whatever has queued up since its last commit and writes it in one transaction, so at
 //! high rates one fsync covers many rows, and at low rates each is committed within a few ms.
 //! A failed write poisons the writer: every later intent is refused, so no request goes out

@@ -199,7 +199,7 @@ impl Client {
     /// may be tried again.
     ///
     /// Usually one recovery is enough. A second is needed when the first handed back a token
-    /// that was already dead: another worker's routine renewal, revoked together with the
+    /// that was already dead: another request's routine renewal, revoked together with the
     /// token this call was refused with. [`Auth::recover`] gives up by itself once a token got
     /// by a re-login after a 401 is refused before it ever worked, and the count is capped.
     pub async fn execute(&self, call: &Call) -> Result<Bytes, GslError> {

@@ -6,7 +6,7 @@
 //! - IAM password login ([`iam`]): `GSL_IAM_USER`, `GSL_IAM_PASSWORD`, `GSL_IAM_DOMAIN`.
 //!
 //! [`Auth`] hands out the headers for one request together with a *generation*; after a 401 the
-//! engine calls [`Auth::recover`] with that generation, so that however many workers saw the 401
+//! engine calls [`Auth::recover`] with that generation, so that however many requests saw the 401
 //! at once, only the first re-logs in (or re-reads the token file) and the rest reuse its result.
 
 pub mod aksk;
@@ -149,7 +149,7 @@ struct Current {
     renew_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// Live authentication state shared by every worker of a run.
+/// Live authentication state shared by every request of a run.
 pub struct Auth {
     creds: Credentials,
     current: StdMutex<Current>,
