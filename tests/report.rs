@@ -22,6 +22,9 @@ fn meta(operation: &str, extras: &[&str]) -> RunMeta {
         params: serde_json::Value::Null,
         total_rows: Some(3),
         settings: Default::default(),
+        run_id: None,
+        again: false,
+        again_window_secs: None,
     }
 }
 

@@ -77,7 +77,7 @@ pub fn send_sms_at(
     cmd
 }
 
-fn sent_per_cid(sim: &Simulator) -> HashMap<String, u64> {
+pub fn sent_per_cid(sim: &Simulator) -> HashMap<String, u64> {
     sim.stats()["sms_sent_per_cid"]
         .as_object()
         .expect("sms_sent_per_cid")

@@ -18,6 +18,7 @@ mod jobs;
 mod ledger;
 mod matrix;
 mod nasty;
+mod never_twice;
 mod outcomes;
 mod quota;
 mod readme;

@@ -29,7 +29,7 @@ pub fn run(cmd: LedgerCommand) -> Result<i32, Failure> {
         }
         let mut l = ledger::open(&meta)?;
         let n = l
-            .rebuild_from(&ledger::key(op.as_ref(), &dir), &journal)
+            .rebuild_from(&ledger::key(op.as_ref(), &meta, &dir), &journal)
             .map_err(|e| Failure::aborted(e.to_string()))?;
         crate::say!(
             "{}: {n} {} entries recorded in {}",

@@ -358,8 +358,8 @@ async fn work_unit(shared: Arc<Shared>, unit: Unit) {
     // A refused batch comes back as its halves, worked here one after the other: the
     // same task keeps the cards, so none has two requests in flight.
     let mut todo = vec![unit];
-    while let Some(unit) = todo.pop() {
-        let Some(outcome) = unit::work(&shared, &unit).await else {
+    while let Some(mut unit) = todo.pop() {
+        let Some(outcome) = unit::work(&shared, &mut unit).await else {
             continue;
         };
         if refused_whole(&shared, &unit, &outcome) {

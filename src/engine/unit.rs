@@ -19,10 +19,13 @@ fn with_error(mut o: Outcome, err: &GslError) -> Outcome {
 
 /// One unit from first try to last; the outcome applies to each of its rows (its `row` field
 /// is left 0 for the caller to fill in). `None`: nothing to record (stopped before any try).
-pub(super) async fn work(shared: &Shared, unit: &[crate::journal::Pending]) -> Option<Outcome> {
+///
+/// Rows whose card another run holds in the account ledger are taken out of `unit` (they are
+/// `skipped` in the journal already); `None` too when that leaves nothing to send.
+pub(super) async fn work(shared: &Shared, unit: &mut super::Unit) -> Option<Outcome> {
     let row = 0;
-    let keys: Vec<String> = unit.iter().map(|p| p.key.clone()).collect();
-    let args: Vec<Option<String>> = unit.iter().map(|p| p.arg.clone()).collect();
+    let mut keys: Vec<String> = unit.iter().map(|p| p.key.clone()).collect();
+    let mut args: Vec<Option<String>> = unit.iter().map(|p| p.arg.clone()).collect();
     let first_row = unit.first().map(|p| p.row).unwrap_or_default();
     let idempotent = shared.op.idempotent();
     let mut attempts = 0u32;
@@ -75,13 +78,29 @@ pub(super) async fn work(shared: &Shared, unit: &[crate::journal::Pending]) -> O
             continue;
         }
         if !idempotent && !intent_recorded {
-            if let Err(msg) = shared
+            match shared
                 .writer
-                .intent(unit.iter().map(|p| (p.row, p.ledger_key())).collect())
+                .intent(unit.iter().map(|p| p.act()).collect())
                 .await
             {
-                shared.stop(Stop::JournalFailed(msg));
-                return None;
+                Err(msg) => {
+                    shared.stop(Stop::JournalFailed(msg));
+                    return None;
+                }
+                Ok(refused) if !refused.is_empty() => {
+                    tracing::info!(
+                        row = first_row,
+                        rows = refused.len(),
+                        "skipped: another run holds these cards in the account ledger"
+                    );
+                    unit.retain(|p| !refused.iter().any(|(r, _)| *r == p.row));
+                    if unit.is_empty() {
+                        return None;
+                    }
+                    keys = unit.iter().map(|p| p.key.clone()).collect();
+                    args = unit.iter().map(|p| p.arg.clone()).collect();
+                }
+                Ok(_) => {}
             }
             intent_recorded = true;
         }

@@ -7,15 +7,21 @@
 //! A failed write poisons the writer: every later intent is refused, so no request goes out
 //! that the journal could not record.
 
-use crate::journal::ledger::{Ledger, RunKey};
+use crate::journal::ledger::{CardAct, Ledger, RunKey};
 use crate::journal::{Journal, JournalError, Outcome, SessionTotals};
 use crate::model::Status;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
+/// The rows of an intent that the account ledger refused, each with the reason.
+pub type Refused = Vec<(u64, String)>;
+
+/// Where an intent's verdict goes: the rows refused, or why nothing may be sent.
+type ClaimAck = oneshot::Sender<Result<Refused, String>>;
+
 enum Msg {
-    /// Rows with their card keys (for the account ledger).
-    Intent(Vec<(u64, String)>, oneshot::Sender<Result<(), String>>),
+    /// Rows with their acts (for the account ledger's claims).
+    Intent(Vec<CardAct>, ClaimAck),
     Outcome(Outcome),
     /// A refused batch's rows, in the parts each to be sent as a batch of its own.
     Split(Vec<Vec<u64>>, oneshot::Sender<Result<(), String>>),
@@ -40,7 +46,8 @@ const MAX_GROUP: usize = 4096;
 /// of megabytes at a million rows.
 const QUEUE: usize = 2 * MAX_GROUP;
 
-/// The account ledger a destructive run also writes: each intent before the journal's own.
+/// The account ledger a destructive run also writes: each row claims its card there before
+/// its intent is journaled, and a row whose card another run holds is `skipped` instead.
 pub struct LedgerSink {
     pub ledger: Ledger,
     pub run: RunKey,
@@ -56,8 +63,8 @@ impl Writer {
             .spawn(move || {
                 let mut intents = Vec::new();
                 let mut acks = Vec::new();
+                let mut claims: Vec<(Vec<CardAct>, ClaimAck)> = Vec::new();
                 let mut outcomes = Vec::new();
-                let mut keyed: Vec<(u64, String)> = Vec::new();
                 let mut splits: Vec<Vec<u64>> = Vec::new();
                 while let Some(first) = rx.blocking_recv() {
                     let mut batch = vec![first];
@@ -70,11 +77,7 @@ impl Writer {
                     let mut sessions = Vec::new();
                     for m in batch {
                         match m {
-                            Msg::Intent(rows, ack) => {
-                                keyed.extend(rows.iter().cloned());
-                                intents.extend(rows.into_iter().map(|(r, _)| r));
-                                acks.push(ack);
-                            }
+                            Msg::Intent(rows, ack) => claims.push((rows, ack)),
                             Msg::Outcome(o) => outcomes.push(o),
                             Msg::Split(parts, ack) => {
                                 splits.extend(parts);
@@ -84,41 +87,71 @@ impl Writer {
                         }
                     }
                     let poisoned = failed2.lock().expect("writer flag").clone();
-                    // The ledger's intents first, so that it is never behind the journal.
+                    // The ledger's claims first, so that it is never behind the journal: a
+                    // row another run holds is `skipped`, the others are journaled in flight.
+                    let mut claimed = Vec::new();
                     let ledger_result = match (&poisoned, ledger.as_mut()) {
-                        (None, Some(l)) if !keyed.is_empty() => l
-                            .ledger
-                            .record_intents(&l.run, &keyed)
-                            .map_err(|e| format!("ledger write failed: {e}")),
-                        _ => Ok(()),
+                        (None, Some(l)) if !claims.is_empty() => {
+                            let all: Vec<CardAct> =
+                                claims.iter().flat_map(|(r, _)| r.iter().cloned()).collect();
+                            l.ledger
+                                .claim(&l.run, &all)
+                                .map_err(|e| format!("ledger write failed: {e}"))
+                        }
+                        _ => Ok(Vec::new()),
                     };
                     let result: Result<(), String> = match (&poisoned, ledger_result) {
                         (Some(_), _) => Ok(()),
                         (None, Err(msg)) => Err(msg),
-                        (None, Ok(())) => journal
-                            .write(&intents, &outcomes, !intents.is_empty())
-                            .and_then(|_| match splits.is_empty() {
-                                true => Ok(()),
-                                false => journal.split_batches(&splits),
-                            })
-                            .and_then(|_| {
-                                sessions
-                                    .iter()
-                                    .try_for_each(|(id, t, c)| journal.update_session(*id, t, *c))
-                            })
-                            .map_err(|e: JournalError| format!("journal write failed: {e}")),
+                        (None, Ok(refused)) => {
+                            let refused: std::collections::HashMap<u64, String> =
+                                refused.into_iter().collect();
+                            let at = super::now_rfc3339();
+                            for (rows, ack) in claims.drain(..) {
+                                let mut mine = Vec::new();
+                                for r in rows {
+                                    match refused.get(&r.row) {
+                                        Some(why) => {
+                                            outcomes.push(Outcome {
+                                                row: r.row,
+                                                status: Some(Status::Skipped),
+                                                error_msg: Some(why.clone()),
+                                                finished_at: Some(at.clone()),
+                                                ..Outcome::default()
+                                            });
+                                            mine.push((r.row, why.clone()));
+                                        }
+                                        None => intents.push(r.row),
+                                    }
+                                }
+                                claimed.push((mine, ack));
+                            }
+                            journal
+                                .write(&intents, &outcomes, !intents.is_empty())
+                                .and_then(|_| match splits.is_empty() {
+                                    true => Ok(()),
+                                    false => journal.split_batches(&splits),
+                                })
+                                .and_then(|_| {
+                                    sessions.iter().try_for_each(|(id, t, c)| {
+                                        journal.update_session(*id, t, *c)
+                                    })
+                                })
+                                .map_err(|e: JournalError| format!("journal write failed: {e}"))
+                        }
                     };
                     if let (Ok(()), None, Some(l)) = (&result, &poisoned, ledger.as_mut()) {
                         // A split batch's rows are no longer in flight: nothing of the
-                        // refused call was sent.
+                        // refused call was sent. A skipped row has no claim of this run.
                         let done: Vec<_> = outcomes
                             .iter()
+                            .filter(|o| o.status != Some(Status::Skipped))
                             .filter_map(|o| o.status.map(|s| (o.row, s, o.work_order_id)))
                             .chain(splits.iter().flatten().map(|r| (*r, Status::Pending, None)))
                             .collect();
                         if !done.is_empty() {
                             if let Err(e) = l.ledger.record_outcomes(&l.run, &done) {
-                                // The intent is there, so the card still counts as maybe done.
+                                // The claim is there, so the card still counts as maybe done.
                                 tracing::warn!("ledger outcome not recorded: {e}");
                             }
                         }
@@ -135,8 +168,16 @@ impl Writer {
                     for ack in acks.drain(..) {
                         let _ = ack.send(verdict.clone());
                     }
+                    // Intents whose claims were not reached (a poisoned writer) are refused
+                    // with the same verdict: nothing of theirs may be sent.
+                    for (_, ack) in claims.drain(..) {
+                        let why = verdict.clone().err();
+                        let _ = ack.send(Err(why.unwrap_or_else(|| "ledger not written".into())));
+                    }
+                    for (refused, ack) in claimed.drain(..) {
+                        let _ = ack.send(verdict.clone().map(|()| refused));
+                    }
                     intents.clear();
-                    keyed.clear();
                     outcomes.clear();
                     splits.clear();
                 }
@@ -146,10 +187,17 @@ impl Writer {
         (Writer { tx, failed }, WriterThread { handle })
     }
 
-    /// Record that the request for `rows` (with their card keys) is about to be written;
-    /// returns once it is durable.
-    pub async fn intent(&self, rows: Vec<(u64, String)>) -> Result<(), String> {
-        self.durably(|ack| Msg::Intent(rows, ack)).await
+    /// Record that the request for `rows` is about to be written, each row's card claimed in
+    /// the account ledger first; returns once it is durable, with the rows whose card another
+    /// run holds (now `skipped`: they must not be sent).
+    pub async fn intent(&self, rows: Vec<CardAct>) -> Result<Refused, String> {
+        let (ack, done) = oneshot::channel();
+        self.tx
+            .send(Msg::Intent(rows, ack))
+            .await
+            .map_err(|_| "journal writer stopped".to_string())?;
+        done.await
+            .unwrap_or_else(|_| Err("journal writer stopped".to_string()))
     }
 
     /// Turn a refused batch into `parts`, each a batch of its own with its rows `pending`;

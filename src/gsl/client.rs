@@ -73,6 +73,14 @@ pub fn parse_endpoint(raw: &str) -> Result<url::Url, String> {
     if url.host_str().is_none() {
         return Err(format!("endpoint {raw:?} has no host"));
     }
+    // A password in a URL ends up in logs, summaries and journals: refused, and not echoed.
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(
+            "the endpoint URL carries user info (user:password@): credentials go in the \
+             environment (HUAWEICLOUD_SDK_AK/SK, GSL_AUTH_TOKEN, ...), never in the URL"
+                .to_string(),
+        );
+    }
     if url.query().is_some() || url.fragment().is_some() {
         return Err(format!(
             "endpoint {raw:?} must not carry a query or fragment"

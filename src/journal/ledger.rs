@@ -1,38 +1,50 @@
-//! The account ledger: never twice across runs.
+//! The account ledger: never twice across runs, whoever runs them.
 //!
-//! A journal makes one run exactly-once; the ledger does it across runs. Every destructive
-//! request's intent (before the journal's own, durably) and outcome are also recorded here, one
-//! SQLite file per endpoint under the state directory (so a renewed token or another credential
-//! mode finds the same ledger; rehearsals have one of their own). Before a destructive run is
-//! confirmed, each card is looked up: one that an earlier run did — or may have done (`ok`,
-//! `unknown`, or in flight when it stopped) — with the same operation and parameters within the
-//! again-window is `skipped`. An intent that provably never left (`pending`) or a refusal
-//! (`failed`) does not count.
+//! A journal makes one run exactly-once; the ledger does it across runs. One SQLite file per
+//! canonical endpoint under the state directory (so a renewed token, another credential mode or
+//! another spelling of the URL finds the same ledger; rehearsals have one of their own) holds a
+//! *claim* per destructive row: which run (by its run id, never by its path), which card, what
+//! act (operation, parameters, the row's own value), when, and how it ended.
+//!
+//! A row claims its card right before its intent is journaled, in one `IMMEDIATE` transaction
+//! that also looks for a live claim of another run and for an earlier run's `ok` or `unknown`
+//! within the again-window; either makes the row `skipped`. So two processes on one machine
+//! never both act on a card, whatever their credentials. A claim left `inflight` by a process
+//! that died counts as that run's intent: its card may have been acted on.
+//!
+//! A card is known by every id the ledger learned for it: the `aliases` table pairs an ICCID
+//! with a `sim_card_id` key (from an input with both columns, an answer, or the card list), and
+//! a claim on either matches.
 //!
 //! The ledger is an index, not the truth: [`Ledger::rebuild_from`] recreates it from journals.
 
 use super::{Journal, JournalError, RowState};
 use crate::model::Status;
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS acts (
-    run_dir TEXT NOT NULL,
+CREATE TABLE IF NOT EXISTS claims (
+    run_id TEXT NOT NULL,
     row INTEGER NOT NULL,
+    run_dir TEXT NOT NULL,
+    pid INTEGER,
     card TEXT NOT NULL,
+    arg TEXT NOT NULL DEFAULT '',
     operation TEXT NOT NULL,
     params TEXT NOT NULL,
     intent_at TEXT NOT NULL,
+    intent_ms INTEGER NOT NULL,
     status TEXT NOT NULL,
     work_order_id INTEGER,
-    PRIMARY KEY (run_dir, row)
+    PRIMARY KEY (run_id, row)
 );
-CREATE INDEX IF NOT EXISTS acts_card ON acts(card, operation, params, intent_at);
+CREATE INDEX IF NOT EXISTS claims_card ON claims(card, operation, params, intent_ms);
+CREATE TABLE IF NOT EXISTS aliases (key TEXT PRIMARY KEY, other TEXT NOT NULL);
 ";
 
-/// What a ledger entry's status is while its request may be on the wire.
+/// What a claim's status is while its request may be on the wire.
 const INFLIGHT: &str = "inflight";
 
 #[derive(Debug, thiserror::Error)]
@@ -43,23 +55,64 @@ pub struct LedgerError {
     source: rusqlite::Error,
 }
 
-/// Which run's rows a ledger write is about, and what they do.
+/// Which run a ledger write is about, and what its rows do.
 #[derive(Debug, Clone)]
 pub struct RunKey {
+    /// Made when the run started and kept in its journal: a resume is the same run, a new run
+    /// in a reused or moved directory is another.
+    pub run_id: String,
     /// The run dir, absolute: names the earlier run in a `skipped` row.
     pub run_dir: String,
     pub operation: String,
     /// What must be the same for a card to count as done already (the SMS text, ...).
     pub params: String,
+    /// How far back an earlier run's act counts; `None`: it never does (`--again`), and only a
+    /// live claim of another run keeps a card.
+    pub window: Option<std::time::Duration>,
+    /// What a row without a card stands for: `order:<id>` for a send to a whole order.
+    pub whole: Option<String>,
 }
 
-/// An earlier act on a card: which run, when, how it ended, its work order.
+impl RunKey {
+    /// `act` with a row without a card named as what it stands for (the whole order).
+    fn named(&self, act: &CardAct) -> CardAct {
+        match (&self.whole, act.card.is_empty()) {
+            (Some(w), true) => CardAct {
+                card: w.clone(),
+                ..act.clone()
+            },
+            _ => act.clone(),
+        }
+    }
+
+    /// The oldest intent (ms since the epoch) that still counts, now.
+    fn since_ms(&self) -> i64 {
+        match self.window {
+            Some(w) => now_ms().saturating_sub(w.as_millis().min(i64::MAX as u128) as i64),
+            None => i64::MAX,
+        }
+    }
+}
+
+/// One row's act as the ledger knows it: the card's key (an ICCID, `#<sim_card_id>`, or
+/// `order:<id>` for a whole-order send) and the row's own value (bind-imei's IMEI), if any.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CardAct {
+    pub row: u64,
+    pub card: String,
+    pub arg: String,
+}
+
+/// An earlier claim on a card: which run, when, how it ended, its work order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Act {
     pub run_dir: String,
     pub intent_at: String,
     pub status: String,
     pub work_order_id: Option<i64>,
+    pub pid: Option<i64>,
+    /// The claiming process still holds its run (only looked at for `inflight` claims).
+    pub live: bool,
 }
 
 impl Act {
@@ -67,14 +120,19 @@ impl Act {
     pub fn skip_reason(&self) -> String {
         let how = match self.status.as_str() {
             "ok" => "did it",
+            INFLIGHT if self.live => "is doing it right now",
             _ => "may have done it (its outcome never arrived)",
         };
         let order = self
             .work_order_id
             .map(|w| format!(", work order {w}"))
             .unwrap_or_default();
+        let pid = match (self.live, self.pid) {
+            (true, Some(p)) => format!(" (pid {p})"),
+            _ => String::new(),
+        };
         format!(
-            "skipped: run {} {how} at {}{order}; --again sends it anyway",
+            "skipped: run {}{pid} {how} at {}{order}; --again sends it anyway",
             self.run_dir, self.intent_at
         )
     }
@@ -89,14 +147,35 @@ fn now() -> String {
     chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
 }
 
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn parse_ms(at: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(at)
+        .ok()
+        .map(|t| t.timestamp_millis())
+}
+
+/// The canonical form of an endpoint URL: scheme, lower-case host without a trailing dot, the
+/// port only when it is not the scheme's default; no path, no user info. `localhost` and
+/// `127.0.0.1` stay different hosts (nothing here resolves names).
+pub fn canonical_endpoint(raw: &str) -> Option<String> {
+    let url = url::Url::parse(raw.trim()).ok()?;
+    let host = url.host_str()?.trim_end_matches('.').to_ascii_lowercase();
+    let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+    Some(format!("{}://{host}{port}", url.scheme()))
+}
+
 impl Ledger {
-    /// `<state dir>/ledger/<endpoint>.sqlite`, or `rehearsal.sqlite` for rehearsals. The name
-    /// is a hash of the endpoint URL: the same for every credential and token.
+    /// `<state dir>/ledger/endpoint-<hash of the canonical endpoint>.sqlite`, or
+    /// `rehearsal.sqlite` for rehearsals: the same for every credential, token and spelling.
     pub fn path_for(state_dir: &Path, endpoint: &str, rehearsal: bool) -> PathBuf {
         let name = if rehearsal {
             "rehearsal".to_string()
         } else {
-            let url = endpoint.trim().trim_end_matches('/').to_ascii_lowercase();
+            let url = canonical_endpoint(endpoint)
+                .unwrap_or_else(|| endpoint.trim().trim_end_matches('/').to_ascii_lowercase());
             format!(
                 "endpoint-{}",
                 hex::encode(&Sha256::digest(url.as_bytes())[..8])
@@ -105,7 +184,8 @@ impl Ledger {
         state_dir.join("ledger").join(format!("{name}.sqlite"))
     }
 
-    /// Open (or create) the ledger at `path`.
+    /// Open (or create) the ledger at `path`; a ledger of an earlier version is brought up to
+    /// date in place, its entries kept.
     pub fn open(path: &Path) -> Result<Ledger, LedgerError> {
         let e = |source| LedgerError {
             path: path.display().to_string(),
@@ -127,17 +207,81 @@ impl Ledger {
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(e)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
+        conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(e)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(e)?;
         conn.execute_batch(SCHEMA).map_err(e)?;
         // A file that is not a ledger (or is corrupt) fails here, before anything is sent.
-        conn.query_row("SELECT count(*) FROM acts", [], |r| r.get::<_, i64>(0))
+        conn.query_row("SELECT count(*) FROM claims", [], |r| r.get::<_, i64>(0))
             .map_err(e)?;
-        Ok(Ledger {
+        let mut ledger = Ledger {
             conn,
             path: path.to_path_buf(),
-        })
+        };
+        ledger.upgrade().map_err(e)?;
+        Ok(ledger)
+    }
+
+    /// Bring the entries of the first ledger version (`acts`, keyed by run dir, a card and its
+    /// value in one string, local times compared as text) into `claims`.
+    fn upgrade(&mut self) -> rusqlite::Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let old: i64 = tx.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'acts'",
+            [],
+            |r| r.get(0),
+        )?;
+        if old > 0 {
+            let acts = {
+                let mut st = tx.prepare(
+                    "SELECT run_dir, row, card, operation, params, intent_at, status,
+                     work_order_id FROM acts",
+                )?;
+                let rows = st.query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, String>(5)?,
+                        r.get::<_, String>(6)?,
+                        r.get::<_, Option<i64>>(7)?,
+                    ))
+                })?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()?
+            };
+            let mut st = tx.prepare(
+                "INSERT OR IGNORE INTO claims(run_id, row, run_dir, card, arg, operation, params,
+                 intent_at, intent_ms, status, work_order_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?;
+            for (dir, row, card, op, params, at, status, wo) in acts {
+                let (card, arg) = match card.split_once(' ') {
+                    Some((c, a)) => (c.to_string(), a.to_string()),
+                    None => (card, String::new()),
+                };
+                let ms = parse_ms(&at).unwrap_or_else(now_ms);
+                st.execute(params![
+                    legacy_run_id(&dir),
+                    row,
+                    dir,
+                    card,
+                    arg,
+                    op,
+                    params,
+                    at,
+                    ms,
+                    status,
+                    wo
+                ])?;
+            }
+            drop(st);
+            tx.execute_batch("DROP TABLE acts")?;
+        }
+        tx.commit()
     }
 
     pub fn path(&self) -> &Path {
@@ -151,35 +295,116 @@ impl Ledger {
         }
     }
 
-    /// Record intents durably (`synchronous=FULL`): called before the journal's own.
-    pub fn record_intents(
+    /// Every key the ledger knows `card` by: itself and its aliases.
+    fn known_as(tx: &Connection, card: &str) -> rusqlite::Result<Vec<String>> {
+        let mut st = tx.prepare_cached("SELECT other FROM aliases WHERE key = ?1")?;
+        let mut keys = vec![card.to_string()];
+        for other in st.query_map([card], |r| r.get::<_, String>(0))? {
+            keys.push(other?);
+        }
+        Ok(keys)
+    }
+
+    /// The latest claim on `act`'s card by another run that keeps this run from acting: a
+    /// live run's claim whatever its age, or an `ok`, `unknown` or `inflight` one since
+    /// `since_ms`.
+    fn blocking(
+        tx: &Connection,
+        run: &RunKey,
+        act: &CardAct,
+        since_ms: i64,
+    ) -> rusqlite::Result<Option<Act>> {
+        let mut st = tx.prepare_cached(
+            "SELECT run_dir, intent_at, status, work_order_id, pid, intent_ms, run_id, row
+             FROM claims
+             WHERE card = ?1 AND operation = ?2 AND params = ?3 AND arg = ?4 AND run_id != ?5
+               AND status IN ('ok', 'unknown', 'inflight')
+             ORDER BY intent_ms DESC",
+        )?;
+        for key in Self::known_as(tx, &act.card)? {
+            let found = st.query_map(
+                params![key, run.operation, run.params, act.arg, run.run_id],
+                |r| {
+                    Ok((
+                        Act {
+                            run_dir: r.get(0)?,
+                            intent_at: r.get(1)?,
+                            status: r.get(2)?,
+                            work_order_id: r.get(3)?,
+                            pid: r.get(4)?,
+                            live: false,
+                        },
+                        r.get::<_, i64>(5)?,
+                        (r.get::<_, String>(6)?, r.get::<_, i64>(7)? as u64),
+                    ))
+                },
+            )?;
+            for f in found {
+                let (mut a, ms, (id, row)) = f?;
+                if a.status == INFLIGHT {
+                    // An earlier run in this same directory is not live: this process holds it.
+                    a.live = a.run_dir != run.run_dir
+                        && crate::rundir::holder(Path::new(&a.run_dir)).is_some();
+                    // A dead run's claim whose request its journal proves never left (or
+                    // refused) is no act.
+                    if !a.live && !journal_says_maybe(&a.run_dir, &id, row) {
+                        continue;
+                    }
+                }
+                if a.live || ms >= since_ms {
+                    return Ok(Some(a));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Claim each card for `run`, durably (`synchronous=FULL`), in one transaction that no
+    /// other process can interleave with: called right before the rows' intent is journaled.
+    /// Returns the rows that may not be sent, each with the reason (`skipped`).
+    pub fn claim(
         &mut self,
         run: &RunKey,
-        rows: &[(u64, String)],
-    ) -> Result<(), LedgerError> {
-        let at = now();
+        acts: &[CardAct],
+    ) -> Result<Vec<(u64, String)>, LedgerError> {
+        let since = run.since_ms();
+        let (at, ms) = (now(), now_ms());
+        let pid = std::process::id() as i64;
         self.write(true, |tx| {
-            let mut st = tx.prepare_cached(
-                "INSERT INTO acts(run_dir, row, card, operation, params, intent_at, status)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'inflight')
-                 ON CONFLICT(run_dir, row) DO UPDATE SET card = excluded.card,
-                 intent_at = excluded.intent_at, status = 'inflight', work_order_id = NULL",
-            )?;
-            for (row, card) in rows.iter().filter(|(_, c)| !c.is_empty()) {
-                st.execute(params![
+            let mut refused = Vec::new();
+            let acts = acts.iter().map(|a| run.named(a));
+            for act in acts.filter(|a| !a.card.is_empty()) {
+                if let Some(earlier) = Self::blocking(tx, run, &act, since)? {
+                    refused.push((act.row, earlier.skip_reason()));
+                    continue;
+                }
+                tx.prepare_cached(
+                    "INSERT INTO claims(run_id, row, run_dir, pid, card, arg, operation, params,
+                     intent_at, intent_ms, status)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'inflight')
+                     ON CONFLICT(run_id, row) DO UPDATE SET card = excluded.card,
+                     arg = excluded.arg, run_dir = excluded.run_dir, pid = excluded.pid,
+                     intent_at = excluded.intent_at, intent_ms = excluded.intent_ms,
+                     status = 'inflight', work_order_id = NULL",
+                )?
+                .execute(params![
+                    run.run_id,
+                    act.row as i64,
                     run.run_dir,
-                    *row as i64,
-                    card,
+                    pid,
+                    act.card,
+                    act.arg,
                     run.operation,
                     run.params,
-                    at
+                    at,
+                    ms
                 ])?;
             }
-            Ok(())
+            Ok(refused)
         })
     }
 
-    /// Record outcomes: `(row, status, work_order_id)` of rows whose intent is recorded.
+    /// Record outcomes: `(row, status, work_order_id)` of rows whose claim is recorded.
     pub fn record_outcomes(
         &mut self,
         run: &RunKey,
@@ -187,21 +412,69 @@ impl Ledger {
     ) -> Result<(), LedgerError> {
         self.write(false, |tx| {
             let mut st = tx.prepare_cached(
-                "UPDATE acts SET status = ?3, work_order_id = coalesce(?4, work_order_id)
-                 WHERE run_dir = ?1 AND row = ?2",
+                "UPDATE claims SET status = ?3, work_order_id = coalesce(?4, work_order_id)
+                 WHERE run_id = ?1 AND row = ?2",
             )?;
             for (row, status, wo) in outcomes {
-                st.execute(params![run.run_dir, *row as i64, status.as_str(), wo])?;
+                st.execute(params![run.run_id, *row as i64, status.as_str(), wo])?;
             }
             Ok(())
         })
     }
 
-    fn write(
+    /// Learn that `a` and `b` name the same card (an ICCID and a `#<sim_card_id>` key).
+    pub fn learn_aliases(&mut self, pairs: &[(String, String)]) -> Result<(), LedgerError> {
+        if pairs.is_empty() {
+            return Ok(());
+        }
+        self.write(false, |tx| {
+            let mut st =
+                tx.prepare_cached("INSERT OR REPLACE INTO aliases(key, other) VALUES (?1, ?2)")?;
+            for (a, b) in pairs.iter().filter(|(a, b)| !a.is_empty() && !b.is_empty()) {
+                st.execute(params![a, b])?;
+                st.execute(params![b, a])?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Whether `card` has an alias.
+    pub fn has_alias(&self, card: &str) -> Result<bool, LedgerError> {
+        self.conn
+            .prepare_cached("SELECT 1 FROM aliases WHERE key = ?1")
+            .and_then(|mut st| st.exists([card]))
+            .map_err(self.err())
+    }
+
+    /// How many claims of other runs with `run`'s act and within its window name their card
+    /// the other way than `by_id` says (by ICCID when `by_id`) and have no alias yet: cards
+    /// that only the card list can tell apart from this run's.
+    pub fn unresolved_other_kind(&self, run: &RunKey, by_id: bool) -> Result<u64, LedgerError> {
+        let since = match run.window {
+            Some(_) => run.since_ms(),
+            None => return Ok(0),
+        };
+        let kind = if by_id { "NOT LIKE '#%'" } else { "LIKE '#%'" };
+        self.conn
+            .query_row(
+                &format!(
+                    "SELECT count(*) FROM claims WHERE operation = ?1 AND params = ?2
+                     AND run_id != ?3 AND status IN ('ok', 'unknown', 'inflight')
+                     AND intent_ms >= ?4 AND card {kind} AND card NOT LIKE 'order:%'
+                     AND card NOT IN (SELECT key FROM aliases)"
+                ),
+                params![run.operation, run.params, run.run_id, since],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .map_err(self.err())
+    }
+
+    fn write<T>(
         &mut self,
         durable: bool,
-        f: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<()>,
-    ) -> Result<(), LedgerError> {
+        f: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<T>,
+    ) -> Result<T, LedgerError> {
         let sync = if durable { "FULL" } else { "NORMAL" };
         let path = self.path.display().to_string();
         let e = |source| LedgerError {
@@ -211,81 +484,109 @@ impl Ledger {
         self.conn
             .pragma_update(None, "synchronous", sync)
             .map_err(e)?;
-        let tx = self.conn.transaction().map_err(e)?;
-        f(&tx).and_then(|()| tx.commit()).map_err(e)
+        // IMMEDIATE: the check and the claim are one step for every process on the ledger.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(e)?;
+        f(&tx).and_then(|v| tx.commit().map(|()| v)).map_err(e)
     }
 
-    /// The latest act on `card` by another run with the same operation and parameters since
-    /// `since` that did, or may have, happened.
-    pub fn earlier(
-        &self,
-        run: &RunKey,
-        card: &str,
-        since: &str,
-    ) -> Result<Option<Act>, LedgerError> {
+    /// The latest act of another run on `act`'s card that keeps `run` from acting now
+    /// (see [`Ledger::claim`]); nothing is written.
+    pub fn earlier(&self, run: &RunKey, act: &CardAct) -> Result<Option<Act>, LedgerError> {
+        let act = run.named(act);
+        if act.card.is_empty() {
+            return Ok(None);
+        }
+        Self::blocking(&self.conn, run, &act, run.since_ms()).map_err(self.err())
+    }
+
+    /// Whether another run acted on `act`'s card (with `run`'s act) before `run`'s window: a
+    /// card this run will act on again.
+    pub fn before_window(&self, run: &RunKey, act: &CardAct) -> Result<bool, LedgerError> {
+        let Some(_) = run.window else {
+            return Ok(false);
+        };
+        let since = run.since_ms();
+        let act = &run.named(act);
         let mut st = self
             .conn
             .prepare_cached(
-                "SELECT run_dir, intent_at, status, work_order_id FROM acts
-                 WHERE card = ?1 AND operation = ?2 AND params = ?3 AND intent_at >= ?4
-                   AND run_dir != ?5 AND status IN ('ok', 'unknown', 'inflight')
-                 ORDER BY intent_at DESC LIMIT 1",
+                "SELECT 1 FROM claims WHERE card = ?1 AND operation = ?2 AND params = ?3
+                 AND arg = ?4 AND run_id != ?5 AND status IN ('ok', 'unknown', 'inflight')
+                 AND intent_ms < ?6",
             )
             .map_err(self.err())?;
-        st.query_row(
-            params![card, run.operation, run.params, since, run.run_dir],
-            |r| {
-                Ok(Act {
-                    run_dir: r.get(0)?,
-                    intent_at: r.get(1)?,
-                    status: r.get(2)?,
-                    work_order_id: r.get(3)?,
-                })
-            },
-        )
-        .optional()
-        .map_err(self.err())
+        for key in Self::known_as(&self.conn, &act.card).map_err(self.err())? {
+            let hit = st
+                .exists(params![
+                    key,
+                    run.operation,
+                    run.params,
+                    act.arg,
+                    run.run_id,
+                    since
+                ])
+                .map_err(self.err())?;
+            if hit {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
-    /// Recreate the entries of one run from its journal (`gslbatch ledger rebuild`): every row
-    /// that got as far as an intent. Returns how many entries were written.
+    /// Recreate the claims of one run from its journal (`gslbatch ledger rebuild`): every row
+    /// that got as far as an intent, in the state the live ledger holds for it (`inflight` for
+    /// a row the journal still has in flight). Returns how many entries were written.
     pub fn rebuild_from(&mut self, run: &RunKey, journal: &Journal) -> Result<u64, RebuildError> {
-        let mut acts = Vec::new();
+        let mut claims = Vec::new();
         journal
             .for_each_row(|r| {
+                // What may have happened counts whatever its attempts: a row in flight at a
+                // crash has none recorded, in flight or (after a resume) `unknown`. A refusal
+                // counts only when a request went out; `pending` rows were never sent.
                 let status = match &r.status {
-                    RowState::Is(s @ (Status::Ok | Status::Unknown | Status::Failed)) => s.as_str(),
+                    RowState::Is(s @ (Status::Ok | Status::Unknown)) => s.as_str(),
+                    RowState::Is(Status::Failed) if r.attempts > 0 => Status::Failed.as_str(),
                     RowState::InFlight => INFLIGHT,
                     _ => return Ok(()),
                 };
-                // A failed row without attempts was refused before sending: nothing to record.
-                if r.attempts == 0 && status != INFLIGHT {
+                let act = run.named(&CardAct {
+                    row: r.row,
+                    card: r.key.clone().unwrap_or_default(),
+                    arg: r.arg.clone().unwrap_or_default(),
+                });
+                if act.card.is_empty() {
                     return Ok(());
                 }
-                if let Some(key) = r.key.filter(|k| !k.is_empty()) {
-                    let at = r.finished_at.unwrap_or_else(now);
-                    acts.push((r.row, key, status.to_string(), r.work_order_id, at));
-                }
+                let at = r.finished_at.clone().unwrap_or_else(now);
+                claims.push((act, status.to_string(), r.work_order_id, at));
                 Ok(())
             })?
             .expect("the closure never fails");
-        let n = acts.len() as u64;
+        let n = claims.len() as u64;
         self.write(true, |tx| {
             let mut st = tx.prepare_cached(
-                "INSERT INTO acts(run_dir, row, card, operation, params, intent_at, status,
-                 work_order_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                 ON CONFLICT(run_dir, row) DO UPDATE SET card = excluded.card,
-                 intent_at = excluded.intent_at, status = excluded.status,
+                "INSERT INTO claims(run_id, row, run_dir, card, arg, operation, params,
+                 intent_at, intent_ms, status, work_order_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                 ON CONFLICT(run_id, row) DO UPDATE SET card = excluded.card,
+                 arg = excluded.arg, run_dir = excluded.run_dir, intent_at = excluded.intent_at,
+                 intent_ms = excluded.intent_ms, status = excluded.status,
                  work_order_id = excluded.work_order_id",
             )?;
-            for (row, card, status, wo, at) in &acts {
+            for (act, status, wo, at) in &claims {
                 st.execute(params![
+                    run.run_id,
+                    act.row as i64,
                     run.run_dir,
-                    *row as i64,
-                    card,
+                    act.card,
+                    act.arg,
                     run.operation,
                     run.params,
                     at,
+                    parse_ms(at).unwrap_or_else(now_ms),
                     status,
                     wo
                 ])?;
@@ -296,10 +597,63 @@ impl Ledger {
     }
 }
 
+/// Whether the journal of run `run_id` in `run_dir` leaves open that `row`'s request was
+/// performed: in flight, `unknown` or `ok`; and whenever the journal cannot tell (gone, another
+/// run's, unreadable). A claim is written just before its row's intent, so a crash between
+/// the two leaves a claim whose row the journal still has `pending`: never sent.
+fn journal_says_maybe(run_dir: &str, run_id: &str, row: u64) -> bool {
+    let Ok(journal) = Journal::open_read(Path::new(run_dir)) else {
+        return true;
+    };
+    let same_run = journal.meta().ok().is_some_and(|m| {
+        m.run_id
+            .unwrap_or_else(|| legacy_run_id(run_dir))
+            .eq(run_id)
+    });
+    if !same_run {
+        return true;
+    }
+    !matches!(
+        journal.row_state(row),
+        Ok(Some(RowState::Is(
+            Status::Pending | Status::Failed | Status::Skipped
+        )))
+    )
+}
+
+/// The run id of a run whose journal was written before runs had ids: its directory.
+pub fn legacy_run_id(run_dir: &str) -> String {
+    format!("dir:{run_dir}")
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RebuildError {
     #[error(transparent)]
     Journal(#[from] JournalError),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical_endpoint as c;
+
+    #[test]
+    fn an_endpoint_has_one_spelling() {
+        let want = Some("https://gsl.cn-north-4.myhuaweicloud.com".to_string());
+        assert_eq!(c("https://gsl.cn-north-4.myhuaweicloud.com"), want);
+        assert_eq!(c("https://GSL.cn-north-4.myhuaweicloud.com:443/"), want);
+        assert_eq!(c("https://gsl.cn-north-4.myhuaweicloud.com./v1"), want);
+        assert_eq!(c(" https://gsl.cn-north-4.myhuaweicloud.com/ "), want);
+        assert_eq!(c("http://127.0.0.1:80"), Some("http://127.0.0.1".into()));
+        assert_eq!(
+            c("http://127.0.0.1:8080/x"),
+            Some("http://127.0.0.1:8080".into())
+        );
+        assert_eq!(
+            c("http://u:p@Host.Example:81"),
+            Some("http://host.example:81".into())
+        );
+        assert_ne!(c("http://localhost:1"), c("http://127.0.0.1:1"));
+    }
 }

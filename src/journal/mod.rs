@@ -106,6 +106,26 @@ pub struct RunMeta {
     /// with these unless given new ones.
     #[serde(default)]
     pub settings: Settings,
+    /// Made when the run started: what the account ledger knows this run by, whatever its
+    /// directory is called later. `None` in journals written before runs had ids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    /// `--again`: the run acts on cards an earlier run already did (only a live claim of
+    /// another run keeps a card from it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub again: bool,
+    /// `--again-window` in seconds, when given: how far back an earlier run's act counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub again_window_secs: Option<u64>,
+}
+
+/// A new run's id: its start time and 64 random bits, never made twice.
+pub fn new_run_id() -> String {
+    format!(
+        "{}-{:016x}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),
+        fastrand::u64(..) ^ u64::from(std::process::id()).rotate_left(40)
+    )
 }
 
 /// The run's settings that `resume` keeps: each one as given (on the command line or in the job

@@ -59,6 +59,8 @@ pub struct StoredRow {
     pub follow_time1: Option<String>,
     pub follow_time2: Option<String>,
     pub extras: Vec<String>,
+    /// What the row's request carries besides its card (bind-imei's IMEI).
+    pub arg: Option<String>,
 }
 
 /// What the report's outcome counts are made of: rows per status and follow-up status.
@@ -79,6 +81,18 @@ impl Journal {
             .collect::<Result<Vec<_>, _>>()
             .map_err(self.err())?;
         Ok(rows)
+    }
+
+    /// One row's state, `None` when the run has no such row.
+    pub fn row_state(&self, row: u64) -> Result<Option<RowState>, JournalError> {
+        self.conn
+            .prepare_cached("SELECT status FROM rows WHERE row = ?1")
+            .and_then(|mut st| {
+                st.query_row([row as i64], |r| r.get::<_, String>(0))
+                    .optional()
+            })
+            .map(|s| s.map(RowState::parse))
+            .map_err(self.err())
     }
 
     /// Row counts per journal status (`inflight` included).
@@ -107,7 +121,7 @@ impl Journal {
             .prepare(
                 "SELECT row, location, raw, key, status, batch, attempts, http_status, error_code,
                  error_msg, work_order_id, real_named, sim_card_id, latency_ms, finished_at,
-                 follow_status, follow_detail, follow_time1, follow_time2, extras
+                 follow_status, follow_detail, follow_time1, follow_time2, extras, arg
                  FROM rows ORDER BY row",
             )
             .map_err(self.err())?;
@@ -135,6 +149,7 @@ impl Journal {
                     follow_detail: r.get(16)?,
                     follow_time1: r.get(17)?,
                     follow_time2: r.get(18)?,
+                    arg: r.get(20)?,
                     extras: extras
                         .as_deref()
                         .and_then(|s| serde_json::from_str(s).ok())

@@ -22,10 +22,11 @@ pub struct NewRow {
 impl Pending {
     /// What the account ledger knows the row's act by: its card, and the request's own value
     /// when it has one (binding a card to another IMEI is another act).
-    pub fn ledger_key(&self) -> String {
-        match &self.arg {
-            Some(arg) => format!("{} {arg}", self.key),
-            None => self.key.clone(),
+    pub fn act(&self) -> super::ledger::CardAct {
+        super::ledger::CardAct {
+            row: self.row,
+            card: self.key.clone(),
+            arg: self.arg.clone().unwrap_or_default(),
         }
     }
 }

@@ -191,7 +191,7 @@ fn forget_in_ledger(dir: &Path, meta: &RunMeta, rows: &[u64]) {
     if !super::ledger::applies(op.as_ref()) {
         return;
     }
-    let key = super::ledger::key(op.as_ref(), dir);
+    let key = super::ledger::key(op.as_ref(), meta, dir);
     let done: Vec<_> = rows.iter().map(|r| (*r, Status::Pending, None)).collect();
     match super::ledger::open(meta) {
         Ok(mut l) => {

@@ -1,30 +1,78 @@
 //! The account ledger in a run's lifecycle: opened before anything is confirmed (a ledger
-//! that cannot be opened stops a destructive run, exit 2), looked up to skip cards an earlier
-//! run did, and handed to the engine's writer, which records every intent there first.
+//! that cannot be opened stops a destructive run, exit 2), looked up to count and mark the
+//! cards an earlier run did, and handed to the engine's writer, whose claims decide.
 
 use crate::engine::writer::LedgerSink;
 use crate::exit::Failure;
-use crate::journal::ledger::{Ledger, RunKey};
+use crate::gsl::types::{CardRef, Page, SimCard};
+use crate::gsl::Client;
+use crate::journal::ledger::{legacy_run_id, Ledger, RunKey};
 use crate::journal::{Journal, RunMeta};
+use crate::listing::{Fetch, Pager};
 use crate::ops::Operation;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How far back an earlier run counts unless `--again-window` says otherwise.
 pub const DEFAULT_AGAIN_WINDOW: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// The SIM card list's calls per second when a run reads it to match card ids: its documented
+/// quota (a destructive run has no `--list-rate`).
+pub const LIST_RATE: f64 = 1.0;
 
 /// Whether the operation's acts go to the ledger: those that must never happen twice.
 pub fn applies(op: &dyn Operation) -> bool {
     !op.idempotent()
 }
 
+/// The shortest `--again-window` a run may have: the longest a request can take to be
+/// answered (`--timeout`, which covers the connect too, times the tries). A shorter one would
+/// let a card whose request another run may still have on the wire be acted on again.
+pub fn shortest_window(timeout: Duration, max_attempts: u32) -> Duration {
+    timeout * max_attempts.max(1)
+}
+
+/// Refuse (exit 2) a window shorter than [`shortest_window`].
+pub fn check_window(window: Duration, timeout: Duration, max_attempts: u32) -> Result<(), Failure> {
+    let least = shortest_window(timeout, max_attempts);
+    if window < least {
+        return Err(Failure::usage(format!(
+            "--again-window {} is shorter than the longest a request can take to be answered \
+             ({}: --timeout times --max-attempts): a card another run \
+             still has on the wire would be acted on again; give at least that, or --again to \
+             act on cards done before: nothing was sent",
+            humantime::format_duration(window),
+            humantime::format_duration(least)
+        )));
+    }
+    Ok(())
+}
+
 /// What the ledger knows this run by.
-pub fn key(op: &dyn Operation, run_dir: &Path) -> RunKey {
+pub fn key(op: &dyn Operation, meta: &RunMeta, run_dir: &Path) -> RunKey {
     let dir = std::fs::canonicalize(run_dir).unwrap_or_else(|_| run_dir.to_path_buf());
+    let dir = dir.display().to_string();
+    let window = match meta.again {
+        true => None,
+        false => Some(
+            meta.again_window_secs
+                .map_or(DEFAULT_AGAIN_WINDOW, Duration::from_secs),
+        ),
+    };
+    // A send to a whole order is one act on the order (with its text).
+    let whole = meta
+        .params
+        .get("order_id")
+        .and_then(|v| v.as_i64())
+        .map(|id| format!("order:{id}"));
     RunKey {
-        run_dir: dir.display().to_string(),
+        run_id: meta.run_id.clone().unwrap_or_else(|| legacy_run_id(&dir)),
+        run_dir: dir,
         operation: op.name().to_string(),
         params: op.ledger_params(),
+        window,
+        whole,
     }
 }
 
@@ -54,41 +102,200 @@ pub fn sink(
     }
     Ok(Some(LedgerSink {
         ledger: open(meta)?,
-        run: key(op, run_dir),
+        run: key(op, meta, run_dir),
     }))
 }
 
+/// What the ledger said of a run's pending rows before it was confirmed.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Looked {
+    /// Rows marked `skipped`: an earlier run did (or may have done) their card.
+    pub skipped: u64,
+    /// Rows an earlier run did before the window: they will be acted on again.
+    pub again: u64,
+    /// Earlier acts that name their cards by the other id, not matched yet (see
+    /// [`resolve_ids`]).
+    pub unresolved: u64,
+}
+
+/// How many earlier acts name their cards the other way than this run's rows and are not
+/// matched to an id of this kind yet.
+pub fn unresolved(journal: &Journal, ledger: &Ledger, run: &RunKey) -> Result<u64, Failure> {
+    let first = journal
+        .pending_after(0, 1)
+        .map_err(|e| Failure::aborted(e.to_string()))?
+        .pop();
+    match first.filter(|p| !p.key.is_empty()) {
+        Some(p) => ledger
+            .unresolved_other_kind(run, CardRef::is_id_key(&p.key))
+            .map_err(|e| Failure::usage(format!("{e}: nothing was sent"))),
+        None => Ok(0),
+    }
+}
+
 /// Mark `skipped` every pending row whose card an earlier run did (or may have done) with the
-/// same operation and parameters within `window`. Returns how many.
-pub fn skip_done(
-    journal: &mut Journal,
-    ledger: &Ledger,
-    run: &RunKey,
-    window: Duration,
-) -> Result<u64, Failure> {
+/// same act within the run's window, or another run is doing now; count the rows that an
+/// earlier run did before the window.
+pub fn skip_done(journal: &mut Journal, ledger: &Ledger, run: &RunKey) -> Result<Looked, Failure> {
     let e = |e: crate::journal::JournalError| Failure::aborted(e.to_string());
-    let since = chrono::Local::now()
-        - chrono::Duration::from_std(window).unwrap_or(chrono::Duration::days(36_500));
-    let since = since.to_rfc3339_opts(chrono::SecondsFormat::Millis, false);
+    let l =
+        |e: crate::journal::ledger::LedgerError| Failure::usage(format!("{e}: nothing was sent"));
     let mut skipped = Vec::new();
+    let mut looked = Looked::default();
     let mut after = 0;
     loop {
         let chunk = journal.pending_after(after, 4096).map_err(e)?;
         let Some(last) = chunk.last() else { break };
         after = last.row;
         for p in chunk {
-            if p.key.is_empty() {
-                continue;
-            }
-            let (row, key) = (p.row, p.ledger_key());
-            let act = ledger
-                .earlier(run, &key, &since)
-                .map_err(|e| Failure::usage(format!("{e}: nothing was sent")))?;
-            if let Some(act) = act {
-                skipped.push((row, act.skip_reason()));
+            let act = p.act();
+            match ledger.earlier(run, &act).map_err(l)? {
+                Some(earlier) => skipped.push((p.row, earlier.skip_reason())),
+                None if ledger.before_window(run, &act).map_err(l)? => looked.again += 1,
+                None => {}
             }
         }
     }
     journal.mark_skipped(&skipped).map_err(e)?;
-    Ok(skipped.len() as u64)
+    looked.skipped = skipped.len() as u64;
+    Ok(looked)
+}
+
+/// The plan's and the confirmation's words for cards an earlier run did before the window.
+pub fn again_note(looked: &Looked, meta: &RunMeta) -> Option<String> {
+    let window = meta
+        .again_window_secs
+        .map_or(DEFAULT_AGAIN_WINDOW, Duration::from_secs);
+    (looked.again > 0 && !meta.again).then(|| {
+        format!(
+            "{} cards an earlier run did more than --again-window {} ago are acted on again",
+            looked.again,
+            humantime::format_duration(window)
+        )
+    })
+}
+
+/// Learn which ICCID and `sim_card_id` name the same card from an input that has both columns
+/// (the card's own column, and the other among its extra columns).
+pub fn learn_from_input(
+    journal: &Journal,
+    meta: &RunMeta,
+    ledger: &mut Ledger,
+) -> Result<(), Failure> {
+    let col = |names: &[&str]| {
+        meta.extra_columns
+            .iter()
+            .position(|c| names.iter().any(|n| c.eq_ignore_ascii_case(n)))
+    };
+    let id_col = col(&["sim_card_id", "input_sim_card_id"]);
+    let iccid_col = col(&["iccid", "input_iccid", "cid", "input_cid"]);
+    if id_col.is_none() && iccid_col.is_none() {
+        return Ok(());
+    }
+    let mut pairs = Vec::new();
+    journal
+        .for_each_row(|r| {
+            let Some(key) = r.key.as_deref().filter(|k| !k.is_empty()) else {
+                return Ok(());
+            };
+            let (slot, by_id) = match CardRef::is_id_key(key) {
+                true => (iccid_col, true),
+                false => (id_col, false),
+            };
+            let other = slot.and_then(|i| r.extras.get(i)).map(|v| v.trim());
+            let other = match (other, by_id) {
+                (Some(v), true) => crate::input::validate_iccid(v).ok(),
+                (Some(v), false) => crate::input::validate_sim_card_id(v).ok(),
+                (None, _) => None,
+            };
+            if let Some(other) = other {
+                pairs.push((key.to_string(), other));
+            }
+            Ok(())
+        })
+        .map_err(|e| Failure::aborted(e.to_string()))?
+        .map_err(|e| Failure::aborted(e.to_string()))?;
+    ledger
+        .learn_aliases(&pairs)
+        .map_err(|e| Failure::usage(format!("{e}: nothing was sent")))
+}
+
+/// Where the ledger holds earlier claims that name their cards the other way than this run
+/// (by `sim_card_id` where this run names them by ICCID, or the reverse) and cannot match them
+/// yet, read the card list (at `list_rate`) to learn which ids name the same card, so that
+/// those claims count. Returns the calls it took (0: nothing needed resolving).
+pub async fn resolve_ids(
+    journal: &Journal,
+    ledger: &mut Ledger,
+    run: &RunKey,
+    client: &Client,
+    list_rate: f64,
+    max_attempts: u32,
+) -> Result<u64, Failure> {
+    let e = |e: crate::journal::JournalError| Failure::aborted(e.to_string());
+    let l =
+        |e: crate::journal::ledger::LedgerError| Failure::usage(format!("{e}: nothing was sent"));
+    let Some(first) = journal.pending_after(0, 1).map_err(e)?.pop() else {
+        return Ok(0);
+    };
+    if first.key.is_empty() {
+        return Ok(0);
+    }
+    let by_id = CardRef::is_id_key(&first.key);
+    let other_kind = ledger.unresolved_other_kind(run, by_id).map_err(l)?;
+    if other_kind == 0 {
+        return Ok(0);
+    }
+    // Only when some card of this run has no known other id.
+    let mut unmatched = false;
+    let mut after = 0;
+    while !unmatched {
+        let chunk = journal.pending_after(after, 4096).map_err(e)?;
+        let Some(last) = chunk.last() else { break };
+        after = last.row;
+        for p in &chunk {
+            if !p.key.is_empty() && !ledger.has_alias(&p.key).map_err(l)? {
+                unmatched = true;
+                break;
+            }
+        }
+    }
+    if !unmatched {
+        return Ok(0);
+    }
+    tracing::warn!(
+        claims = other_kind,
+        "the ledger holds earlier acts on cards named by {}: reading the card list to match them with this run's cards",
+        if by_id { "ICCID" } else { "sim_card_id" }
+    );
+    let pager = Pager::new(client.clone(), "sim-cards", list_rate, max_attempts);
+    let fetch: Fetch<SimCard> = Arc::new(move |c: Client, offset| {
+        let page = Page::new(crate::gsl::paging::LIMIT, offset);
+        Box::pin(async move { c.sim_cards(&page).await.map(|p| (p.count, p.sim_cards)) })
+    });
+    let listed = pager
+        .each_page(fetch, |cards| {
+            let pairs: Vec<_> = cards
+                .iter()
+                .filter_map(|c| {
+                    let iccid = c.iccid.as_deref().or(c.cid.as_deref())?;
+                    Some((
+                        iccid.trim().to_ascii_uppercase(),
+                        CardRef::id_key(c.sim_card_id.unsigned_abs()),
+                    ))
+                })
+                .collect();
+            ledger.learn_aliases(&pairs).map_err(l)
+        })
+        .await?;
+    let calls = pager.stats.get().0;
+    if let Err(err) = listed {
+        return Err(Failure::usage(format!(
+            "the card list could not be read to match earlier runs' cards named the other way \
+             ({err}); nothing was sent. Name the cards by {} as earlier runs did, or give \
+             --again after checking them",
+            if by_id { "ICCID" } else { "sim_card_id" }
+        )));
+    }
+    Ok(calls)
 }

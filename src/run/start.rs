@@ -77,7 +77,9 @@ fn plan_text(
     let to_send = stats.valid - skipped.min(stats.valid);
     // A run without input (an SMS to a whole order) is one call for its one row.
     let whole = run.args.inputs.is_empty() && run.op.no_input_row().is_some();
-    let calls = if run.op.batch_size().is_some() || whole {
+    let calls = if whole {
+        stats.batches.saturating_sub(skipped)
+    } else if run.op.batch_size().is_some() {
         stats.batches
     } else {
         to_send
@@ -153,12 +155,18 @@ fn new_meta(run: &NewRun, fingerprint: String) -> RunMeta {
         params: run.op.params(),
         total_rows: None,
         settings: super::settings::stored(&args.run),
+        run_id: Some(crate::journal::new_run_id()),
+        again: args.send.again,
+        again_window_secs: args.send.again_window.map(|w| w.0.as_secs()),
     }
 }
 
 /// A dry run's view of the account ledger: the input read into a throwaway journal, and how
-/// many of its cards a real start would skip.
-async fn plan_with_ledger(run: &NewRun, inputs: Inputs) -> Result<(IngestStats, u64), Failure> {
+/// many of its cards a real start would skip (or act on again, past the window).
+async fn plan_with_ledger(
+    run: &NewRun,
+    inputs: Inputs,
+) -> Result<(IngestStats, super::ledger::Looked), Failure> {
     let tmp = std::env::temp_dir().join(format!(
         "gslbatch-plan-{}-{}",
         std::process::id(),
@@ -185,17 +193,34 @@ async fn plan_with_ledger(run: &NewRun, inputs: Inputs) -> Result<(IngestStats, 
             .run_dir
             .clone()
             .unwrap_or_else(|| PathBuf::from("(new run)"));
-        let key = super::ledger::key(run.op.as_ref(), &dir);
-        let window = args
-            .send
-            .again_window
-            .map_or(super::ledger::DEFAULT_AGAIN_WINDOW, |w| w.0);
-        let skipped = super::ledger::skip_done(&mut journal, &ledger, &key, window)?;
-        Ok((stats, skipped))
+        let key = super::ledger::key(run.op.as_ref(), &meta, &dir);
+        let mut looked = super::ledger::skip_done(&mut journal, &ledger, &key)?;
+        looked.unresolved = super::ledger::unresolved(&journal, &ledger, &key)?;
+        Ok((stats, looked))
     }
     .await;
     let _ = std::fs::remove_dir_all(&tmp);
     result
+}
+
+/// A dry run's view of the account ledger for a send to a whole order: one act, skipped when
+/// an earlier run sent the same text to the order within the window.
+fn whole_order_looked(run: &NewRun) -> Result<super::ledger::Looked, Failure> {
+    let meta = new_meta(run, String::new());
+    let ledger = super::ledger::open(&meta)?;
+    let key = super::ledger::key(run.op.as_ref(), &meta, Path::new("(new run)"));
+    let act = crate::journal::ledger::CardAct {
+        row: 1,
+        card: String::new(),
+        arg: String::new(),
+    };
+    let earlier = ledger
+        .earlier(&key, &act)
+        .map_err(|e| Failure::usage(format!("{e}: nothing was sent")))?;
+    Ok(super::ledger::Looked {
+        skipped: u64::from(earlier.is_some()),
+        ..Default::default()
+    })
 }
 
 /// An existing run dir: `Some(exit)` when it was this job's and is now resumed; `None` when the
@@ -282,12 +307,21 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
         args.endpoint.clone()
     };
 
+    let ledgered = super::ledger::applies(run.op.as_ref());
+    if ledgered && !args.send.again {
+        let window = args
+            .send
+            .again_window
+            .map_or(super::ledger::DEFAULT_AGAIN_WINDOW, |w| w.0);
+        super::ledger::check_window(window, timeout(&args.run)?, cfg.max_attempts)?;
+    }
+
     if args.send.dry_run {
-        let mut skipped = 0;
+        let mut looked = super::ledger::Looked::default();
         let stats = match inputs {
-            Some(inputs) if super::ledger::applies(run.op.as_ref()) && !args.send.again => {
-                let (stats, n) = plan_with_ledger(&run, inputs).await?;
-                skipped = n;
+            Some(inputs) if ledgered => {
+                let (stats, l) = plan_with_ledger(&run, inputs).await?;
+                looked = l;
                 stats
             }
             Some(inputs) => {
@@ -297,14 +331,20 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
                     .expect("ingest thread")
                     .map_err(|e| Failure::usage(e.to_string()))?
             }
-            None => IngestStats {
-                rows: 1,
-                valid: 0,
-                batches: 1,
-                ..IngestStats::default()
-            },
+            None => {
+                if ledgered {
+                    looked = whole_order_looked(&run)?;
+                }
+                IngestStats {
+                    rows: 1,
+                    valid: 0,
+                    batches: 1,
+                    ..IngestStats::default()
+                }
+            }
         };
         one_kind_of_key(&run, &stats)?;
+        let skipped = looked.skipped;
         crate::out!(
             "{}",
             plan_text(&run, &stats, skipped, &shown_endpoint, &cfg).trim_end()
@@ -312,6 +352,18 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
         if skipped > 0 {
             crate::out!(
                 "  skipped:     {skipped} cards an earlier run already did (or may have): not sent (--again sends them)"
+            );
+        }
+        if let Some(note) = super::ledger::again_note(&looked, &new_meta(&run, String::new())) {
+            crate::out!("  again:       {note}");
+        }
+        if ledgered && args.send.again {
+            crate::out!("  again:       --again: cards earlier runs did are acted on again");
+        }
+        if looked.unresolved > 0 {
+            crate::out!(
+                "  match:       {} acts of earlier runs name their cards by the other id: a start reads the card list (500 cards a call, at 1/s) to match them before confirming",
+                looked.unresolved
             );
         }
         crate::out!("nothing was sent (--dry-run)");
@@ -420,22 +472,33 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
         .map_err(|e| cleanup(Failure::aborted(e.to_string())))?;
     // The account ledger: cards an earlier run did are skipped, before anything is confirmed.
     let mut ledger = None;
-    let mut skipped = 0;
-    if super::ledger::applies(run.op.as_ref()) {
-        let l = super::ledger::open(&meta).map_err(cleanup)?;
-        let key = super::ledger::key(run.op.as_ref(), &dir);
-        if !args.send.again {
-            let window = args
-                .send
-                .again_window
-                .map_or(super::ledger::DEFAULT_AGAIN_WINDOW, |w| w.0);
-            skipped = super::ledger::skip_done(&mut journal, &l, &key, window).map_err(cleanup)?;
+    let mut looked = super::ledger::Looked::default();
+    if ledgered {
+        let mut l = super::ledger::open(&meta).map_err(cleanup)?;
+        let key = super::ledger::key(run.op.as_ref(), &meta, &dir);
+        super::ledger::learn_from_input(&journal, &meta, &mut l).map_err(cleanup)?;
+        let calls = super::ledger::resolve_ids(
+            &journal,
+            &mut l,
+            &key,
+            &client,
+            super::ledger::LIST_RATE,
+            cfg.max_attempts,
+        )
+        .await
+        .map_err(cleanup)?;
+        if calls > 0 {
+            crate::say!(
+                "matched this run's cards with earlier runs' through the card list: {calls} calls"
+            );
         }
+        looked = super::ledger::skip_done(&mut journal, &l, &key).map_err(cleanup)?;
         ledger = Some(crate::engine::writer::LedgerSink {
             ledger: l,
             run: key,
         });
     }
+    let skipped = looked.skipped;
     if skipped > 0 {
         tracing::warn!(
             cards = skipped,
@@ -443,12 +506,18 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
         );
     }
     let to_send = stats.valid - skipped.min(stats.valid);
-    if sendable && run.op.destructive() && (to_send > 0 || stats.valid == 0) {
-        let skip_note = if skipped > 0 {
+    if sendable && run.op.destructive() && (to_send > 0 || (stats.valid == 0 && skipped == 0)) {
+        let mut skip_note = if skipped > 0 {
             format!(" ({skipped} more skipped: an earlier run did them)")
         } else {
             String::new()
         };
+        if let Some(note) = super::ledger::again_note(&looked, &meta) {
+            skip_note.push_str(&format!(" ({note})"));
+        }
+        if ledgered && args.send.again {
+            skip_note.push_str(" (--again: cards earlier runs did are acted on again)");
+        }
         let q = format!(
             "about to {}{skip_note}{} via {shown_endpoint}",
             run.op.describe(to_send, stats.batches),
