@@ -309,3 +309,18 @@ async fn every_shipped_job_file_runs_as_a_rehearsal() {
     }
     assert!(ran_any);
 }
+
+/// The README says to add `yes = true` only after a dry run and a rehearsal: no shipped job
+/// file confirms itself (issue 30, item 5), and each says where the line would go.
+#[test]
+fn no_shipped_job_file_confirms_itself() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for e in std::fs::read_dir(root.join("jobs")).unwrap() {
+        let f = e.unwrap().path();
+        if f.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let j = gslbatch::job::load(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        assert_ne!(j.file.yes, Some(true), "{}", f.display());
+    }
+}

@@ -322,6 +322,7 @@ async fn the_systemd_unit_runs_as_printed_for_a_user_without_a_home() {
         "run",
         "jobs/clear-real-name-migration.toml",
         "--rehearse",
+        "--yes",
         "--log-format",
         "json",
     ];
