@@ -20,6 +20,7 @@ mod matrix;
 mod nasty;
 mod never_twice;
 mod outcomes;
+mod papercuts;
 mod quota;
 mod readme;
 mod report;

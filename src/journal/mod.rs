@@ -214,16 +214,48 @@ impl Journal {
     }
 
     /// Create the journal of a new run in `dir` (which must exist).
+    ///
+    /// The file appears whole or not at all: it is made under another name, its tables and
+    /// settings written and synced, then renamed into place. A process killed in its first
+    /// milliseconds leaves no journal without settings, which nothing could open or resume.
     pub fn create(dir: &Path, meta: &RunMeta) -> Result<Journal, JournalError> {
         let path = dir.join(FILE_NAME);
-        let conn = Self::connect(
-            &path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
-        )?;
-        let j = Journal { conn, path };
-        j.conn.execute_batch(SCHEMA).map_err(j.err())?;
-        j.set_meta(meta)?;
-        Ok(j)
+        let fresh = dir.join(format!("{FILE_NAME}.new"));
+        let e = |source| JournalError::Sqlite {
+            path: path.display().to_string(),
+            source,
+        };
+        let io = |err: std::io::Error| {
+            e(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+                Some(err.to_string()),
+            ))
+        };
+        for f in [&fresh, &dir.join(format!("{FILE_NAME}.new-journal"))] {
+            let _ = std::fs::remove_file(f);
+        }
+        {
+            let conn = Connection::open_with_flags(
+                &fresh,
+                OpenFlags::SQLITE_OPEN_READ_WRITE
+                    | OpenFlags::SQLITE_OPEN_CREATE
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(e)?;
+            conn.pragma_update(None, "synchronous", "FULL").map_err(e)?;
+            conn.execute_batch(SCHEMA).map_err(e)?;
+            let staged = Journal {
+                conn,
+                path: fresh.clone(),
+            };
+            staged.set_meta(meta)?;
+        }
+        std::fs::rename(&fresh, &path).map_err(io)?;
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        let conn = Self::connect(&path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+        Ok(Journal { conn, path })
     }
 
     /// Open an existing run's journal for writing.

@@ -77,11 +77,15 @@ impl ReportDest {
             .and_then(|e| e.to_str())
             .map(|e| e.to_ascii_lowercase());
         match ext.as_deref() {
-            None | Some("csv" | "json" | "jsonl" | "xlsx") => Ok(()),
-            Some(other) => Err(format!(
-                "--report {arg}: .{other} is not a report format; use .csv, .xlsx, .json or .jsonl (or - for stdout)"
-            )),
+            None | Some("csv" | "json" | "jsonl" | "xlsx") => {}
+            Some(other) => {
+                return Err(format!(
+                    "--report {arg}: .{other} is not a report format; use .csv, .xlsx, .json or .jsonl (or - for stdout)"
+                ))
+            }
         }
+        writable(Path::new(arg))
+            .map_err(|e| format!("--report {arg}: cannot write there ({e}); nothing was sent"))
     }
 
     pub fn from_arg(arg: &str) -> ReportDest {
@@ -251,6 +255,19 @@ fn write_rows<W: Write>(
     }
     let out = sink.finish()?;
     Ok((stats, out))
+}
+
+/// Whether a report can be written to `dest` as [`atomic_write`] writes it: a temporary file
+/// created (and removed again) in its directory. Checked before a run sends anything, so that
+/// a report that cannot be written is not found out after the last call.
+fn writable(dest: &Path) -> std::io::Result<()> {
+    let dir = match dest.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let probe = dir.join(format!(".gslbatch-report-check-{}", std::process::id()));
+    File::create(&probe)?;
+    std::fs::remove_file(&probe)
 }
 
 /// Write `dest` through a temporary file in its directory: written by `f`, fsynced, renamed over

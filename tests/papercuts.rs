@@ -1,0 +1,57 @@
+//! What a newcomer and an operator tripped on (issue 30): each item with a test that failed on
+//! the build before its fix, asserting the exit code, the message and the simulator's record.
+
+use crate::common::*;
+use gslbatch::simulator::SimConfig;
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_destination_that_cannot_be_written_is_refused_before_anything_is_sent() {
+    let sim = start_sim(SimConfig::default()).await;
+    let dir = tempdir();
+    let ids = telecom_iccids(&sim, 5);
+    let input = write_csv(dir.path(), "in.csv", &ids);
+    let mut c = batch(
+        "clear-real-name",
+        &input,
+        &sim,
+        &dir.path().join("run"),
+        500,
+    );
+    c.args(["--report", "/nonexistent/dir/out.csv"]);
+    let ran = run(c).await;
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("/nonexistent/dir/out.csv") && ran.stderr.contains("nothing was sent"),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(calls_total(&sim.stats(), "clear-real-name"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_in_the_first_milliseconds_leaves_a_run_dir_the_same_command_starts_over() {
+    let sim = start_sim(SimConfig::default()).await;
+    let dir = tempdir();
+    let ids = first_iccids(&sim, 5);
+    let input = write_csv(dir.path(), "in.csv", &ids);
+    for i in 0..20u64 {
+        let run_dir = dir.path().join(format!("e{i}"));
+        let mut child = batch("check-real-name", &input, &sim, &run_dir, 500)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Somewhere in the first milliseconds: while the run dir and journal are being made.
+        std::thread::sleep(Duration::from_micros(500 * (i % 10) + 1000));
+        let _ = child.kill();
+        let _ = child.wait();
+        let ran = run(batch("check-real-name", &input, &sim, &run_dir, 500)).await;
+        assert_eq!(ran.code, 0, "try {i}: {}", ran.stderr);
+        let rows = read_report(&run_dir.join("report.csv"));
+        assert_eq!(count(&rows, "ok"), 5, "try {i}");
+        let mut status = gsl();
+        status.arg("status").arg(&run_dir);
+        assert_eq!(run(status).await.code, 0, "try {i}");
+    }
+}
