@@ -18,6 +18,7 @@ mod jobs;
 mod ledger;
 mod matrix;
 mod nasty;
+mod not_sent;
 mod outcomes;
 mod quota;
 mod readme;

@@ -1,0 +1,180 @@
+//! Only what may have happened is `unknown`: credentials that cannot be sent stop the command
+//! before the first call, a request that never left is never `unknown`, an endpoint that cannot
+//! be reached stops the run with its rows `pending`, and any 5xx to a clear after it may have
+//! been done is `unknown` for `follow` to settle — asserted on the reports and on the
+//! simulator's own record.
+
+use crate::common::*;
+use gslbatch::simulator::{SimConfig, SimCredentials, Simulator};
+use std::path::Path;
+
+/// A token value no message may ever show.
+const SECRET_TOKEN: &str = "tok-SECRET-7f3a";
+
+/// Exit 2 before any call: the message names `what`, never a secret, and the simulator saw
+/// nothing; no run directory is left behind.
+fn assert_refused_before_sending(
+    ran: &Ran,
+    what: &str,
+    sim_stats: &serde_json::Value,
+    run_dir: &Path,
+) {
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    assert!(ran.stderr.contains(what), "names {what}: {}", ran.stderr);
+    assert!(ran.stderr.contains("nothing was sent"), "{}", ran.stderr);
+    for secret in [SECRET_TOKEN, SK] {
+        assert!(
+            !ran.stderr.contains(secret),
+            "a secret leaked: {}",
+            ran.stderr
+        );
+        assert!(
+            !ran.stdout.contains(secret),
+            "a secret leaked: {}",
+            ran.stdout
+        );
+    }
+    assert_eq!(stat_u64(sim_stats, "requests_total"), 0, "{sim_stats}");
+    assert!(!run_dir.exists(), "no run directory is left behind");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credential_with_a_carriage_return_or_stray_white_space_is_exit_2_and_no_call() {
+    let sim = start_sim(SimConfig::default()).await;
+    let dir = tempdir();
+    let input = write_csv(dir.path(), "in.csv", &telecom_iccids(&sim, 3));
+    let run_dir = dir.path().join("run");
+    let cmd = |op: &str| {
+        let mut cmd = bare();
+        cmd.arg(op)
+            .arg(&input)
+            .args(["--endpoint", &sim.url(), "--yes", "-q"])
+            .arg("--run-dir")
+            .arg(&run_dir);
+        cmd
+    };
+
+    // Case 6: a token from an env file saved on Windows, on a check and on a clear.
+    for op in ["check-real-name", "clear-real-name"] {
+        let mut c = cmd(op);
+        c.env("GSL_AUTH_TOKEN", format!("{SECRET_TOKEN}\r"));
+        let ran = run(c).await;
+        assert_refused_before_sending(&ran, "GSL_AUTH_TOKEN ends with a carriage return (an env file saved with Windows line endings?)", &sim.stats(), &run_dir);
+    }
+
+    // An AK pasted with a trailing space.
+    let mut c = cmd("clear-real-name");
+    c.env("HUAWEICLOUD_SDK_AK", format!("{AK} "))
+        .env("HUAWEICLOUD_SDK_SK", SK);
+    let ran = run(c).await;
+    assert_refused_before_sending(
+        &ran,
+        "HUAWEICLOUD_SDK_AK ends with white space",
+        &sim.stats(),
+        &run_dir,
+    );
+
+    // A token file with a control character inside: named by its path.
+    let token_file = dir.path().join("token.txt");
+    std::fs::write(&token_file, format!("{SECRET_TOKEN}\u{7}x\n")).unwrap();
+    let mut c = cmd("clear-real-name");
+    c.arg("--token-file").arg(&token_file);
+    let ran = run(c).await;
+    let named = format!(
+        "token file {} holds a control character",
+        token_file.display()
+    );
+    assert_refused_before_sending(&ran, &named, &sim.stats(), &run_dir);
+
+    // IAM: a password with a line break at its end, before any login is tried.
+    let mut c = cmd("check-real-name");
+    c.env("GSL_IAM_USER", IAM_USER)
+        .env("GSL_IAM_PASSWORD", format!("{IAM_PASSWORD}\r"))
+        .env("GSL_IAM_DOMAIN", "acme")
+        .env("HUAWEICLOUD_SDK_IAM_ENDPOINT", sim.url());
+    let ran = run(c).await;
+    assert!(!ran.stderr.contains(IAM_PASSWORD), "{}", ran.stderr);
+    assert_refused_before_sending(
+        &ran,
+        "GSL_IAM_PASSWORD ends with a carriage return",
+        &sim.stats(),
+        &run_dir,
+    );
+    assert_eq!(calls_total(&sim.stats(), "iam-tokens"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_file_written_by_echo_or_on_windows_is_read_without_its_line_ending() {
+    let sim = Simulator::start(
+        SimConfig {
+            credentials: SimCredentials {
+                token: Some(SECRET_TOKEN.into()),
+                ..SimCredentials::default()
+            },
+            ..SimConfig::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let dir = tempdir();
+    let input = write_csv(dir.path(), "in.csv", &first_iccids(&sim, 2));
+    // As `echo` writes it, as Notepad writes it (with a byte-order mark and CRLF).
+    for (i, text) in [
+        format!("{SECRET_TOKEN}\n"),
+        format!("\u{feff}{SECRET_TOKEN}\r\n"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let token_file = dir.path().join(format!("token{i}"));
+        std::fs::write(&token_file, text).unwrap();
+        let mut c = bare();
+        c.arg("check-real-name")
+            .arg(&input)
+            .args(["--endpoint", &sim.url(), "-q", "--token-file"])
+            .arg(&token_file)
+            .arg("--run-dir")
+            .arg(dir.path().join(format!("run{i}")));
+        let ran = run(c).await;
+        assert_eq!(ran.code, 0, "{i}: {}", ran.stderr);
+    }
+    assert_eq!(calls(&sim.stats(), "real-named", "ok"), 4);
+    assert_eq!(stat_u64(&sim.stats(), "auth_failures"), 0);
+}
+
+/// The README's cron line (`set -a; . ./gsl.env; set +a`) with an env file saved with CRLF
+/// line endings: every value ends in `\r`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_env_file_saved_with_windows_line_endings_is_exit_2_and_no_call() {
+    let sim = start_sim(SimConfig::default()).await;
+    let dir = tempdir();
+    let input = write_csv(dir.path(), "in.csv", &telecom_iccids(&sim, 3));
+    let run_dir = dir.path().join("run");
+    std::fs::write(
+        dir.path().join("gsl.env"),
+        format!("HUAWEICLOUD_SDK_AK={AK}\r\nHUAWEICLOUD_SDK_SK={SK}\r\n"),
+    )
+    .unwrap();
+    // What cron runs: /bin/sh with nothing but a PATH.
+    let mut sh = std::process::Command::new("/bin/sh");
+    sh.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("GSL_STATE_DIR", dir.path().join("state"))
+        .current_dir(dir.path())
+        .stdin(std::process::Stdio::null())
+        .arg("-c")
+        .arg(r#"set -a; . ./gsl.env; set +a; exec "$0" "$@""#)
+        .arg(env!("CARGO_BIN_EXE_gslbatch"))
+        .arg("clear-real-name")
+        .arg(&input)
+        .args(["--endpoint", &sim.url(), "--yes", "-q", "--run-dir"])
+        .arg(&run_dir);
+    let ran = run(sh).await;
+    assert_refused_before_sending(
+        &ran,
+        "HUAWEICLOUD_SDK_AK ends with a carriage return (an env file saved with Windows line endings?)",
+        &sim.stats(),
+        &run_dir,
+    );
+}
