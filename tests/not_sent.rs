@@ -105,18 +105,7 @@ async fn a_credential_with_a_carriage_return_or_stray_white_space_is_exit_2_and_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_file_written_by_echo_or_on_windows_is_read_without_its_line_ending() {
-    let sim = Simulator::start(
-        SimConfig {
-            credentials: SimCredentials {
-                token: Some(SECRET_TOKEN.into()),
-                ..SimCredentials::default()
-            },
-            ..SimConfig::default()
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let sim = token_sim(SimConfig::default()).await;
     let dir = tempdir();
     let input = write_csv(dir.path(), "in.csv", &first_iccids(&sim, 2));
     // As `echo` writes it, as Notepad writes it (with a byte-order mark and CRLF).
@@ -177,4 +166,128 @@ async fn the_readme_env_file_saved_with_windows_line_endings_is_exit_2_and_no_ca
         &sim.stats(),
         &run_dir,
     );
+}
+
+/// Case 7: a proxy's HTML 500 page after the clear was done. The rows are `unknown`, never
+/// `failed` (which a second run or `--retry-failed` would clear again); `follow` finds their
+/// work orders and makes them `ok`; and nothing clears any card twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clear_answered_with_an_html_500_is_unknown_settled_by_follow_and_never_cleared_again() {
+    let sim = start_sim(SimConfig {
+        cards: 400,
+        error500_rate: 0.3,
+        work_order_secs: 0.2,
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempdir();
+    let ids = telecom_iccids(&sim, 40);
+    let input = write_csv(dir.path(), "in.csv", &ids);
+    let run_dir = dir.path().join("run");
+    // One state dir for every command, so the account ledger sees the earlier runs.
+    let state = dir.path().join("state");
+    let with_state = |mut c: std::process::Command| {
+        c.env("GSL_STATE_DIR", &state);
+        c
+    };
+    let ran = run(with_state(batch(
+        "clear-real-name",
+        &input,
+        &sim,
+        &run_dir,
+        500,
+    )))
+    .await;
+    assert_eq!(ran.code, 1, "unknown rows make exit 1: {}", ran.stderr);
+    let stats = sim.stats();
+    let error500 = calls(&stats, "clear-real-name", "error500");
+    assert!(error500 > 0 && error500 < 40, "{stats}");
+    let rows = read_report(&run_dir.join("report.csv"));
+    let unknown: Vec<_> = rows.iter().filter(|r| r["status"] == "unknown").collect();
+    assert_eq!(
+        unknown.len() as u64,
+        error500,
+        "every HTML 500 row is unknown"
+    );
+    assert_eq!(count(&rows, "failed"), 0, "none is taken for a refusal");
+    assert_eq!(count(&rows, "ok") + unknown.len(), 40);
+    for r in &unknown {
+        assert_eq!(r["http_status"], "500", "{r:?}");
+        assert_eq!(r["attempts"], "1", "never sent again: {r:?}");
+        assert_eq!(
+            clears_of(&stats, &r["iccid"]),
+            1,
+            "the simulator did it: {r:?}"
+        );
+    }
+    assert_eq!(
+        calls_total(&stats, "clear-real-name"),
+        40,
+        "nothing re-sent"
+    );
+
+    // follow finds each unknown row's work order: positive evidence, so `ok`.
+    let mut f = gsl();
+    f.arg("follow")
+        .arg(&run_dir)
+        .args(["--rate", "500", "-q", "--wait", "30s"]);
+    let followed = run(with_state(f)).await;
+    assert_eq!(followed.code, 0, "every clear done: {}", followed.stderr);
+    let rows = read_report(&run_dir.join("report.csv"));
+    assert_eq!(count(&rows, "ok"), 40, "{rows:?}");
+    for r in rows
+        .iter()
+        .filter(|r| unknown.iter().any(|u| u["row"] == r["row"]))
+    {
+        assert!(
+            !r["work_order_id"].is_empty(),
+            "the work order found: {r:?}"
+        );
+        assert_eq!(r["outcome"], "done", "{r:?}");
+    }
+
+    // Neither a resume with --retry-failed nor a second run clears any card again.
+    let mut resume = gsl();
+    resume
+        .arg("resume")
+        .arg(&run_dir)
+        .args(["--retry-failed", "-q"]);
+    let resumed = run(with_state(resume)).await;
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    let again_dir = dir.path().join("again");
+    let again = run(with_state(batch(
+        "clear-real-name",
+        &input,
+        &sim,
+        &again_dir,
+        500,
+    )))
+    .await;
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let rows = read_report(&again_dir.join("report.csv"));
+    assert_eq!(
+        count(&rows, "skipped"),
+        40,
+        "the ledger knows every card: {rows:?}"
+    );
+    let stats = sim.stats();
+    assert_eq!(calls_total(&stats, "clear-real-name"), 40, "{stats}");
+    assert_eq!(stat_u64(&stats, "max_clear_calls_per_card"), 1);
+    for id in &ids {
+        assert_eq!(clears_of(&stats, id), 1, "{id}");
+    }
+}
+
+/// A simulator that accepts [`SECRET_TOKEN`] only.
+async fn token_sim(cfg: SimConfig) -> Simulator {
+    let credentials = SimCredentials {
+        token: Some(SECRET_TOKEN.into()),
+        ..SimCredentials::default()
+    };
+    Simulator::start(
+        SimConfig { credentials, ..cfg },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap()
 }

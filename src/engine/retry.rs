@@ -40,7 +40,14 @@ pub fn decide(err: &GslError, idempotent: bool, attempt: u32, max_attempts: u32)
         GslError::Refused(_) => Decision::Fail("refused by the API"),
         GslError::Busy(_) => retryable("service busy, nothing done"),
         GslError::Connect(_) => retryable("connect failed, request never sent"),
-        GslError::Gateway(_) | GslError::Timeout(_) | GslError::Closed(_) => {
+        GslError::Gateway(_) => {
+            if idempotent {
+                retryable("server error; safe to repeat")
+            } else {
+                Decision::Unknown("server error after the request may have been performed")
+            }
+        }
+        GslError::Timeout(_) | GslError::Closed(_) => {
             if idempotent {
                 retryable("no answer; safe to repeat")
             } else {
@@ -212,8 +219,13 @@ mod tests {
             ),
             (
                 GslError::Gateway(fault(502, "")),
-                Decision::Retry("no answer; safe to repeat"),
-                Decision::Unknown("no answer after the request may have been written"),
+                Decision::Retry("server error; safe to repeat"),
+                Decision::Unknown("server error after the request may have been performed"),
+            ),
+            (
+                GslError::Gateway(fault(500, "")),
+                Decision::Retry("server error; safe to repeat"),
+                Decision::Unknown("server error after the request may have been performed"),
             ),
             (
                 GslError::Refused(fault(400, "GSL.00010004")),
