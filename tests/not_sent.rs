@@ -7,6 +7,7 @@
 use crate::common::*;
 use gslbatch::simulator::{SimConfig, SimCredentials, Simulator};
 use std::path::Path;
+use std::time::Duration;
 
 /// A token value no message may ever show.
 const SECRET_TOKEN: &str = "tok-SECRET-7f3a";
@@ -278,6 +279,137 @@ async fn a_clear_answered_with_an_html_500_is_unknown_settled_by_follow_and_neve
     }
 }
 
+/// Issue 30: nothing listens at the endpoint. The run stops after a few tries instead of
+/// spending every attempt of every row; exit 3 says "cannot reach", and the rows are
+/// `pending` (never `failed`, never `unknown`) for a resume.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_endpoint_stops_the_run_with_every_row_pending() {
+    let dir = tempdir();
+    let input = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/iccids.csv");
+    let sample_rows = read_report_like(&input);
+    for op in ["check-real-name", "clear-real-name"] {
+        let run_dir = dir.path().join(op);
+        let mut c = gsl();
+        c.arg(op)
+            .arg(&input)
+            .args([
+                "--endpoint",
+                "http://127.0.0.1:1",
+                "--yes",
+                "-q",
+                "--run-dir",
+            ])
+            .arg(&run_dir);
+        let ran = run(c).await;
+        assert_eq!(ran.code, 3, "{op}: {}", ran.stderr);
+        assert!(
+            ran.stderr.contains("cannot reach http://127.0.0.1:1: ")
+                && ran.stderr.contains("nothing was sent"),
+            "{op}: {}",
+            ran.stderr
+        );
+        assert!(!ran.stderr.contains(SK), "{}", ran.stderr);
+        let rows = read_report(&run_dir.join("report.csv"));
+        let counts = status_counts(&rows);
+        assert_eq!(counts.get("unknown"), None, "{op}: {counts:?}");
+        assert_eq!(counts.get("failed"), None, "{op}: {counts:?}");
+        assert_eq!(counts["pending"], sample_rows - 2, "{op}: {counts:?}");
+        let tries: u64 = rows
+            .iter()
+            .map(|r| r["attempts"].parse::<u64>().unwrap_or(0))
+            .sum();
+        assert!(
+            (1..=5).contains(&tries),
+            "{op}: a few tries, not 200: {tries}"
+        );
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(run_dir.join("summary.json")).unwrap())
+                .unwrap();
+        assert_eq!(summary["exit_code"], 3);
+        assert!(
+            summary["stop_reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("cannot reach http://127.0.0.1:1: "),
+            "{summary}"
+        );
+        // `status` shows them pending, and says how to carry on.
+        let st = bare()
+            .arg("status")
+            .arg(&run_dir)
+            .arg("--json")
+            .output()
+            .unwrap();
+        let st: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap();
+        assert_eq!(st["counts"]["pending"], sample_rows as u64 - 2, "{st}");
+        assert_eq!(st["counts"]["unknown"], 0, "{st}");
+    }
+}
+
+/// Data rows of a CSV with a header (the sample: 42 rows, one invalid, one duplicate).
+fn read_report_like(path: &Path) -> usize {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .count()
+}
+
+/// Below the credential check: a header that cannot be built is `Build`, provably unsent, never
+/// the `Closed` ("connection closed without an answer") that made such rows `unknown`; and a
+/// 500 that is not the documented busy answer is a server error, not a refusal.
+#[tokio::test]
+async fn a_request_that_cannot_be_built_never_left_and_an_html_500_is_not_a_refusal() {
+    use gslbatch::gsl::auth::{Auth, Credentials, Secret};
+    use gslbatch::gsl::{CardRef, Client, GslError};
+    use std::sync::Arc;
+    let sim = token_sim(SimConfig {
+        cards: 50,
+        ..SimConfig::default()
+    })
+    .await;
+    let client = |token: &str| {
+        let creds = Credentials::Token {
+            token: Secret::new(token),
+            file: None,
+        };
+        Client::new(
+            url::Url::parse(&sim.url()).unwrap(),
+            Arc::new(Auth::new(creds)),
+            std::time::Duration::from_secs(5),
+        )
+    };
+    let iccid = telecom_iccids(&sim, 1).remove(0);
+    let card = CardRef::Iccid(iccid.clone());
+    let e = client(&format!("{SECRET_TOKEN}\r"))
+        .clear_real_name(&card)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, GslError::Build(_)), "{e:?}");
+    assert!(e.provably_unsent());
+    assert_eq!(e.error_code(), "BUILD");
+    assert!(!e.error_msg().contains(SECRET_TOKEN), "{e}");
+    assert_eq!(stat_u64(&sim.stats(), "requests_total"), 0);
+
+    sim.set_faults(gslbatch::simulator::Faults {
+        error500_rate: 1.0,
+        ..sim.faults()
+    });
+    let e = client(SECRET_TOKEN)
+        .clear_real_name(&card)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, GslError::Gateway(_)), "{e:?}");
+    assert!(!e.provably_unsent());
+    assert_eq!(
+        (e.http_status(), e.error_code().as_str()),
+        (Some(500), "HTTP500")
+    );
+    let stats = sim.stats();
+    assert_eq!(calls(&stats, "clear-real-name", "error500"), 1);
+    assert_eq!(clears_of(&stats, &iccid), 1, "the work was done first");
+}
+
 /// A simulator that accepts [`SECRET_TOKEN`] only.
 async fn token_sim(cfg: SimConfig) -> Simulator {
     let credentials = SimCredentials {
@@ -290,4 +422,42 @@ async fn token_sim(cfg: SimConfig) -> Simulator {
     )
     .await
     .unwrap()
+}
+
+/// The endpoint goes away mid-run: once tries in a row cannot connect, the run stops (exit 3,
+/// "cannot reach … any more") with the rest `pending`, instead of spending five attempts on
+/// every remaining row; nothing is `failed` for a connection that was never made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_that_goes_away_mid_run_stops_it_with_the_rest_pending() {
+    let sim = start_sim(SimConfig {
+        cards: 600,
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempdir();
+    let input = write_csv(dir.path(), "in.csv", &first_iccids(&sim, 600));
+    let run_dir = dir.path().join("run");
+    let mut child = spawn_logged(
+        batch("check-real-name", &input, &sim, &run_dir, 100),
+        dir.path(),
+        "check",
+    );
+    wait_until(
+        "calls before the endpoint goes",
+        Duration::from_secs(60),
+        || calls_total(&sim.stats(), "real-named") >= 100,
+    )
+    .await;
+    let answered = calls(&sim.stats(), "real-named", "ok");
+    sim.shutdown().await;
+    let code = wait_exit(&mut child, Duration::from_secs(120)).await;
+    let stderr = std::fs::read_to_string(dir.path().join("check.err")).unwrap();
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("any more"), "{stderr}");
+    let rows = read_report(&run_dir.join("report.csv"));
+    let counts = status_counts(&rows);
+    assert_eq!(counts.get("failed"), None, "{counts:?}");
+    assert!(counts["ok"] as u64 >= answered, "{counts:?}");
+    assert!(counts["pending"] > 0, "{counts:?}");
+    assert_eq!(counts["ok"] + counts["pending"], 600, "{counts:?}");
 }

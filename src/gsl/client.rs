@@ -150,8 +150,12 @@ pub fn classify(status: u16, headers: &reqwest::header::HeaderMap, body: &[u8]) 
     }
 }
 
+/// Sort a transport failure: only a request that could not be built or whose connection could
+/// not be made provably never left (a connect timeout is a connect error, not a timeout).
 fn transport(e: reqwest::Error, timeout: Duration) -> GslError {
-    if e.is_connect() {
+    if e.is_builder() {
+        GslError::Build(super::error::describe(&e))
+    } else if e.is_connect() {
         GslError::Connect(super::error::describe(&e))
     } else if e.is_timeout() {
         GslError::Timeout(timeout)
