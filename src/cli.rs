@@ -375,6 +375,9 @@ pub struct SimulateArgs {
     /// Share of calls whose work is done and then answered 502.
     #[arg(long, default_value_t = 0.0)]
     pub bad_gateway_rate: f64,
+    /// Share of calls whose work is done and then answered with a proxy's HTML 500 page.
+    #[arg(long = "error500-rate", default_value_t = 0.0)]
+    pub error500_rate: f64,
     /// Seconds until a real-name clearing work order completes.
     #[arg(long, default_value_t = 5.0)]
     pub work_order_secs: f64,

@@ -19,6 +19,7 @@ mod ledger;
 mod matrix;
 mod nasty;
 mod never_twice;
+mod not_sent;
 mod outcomes;
 mod papercuts;
 mod quota;

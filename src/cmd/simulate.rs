@@ -16,6 +16,7 @@ pub async fn run(a: SimulateArgs) -> Result<i32, Failure> {
         ("--drop-rate", a.drop_rate),
         ("--slow-rate", a.slow_rate),
         ("--bad-gateway-rate", a.bad_gateway_rate),
+        ("--error500-rate", a.error500_rate),
     ] {
         if !(0.0..=1.0).contains(&v) {
             return Err(Failure::usage(format!(
@@ -34,6 +35,7 @@ pub async fn run(a: SimulateArgs) -> Result<i32, Failure> {
         drop_rate: a.drop_rate,
         slow_rate: a.slow_rate,
         bad_gateway_rate: a.bad_gateway_rate,
+        error500_rate: a.error500_rate,
         work_order_secs: a.work_order_secs,
         work_order_fail_rate: a.work_order_fail_rate,
         sms_fail_rate: a.sms_fail_rate,

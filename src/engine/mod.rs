@@ -22,7 +22,7 @@ use crate::model::Status;
 use crate::ops::Operation;
 use pacer::Pacer;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -70,6 +70,8 @@ pub enum Stop {
     JournalFailed(String),
     /// The API refused in a way every later request would be refused too.
     Fatal(String),
+    /// No request can be sent: the endpoint cannot be reached (or no request can be built).
+    Unreachable(String),
 }
 
 impl Stop {
@@ -81,7 +83,8 @@ impl Stop {
             Stop::FailureThreshold(m)
             | Stop::AuthRejected(m)
             | Stop::JournalFailed(m)
-            | Stop::Fatal(m) => Some(m.clone()),
+            | Stop::Fatal(m)
+            | Stop::Unreachable(m) => Some(m.clone()),
         }
     }
 }
@@ -130,6 +133,11 @@ struct Shared {
     /// Set once an answer other than 401 arrived: until then, one request at a time.
     auth_confirmed: AtomicBool,
     auth_gate: tokio::sync::Mutex<()>,
+    /// Set once a try left this machine (any answer, or none after it was sent): the endpoint
+    /// can be reached.
+    reached: AtomicBool,
+    /// Tries in a row, across the run, that failed before anything was sent.
+    unsent_streak: AtomicU32,
     /// When the first and the latest paced call went out (milliseconds since the epoch; 0:
     /// none yet), stamped per call without a lock and formatted only for the session totals.
     first_call_ms: AtomicI64,
@@ -214,6 +222,8 @@ pub async fn run(
         stop_tx,
         auth_confirmed: AtomicBool::new(false),
         auth_gate: tokio::sync::Mutex::new(()),
+        reached: AtomicBool::new(false),
+        unsent_streak: AtomicU32::new(0),
         first_call_ms: AtomicI64::new(0),
         last_call_ms: AtomicI64::new(0),
     });

@@ -3,7 +3,8 @@
 //! The rules are the SPEC's: idempotent operations retry every transient failure; a
 //! non-idempotent one retries only where nothing can have happened (429, a connect error, the
 //! service's own "busy"), and any other failure after the request may have been written makes
-//! the row `unknown` rather than risk doing it twice.
+//! the row `unknown` rather than risk doing it twice. A row whose tries all ended before
+//! anything was sent is neither `failed` nor `unknown` but `pending`: it was not performed.
 
 use super::pacer::Pacer;
 use crate::gsl::GslError;
@@ -21,6 +22,9 @@ pub enum Decision {
     Fail(&'static str),
     /// Give up: the row is `unknown` (it may have happened).
     Unknown(&'static str),
+    /// Give up: the row is `pending`; the last try never left (no connection could be made, or
+    /// the request could not be built), so nothing of it was done.
+    NotSent(&'static str),
     /// Stop the whole run: credentials were rejected.
     Abort,
 }
@@ -39,8 +43,19 @@ pub fn decide(err: &GslError, idempotent: bool, attempt: u32, max_attempts: u32)
         GslError::Unauthorized { .. } | GslError::Auth(_) => Decision::Abort,
         GslError::Refused(_) => Decision::Fail("refused by the API"),
         GslError::Busy(_) => retryable("service busy, nothing done"),
-        GslError::Connect(_) => retryable("connect failed, request never sent"),
-        GslError::Gateway(_) | GslError::Timeout(_) | GslError::Closed(_) => {
+        GslError::Connect(_) if attempt < max_attempts => {
+            Decision::Retry("connect failed, request never sent")
+        }
+        GslError::Connect(_) => Decision::NotSent("connect failed on the last try; nothing sent"),
+        GslError::Build(_) => Decision::NotSent("the request could not be built; nothing sent"),
+        GslError::Gateway(_) => {
+            if idempotent {
+                retryable("server error; safe to repeat")
+            } else {
+                Decision::Unknown("server error after the request may have been performed")
+            }
+        }
+        GslError::Timeout(_) | GslError::Closed(_) => {
             if idempotent {
                 retryable("no answer; safe to repeat")
             } else {
@@ -212,8 +227,18 @@ mod tests {
             ),
             (
                 GslError::Gateway(fault(502, "")),
-                Decision::Retry("no answer; safe to repeat"),
-                Decision::Unknown("no answer after the request may have been written"),
+                Decision::Retry("server error; safe to repeat"),
+                Decision::Unknown("server error after the request may have been performed"),
+            ),
+            (
+                GslError::Gateway(fault(500, "")),
+                Decision::Retry("server error; safe to repeat"),
+                Decision::Unknown("server error after the request may have been performed"),
+            ),
+            (
+                GslError::Build("bad header".into()),
+                Decision::NotSent("the request could not be built; nothing sent"),
+                Decision::NotSent("the request could not be built; nothing sent"),
             ),
             (
                 GslError::Refused(fault(400, "GSL.00010004")),
@@ -243,6 +268,13 @@ mod tests {
             decide(&busy, true, 5, 5),
             Decision::Fail("retries exhausted")
         );
+        // A connection never made on the last try: nothing was done, the row stays pending.
+        let refused = GslError::Connect("refused".into());
+        assert!(matches!(decide(&refused, false, 4, 5), Decision::Retry(_)));
+        assert!(matches!(
+            decide(&refused, false, 5, 5),
+            Decision::NotSent(_)
+        ));
         // 429s never run out this way: they do not count as attempts.
         let t = GslError::Throttled {
             fault: fault(429, "APIG.0308"),

@@ -1,5 +1,10 @@
 //! One unit from its first try to its last: the auth gate, the in-flight window, the pacer,
 //! the intent of a non-idempotent request, and what [`retry::decide`] makes of each failure.
+//!
+//! A try that fails before anything is sent (no connection, a request that cannot be built)
+//! did nothing: its row never becomes `unknown`, and when tries keep ending that way the run
+//! stops with its rows `pending` instead of spending every attempt of every row on an endpoint
+//! it cannot reach.
 
 use super::retry::{self, Decision};
 use super::{now_ms, now_rfc3339, Shared, Stop};
@@ -8,6 +13,14 @@ use crate::journal::Outcome;
 use crate::model::Status;
 use std::sync::atomic::Ordering::Relaxed;
 use tokio::time::Instant;
+
+/// Tries in a row that failed before sending, none of the run's tries having ever left, after
+/// which the endpoint is taken for unreachable: the first row's default five attempts.
+const UNREACHABLE_AT_START: u32 = 5;
+
+/// The same once earlier tries did reach the endpoint: the network or the endpoint went away
+/// mid-run (a few seconds of tries at any rate), longer than a blip that retries ride out.
+const UNREACHABLE_MID_RUN: u32 = 50;
 
 /// Fill an outcome's error fields from a failure.
 fn with_error(mut o: Outcome, err: &GslError) -> Outcome {
@@ -123,8 +136,14 @@ pub(super) async fn work(shared: &Shared, unit: &mut super::Unit) -> Option<Outc
         let answered = !matches!(
             &result,
             Err(GslError::Connect(_) | GslError::Timeout(_) | GslError::Closed(_))
+                | Err(GslError::Build(_))
                 | Err(GslError::Unauthorized { .. } | GslError::Auth(_))
         );
+        // Taken while the gate is held: before the credentials are confirmed no other unit
+        // sends until this try's verdict on reachability is in.
+        if let Some(why) = reachability(shared, result.as_ref().err()) {
+            shared.stop(Stop::Unreachable(why));
+        }
         // A refusal no request can get past stops the run before the gate opens: otherwise a
         // unit could slip through between the two and send after it.
         let fatal = result.as_ref().err().and_then(|e| shared.op.fatal(e));
@@ -214,6 +233,16 @@ pub(super) async fn work(shared: &Shared, unit: &mut super::Unit) -> Option<Outc
                     &err,
                 ));
             }
+            Decision::NotSent(why) => {
+                tracing::debug!(row = first_row, why, "not sent");
+                return Some(with_error(
+                    Outcome {
+                        status: Some(Status::Pending),
+                        ..base
+                    },
+                    &err,
+                ));
+            }
             Decision::Unknown(why) => {
                 tracing::warn!(row = first_row, rows = unit.len(), error = %err, why, "outcome unknown: not sending again");
                 return Some(with_error(
@@ -237,6 +266,39 @@ pub(super) async fn work(shared: &Shared, unit: &mut super::Unit) -> Option<Outc
                 .into();
             }
         }
+    }
+}
+
+/// Count a try as sent or not; `Some(reason)` when the run must stop because nothing can be
+/// sent: the first [`UNREACHABLE_AT_START`] tries of the run all failed before sending, or
+/// [`UNREACHABLE_MID_RUN`] in a row did after earlier ones had got through.
+fn reachability(shared: &Shared, err: Option<&GslError>) -> Option<String> {
+    let Some(err) = err.filter(|e| e.provably_unsent()) else {
+        // Loads first: at thousands of calls a second, a store each would contend.
+        if !shared.reached.load(Relaxed) {
+            shared.reached.store(true, Relaxed);
+        }
+        if shared.unsent_streak.load(Relaxed) != 0 {
+            shared.unsent_streak.store(0, Relaxed);
+        }
+        return None;
+    };
+    let streak = shared.unsent_streak.fetch_add(1, Relaxed) + 1;
+    let endpoint = shared.client.endpoint().as_str().trim_end_matches('/');
+    let what = match err {
+        GslError::Build(_) => "check the credentials and the input",
+        _ => "check the endpoint, network or proxy",
+    };
+    if !shared.reached.load(Relaxed) {
+        (streak >= UNREACHABLE_AT_START).then(|| {
+            format!("cannot reach {endpoint}: {err}; nothing was sent; {what}, then resume the run")
+        })
+    } else {
+        (streak >= UNREACHABLE_MID_RUN).then(|| {
+            format!(
+                "cannot reach {endpoint} any more: the last {streak} tries were not sent ({err}); {what}, then resume the run"
+            )
+        })
     }
 }
 

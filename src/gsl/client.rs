@@ -114,7 +114,9 @@ fn header_value(headers: &reqwest::header::HeaderMap, name: &str) -> Option<Stri
         .map(str::to_string)
 }
 
-/// Sort a non-2xx answer into its error.
+/// Sort a non-2xx answer into its error. Of the 5xx answers only the documented busy ones say
+/// that nothing was done; any other (an HTML page from a proxy, an undocumented code) may come
+/// after the work, so it is never taken for a refusal.
 pub fn classify(status: u16, headers: &reqwest::header::HeaderMap, body: &[u8]) -> GslError {
     let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
     let text = || {
@@ -151,13 +153,17 @@ pub fn classify(status: u16, headers: &reqwest::header::HeaderMap, body: &[u8]) 
         500 if matches!(fault.error_code.as_str(), "GSL.00010003" | "GSL.00020003") => {
             GslError::Busy(fault)
         }
-        502..=504 => GslError::Gateway(fault),
+        500..=599 => GslError::Gateway(fault),
         _ => GslError::Refused(fault),
     }
 }
 
+/// Sort a transport failure: only a request that could not be built or whose connection could
+/// not be made provably never left (a connect timeout is a connect error, not a timeout).
 fn transport(e: reqwest::Error, timeout: Duration) -> GslError {
-    if e.is_connect() {
+    if e.is_builder() {
+        GslError::Build(super::error::describe(&e))
+    } else if e.is_connect() {
         GslError::Connect(super::error::describe(&e))
     } else if e.is_timeout() {
         GslError::Timeout(timeout)

@@ -1,8 +1,9 @@
 //! Everything that can go wrong with one API call, sorted by what it means for a retry.
 //!
-//! The one distinction that matters most: a [`GslError::Connect`] proves the request never left
-//! this machine; every other transport failure (timeout, closed connection) may hide a call the
-//! server performed. The engine's retry rules lean on exactly that.
+//! The one distinction that matters most: a [`GslError::Connect`] or a [`GslError::Build`]
+//! proves the request never left this machine; every other transport failure (timeout, closed
+//! connection) and every 5xx but the documented "busy" may hide a call the server performed.
+//! The engine's retry rules lean on exactly that.
 
 use std::time::Duration;
 
@@ -17,7 +18,7 @@ pub struct ApiFault {
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum GslError {
-    /// The API refused the call (4xx other than 401/429, or a 5xx that is not "busy").
+    /// The API refused the call (4xx other than 401/429): nothing was done.
     #[error("API refused the call: {} {} {}", .0.http_status, .0.error_code, .0.error_msg)]
     Refused(ApiFault),
     /// `429 APIG.0308`: over the quota; nothing was done.
@@ -36,12 +37,17 @@ pub enum GslError {
     /// `500 GSL.00010003` / `GSL.00020003`: the service was busy and did nothing.
     #[error("service busy: {} {}", .0.error_code, .0.error_msg)]
     Busy(ApiFault),
-    /// 502 / 503 / 504 from a proxy: the call may or may not have reached the service.
-    #[error("gateway error {}", .0.http_status)]
+    /// A 5xx other than the documented busy answers: a proxy's 502 / 503 / 504 or HTML error
+    /// page, an undocumented code. The call may or may not have been performed.
+    #[error("server error {}", .0.http_status)]
     Gateway(ApiFault),
-    /// The connection could not be made: the request never left.
+    /// The connection could not be made (refused, DNS, TLS handshake): the request never left.
     #[error("could not connect: {0}")]
     Connect(String),
+    /// The request could not even be built (a header value that cannot be sent): it never
+    /// left, and it never will as it is.
+    #[error("the request could not be built, nothing was sent: {0}")]
+    Build(String),
     /// No answer within the timeout.
     #[error("timed out after {0:?}")]
     Timeout(Duration),
@@ -122,6 +128,7 @@ impl GslError {
     pub fn error_code(&self) -> String {
         match self {
             GslError::Connect(_) => "CONNECT".into(),
+            GslError::Build(_) => "BUILD".into(),
             GslError::Timeout(_) => "TIMEOUT".into(),
             GslError::Closed(_) => "CLOSED".into(),
             GslError::Malformed { .. } => "MALFORMED".into(),
@@ -149,7 +156,7 @@ impl GslError {
 
     /// True only when the request provably never reached the server.
     pub fn provably_unsent(&self) -> bool {
-        matches!(self, GslError::Connect(_))
+        matches!(self, GslError::Connect(_) | GslError::Build(_))
     }
 }
 

@@ -3,8 +3,9 @@
 //! throttled call does no work), then the injected faults around the real handler.
 //!
 //! Faults draw one number per call against cumulative thresholds busy, drop, bad gateway,
-//! slow (so with rates summing past 1 the later ones shrink). Busy refuses before the work;
-//! drop, bad gateway and slow happen after it, which is what makes them ambiguous to a client.
+//! HTML 500, slow (so with rates summing past 1 the later ones shrink). Busy refuses before the
+//! work; drop, bad gateway, HTML 500 and slow happen after it, which is what makes them
+//! ambiguous to a client.
 
 use super::errors::ApiError;
 use super::stats::{Api, Outcome};
@@ -67,8 +68,10 @@ pub async fn gate(State((sim, api)): State<(Arc<Sim>, Api)>, req: Request, next:
     let drop = roll < edge;
     edge += faults.bad_gateway_rate;
     let bad_gateway = !drop && roll < edge;
+    edge += faults.error500_rate;
+    let error500 = !drop && !bad_gateway && roll < edge;
     edge += faults.slow_rate;
-    let slow = !drop && !bad_gateway && roll < edge;
+    let slow = !drop && !bad_gateway && !error500 && roll < edge;
     let kill = parts.extensions.get::<ConnKill>().cloned();
     let resp = next
         .run(Request::from_parts(parts, Body::from(bytes)))
@@ -85,6 +88,10 @@ pub async fn gate(State((sim, api)): State<(Arc<Sim>, Api)>, req: Request, next:
         sim.gate.record(api, Outcome::BadGateway);
         return ApiError::bad_gateway(sim.request_id()).into_response();
     }
+    if error500 {
+        sim.gate.record(api, Outcome::Error500);
+        return proxy_error_page();
+    }
     if slow {
         sim.gate.record(api, Outcome::Slow);
         tokio::time::sleep(Duration::from_millis(faults.slow_ms)).await;
@@ -98,4 +105,15 @@ pub async fn gate(State((sim, api)): State<(Arc<Sim>, Api)>, req: Request, next:
     tracing::trace!(?api, status = resp.status().as_u16(), "answered");
     sim.gate.record(api, outcome);
     resp
+}
+
+/// A 500 as a proxy in front of the API answers it: an HTML page, no error code. Whether the
+/// service did the work cannot be told from it.
+fn proxy_error_page() -> Response {
+    (
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        [(axum::http::header::CONTENT_TYPE, "text/html")],
+        "<html><body>500 Internal Server Error</body></html>",
+    )
+        .into_response()
 }

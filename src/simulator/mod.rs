@@ -99,6 +99,8 @@ pub struct SimConfig {
     pub slow_ms: u64,
     /// Share of calls answered 502 after the work was done.
     pub bad_gateway_rate: f64,
+    /// Share of calls answered with a proxy's HTML 500 page after the work was done.
+    pub error500_rate: f64,
     /// Seconds until a clear's work order (and an SMS delivery) completes.
     pub work_order_secs: f64,
     /// Share of clears whose work order ends failed (the card keeps its real-name data).
@@ -126,6 +128,7 @@ impl Default for SimConfig {
             slow_rate: 0.0,
             slow_ms: 60_000,
             bad_gateway_rate: 0.0,
+            error500_rate: 0.0,
             work_order_secs: 0.0,
             work_order_fail_rate: 0.0,
             sms_fail_rate: None,
@@ -154,6 +157,7 @@ impl SimConfig {
             slow_rate: self.slow_rate,
             slow_ms: self.slow_ms,
             bad_gateway_rate: self.bad_gateway_rate,
+            error500_rate: self.error500_rate,
             rate: self.rate,
             list_rate: self.list_rate,
         }
@@ -169,6 +173,7 @@ pub struct Faults {
     pub slow_rate: f64,
     pub slow_ms: u64,
     pub bad_gateway_rate: f64,
+    pub error500_rate: f64,
     pub rate: Option<u32>,
     pub list_rate: Option<u32>,
 }

@@ -123,9 +123,10 @@ pub enum Outcome {
     BadGateway,
     Slow,
     Unauthorized,
+    Error500,
 }
 
-const OUTCOMES: [(Outcome, &str); 8] = [
+const OUTCOMES: [(Outcome, &str); 9] = [
     (Outcome::Ok, "ok"),
     (Outcome::Error, "error"),
     (Outcome::Throttled, "throttled"),
@@ -134,11 +135,12 @@ const OUTCOMES: [(Outcome, &str); 8] = [
     (Outcome::BadGateway, "bad_gateway"),
     (Outcome::Slow, "slow"),
     (Outcome::Unauthorized, "unauthorized"),
+    (Outcome::Error500, "error500"),
 ];
 
 #[derive(Default)]
 struct Window {
-    outcomes: [u64; 8],
+    outcomes: [u64; OUTCOMES.len()],
     /// Arrival times in the last second (any outcome), for the busiest-second figure.
     arrivals: VecDeque<Instant>,
     max_per_second: usize,

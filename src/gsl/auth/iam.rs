@@ -1,6 +1,7 @@
 //! IAM password login: `POST /v3/auth/tokens`, the token from `X-Subject-Token`.
 
-use super::{env_nonempty, AuthSetupError, Secret};
+use super::check::Carried::Text;
+use super::{env_credential, env_nonempty, AuthSetupError, Secret};
 use crate::gsl::error::{ApiFault, GslError};
 use std::time::Duration;
 
@@ -27,14 +28,13 @@ pub struct Issued {
 impl IamLogin {
     /// `Some` when `GSL_IAM_USER` is set (the other two are then required).
     pub fn from_env() -> Result<Option<IamLogin>, AuthSetupError> {
-        let Some(user) = env_nonempty("GSL_IAM_USER") else {
+        let Some(user) = env_credential("GSL_IAM_USER", Text)? else {
             return Ok(None);
         };
-        let password = env_nonempty("GSL_IAM_PASSWORD").ok_or(AuthSetupError::Incomplete(
-            "GSL_IAM_USER",
-            "GSL_IAM_PASSWORD",
-        ))?;
-        let domain = env_nonempty("GSL_IAM_DOMAIN")
+        let password = env_credential("GSL_IAM_PASSWORD", Text)?.ok_or(
+            AuthSetupError::Incomplete("GSL_IAM_USER", "GSL_IAM_PASSWORD"),
+        )?;
+        let domain = env_credential("GSL_IAM_DOMAIN", Text)?
             .ok_or(AuthSetupError::Incomplete("GSL_IAM_USER", "GSL_IAM_DOMAIN"))?;
         let raw = env_nonempty("HUAWEICLOUD_SDK_IAM_ENDPOINT")
             .unwrap_or_else(|| DEFAULT_IAM_ENDPOINT.into());

@@ -10,6 +10,7 @@
 //! at once, only the first re-logs in (or re-reads the token file) and the rest reuse its result.
 
 pub mod aksk;
+pub mod check;
 pub mod iam;
 pub mod secret;
 
@@ -52,10 +53,22 @@ pub enum AuthSetupError {
     EmptyTokenFile(String),
     #[error("bad IAM endpoint {0:?}: {1}")]
     IamEndpoint(String, String),
+    /// A credential that cannot be what was meant; names where it came from, never the value.
+    #[error("{name} {why}: nothing was sent")]
+    BadValue { name: String, why: String },
 }
 
 fn env_nonempty(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// A credential from the environment (unset or blank: `None`), checked before it is used.
+fn env_credential(name: &str, carried: check::Carried) -> Result<Option<String>, AuthSetupError> {
+    let Some(v) = env_nonempty(name) else {
+        return Ok(None);
+    };
+    check::value(name, &v, carried)?;
+    Ok(Some(v))
 }
 
 pub(crate) fn read_token_file(path: &std::path::Path) -> Result<Secret, AuthSetupError> {
@@ -63,26 +76,33 @@ pub(crate) fn read_token_file(path: &std::path::Path) -> Result<Secret, AuthSetu
         path: path.display().to_string(),
         reason: e.to_string(),
     })?;
-    let token = text.trim();
-    if token.is_empty() {
-        return Err(AuthSetupError::EmptyTokenFile(path.display().to_string()));
+    let shown = path.display().to_string();
+    match check::token_file_text(&shown, &text)? {
+        Some(token) => Ok(Secret::new(token)),
+        None => Err(AuthSetupError::EmptyTokenFile(shown)),
     }
-    Ok(Secret::new(token))
 }
 
 impl Credentials {
     /// Read credentials from the environment (and `--token-file`), in the SDKs' order of preference.
+    ///
+    /// Every value the chosen mode uses is checked first ([`check`]): one with control
+    /// characters or surrounding white space is refused, naming its variable or file.
     pub fn from_env(token_file: Option<PathBuf>) -> Result<Credentials, AuthSetupError> {
+        use check::Carried::{Header, Text};
         let ak = env_nonempty("HUAWEICLOUD_SDK_AK");
         let sk = env_nonempty("HUAWEICLOUD_SDK_SK");
         match (ak, sk) {
             (Some(ak), Some(sk)) => {
+                check::value("HUAWEICLOUD_SDK_AK", &ak, Header)?;
+                check::value("HUAWEICLOUD_SDK_SK", &sk, Text)?;
                 return Ok(Credentials::AkSk {
                     ak,
                     sk: Secret::new(sk),
-                    project_id: env_nonempty("HUAWEICLOUD_SDK_PROJECT_ID"),
-                    security_token: env_nonempty("HUAWEICLOUD_SDK_SECURITY_TOKEN").map(Secret::new),
-                })
+                    project_id: env_credential("HUAWEICLOUD_SDK_PROJECT_ID", Header)?,
+                    security_token: env_credential("HUAWEICLOUD_SDK_SECURITY_TOKEN", Header)?
+                        .map(Secret::new),
+                });
             }
             (Some(_), None) => {
                 return Err(AuthSetupError::Incomplete(
@@ -105,7 +125,7 @@ impl Credentials {
                 file: Some(path),
             });
         }
-        if let Some(token) = env_nonempty("GSL_AUTH_TOKEN") {
+        if let Some(token) = env_credential("GSL_AUTH_TOKEN", Header)? {
             return Ok(Credentials::Token {
                 token: Secret::new(token),
                 file: None,
