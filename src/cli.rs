@@ -101,6 +101,19 @@ impl std::str::FromStr for Wait {
     }
 }
 
+/// A duration that may be negative: `-11m`, `+30s`, `90s`.
+pub fn signed_duration(s: &str) -> Result<chrono::Duration, String> {
+    let t = s.trim();
+    let (sign, rest) = match t.strip_prefix('-') {
+        Some(rest) => (-1, rest),
+        None => (1, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let Wait(d) = rest.parse()?;
+    chrono::Duration::from_std(d)
+        .map(|d| d * sign)
+        .map_err(|_| format!("{s:?} is too long a duration"))
+}
+
 /// Options shared by every command that sends requests.
 #[derive(Debug, Clone, Args)]
 pub struct RunOptions {
@@ -391,6 +404,9 @@ pub struct SimulateArgs {
     /// Seconds an AK stays locked after five failed signatures.
     #[arg(long, default_value_t = 300)]
     pub lockout_secs: u64,
+    /// Run the simulator's clock this far from the real one (e.g. -11m: behind, 30s: ahead), in every time it reports (Date headers, work orders, SMS) and its AK/SK skew check.
+    #[arg(long, value_parser = signed_duration, allow_hyphen_values = true, value_name = "DURATION")]
+    pub clock_offset: Option<chrono::Duration>,
 }
 
 /// Options of the report commands that page a list API (`inventory`, `pool-members`).

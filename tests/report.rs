@@ -398,6 +398,7 @@ fn summary_counts_percentiles_and_sessions() {
             retries: 2,
             first_call_at: Some(first.to_string()),
             last_call_at: Some(last.to_string()),
+            ..SessionTotals::default()
         };
         j.update_session(id, &t, None).unwrap();
     }

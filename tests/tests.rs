@@ -7,6 +7,7 @@ mod by_id;
 mod card_state;
 mod cli;
 mod client;
+mod clock;
 mod crash_loop;
 mod durable;
 mod engine;

@@ -40,6 +40,7 @@ pub async fn run(a: SimulateArgs) -> Result<i32, Failure> {
         work_order_fail_rate: a.work_order_fail_rate,
         sms_fail_rate: a.sms_fail_rate,
         lockout_secs: a.lockout_secs,
+        clock_offset: a.clock_offset.unwrap_or_default(),
         credentials: SimCredentials::from_env(),
         ..SimConfig::default()
     };

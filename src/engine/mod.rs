@@ -294,6 +294,7 @@ fn totals(shared: &Shared) -> SessionTotals {
         retries: c.retries.load(Relaxed),
         first_call_at: rfc3339_ms(shared.first_call_ms.load(Relaxed)),
         last_call_at: rfc3339_ms(shared.last_call_ms.load(Relaxed)),
+        clock: shared.client.clock_offset(),
     }
 }
 

@@ -11,6 +11,7 @@ pub mod sms;
 
 use crate::engine::pacer::Pacer;
 use crate::engine::retry::{self, ReadStats};
+use crate::gsl::clock::ClockOffset;
 use crate::gsl::{paging, Client, GslError};
 use crate::journal::{RowState, StoredRow};
 use crate::model::Status;
@@ -174,12 +175,123 @@ pub fn with_note(error_msg: Option<&str>, note: &str) -> String {
     }
 }
 
-/// The start of the evidence window: the run's start less [`CLOCK_SKEW`].
-pub fn window_start(created_at: &str) -> chrono::DateTime<chrono::Utc> {
-    let created = chrono::DateTime::parse_from_rfc3339(created_at)
-        .map(|t| t.with_timezone(&chrono::Utc))
-        .unwrap_or_else(|_| chrono::Utc::now() - chrono::Duration::days(1));
-    created - CLOCK_SKEW
+/// Follow's view of the API's clock. The journal's times were written by the run's clock,
+/// the API's records carry its own: every comparison is made in the API's time, with the
+/// offsets measured from the `Date` of its answers, and always towards the safe side (a
+/// window opening earlier, a request counted younger).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Clocks {
+    /// Every offset the run's sessions recorded (their hull); `None` when they recorded none.
+    pub run: Option<ClockOffset>,
+    /// What follow's own reads measured so far.
+    pub own: Option<ClockOffset>,
+}
+
+impl Clocks {
+    /// The run's sessions' offsets from the journal, and what `client` measured so far.
+    pub fn read(
+        journal: &crate::journal::Journal,
+        client: &Client,
+    ) -> Result<Clocks, crate::journal::JournalError> {
+        let run = journal
+            .sessions()?
+            .into_iter()
+            .filter_map(|(_, _, t, _)| t.clock)
+            .reduce(ClockOffset::hull);
+        Ok(Clocks {
+            run,
+            own: client.clock_offset(),
+        })
+    }
+
+    /// The same, with what `client` measured since.
+    pub fn refreshed(self, client: &Client) -> Clocks {
+        Clocks {
+            own: client.clock_offset().or(self.own),
+            ..self
+        }
+    }
+
+    /// The offset of the clock that wrote the journal's times (follow's own when the run
+    /// recorded none: the same machine's clock, as far as anyone knows).
+    fn of_run(&self) -> Option<ClockOffset> {
+        self.run.or(self.own)
+    }
+
+    /// The offset of the clock `follow` reads now (the run's when follow measured none).
+    fn of_now(&self) -> Option<ClockOffset> {
+        self.own.or(self.run)
+    }
+
+    /// The start of the evidence window in the API's time: the run's start less
+    /// [`CLOCK_SKEW`] (and less what is unsure about the offset).
+    pub fn window_start(&self, created_at: &str) -> chrono::DateTime<chrono::Utc> {
+        let created = chrono::DateTime::parse_from_rfc3339(created_at)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .unwrap_or_else(|_| chrono::Utc::now() - chrono::Duration::days(1));
+        let lo = self.of_run().map_or(chrono::Duration::zero(), |o| o.lo());
+        created + lo - CLOCK_SKEW
+    }
+
+    /// The latest the API's clock can read now.
+    pub fn now_latest(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now() + self.of_now().map_or(chrono::Duration::zero(), |o| o.hi())
+    }
+
+    /// Whether a request whose outcome the run recorded at `t` (its clock) is older than
+    /// `after` in the API's time. Offsets that overlap say the local clock kept with the
+    /// API's (to within a `Date` header's second): then the local clock's age is the age.
+    /// Otherwise the clock moved in between, and the request counts as young as they allow.
+    pub fn older_than(&self, t: chrono::DateTime<chrono::Utc>, after: std::time::Duration) -> bool {
+        let (Some(run), Some(now)) = (self.of_run(), self.of_now()) else {
+            return false;
+        };
+        let moved = if run.lo_ms <= now.hi_ms && now.lo_ms <= run.hi_ms {
+            chrono::Duration::zero()
+        } else {
+            now.lo() - run.hi()
+        };
+        let age = chrono::Utc::now() - t + moved;
+        chrono::Duration::from_std(after).is_ok_and(|after| age >= after)
+    }
+
+    /// Why no absence can be proven, if so: no offset measured, or one beyond [`CLOCK_SKEW`]
+    /// (a clock that far off is not kept by anyone, and may have been stepped unseen).
+    pub fn why_no_proof_of_absence(&self) -> Option<String> {
+        let margin = CLOCK_SKEW.num_milliseconds();
+        let fix = "fix the clock (NTP), then follow again";
+        let within = format!("proof of absence needs clocks within {}", human(margin));
+        let Some(run) = self.of_run() else {
+            return Some(format!(
+                "follow: the API's answers carried no Date header, so how far its clock is                  from the local one is unknown: {within}"
+            ));
+        };
+        if let Some(own) = self.own.filter(|o| o.max_abs_ms() > margin) {
+            return Some(format!(
+                "follow: the local clock is {}: {within}; {fix}",
+                apart(own)
+            ));
+        }
+        (run.max_abs_ms() > margin).then(|| {
+            format!(
+                "follow: the local clock was {} while the run sent its requests: {within};                  fix the clock (NTP) before the next run (a work order naming the card still                  settles this row)",
+                apart(run)
+            )
+        })
+    }
+}
+
+/// `11m 2s ahead of the API's` for an offset (the API's clock less ours).
+fn apart(o: ClockOffset) -> String {
+    let mid = o.mid_ms();
+    let way = if mid < 0 { "ahead of" } else { "behind" };
+    format!("{} {way} the API's", human(mid))
+}
+
+/// Whole seconds, as `11m 2s`.
+fn human(ms: i64) -> String {
+    let secs = (ms.unsigned_abs() + 500) / 1000;
+    humantime::format_duration(std::time::Duration::from_secs(secs)).to_string()
 }
 
 /// A time as the API's lists carry it (RFC 3339; tolerate a space for the `T`).
@@ -206,16 +318,14 @@ pub struct FollowRow {
 }
 
 impl FollowRow {
-    /// Whether the row's request is older than `after`: then no gateway can still be holding
-    /// it, and its absence from the API's records is proof that it never happened. The
-    /// outcome's time is at or after the intent's, so this errs on the safe side.
-    pub fn settled_long_ago(&self, after: std::time::Duration) -> bool {
-        let Some(t) = self.finished_at.as_deref().and_then(parse_time) else {
-            return false;
-        };
-        chrono::Duration::from_std(after)
-            .ok()
-            .is_some_and(|after| chrono::Utc::now() - t >= after)
+    /// Whether the row's request is older than `after` in the API's time: then no gateway can
+    /// still be holding it, and its absence from the API's records is proof that it never
+    /// happened. The outcome's time is at or after the intent's, so this errs on the safe side.
+    pub fn settled_long_ago(&self, after: std::time::Duration, clocks: &Clocks) -> bool {
+        self.finished_at
+            .as_deref()
+            .and_then(parse_time)
+            .is_some_and(|t| clocks.older_than(t, after))
     }
 }
 
@@ -260,5 +370,51 @@ mod tests {
             "timed out; follow: new"
         );
         assert_eq!(with_note(Some("follow: old"), "follow: new"), "follow: new");
+    }
+
+    #[test]
+    fn times_are_reckoned_in_the_apis_clock_and_far_clocks_prove_nothing_absent() {
+        let ahead = ClockOffset::from_mid(-662_000, 600);
+        let near = ClockOffset::from_mid(30_000, 600);
+        let none = Clocks::default();
+        assert!(none
+            .why_no_proof_of_absence()
+            .unwrap()
+            .contains("no Date header"));
+        let own = |o| Clocks {
+            run: None,
+            own: Some(o),
+        };
+        assert_eq!(
+            own(ahead).why_no_proof_of_absence().unwrap(),
+            "follow: the local clock is 11m 2s ahead of the API's: proof of absence needs \
+             clocks within 10m; fix the clock (NTP), then follow again"
+        );
+        assert!(own(near).why_no_proof_of_absence().is_none());
+        // A run made with a far clock proves nothing, even once the clock is fixed.
+        let fixed = Clocks {
+            run: Some(ahead),
+            own: Some(near),
+        };
+        assert!(fixed
+            .why_no_proof_of_absence()
+            .unwrap()
+            .contains("was 11m 2s ahead of the API's while the run sent its requests"));
+        // The window opens in the API's time, the margin before the run's start.
+        assert_eq!(
+            own(ahead).window_start("2026-01-01T12:00:00Z"),
+            parse_time("2026-01-01T11:38:57.400Z").unwrap()
+        );
+        // The local age stands while the offsets agree; a clock moved since counts against.
+        let t = chrono::Utc::now() - chrono::Duration::seconds(100);
+        let after = std::time::Duration::from_secs(99);
+        assert!(own(near).older_than(t, after));
+        let moved = Clocks {
+            run: Some(ClockOffset::from_mid(0, 500)),
+            own: Some(ClockOffset::from_mid(-5_000, 500)),
+        };
+        assert!(!moved.older_than(t, after), "5 s younger in the API's time");
+        assert!(moved.older_than(t, std::time::Duration::from_secs(90)));
+        assert!(!none.older_than(t, std::time::Duration::ZERO));
     }
 }

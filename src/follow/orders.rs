@@ -2,7 +2,9 @@
 //! description per row; `unknown` rows settled by a type-14 work order created since the run
 //! started whose details name the row's card.
 
-use super::{is_fatal, rows_of_interest, with_note, Api, FollowRow, FollowStats, Reader, PAGE};
+use super::{
+    is_fatal, rows_of_interest, with_note, Api, Clocks, FollowRow, FollowStats, Reader, PAGE,
+};
 use crate::gsl::types::{Page, WorkOrder, WorkOrderDetail};
 use crate::gsl::{CardRef, GslError};
 use crate::journal::{FollowUpdate, Journal, JournalError, RowState};
@@ -144,6 +146,7 @@ pub async fn follow(
     reader: &Arc<Reader>,
     order_type: i64,
     since: DateTime<Utc>,
+    clocks: Clocks,
     settle_after: std::time::Duration,
 ) -> Result<FollowStats, FollowError> {
     let mut stats = FollowStats::default();
@@ -283,6 +286,9 @@ pub async fn follow(
         }
     }
     let since_text = since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    // The reads just made measured the API's clock too.
+    let clocks = clocks.refreshed(&reader.client);
+    let no_proof = clocks.why_no_proof_of_absence();
     let mut updates = Vec::new();
     for (i, r) in unknown_rows.iter().enumerate() {
         match evidence.remove(&i) {
@@ -306,7 +312,11 @@ pub async fn follow(
                     ..FollowUpdate::default()
                 });
             }
-            None if list_read && every_detail_read && r.settled_long_ago(settle_after) => {
+            None if list_read
+                && every_detail_read
+                && no_proof.is_none()
+                && r.settled_long_ago(settle_after, &clocks) =>
+            {
                 let note = format!(
                     "follow: proven never to have happened: no work order of type {order_type} \
                      created since {since_text} holds this card, and the request is older than \
@@ -318,7 +328,9 @@ pub async fn follow(
             }
             None => {
                 stats.still_unknown += 1;
-                let note = if list_read && every_detail_read {
+                let note = if let (true, Some(why)) = (list_read && every_detail_read, &no_proof) {
+                    why.clone()
+                } else if list_read && every_detail_read {
                     format!(
                         "follow: no work order found for this card since {since_text} (yet: \
                          it is proven absent once the request is older than --settle-after)"

@@ -7,7 +7,9 @@
 //! thousands of cids; a busy account's is better asked cid by cid).
 
 use super::orders::FollowError;
-use super::{is_fatal, rows_of_interest, with_note, Api, FollowRow, FollowStats, Reader, PAGE};
+use super::{
+    is_fatal, rows_of_interest, with_note, Api, Clocks, FollowRow, FollowStats, Reader, PAGE,
+};
 use crate::gsl::types::{Page, SmsDetail};
 use crate::gsl::GslError;
 use crate::journal::{FollowUpdate, Journal, RowState};
@@ -97,6 +99,7 @@ pub async fn follow(
     reader: &Arc<Reader>,
     params: &SmsParams,
     since: DateTime<Utc>,
+    clocks: Clocks,
     settle_after: std::time::Duration,
 ) -> Result<FollowStats, FollowError> {
     let mut stats = FollowStats::default();
@@ -108,8 +111,8 @@ pub async fn follow(
     if rows.is_empty() {
         return Ok(stats);
     }
-    // The platform's clock may run ahead of ours as well as behind: the margin on both sides.
-    let until = Utc::now() + super::CLOCK_SKEW;
+    // The window ends in the API's time, with the margin: its clock may also have moved.
+    let until = clocks.now_latest() + super::CLOCK_SKEW;
     let key = |r: &FollowRow| r.key.clone();
     let whole_order = rows.iter().any(|r| key(r).is_empty());
     let cids: Vec<String> = {
@@ -184,6 +187,8 @@ pub async fn follow(
         }
     }
     let since_text = rfc3339(since);
+    let clocks = clocks.refreshed(&reader.client);
+    let no_proof = clocks.why_no_proof_of_absence();
     let mut updates = Vec::new();
     for r in &rows {
         let k = key(r);
@@ -202,8 +207,10 @@ pub async fn follow(
                 })
         };
         let Some(mut u) = update else {
-            let proven_absent =
-                !k.is_empty() && !refused_cids.contains(&k) && r.settled_long_ago(settle_after);
+            let proven_absent = !k.is_empty()
+                && !refused_cids.contains(&k)
+                && no_proof.is_none()
+                && r.settled_long_ago(settle_after, &clocks);
             if r.unknown && proven_absent {
                 let note = format!(
                     "follow: proven never to have happened: no SMS with this run's content to \
@@ -217,6 +224,8 @@ pub async fn follow(
                 stats.still_unknown += 1;
                 let why = if refused_cids.contains(&k) {
                     "follow: the SMS details could not be read".to_string()
+                } else if let Some(why) = no_proof.as_ref().filter(|_| !k.is_empty()) {
+                    why.clone()
                 } else {
                     format!("follow: no SMS with this run's content found for this cid since {since_text}")
                 };

@@ -5,6 +5,7 @@
 //! [`Auth::recover`]) and one more try; anything else is the caller's decision.
 
 use super::auth::{Auth, Credentials};
+use super::clock::{ClockGauge, ClockOffset};
 use super::error::{ApiFault, GslError};
 use super::types::*;
 use bytes::Bytes;
@@ -29,6 +30,8 @@ pub struct Client {
     base: url::Url,
     auth: Arc<Auth>,
     timeout: Duration,
+    /// The API's clock against ours, from the `Date` of its answers (shared by clones).
+    clock: Arc<ClockGauge>,
 }
 
 /// One API call, before authentication.
@@ -188,7 +191,13 @@ impl Client {
             base,
             auth,
             timeout,
+            clock: Arc::default(),
         }
+    }
+
+    /// How far the API's clock is from ours, as its answers so far said (`None` before any).
+    pub fn clock_offset(&self) -> Option<ClockOffset> {
+        self.clock.offset()
     }
 
     pub fn endpoint(&self) -> &url::Url {
@@ -268,7 +277,12 @@ impl Client {
             req = req.body(b.clone());
         }
         let result = async {
+            let sent = self.clock.start();
             let resp = req.send().await.map_err(|e| transport(e, self.timeout))?;
+            if let Some(sent) = sent {
+                let date = resp.headers().get(reqwest::header::DATE);
+                self.clock.answer(sent, date.and_then(|v| v.to_str().ok()));
+            }
             let status = resp.status().as_u16();
             if (200..300).contains(&status) {
                 return resp.bytes().await.map_err(|e| transport(e, self.timeout));

@@ -65,7 +65,9 @@ CREATE TABLE IF NOT EXISTS sessions (
     first_call_at TEXT,
     last_call_at TEXT,
     exit_code INTEGER,
-    note TEXT
+    note TEXT,
+    clock_offset_ms INTEGER,
+    clock_error_ms INTEGER
 );
 ";
 
@@ -280,6 +282,7 @@ impl Journal {
         let j = Journal { conn, path };
         j.meta()?;
         j.add_arg_column()?;
+        j.add_clock_columns()?;
         Ok(j)
     }
 
@@ -303,6 +306,34 @@ impl Journal {
             self.conn
                 .execute_batch("ALTER TABLE rows ADD COLUMN arg TEXT")
                 .map_err(self.err())?;
+        }
+        Ok(())
+    }
+
+    /// A journal written before sessions recorded the API's clock gets the columns, empty: its
+    /// sessions measured nothing (so `follow` proves nothing absent by their times).
+    fn add_clock_columns(&self) -> Result<(), JournalError> {
+        let has: bool = self
+            .conn
+            .query_row(
+                "SELECT count(*) FROM pragma_table_info('sessions') WHERE name = 'clock_offset_ms'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(self.err())?
+            > 0;
+        if has {
+            return Ok(());
+        }
+        for column in ["clock_offset_ms", "clock_error_ms"] {
+            let added = self
+                .conn
+                .execute_batch(&format!("ALTER TABLE sessions ADD COLUMN {column} INTEGER"));
+            match added {
+                // Another process (`status` beside the run) may have added it just now.
+                Err(e) if e.to_string().contains("duplicate column") => {}
+                r => r.map_err(self.err())?,
+            }
         }
         Ok(())
     }

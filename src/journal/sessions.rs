@@ -1,6 +1,7 @@
 //! One record per process that worked on the run: its calls, 429s, retries and exit code.
 
 use super::*;
+use crate::gsl::clock::ClockOffset;
 
 /// Totals of one process's work on the run.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -12,6 +13,9 @@ pub struct SessionTotals {
     pub retries: u64,
     pub first_call_at: Option<String>,
     pub last_call_at: Option<String>,
+    /// The API's clock less this process's, from the `Date` of its answers: `follow` reckons
+    /// the times this session wrote in the API's clock. `None`: no answer was dated.
+    pub clock: Option<ClockOffset>,
 }
 
 impl Journal {
@@ -37,6 +41,7 @@ impl Journal {
             .execute(
                 "UPDATE sessions SET calls = ?2, throttled = ?3, retries = ?4, first_call_at = ?5,
                  last_call_at = ?6, exit_code = ?7, paced_calls = ?9,
+                 clock_offset_ms = ?10, clock_error_ms = ?11,
                  ended_at = CASE WHEN ?7 IS NULL THEN NULL ELSE ?8 END
                  WHERE id = ?1",
                 params![
@@ -48,7 +53,9 @@ impl Journal {
                     t.last_call_at,
                     exit_code,
                     now(),
-                    t.paced_calls as i64
+                    t.paced_calls as i64,
+                    t.clock.map(|c| c.mid_ms()),
+                    t.clock.map(|c| c.error_ms()),
                 ],
             )
             .map_err(self.err())?;
@@ -64,7 +71,8 @@ impl Journal {
             .conn
             .prepare(
                 "SELECT started_at, ended_at, calls, throttled, retries, first_call_at,
-                 last_call_at, exit_code, paced_calls FROM sessions ORDER BY id",
+                 last_call_at, exit_code, paced_calls, clock_offset_ms, clock_error_ms
+                 FROM sessions ORDER BY id",
             )
             .map_err(self.err())?;
         let out = st
@@ -79,6 +87,10 @@ impl Journal {
                         retries: r.get::<_, i64>(4)? as u64,
                         first_call_at: r.get(5)?,
                         last_call_at: r.get(6)?,
+                        clock: match (r.get(9)?, r.get(10)?) {
+                            (Some(mid), Some(err)) => Some(ClockOffset::from_mid(mid, err)),
+                            _ => None,
+                        },
                     },
                     r.get(7)?,
                 ))

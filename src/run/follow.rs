@@ -11,13 +11,15 @@ use super::finish::finish;
 use super::signals;
 use crate::engine::EngineConfig;
 use crate::exit::{self, Failure};
-use crate::follow::{self as reads, orders::FollowError, FollowStats, Reader};
+use crate::follow::{self as reads, orders::FollowError, Clocks, FollowStats, Reader};
+use crate::gsl::types::Page;
 use crate::gsl::Client;
 use crate::journal::{Journal, RunMeta};
 use crate::model::Status;
 use crate::ops::{self, sms::SmsParams, Follow};
 use crate::report::Outcomes;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// What a follow needs besides the journal.
@@ -85,7 +87,6 @@ pub async fn follow(journal: &mut Journal, f: FollowRun<'_>) -> Result<i32, Fail
     journal
         .settle_inflight(false)
         .map_err(|e| Failure::aborted(e.to_string()))?;
-    let since = reads::window_start(&f.meta.created_at);
     let reader = Reader::new(f.client, f.cfg.rate, f.cfg.max_attempts, f.cfg.concurrency);
     let again = "run `gslbatch follow` again";
     let shutdown = signals::shutdown(again);
@@ -95,12 +96,14 @@ pub async fn follow(journal: &mut Journal, f: FollowRun<'_>) -> Result<i32, Fail
     loop {
         passes += 1;
         let pass = async {
+            let clocks = server_clock(journal, &reader).await?;
+            let since = clocks.window_start(&f.meta.created_at);
             match (&kind, &sms) {
                 (Follow::Sms, Some(p)) => {
-                    reads::sms::follow(journal, &reader, p, since, f.settle_after).await
+                    reads::sms::follow(journal, &reader, p, since, clocks, f.settle_after).await
                 }
                 (Follow::WorkOrders(t), _) => {
-                    reads::orders::follow(journal, &reader, *t, since, f.settle_after).await
+                    reads::orders::follow(journal, &reader, *t, since, clocks, f.settle_after).await
                 }
                 _ => Ok(FollowStats::default()),
             }
@@ -181,6 +184,25 @@ pub async fn follow(journal: &mut Journal, f: FollowRun<'_>) -> Result<i32, Fail
         }
         return Ok(code);
     }
+}
+
+/// The API's clock against the run's and ours. A run that recorded none (an older gslbatch, or
+/// no answer came) leaves follow to measure it: one small read before the window is set.
+async fn server_clock(journal: &Journal, reader: &Arc<Reader>) -> Result<Clocks, FollowError> {
+    let clocks = Clocks::read(journal, &reader.client)?;
+    if clocks.run.is_some() || clocks.own.is_some() {
+        return Ok(clocks);
+    }
+    let page = Page::new(1, 1);
+    let probe = reader
+        .read(reads::Api::WorkOrders, || reader.client.work_orders(&page))
+        .await;
+    if let Err(e) = probe {
+        if reads::is_fatal(&e) {
+            return Err(FollowError::Api(e));
+        }
+    }
+    Ok(clocks.refreshed(&reader.client))
 }
 
 /// Rows proven never sent are no act of this run: the ledger must not skip them elsewhere.

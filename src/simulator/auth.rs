@@ -48,6 +48,8 @@ pub struct Auth {
     lockout: Duration,
     ttl: Duration,
     book: Mutex<Book>,
+    /// The signature dates are judged against this clock.
+    clock: super::clock::Clock,
 }
 
 impl Auth {
@@ -58,7 +60,13 @@ impl Auth {
             lockout: Duration::from_secs(lockout_secs),
             ttl: Duration::from_secs(token_ttl_secs),
             book: Mutex::default(),
+            clock: super::clock::Clock::default(),
         }
+    }
+
+    /// The same, judging signature dates against `clock`.
+    pub fn with_clock(self, clock: super::clock::Clock) -> Auth {
+        Auth { clock, ..self }
     }
 
     pub fn accepts_any(&self) -> bool {
@@ -138,7 +146,7 @@ impl Auth {
             .and_then(|v| v.to_str().ok())
             .ok_or("X-Sdk-Date header missing")?;
         let at = aksk::parse_sdk_date(date).ok_or("X-Sdk-Date is malformed")?;
-        if (chrono::Utc::now() - at).num_seconds().abs() > MAX_SKEW_SECS {
+        if (self.clock.now() - at).num_seconds().abs() > MAX_SKEW_SECS {
             return Err("the signature time is more than 15 minutes off the server time");
         }
         if let Some(ak) = &self.creds.ak {
@@ -248,7 +256,7 @@ pub async fn issue_token(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
         );
     }
     let (tok, exp) = sim.auth.issue();
-    let now = chrono::Utc::now();
+    let now = sim.clock.now();
     let expires = now + chrono::Duration::from_std(exp - Instant::now()).unwrap_or_default();
     sim.gate.record(Api::IamTokens, Outcome::Ok);
     let body = json!({"token": {

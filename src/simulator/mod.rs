@@ -7,6 +7,7 @@
 
 mod auth;
 mod cards;
+mod clock;
 mod errors;
 mod gateway;
 mod inventory;
@@ -111,6 +112,8 @@ pub struct SimConfig {
     pub lockout_secs: u64,
     /// Lifetime of tokens issued by `/v3/auth/tokens`.
     pub token_ttl_secs: u64,
+    /// The simulator's clock less the real one (negative: behind), in every time it reports.
+    pub clock_offset: chrono::Duration,
     pub credentials: SimCredentials,
 }
 
@@ -134,6 +137,7 @@ impl Default for SimConfig {
             sms_fail_rate: None,
             lockout_secs: 300,
             token_ttl_secs: 86_400,
+            clock_offset: chrono::Duration::zero(),
             credentials: SimCredentials::default(),
         }
     }
@@ -185,6 +189,7 @@ pub(crate) struct Sim {
     gate: stats::Gate,
     faults: Mutex<Faults>,
     next_request: AtomicU64,
+    clock: clock::Clock,
 }
 
 impl Sim {
@@ -327,6 +332,10 @@ fn router(sim: Arc<Sim>) -> Router {
         .route("/v3/auth/tokens", post(auth::issue_token))
         .route("/__sim/stats", get(stats_handler))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            sim.clone(),
+            clock::date_header,
+        ))
         .with_state(sim)
 }
 
@@ -351,16 +360,19 @@ impl Simulator {
             store: Mutex::new({
                 let mut s = store::Store::new(cards, cfg.work_order_secs, cfg.work_order_fail_rate);
                 s.sms_fail_rate = cfg.sms_fail_rate;
+                s.clock = clock::Clock::new(cfg.clock_offset);
                 s
             }),
             auth: auth::Auth::new(
                 cfg.credentials.clone(),
                 cfg.lockout_secs,
                 cfg.token_ttl_secs,
-            ),
+            )
+            .with_clock(clock::Clock::new(cfg.clock_offset)),
             gate: stats::Gate::default(),
             faults: Mutex::new(cfg.faults()),
             next_request: AtomicU64::new(1),
+            clock: clock::Clock::new(cfg.clock_offset),
         });
         if sim.auth.accepts_any() {
             tracing::warn!(

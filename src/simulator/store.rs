@@ -142,6 +142,8 @@ pub struct Store {
     fail_rate: f64,
     /// Share of cids whose messages end failed (see `SimConfig::sms_fail_rate`).
     pub sms_fail_rate: Option<f64>,
+    /// The times work orders and messages carry.
+    pub clock: super::clock::Clock,
 }
 
 /// First work order id handed out.
@@ -189,6 +191,7 @@ impl Store {
             delay: Duration::from_secs_f64(work_order_secs.max(0.0)),
             fail_rate,
             sms_fail_rate: None,
+            clock: super::clock::Clock::default(),
         }
     }
 
@@ -199,7 +202,7 @@ impl Store {
             let Some((_, due)) = self.pending.pop_front() else {
                 break;
             };
-            let at = Utc::now();
+            let at = self.clock.now();
             match due {
                 Due::WorkOrder(i) => {
                     let wo = &mut self.work_orders[i];
@@ -271,7 +274,7 @@ impl Store {
             work_order_type,
             change,
             card,
-            created: Utc::now(),
+            created: self.clock.now(),
             finished: None,
             fails: fastrand::f64() < self.fail_rate,
         });
@@ -313,7 +316,7 @@ impl Store {
     pub fn send_sms(&mut self, card: usize, content: &Arc<str>) {
         let fails = self.sms_fails(card);
         let c = &self.cards[card];
-        let now = Utc::now();
+        let now = self.clock.now();
         self.sms.push(SmsRecord {
             cid: c.iccid.clone(),
             msisdn: c.msisdn.clone(),
