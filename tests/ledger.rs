@@ -280,7 +280,7 @@ async fn the_shipped_migration_job_run_twice_clears_each_card_once() {
         let mut c = gsl();
         c.arg("run")
             .arg(&job)
-            .args(["-q", "--rate", "200"])
+            .args(["-q", "--rate", "200", "--yes"])
             .env("GSL_ENDPOINT", sim.url())
             .env("GSL_STATE_DIR", &state);
         c
