@@ -101,7 +101,8 @@ pub(super) async fn work(shared: &Shared, unit: &mut super::Unit) -> Option<Outc
                     return None;
                 }
                 Ok(refused) if !refused.is_empty() => {
-                    tracing::info!(
+                    // Counted in the summary's `skipped`, each row naming the other run.
+                    tracing::debug!(
                         row = first_row,
                         rows = refused.len(),
                         "skipped: another run holds these cards in the account ledger"
