@@ -349,7 +349,12 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
             "{}",
             plan_text(&run, &stats, skipped, &shown_endpoint, &cfg).trim_end()
         );
-        if skipped > 0 {
+        let whole = args.inputs.is_empty() && run.op.no_input_row().is_some();
+        if skipped > 0 && whole {
+            crate::out!(
+                "  skipped:     the whole order: an earlier run already sent it this text (or may have): not sent (--again sends it)"
+            );
+        } else if skipped > 0 {
             crate::out!(
                 "  skipped:     {skipped} cards an earlier run already did (or may have): not sent (--again sends them)"
             );
