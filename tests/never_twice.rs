@@ -89,6 +89,12 @@ fn clear_at(
     c
 }
 
+/// A clear with AK/SK that must exit 0.
+async fn clear_ok(input: &Path, sim: &Simulator, run_dir: &Path, state: &Path) {
+    let ran = run(clear_as(("aksk", ""), input, sim, run_dir, state)).await;
+    assert_eq!(ran.code, 0, "{}: {}", run_dir.display(), ran.stderr);
+}
+
 /// Clears the simulator performed per card, for these cards.
 fn clears(sim: &Simulator, ids: &[String]) -> Vec<u64> {
     let stats = sim.stats();
@@ -191,8 +197,7 @@ async fn a_run_dir_used_again_is_a_new_run_that_skips_what_the_first_did() {
     let ids = telecom_iccids(&sim, 10);
     let input = write_csv(dir.path(), "in.csv", &ids);
     let run_dir = dir.path().join("runs/job");
-    let ran = run(clear_as(("aksk", ""), &input, &sim, &run_dir, &state)).await;
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    clear_ok(&input, &sim, &run_dir, &state).await;
     let first = std::fs::canonicalize(&run_dir).unwrap();
     // The operator removes the run dir (or moves it away) and runs the same command again.
     std::fs::rename(&run_dir, dir.path().join("moved")).unwrap();
@@ -201,8 +206,7 @@ async fn a_run_dir_used_again_is_a_new_run_that_skips_what_the_first_did() {
     let ran = run(dry).await;
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     assert!(ran.stdout.contains("skipped:     10"), "{}", ran.stdout);
-    let ran = run(clear_as(("aksk", ""), &input, &sim, &run_dir, &state)).await;
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    clear_ok(&input, &sim, &run_dir, &state).await;
     assert!(clears(&sim, &ids).iter().all(|n| *n == 1), "each card once");
     let rows = read_report(&run_dir.join("report.csv"));
     assert_eq!(count(&rows, "skipped"), 10);
@@ -323,15 +327,7 @@ async fn a_window_shorter_than_a_request_can_take_is_refused() {
     }
     assert_eq!(calls_total(&sim.stats(), "clear-real-name"), 0);
     // A window long enough is taken, and one that lets an earlier run's cards through says so.
-    let ran = run(clear_as(
-        ("aksk", ""),
-        &input,
-        &sim,
-        &dir.path().join("a"),
-        &state,
-    ))
-    .await;
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    clear_ok(&input, &sim, &dir.path().join("a"), &state).await;
     let again = |window: &str, dry: bool| {
         let mut c = clear_as(("aksk", ""), &input, &sim, &dir.path().join("b"), &state);
         c.args([
@@ -534,15 +530,7 @@ async fn a_card_by_iccid_then_by_sim_card_id_is_one_card() {
     // the start reads the card list (one page) and skips all 20.
     let by_iccid = write_columns(dir.path(), "a.csv", &[("iccid", iccids[..20].to_vec())]);
     let by_id = write_columns(dir.path(), "b.csv", &[("sim_card_id", ids[..20].to_vec())]);
-    let ran = run(clear_as(
-        ("aksk", ""),
-        &by_iccid,
-        &sim,
-        &dir.path().join("a"),
-        &state,
-    ))
-    .await;
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    clear_ok(&by_iccid, &sim, &dir.path().join("a"), &state).await;
     let mut dry = clear_as(("aksk", ""), &by_id, &sim, &dir.path().join("plan"), &state);
     dry.arg("--dry-run");
     let ran = run(dry).await;
@@ -572,24 +560,8 @@ async fn a_card_by_iccid_then_by_sim_card_id_is_one_card() {
     // The other 20 by sim_card_id first, then by ICCID: matched from what the list taught.
     let by_id = write_columns(dir.path(), "c.csv", &[("sim_card_id", ids[20..].to_vec())]);
     let by_iccid = write_columns(dir.path(), "d.csv", &[("iccid", iccids[20..].to_vec())]);
-    let ran = run(clear_as(
-        ("aksk", ""),
-        &by_id,
-        &sim,
-        &dir.path().join("c"),
-        &state,
-    ))
-    .await;
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
-    let ran = run(clear_as(
-        ("aksk", ""),
-        &by_iccid,
-        &sim,
-        &dir.path().join("d"),
-        &state,
-    ))
-    .await;
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    clear_ok(&by_id, &sim, &dir.path().join("c"), &state).await;
+    clear_ok(&by_iccid, &sim, &dir.path().join("d"), &state).await;
     let rows = read_report(&dir.path().join("d/report.csv"));
     assert_eq!(count(&rows, "skipped"), 20, "{rows:?}");
     assert!(
@@ -617,25 +589,9 @@ async fn an_input_with_both_ids_teaches_the_ledger_without_a_list_call() {
         "both.csv",
         &[("iccid", iccids.clone()), ("sim_card_id", ids.clone())],
     );
-    let ran = run(clear_as(
-        ("aksk", ""),
-        &both,
-        &sim,
-        &dir.path().join("a"),
-        &state,
-    ))
-    .await;
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    clear_ok(&both, &sim, &dir.path().join("a"), &state).await;
     let by_id = write_columns(dir.path(), "b.csv", &[("sim_card_id", ids)]);
-    let ran = run(clear_as(
-        ("aksk", ""),
-        &by_id,
-        &sim,
-        &dir.path().join("b"),
-        &state,
-    ))
-    .await;
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    clear_ok(&by_id, &sim, &dir.path().join("b"), &state).await;
     let rows = read_report(&dir.path().join("b/report.csv"));
     assert_eq!(count(&rows, "skipped"), 10, "{rows:?}");
     assert_eq!(
