@@ -549,7 +549,7 @@ async fn a_card_by_iccid_then_by_sim_card_id_is_one_card() {
     .await;
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     assert!(
-        ran.stderr.contains("through the card list: 1 calls"),
+        ran.stderr.contains("through the card list: 1 call"),
         "{}",
         ran.stderr
     );

@@ -494,7 +494,8 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
         .map_err(cleanup)?;
         if calls > 0 {
             crate::say!(
-                "matched this run's cards with earlier runs' through the card list: {calls} calls"
+                "matched this run's cards with earlier runs' through the card list: {calls} {}",
+                if calls == 1 { "call" } else { "calls" }
             );
         }
         looked = super::ledger::skip_done(&mut journal, &l, &key).map_err(cleanup)?;
