@@ -13,6 +13,8 @@
 //! - [`ops`] is the registry of operations: one file each, declaring what it does as data.
 //! - [`run`] is a run's lifecycle: settings, clients, confirmation, start, resume, drive.
 //! - [`journal`] is the SQLite write-ahead record of a run: settings, rows, intents, outcomes.
+//! - [`ledger`] is the account ledger: every destructive row claims its card there before its
+//!   intent, so no card is acted on twice across runs, processes and credentials.
 //! - [`engine`] paces requests at the API quota, fans them out, decides retries;
 //!   [`engine::fanout`] is the one fan-out: a run's units, follow's lookups, the listings' pages.
 //! - [`gsl`] is the typed API client and its three authentication modes; [`gsl::paging`] walks
@@ -38,6 +40,7 @@ pub mod gsl;
 pub mod input;
 pub mod job;
 pub mod journal;
+pub mod ledger;
 pub mod listing;
 pub mod lock;
 pub mod logging;

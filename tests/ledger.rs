@@ -249,7 +249,7 @@ async fn an_unreadable_ledger_stops_a_destructive_run_before_anything_is_sent() 
     let state = dir.path().join("state");
     let input = write_csv(dir.path(), "in.csv", &telecom_iccids(&sim, 5));
     // The endpoint's ledger file is garbage.
-    let path = gslbatch::journal::ledger::Ledger::path_for(&state, &sim.url(), false);
+    let path = gslbatch::ledger::Ledger::path_for(&state, &sim.url(), false);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, vec![7u8; 4096]).unwrap();
     let ran = run(clear(&input, &sim, &dir.path().join("run"), &state)).await;

@@ -384,12 +384,12 @@ async fn a_window_shorter_than_a_request_can_take_is_refused() {
 /// Every card's decision (acted on already or not) that a new clear would get from the ledger
 /// under `state`, for the run in `run_dir`'s operation.
 fn decisions(state: &Path, run_dir: &Path, ids: &[String]) -> Vec<bool> {
-    use gslbatch::journal::ledger::{CardAct, Ledger};
+    use gslbatch::ledger::{CardAct, Ledger};
     let journal = gslbatch::journal::Journal::open_read(run_dir).unwrap();
     let mut meta = journal.meta().unwrap();
     let op = gslbatch::ops::from_meta(&meta).unwrap();
     meta.run_id = Some("a-new-run".into());
-    let key = gslbatch::run::ledger::key(op.as_ref(), &meta, Path::new("/nonexistent/new"));
+    let key = gslbatch::ledger::key(op.as_ref(), &meta, Path::new("/nonexistent/new"));
     let ledger = Ledger::open(&Ledger::path_for(state, &meta.endpoint, false)).unwrap();
     ids.iter()
         .map(|id| {

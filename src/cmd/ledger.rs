@@ -4,8 +4,8 @@
 use crate::cli::LedgerCommand;
 use crate::exit::{Failure, OK};
 use crate::journal::Journal;
+use crate::ledger;
 use crate::ops;
-use crate::run::ledger;
 
 pub fn run(cmd: LedgerCommand) -> Result<i32, Failure> {
     let LedgerCommand::Rebuild { run_dirs } = cmd;

@@ -197,7 +197,7 @@ pub async fn run(
     journal: Journal,
     cfg: EngineConfig,
     counters: Arc<Counters>,
-    ledger: Option<writer::LedgerSink>,
+    ledger: Option<crate::ledger::store::LedgerSink>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> (Stop, Result<Journal, String>) {
     let journal_dir: PathBuf = journal

@@ -93,7 +93,7 @@ pub(super) async fn work(shared: &Shared, unit: &mut super::Unit) -> Option<Outc
         if !idempotent && !intent_recorded {
             match shared
                 .writer
-                .intent(unit.iter().map(|p| p.act()).collect())
+                .intent(unit.iter().map(crate::ledger::store::act).collect())
                 .await
             {
                 Err(msg) => {

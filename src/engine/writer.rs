@@ -7,8 +7,8 @@
 //! A failed write poisons the writer: every later intent is refused, so no request goes out
 //! that the journal could not record.
 
-use crate::journal::ledger::{CardAct, Ledger, RunKey};
 use crate::journal::{Journal, JournalError, Outcome, SessionTotals};
+use crate::ledger::store::{CardAct, LedgerSink};
 use crate::model::Status;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
@@ -45,13 +45,6 @@ const MAX_GROUP: usize = 4096;
 /// here instead of queueing outcomes in memory: unbounded, a fast run's backlog grew by tens
 /// of megabytes at a million rows.
 const QUEUE: usize = 2 * MAX_GROUP;
-
-/// The account ledger a destructive run also writes: each row claims its card there before
-/// its intent is journaled, and a row whose card another run holds is `skipped` instead.
-pub struct LedgerSink {
-    pub ledger: Ledger,
-    pub run: RunKey,
-}
 
 impl Writer {
     pub fn start(mut journal: Journal, mut ledger: Option<LedgerSink>) -> (Writer, WriterThread) {

@@ -13,7 +13,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 mod follow;
-pub mod ledger;
 mod read;
 mod rows;
 mod sessions;

@@ -19,18 +19,6 @@ pub struct NewRow {
     pub arg: Option<String>,
 }
 
-impl Pending {
-    /// What the account ledger knows the row's act by: its card, and the request's own value
-    /// when it has one (binding a card to another IMEI is another act).
-    pub fn act(&self) -> super::ledger::CardAct {
-        super::ledger::CardAct {
-            row: self.row,
-            card: self.key.clone(),
-            arg: self.arg.clone().unwrap_or_default(),
-        }
-    }
-}
-
 /// A row waiting to be sent: its number, card key, batch and request value.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pending {

@@ -29,7 +29,7 @@ pub struct Drive {
     /// long and exit with follow's code.
     pub follow: Option<std::time::Duration>,
     /// The account ledger a destructive run writes every intent and outcome to.
-    pub ledger: Option<crate::engine::writer::LedgerSink>,
+    pub ledger: Option<crate::ledger::LedgerSink>,
 }
 
 pub async fn drive(d: Drive) -> Result<i32, Failure> {

@@ -210,12 +210,12 @@ fn forget_in_ledger(dir: &Path, meta: &RunMeta, rows: &[u64]) {
     let Some(op) = ops::from_meta(meta) else {
         return;
     };
-    if !super::ledger::applies(op.as_ref()) {
+    if !crate::ledger::applies(op.as_ref()) {
         return;
     }
-    let key = super::ledger::key(op.as_ref(), meta, dir);
+    let key = crate::ledger::key(op.as_ref(), meta, dir);
     let done: Vec<_> = rows.iter().map(|r| (*r, Status::Pending, None)).collect();
-    match super::ledger::open(meta) {
+    match crate::ledger::open(meta) {
         Ok(mut l) => {
             if let Err(e) = l.record_outcomes(&key, &done) {
                 tracing::warn!("ledger not updated: {e}");

@@ -19,7 +19,6 @@ pub mod confirm;
 pub mod drive;
 pub mod finish;
 pub mod follow;
-pub mod ledger;
 pub mod progress;
 pub mod resume;
 pub mod settings;

@@ -79,7 +79,7 @@ pub async fn resume(args: ResumeArgs, log: LogSettings) -> Result<i32, Failure> 
         return finish(&journal, &rundir.path, args.run.report.as_deref(), None);
     }
     // Before any request is sent: the ledger (a destructive run never goes on without it).
-    let ledger = super::ledger::sink(op.as_ref(), &meta, &rundir.path)?;
+    let ledger = crate::ledger::sink(op.as_ref(), &meta, &rundir.path)?;
     // Rehearsals touch no real account: no account lock.
     let _account = if op.destructive() && !meta.rehearsal {
         Some(account_lock(&args.run, &rundir.path)?)

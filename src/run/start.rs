@@ -166,7 +166,7 @@ fn new_meta(run: &NewRun, fingerprint: String) -> RunMeta {
 async fn plan_with_ledger(
     run: &NewRun,
     inputs: Inputs,
-) -> Result<(IngestStats, super::ledger::Looked), Failure> {
+) -> Result<(IngestStats, crate::ledger::Looked), Failure> {
     let tmp = std::env::temp_dir().join(format!(
         "gslbatch-plan-{}-{}",
         std::process::id(),
@@ -187,15 +187,15 @@ async fn plan_with_ledger(
         .await
         .expect("ingest thread");
         let stats = stats.map_err(|e| Failure::usage(e.to_string()))?;
-        let ledger = super::ledger::open(&meta)?;
+        let ledger = crate::ledger::open(&meta)?;
         let dir = args
             .send
             .run_dir
             .clone()
             .unwrap_or_else(|| PathBuf::from("(new run)"));
-        let key = super::ledger::key(run.op.as_ref(), &meta, &dir);
-        let mut looked = super::ledger::skip_done(&mut journal, &ledger, &key)?;
-        looked.unresolved = super::ledger::unresolved(&journal, &ledger, &key)?;
+        let key = crate::ledger::key(run.op.as_ref(), &meta, &dir);
+        let mut looked = crate::ledger::skip_done(&mut journal, &ledger, &key)?;
+        looked.unresolved = crate::ledger::unresolved(&journal, &ledger, &key)?;
         Ok((stats, looked))
     }
     .await;
@@ -205,11 +205,11 @@ async fn plan_with_ledger(
 
 /// A dry run's view of the account ledger for a send to a whole order: one act, skipped when
 /// an earlier run sent the same text to the order within the window.
-fn whole_order_looked(run: &NewRun) -> Result<super::ledger::Looked, Failure> {
+fn whole_order_looked(run: &NewRun) -> Result<crate::ledger::Looked, Failure> {
     let meta = new_meta(run, String::new());
-    let ledger = super::ledger::open(&meta)?;
-    let key = super::ledger::key(run.op.as_ref(), &meta, Path::new("(new run)"));
-    let act = crate::journal::ledger::CardAct {
+    let ledger = crate::ledger::open(&meta)?;
+    let key = crate::ledger::key(run.op.as_ref(), &meta, Path::new("(new run)"));
+    let act = crate::ledger::CardAct {
         row: 1,
         card: String::new(),
         arg: String::new(),
@@ -217,7 +217,7 @@ fn whole_order_looked(run: &NewRun) -> Result<super::ledger::Looked, Failure> {
     let earlier = ledger
         .earlier(&key, &act)
         .map_err(|e| Failure::usage(format!("{e}: nothing was sent")))?;
-    Ok(super::ledger::Looked {
+    Ok(crate::ledger::Looked {
         skipped: u64::from(earlier.is_some()),
         ..Default::default()
     })
@@ -307,17 +307,17 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
         args.endpoint.clone()
     };
 
-    let ledgered = super::ledger::applies(run.op.as_ref());
+    let ledgered = crate::ledger::applies(run.op.as_ref());
     if ledgered && !args.send.again {
         let window = args
             .send
             .again_window
-            .map_or(super::ledger::DEFAULT_AGAIN_WINDOW, |w| w.0);
-        super::ledger::check_window(window, timeout(&args.run)?, cfg.max_attempts)?;
+            .map_or(crate::ledger::DEFAULT_AGAIN_WINDOW, |w| w.0);
+        crate::ledger::check_window(window, timeout(&args.run)?, cfg.max_attempts)?;
     }
 
     if args.send.dry_run {
-        let mut looked = super::ledger::Looked::default();
+        let mut looked = crate::ledger::Looked::default();
         let stats = match inputs {
             Some(inputs) if ledgered => {
                 let (stats, l) = plan_with_ledger(&run, inputs).await?;
@@ -359,7 +359,7 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
                 "  skipped:     {skipped} cards an earlier run already did (or may have): not sent (--again sends them)"
             );
         }
-        if let Some(note) = super::ledger::again_note(&looked, &new_meta(&run, String::new())) {
+        if let Some(note) = crate::ledger::again_note(&looked, &new_meta(&run, String::new())) {
             crate::out!("  again:       {note}");
         }
         if ledgered && args.send.again {
@@ -477,17 +477,17 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
         .map_err(|e| cleanup(Failure::aborted(e.to_string())))?;
     // The account ledger: cards an earlier run did are skipped, before anything is confirmed.
     let mut ledger = None;
-    let mut looked = super::ledger::Looked::default();
+    let mut looked = crate::ledger::Looked::default();
     if ledgered {
-        let mut l = super::ledger::open(&meta).map_err(cleanup)?;
-        let key = super::ledger::key(run.op.as_ref(), &meta, &dir);
-        super::ledger::learn_from_input(&journal, &meta, &mut l).map_err(cleanup)?;
-        let calls = super::ledger::resolve_ids(
+        let mut l = crate::ledger::open(&meta).map_err(cleanup)?;
+        let key = crate::ledger::key(run.op.as_ref(), &meta, &dir);
+        crate::ledger::learn_from_input(&journal, &meta, &mut l).map_err(cleanup)?;
+        let calls = crate::ledger::resolve_ids(
             &journal,
             &mut l,
             &key,
             &client,
-            super::ledger::LIST_RATE,
+            crate::ledger::LIST_RATE,
             cfg.max_attempts,
         )
         .await
@@ -498,8 +498,8 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
                 if calls == 1 { "call" } else { "calls" }
             );
         }
-        looked = super::ledger::skip_done(&mut journal, &l, &key).map_err(cleanup)?;
-        ledger = Some(crate::engine::writer::LedgerSink {
+        looked = crate::ledger::skip_done(&mut journal, &l, &key).map_err(cleanup)?;
+        ledger = Some(crate::ledger::LedgerSink {
             ledger: l,
             run: key,
         });
@@ -518,7 +518,7 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
         } else {
             String::new()
         };
-        if let Some(note) = super::ledger::again_note(&looked, &meta) {
+        if let Some(note) = crate::ledger::again_note(&looked, &meta) {
             skip_note.push_str(&format!(" ({note})"));
         }
         if ledgered && args.send.again {

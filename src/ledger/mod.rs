@@ -1,18 +1,28 @@
-//! The account ledger in a run's lifecycle: opened before anything is confirmed (a ledger
-//! that cannot be opened stops a destructive run, exit 2), looked up to count and mark the
-//! cards an earlier run did, and handed to the engine's writer, whose claims decide.
+//! The account ledger: never twice across runs, whoever runs them. One room for it:
+//!
+//! - [`store`]: the SQLite file per canonical endpoint, its claims, aliases, and rebuild;
+//! - this module: the ledger in a run's lifecycle — opened before anything is confirmed (a
+//!   ledger that cannot be opened stops a destructive run, exit 2), what it knows a run and a
+//!   row by, the cards an earlier run did counted and marked up front, card ids matched through
+//!   the card list; the engine's writer gets a [`LedgerSink`] (in [`store`], which imports
+//!   nothing above the journal), whose claims decide.
 
-use crate::engine::writer::LedgerSink;
+pub mod store;
+
+pub use store::{
+    act, canonical_endpoint, Act, CardAct, Ledger, LedgerError, LedgerSink, RebuildError, RunKey,
+};
+
 use crate::exit::Failure;
 use crate::gsl::types::{CardRef, Page, SimCard};
 use crate::gsl::Client;
-use crate::journal::ledger::{legacy_run_id, Ledger, RunKey};
 use crate::journal::{Journal, RunMeta};
 use crate::listing::{Fetch, Pager};
 use crate::ops::Operation;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
+use store::legacy_run_id;
 
 /// How far back an earlier run counts unless `--again-window` says otherwise.
 pub const DEFAULT_AGAIN_WINDOW: Duration = Duration::from_secs(30 * 24 * 3600);
@@ -138,8 +148,7 @@ pub fn unresolved(journal: &Journal, ledger: &Ledger, run: &RunKey) -> Result<u6
 /// earlier run did before the window.
 pub fn skip_done(journal: &mut Journal, ledger: &Ledger, run: &RunKey) -> Result<Looked, Failure> {
     let e = |e: crate::journal::JournalError| Failure::aborted(e.to_string());
-    let l =
-        |e: crate::journal::ledger::LedgerError| Failure::usage(format!("{e}: nothing was sent"));
+    let l = |e: LedgerError| Failure::usage(format!("{e}: nothing was sent"));
     let mut skipped = Vec::new();
     let mut looked = Looked::default();
     let mut after = 0;
@@ -148,7 +157,7 @@ pub fn skip_done(journal: &mut Journal, ledger: &Ledger, run: &RunKey) -> Result
         let Some(last) = chunk.last() else { break };
         after = last.row;
         for p in chunk {
-            let act = p.act();
+            let act = act(&p);
             match ledger.earlier(run, &act).map_err(l)? {
                 Some(earlier) => skipped.push((p.row, earlier.skip_reason())),
                 None if ledger.before_window(run, &act).map_err(l)? => looked.again += 1,
@@ -233,8 +242,7 @@ pub async fn resolve_ids(
     max_attempts: u32,
 ) -> Result<u64, Failure> {
     let e = |e: crate::journal::JournalError| Failure::aborted(e.to_string());
-    let l =
-        |e: crate::journal::ledger::LedgerError| Failure::usage(format!("{e}: nothing was sent"));
+    let l = |e: LedgerError| Failure::usage(format!("{e}: nothing was sent"));
     let Some(first) = journal.pending_after(0, 1).map_err(e)?.pop() else {
         return Ok(0);
     };

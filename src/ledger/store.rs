@@ -1,4 +1,4 @@
-//! The account ledger: never twice across runs, whoever runs them.
+//! The account ledger's store: never twice across runs, whoever runs them.
 //!
 //! A journal makes one run exactly-once; the ledger does it across runs. One SQLite file per
 //! canonical endpoint under the state directory (so a renewed token, another credential mode or
@@ -18,7 +18,7 @@
 //!
 //! The ledger is an index, not the truth: [`Ledger::rebuild_from`] recreates it from journals.
 
-use super::{Journal, JournalError, RowState};
+use crate::journal::{Journal, JournalError, Pending, RowState};
 use crate::model::Status;
 use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
 use sha2::{Digest, Sha256};
@@ -619,6 +619,23 @@ fn journal_says_maybe(run_dir: &str, run_id: &str, row: u64) -> bool {
             Status::Pending | Status::Failed | Status::Skipped
         )))
     )
+}
+
+/// The account ledger a destructive run also writes: each row claims its card there before
+/// its intent is journaled, and a row whose card another run holds is `skipped` instead.
+pub struct LedgerSink {
+    pub ledger: Ledger,
+    pub run: RunKey,
+}
+
+/// What the account ledger knows a row's act by: its card, and the request's own value when it
+/// has one (binding a card to another IMEI is another act).
+pub fn act(p: &Pending) -> CardAct {
+    CardAct {
+        row: p.row,
+        card: p.key.clone(),
+        arg: p.arg.clone().unwrap_or_default(),
+    }
 }
 
 /// The run id of a run whose journal was written before runs had ids: its directory.
