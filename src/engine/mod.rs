@@ -97,6 +97,8 @@ pub struct Counters {
     pub unknown: AtomicU64,
     /// Rows finished by this process (ok + failed + unknown).
     pub finished: AtomicU64,
+    /// Rows this process found claimed by another run in the account ledger (`skipped`).
+    pub skipped: AtomicU64,
     pub calls: AtomicU64,
     /// Calls made after the credentials were confirmed (the paced fan-out).
     pub paced_calls: AtomicU64,

@@ -107,6 +107,10 @@ pub(super) async fn work(shared: &Shared, unit: &mut super::Unit) -> Option<Outc
                         rows = refused.len(),
                         "skipped: another run holds these cards in the account ledger"
                     );
+                    shared
+                        .counters
+                        .skipped
+                        .fetch_add(refused.len() as u64, Relaxed);
                     unit.retain(|p| !refused.iter().any(|(r, _)| *r == p.row));
                     if unit.is_empty() {
                         return None;

@@ -53,7 +53,8 @@ pub fn start(
         let every = log_every();
         loop {
             tokio::time::sleep(Duration::from_millis(200)).await;
-            let finished = counters.finished.load(Relaxed);
+            // Rows another run turned out to hold are done here too: skipped.
+            let finished = counters.finished.load(Relaxed) + counters.skipped.load(Relaxed);
             let ok = earlier.ok + counters.ok.load(Relaxed);
             let failed = earlier.failed + counters.failed.load(Relaxed);
             let unknown = earlier.unknown + counters.unknown.load(Relaxed);
