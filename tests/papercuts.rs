@@ -55,3 +55,62 @@ async fn a_kill_in_the_first_milliseconds_leaves_a_run_dir_the_same_command_star
         assert_eq!(run(status).await.code, 0, "try {i}");
     }
 }
+
+/// Run `gslbatch ARGS --report -` with its stdout a pipe whose reader has already left, as
+/// `| head -1` leaves it once it has its line.
+async fn into_a_closed_pipe(args: Vec<String>) -> Ran {
+    tokio::task::spawn_blocking(move || {
+        let mut c = gsl();
+        c.args(&args)
+            .args(["--report", "-"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let t0 = std::time::Instant::now();
+        let mut child = c.spawn().expect("gslbatch starts");
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("gslbatch ends");
+        Ran {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::new(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            took: t0.elapsed(),
+        }
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_into_a_pipe_whose_reader_left_ends_with_exit_0() {
+    let sim = start_sim(SimConfig {
+        cards: 300,
+        ..SimConfig::default()
+    })
+    .await;
+    let url = sim.url().to_string();
+    let s = |v: &[&str]| v.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+    for args in [
+        s(&["inventory", "--endpoint", &url]),
+        s(&["usage", "--endpoint", &url, "--rate", "1000"]),
+        s(&[
+            "pool-members",
+            "--endpoint",
+            &url,
+            "--pool",
+            "3001",
+            "--billing-cycle",
+            "2026-01",
+            "--rate",
+            "1000",
+        ]),
+    ] {
+        let ran = into_a_closed_pipe(args.clone()).await;
+        assert_eq!(ran.code, 0, "{args:?}: {}", ran.stderr);
+        assert!(
+            !ran.stderr.contains("Broken pipe") && !ran.stderr.contains("could not be written"),
+            "{args:?}: {}",
+            ran.stderr
+        );
+    }
+    assert!(calls_total(&sim.stats(), "pool-members") > 0);
+}

@@ -419,7 +419,8 @@ fn write_report(
             ) {
                 Ok((n, _, _)) => Ok(n),
                 // The reader went away (`| head`): drain so the listing ends normally.
-                Err(RowsError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
+                // The CSV writer wraps the pipe's error in its own: look inside.
+                Err(RowsError::Io(e)) if report::broken_pipe(&e) => {
                     while let Ok(Msg::Rows(_)) = rx.recv() {}
                     Ok(0)
                 }
