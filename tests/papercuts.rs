@@ -155,3 +155,44 @@ async fn the_summary_counts_every_call_a_killed_process_made() {
         "summary says {counted} calls, the simulator saw {made} ({made_first} before the kill)"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_after_a_rehearsal_looks_again_within_seconds_and_says_what_it_waits_for() {
+    let dir = tempdir();
+    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/iccids.csv");
+    let mut c = bare();
+    c.current_dir(dir.path())
+        .arg("clear-real-name")
+        .arg(&sample)
+        .args(["--rehearse", "--yes", "--follow", "--rate", "50"]);
+    let ran = run(c).await;
+    // 1: the sample's other carriers' cards are refused; every accepted row is done.
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    assert!(
+        ran.stderr
+            .contains("outcomes: done 34, failed 0, processing 0"),
+        "{}",
+        ran.stderr
+    );
+    // The rehearsal's work orders finish 5 s after they are made: the first look finds some
+    // still processing, and the next one comes in a second or two, not a minute.
+    let waits: Vec<&str> = ran
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("follow: waiting for"))
+        .collect();
+    assert!(!waits.is_empty(), "{}", ran.stderr);
+    for w in &waits {
+        assert!(
+            w.contains("rows still processing") && w.contains("looking again in "),
+            "{w}"
+        );
+        let secs: u64 = w
+            .split("looking again in ")
+            .nth(1)
+            .and_then(|r| r.split('s').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("a pause in seconds: {w}"));
+        assert!(secs <= 5, "{w}");
+    }
+}
