@@ -196,3 +196,46 @@ async fn follow_after_a_rehearsal_looks_again_within_seconds_and_says_what_it_wa
         assert!(secs <= 5, "{w}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sms_plan_flags_china_unicom_cids_and_a_whole_order_has_no_input_rows() {
+    let dir = tempdir();
+    let ids: Vec<String> = [
+        "89860312345678901234", // China Telecom
+        "89860012345678901236", // China Mobile
+        "89860112345678901238", // China Unicom: no SMS plan
+        "89860612345678901230", // China Unicom
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let input = write_csv(dir.path(), "cids.csv", &ids);
+    let plan = |args: Vec<String>| {
+        let mut c = bare();
+        c.current_dir(dir.path()).arg("send-sms").args(args).args([
+            "--content",
+            "hi",
+            "--rehearse",
+            "--dry-run",
+        ]);
+        run(c)
+    };
+    let ran = plan(vec![input.display().to_string()]).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(
+        ran.stdout
+            .contains("(2 of the input's cards are China Unicom by ICCID prefix, without SMS"),
+        "{}",
+        ran.stdout
+    );
+    let ran = plan(vec!["--order-id".into(), "5".into()]).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(
+        ran.stdout
+            .contains("rows:        no input: the whole order in one call")
+            && !ran.stdout.contains("valid 0")
+            && ran.stdout.contains("expected:    under a second"),
+        "{}",
+        ran.stdout
+    );
+}

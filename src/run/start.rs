@@ -6,6 +6,7 @@ use super::clients::{account_lock, real_client, rehearsal_client_with};
 use super::confirm::confirm;
 use super::drive::{drive, Drive};
 use super::settings::{engine_config, fingerprint, human_duration, timeout};
+use crate::carrier::Carrier;
 use crate::cli::{BatchArgs, ResumeArgs};
 use crate::engine::ingest::{ingest, IngestStats};
 use crate::engine::EngineConfig;
@@ -93,18 +94,26 @@ fn plan_text(
         format!("{}/s", cfg.rate)
     };
     let at = if cfg.auto_rate { "at most" } else { "at least" };
+    let secs = calls as f64 / cfg.rate;
+    let expected = match secs < 1.0 {
+        true => "under a second".to_string(),
+        false => format!("{} {at}", human_duration(secs)),
+    };
+    // The whole-order run's one row is the order, not a card of an input.
+    let rows = match whole {
+        true => "no input: the whole order in one call".to_string(),
+        false => format!(
+            "{} (valid {}, invalid {}, duplicate {})",
+            stats.rows, stats.valid, stats.invalid, stats.duplicate
+        ),
+    };
     format!(
-        "plan: {op}{reh}\n  endpoint:    {endpoint}\n  what:        {what}\n  rows:        {rows} (valid {valid}, invalid {invalid}, duplicate {dup})\n  calls:       {calls} x {ep}\n  rate:        {rate}, concurrency {conc}\n  expected:    {dur} {at}\n",
+        "plan: {op}{reh}\n  endpoint:    {endpoint}\n  what:        {what}\n  rows:        {rows}\n  calls:       {calls} x {ep}\n  rate:        {rate}, concurrency {conc}\n  expected:    {expected}\n",
         op = run.op.name(),
         reh = if run.args.send.rehearse { " (REHEARSAL against the built-in simulator)" } else { "" },
         what = run.op.describe(to_send, stats.batches) + &carrier_note(run, stats),
-        rows = stats.rows,
-        valid = stats.valid,
-        invalid = stats.invalid,
-        dup = stats.duplicate,
         ep = run.op.spec().endpoint,
         conc = cfg.concurrency,
-        dur = human_duration(calls as f64 / cfg.rate),
     )
 }
 
@@ -112,23 +121,23 @@ fn plan_text(
 /// their ICCID prefix (GSL refuses those), e.g. ` (6 of the input's cards are not China
 /// Telecom by ICCID prefix: GSL refuses those)`.
 fn carrier_note(run: &NewRun, stats: &IngestStats) -> String {
-    let Some(only) = run.op.carrier_only() else {
-        return String::new();
-    };
-    let other: u64 = stats
+    let mut refused: Vec<(Carrier, u64)> = stats
         .carriers
         .iter()
-        .filter(|(c, _)| **c != only)
-        .map(|(_, n)| n)
-        .sum();
+        .filter(|(c, _)| run.op.refuses_carrier(**c))
+        .map(|(c, n)| (*c, *n))
+        .collect();
+    let other: u64 = refused.iter().map(|(_, n)| n).sum();
     if other == 0 {
         return String::new();
     }
+    refused.sort_by_key(|(c, n)| (std::cmp::Reverse(*n), c.name()));
+    let names: Vec<&str> = refused.iter().map(|(c, _)| c.name()).collect();
     format!(
-        " ({} of the input's {} not {} by ICCID prefix: GSL refuses those)",
+        " ({} of the input's {} {})",
         other,
         if other == 1 { "cards is" } else { "cards are" },
-        only.name()
+        run.op.refused_carrier_words(&names.join(", "))
     )
 }
 
