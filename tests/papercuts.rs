@@ -239,3 +239,76 @@ async fn the_sms_plan_flags_china_unicom_cids_and_a_whole_order_has_no_input_row
         ran.stdout
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_run_started_again_exits_0_at_once() {
+    let sim = start_sim(SimConfig::default()).await;
+    let dir = tempdir();
+    let mut ids = first_iccids(&sim, 5);
+    ids.push("123".into()); // invalid: the run's own exit code is 1
+    let input = write_csv(dir.path(), "in.csv", &ids);
+    let run_dir = dir.path().join("run");
+    let first = run(batch("check-real-name", &input, &sim, &run_dir, 500)).await;
+    assert_eq!(first.code, 1, "{}", first.stderr);
+    let calls = calls_total(&sim.stats(), "real-named");
+    // The same command, as cron starts it the second time.
+    let ran = run(batch("check-real-name", &input, &sim, &run_dir, 500)).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(ran.stderr.contains("finished run"), "{}", ran.stderr);
+    assert_eq!(calls_total(&sim.stats(), "real-named"), calls);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_and_follow_leave_nothing_in_a_directory_that_is_not_a_run() {
+    let dir = tempdir();
+    for cmd in ["resume", "follow"] {
+        let mut c = gsl();
+        c.arg(cmd).arg(dir.path());
+        let ran = run(c).await;
+        assert_eq!(ran.code, 2, "{cmd}: {}", ran.stderr);
+        assert!(
+            ran.stderr.contains("is not a gslbatch run directory"),
+            "{cmd}: {}",
+            ran.stderr
+        );
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert!(left.is_empty(), "{cmd} left {left:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_of_an_interrupted_ingest_says_the_same_command_starts_over() {
+    let sim = start_sim(SimConfig::default()).await;
+    let dir = tempdir();
+    // Enough rows that reading them takes a while: the kill lands while they are read. Too
+    // short to be ICCIDs, so that a run that did get to its end has nothing to send.
+    let ids: Vec<String> = (0..400_000u64).map(|i| format!("{i}")).collect();
+    let input = write_csv(dir.path(), "in.csv", &ids);
+    let run_dir = dir.path().join("run");
+    let mut child = spawn_logged(
+        batch("check-real-name", &input, &sim, &run_dir, 500),
+        dir.path(),
+        "first",
+    );
+    let journal = run_dir.join("journal.sqlite");
+    wait_until("the journal", Duration::from_secs(60), || journal.exists()).await;
+    signal(&child, "KILL");
+    let _ = wait_exit(&mut child, Duration::from_secs(30)).await;
+    let mut c = gsl();
+    c.arg("resume").arg(&run_dir);
+    let ran = run(c).await;
+    if !ran.stderr.contains("never finished reading") {
+        // The input was read whole before the kill: nothing to show here.
+        eprintln!("the kill came after the input was read: {}", ran.stderr);
+        return;
+    }
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("never finished reading its input")
+            && ran.stderr.contains("the same command and --run-dir")
+            && !ran.stderr.contains("new --run-dir"),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(calls_total(&sim.stats(), "real-named"), 0);
+}

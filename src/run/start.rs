@@ -276,6 +276,23 @@ async fn existing(
         tracing::warn!(run_dir = %dir.display(), "the last start stopped while reading its input (nothing was sent): starting over");
         return Ok(None);
     }
+    // A finished run started again (a cron job's second go): nothing to do, exit 0 at once
+    // (SPEC). Its own exit code stays in its summary; `status` and `report` show it.
+    if run.args.send.follow.is_none() && crate::rundir::holder(dir).is_none() {
+        if let Ok(counts) = Journal::open_read(dir).and_then(|j| j.counts()) {
+            let open = ["pending", crate::journal::INFLIGHT]
+                .iter()
+                .any(|s| counts.get(*s).copied().unwrap_or(0) > 0);
+            if !open {
+                crate::say!(
+                    "run dir {} holds this job's finished run: nothing to send (`gslbatch status {}` shows how it ended)",
+                    dir.display(),
+                    dir.display()
+                );
+                return Ok(Some(crate::exit::OK));
+            }
+        }
+    }
     let resume = ResumeArgs {
         run_dir: dir.to_path_buf(),
         retry_failed: false,
