@@ -312,3 +312,31 @@ async fn resume_of_an_interrupted_ingest_says_the_same_command_starts_over() {
     );
     assert_eq!(calls_total(&sim.stats(), "real-named"), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_json_log_line_has_a_timestamp_and_qq_prints_errors_only() {
+    let sim = start_sim(SimConfig::default()).await;
+    let dir = tempdir();
+    let input = write_csv(dir.path(), "in.csv", &first_iccids(&sim, 5));
+    let mut c = batch("check-real-name", &input, &sim, &dir.path().join("a"), 500);
+    c.args(["--log-format", "json"]);
+    let ran = run(c).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(ran.stderr.contains("\"summary\""), "{}", ran.stderr);
+    for line in ran.stderr.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(v["timestamp"].is_string(), "no timestamp: {line}");
+    }
+
+    // -qq: errors only. A rehearsal with --follow says a summary and follow's lines at -q.
+    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/iccids.csv");
+    let mut c = bare();
+    c.current_dir(dir.path())
+        .arg("clear-real-name")
+        .arg(&sample)
+        .args(["--rehearse", "--yes", "--follow", "--rate", "100", "-qq"]);
+    let ran = run(c).await;
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    assert_eq!(ran.stderr, "", "-qq prints errors only");
+}
