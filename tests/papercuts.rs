@@ -340,3 +340,44 @@ async fn every_json_log_line_has_a_timestamp_and_qq_prints_errors_only() {
     assert_eq!(ran.code, 1, "{}", ran.stderr);
     assert_eq!(ran.stderr, "", "-qq prints errors only");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rehearsal_that_skips_names_the_earlier_rehearsal_and_the_shared_ledger() {
+    let dir = tempdir();
+    let state = dir.path().join("state");
+    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/iccids.csv");
+    // Two clones' quick starts, one state dir: the host's user.
+    let quick_start = |clone: &str| {
+        let at = dir.path().join(clone);
+        std::fs::create_dir_all(&at).unwrap();
+        let mut c = bare();
+        c.current_dir(&at)
+            .env("GSL_STATE_DIR", &state)
+            .arg("clear-real-name")
+            .arg(&sample)
+            .args(["--rehearse", "--yes", "--rate", "100"]);
+        run(c)
+    };
+    let first = quick_start("clone-a").await;
+    assert_eq!(first.code, 1, "{}", first.stderr);
+    let second = quick_start("clone-b").await;
+    assert_eq!(second.code, 1, "{}", second.stderr);
+    let earlier = std::fs::read_dir(dir.path().join("clone-a/runs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .file_name();
+    let earlier = earlier.to_string_lossy();
+    let line = second
+        .stderr
+        .lines()
+        .find(|l| l.contains("skipped 34 cards"))
+        .unwrap_or_else(|| panic!("{}", second.stderr));
+    assert!(
+        line.contains(&*earlier)
+            && line.contains("every rehearsal with this state dir shares one ledger")
+            && line.contains("rehearsal.sqlite"),
+        "{line}"
+    );
+}

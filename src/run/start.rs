@@ -499,8 +499,10 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
     // The account ledger: cards an earlier run did are skipped, before anything is confirmed.
     let mut ledger = None;
     let mut looked = super::ledger::Looked::default();
+    let mut ledger_path = PathBuf::new();
     if ledgered {
         let mut l = super::ledger::open(&meta).map_err(cleanup)?;
+        ledger_path = l.path().to_path_buf();
         let key = super::ledger::key(run.op.as_ref(), &meta, &dir);
         super::ledger::learn_from_input(&journal, &meta, &mut l).map_err(cleanup)?;
         let calls = super::ledger::resolve_ids(
@@ -528,7 +530,8 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
     if skipped > 0 {
         tracing::warn!(
             cards = skipped,
-            "skipped: an earlier run already did them (or may have); the report names it; --again sends them anyway"
+            "{}",
+            super::ledger::skipped_note(&looked, meta.rehearsal, &ledger_path)
         );
     }
     let to_send = stats.valid - skipped.min(stats.valid);
