@@ -381,3 +381,167 @@ async fn a_rehearsal_that_skips_names_the_earlier_rehearsal_and_the_shared_ledge
         "{line}"
     );
 }
+
+/// The decimals of a number cell (`728.2919999999999`: 13).
+fn decimals(cell: &str) -> usize {
+    cell.split_once('.').map_or(0, |(_, d)| d.len())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_small_ones_listings_say_one_call_and_megabytes_and_round_their_flows() {
+    let sim = start_sim(SimConfig {
+        cards: 300,
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempdir();
+    let mut c = gsl();
+    let report = dir.path().join("pool.csv");
+    c.arg("pool-members")
+        .args(["--endpoint", &sim.url(), "--pool", "3001"])
+        .args(["--billing-cycle", "2026-01", "--rate", "1000"])
+        .arg("--report")
+        .arg(&report);
+    let ran = run(c).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(calls_total(&sim.stats(), "pool-members"), 1);
+    assert!(
+        ran.stderr.contains("; 1 call (") && ran.stderr.contains(" MB;"),
+        "{}",
+        ran.stderr
+    );
+
+    let report = dir.path().join("usage.csv");
+    let mut c = gsl();
+    c.arg("usage")
+        .args(["--endpoint", &sim.url(), "--rate", "1000"])
+        .arg("--report")
+        .arg(&report);
+    let ran = run(c).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let rows = read_report(&report);
+    assert_eq!(rows.len(), 300);
+    for r in &rows {
+        for col in ["flow_total", "flow_used", "flow_left"] {
+            assert!(decimals(&r[col]) <= 6, "{col} {}", r[col]);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_small_ones_plans_counts_and_the_starting_line() {
+    let dir = tempdir();
+    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/iccids.csv");
+    // A speed no carrier offers: every card invalid, the duplicate still a duplicate.
+    let mut c = bare();
+    c.current_dir(dir.path())
+        .arg("set-speed-limit")
+        .arg(&sample)
+        .args(["--kbps", "1000", "--rehearse", "--dry-run"]);
+    let ran = run(c).await;
+    assert!(
+        ran.stdout
+            .contains("rows:        42 (valid 0, invalid 41, duplicate 1)"),
+        "{}{}",
+        ran.stdout,
+        ran.stderr
+    );
+    let mut c = bare();
+    c.current_dir(dir.path())
+        .arg("clear-real-name")
+        .arg(&sample)
+        .args(["--rehearse", "--dry-run"]);
+    let ran = run(c).await;
+    assert!(
+        ran.stdout
+            .contains("clear-real-name?iccid= (sim_card_id 0: each card named by its ICCID)"),
+        "{}",
+        ran.stdout
+    );
+    // The starting line counts the input's rows as the summary does, and says how many go.
+    let mut c = bare();
+    c.current_dir(dir.path())
+        .arg("check-real-name")
+        .arg(&sample)
+        .args(["--rehearse", "--rate", "100", "--log-format", "json"]);
+    let ran = run(c).await;
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    let starting: serde_json::Value = ran
+        .stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["message"] == "starting")
+        .unwrap_or_else(|| panic!("{}", ran.stderr));
+    assert_eq!(starting["rows"], 42, "{starting}");
+    assert_eq!(starting["to_send"], 40, "{starting}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_small_ones_a_locked_ak_says_how_long_and_a_dead_run_has_no_eta() {
+    let sim = start_sim(SimConfig::default()).await;
+    let dir = tempdir();
+    let input = write_csv(dir.path(), "in.csv", &first_iccids(&sim, 3));
+    for i in 0..6 {
+        let mut c = batch(
+            "check-real-name",
+            &input,
+            &sim,
+            &dir.path().join(format!("r{i}")),
+            500,
+        );
+        c.env("HUAWEICLOUD_SDK_SK", "not-the-sk");
+        let ran = run(c).await;
+        assert_eq!(ran.code, 3, "{}", ran.stderr);
+        if i == 5 {
+            assert!(
+                ran.stderr.contains("locked") && ran.stderr.contains("wait 5 minutes"),
+                "{}",
+                ran.stderr
+            );
+            assert!(!ran.stderr.contains("not-the-sk"));
+        }
+    }
+
+    // A run killed with rows left: no process drives it, so no ETA.
+    let sim = start_sim(SimConfig::default()).await;
+    let input = write_csv(dir.path(), "many.csv", &first_iccids(&sim, 200));
+    let run_dir = dir.path().join("dead");
+    let mut child = spawn_logged(
+        batch("check-real-name", &input, &sim, &run_dir, 20),
+        dir.path(),
+        "dead",
+    );
+    wait_until(
+        "50 checks and a session total",
+        Duration::from_secs(60),
+        || calls_total(&sim.stats(), "real-named") >= 50,
+    )
+    .await;
+    signal(&child, "KILL");
+    let _ = wait_exit(&mut child, Duration::from_secs(30)).await;
+    let mut c = bare();
+    c.arg("status").arg(&run_dir).arg("--json");
+    let ran = run(c).await;
+    let v: serde_json::Value = serde_json::from_str(&ran.stdout).unwrap();
+    assert_eq!(v["live"], false, "{v}");
+    assert!(v["rate"].is_number(), "{v}");
+    assert!(v["eta_secs"].is_null(), "{v}");
+
+    // A report that cannot be written: exit 2 (the run is as it was), not 3 "aborted mid-run".
+    let full = std::fs::File::options()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let mut c = bare();
+    c.arg("report")
+        .arg(&run_dir)
+        .args(["--report", "-"])
+        .stdout(full);
+    let ran = run(c).await;
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("the report was not written"),
+        "{}",
+        ran.stderr
+    );
+}

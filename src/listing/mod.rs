@@ -511,8 +511,10 @@ impl Listed {
 }
 
 /// A float cell. The report's [`Cell`] has no float variant, so the number goes as text.
+/// Rounded to a millionth: the API's MB have three decimals, and a value it (or the simulator)
+/// computed as a difference must not print as `728.2919999999999`.
 pub fn float_cell(v: Option<f64>) -> Cell {
-    v.map_or(Cell::Null, Cell::Float)
+    v.map_or(Cell::Null, |f| Cell::Float((f * 1e6).round() / 1e6))
 }
 
 pub fn str_cell(v: Option<&str>) -> Cell {

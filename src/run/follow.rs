@@ -130,8 +130,8 @@ pub async fn follow(journal: &mut Journal, f: FollowRun<'_>) -> Result<i32, Fail
         let Some(result) = result else {
             finish(journal, f.dir, f.report, None)?;
             crate::say!(
-                "follow interrupted after {} calls: the report shows what was read; {again} to finish",
-                reader.stats.get().0
+                "follow interrupted after {}: the report shows what was read; {again} to finish",
+                crate::model::count(reader.stats.get().0, "call", "calls")
             );
             return Ok(exit::INTERRUPTED);
         };
@@ -152,14 +152,15 @@ pub async fn follow(journal: &mut Journal, f: FollowRun<'_>) -> Result<i32, Fail
         let (code, outcomes, (unknown, pending)) = outcome_code(journal, &f.meta.operation)?;
         let (calls, _, _) = reader.stats.get();
         crate::say!(
-            "follow: {} rows read, {} unknown rows proven done (now ok), {} proven never sent (now \
+            "follow: {} read, {} unknown rows proven done (now ok), {} proven never sent (now \
              pending: `gslbatch resume` sends them), {} still unknown, {} still in progress or \
-             not found yet, {calls} calls{} — outcomes: {}",
-            stats.followed,
+             not found yet, {}{} — outcomes: {}",
+            crate::model::count(stats.followed, "row", "rows"),
             stats.settled,
             stats.pended.len(),
             stats.still_unknown,
             stats.open,
+            crate::model::count(calls, "call", "calls"),
             if stats.refused > 0 {
                 format!(", {} reads refused", stats.refused)
             } else {

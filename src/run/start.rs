@@ -112,9 +112,19 @@ fn plan_text(
         op = run.op.name(),
         reh = if run.args.send.rehearse { " (REHEARSAL against the built-in simulator)" } else { "" },
         what = run.op.describe(to_send, stats.batches) + &carrier_note(run, stats),
-        ep = run.op.spec().endpoint,
+        ep = plan_endpoint(run.op.spec().endpoint, stats.by_id > 0),
         conc = cfg.concurrency,
     )
+}
+
+/// The API a plan names; its `0` in `/v1/sim-cards/0/...` said: GSL's way to name the card by
+/// its ICCID instead of its id (SPEC: "`iccid` is used when `sim_card_id` is 0").
+fn plan_endpoint(ep: &str, by_id: bool) -> String {
+    match (ep.contains("/sim-cards/0/"), by_id) {
+        (true, false) => format!("{ep} (sim_card_id 0: each card named by its ICCID)"),
+        (true, true) => format!("{ep} (each card's sim_card_id in place of the 0)"),
+        _ => ep.to_string(),
+    }
 }
 
 /// For an operation on one carrier's cards: how many of the input's cards are of another, by
