@@ -147,19 +147,24 @@ macro_rules! say {
 /// lines at level ERROR). A line that already is a JSON object goes as it is.
 pub fn say_line(line: &str) {
     use std::io::Write as _;
+    let error = line.starts_with("error");
+    // `-qq` is "errors only": the summary and follow's lines are not errors.
+    if settings().verbosity >= 2 && !error {
+        return;
+    }
     let mut err = std::io::stderr().lock();
+    let timestamp = || chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     if json_logs() && !line.starts_with('{') {
-        let level = if line.starts_with("error") {
-            "ERROR"
-        } else {
-            "INFO"
-        };
+        let level = if error { "ERROR" } else { "INFO" };
         let v = serde_json::json!({
-            "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "timestamp": timestamp(),
             "level": level,
             "message": line,
         });
         let _ = writeln!(err, "{v}");
+    } else if json_logs() && !line.starts_with("{\"timestamp\"") && line.len() > 2 {
+        // A JSON object of its own (the summary): stamped first, like every other log line.
+        let _ = writeln!(err, "{{\"timestamp\":\"{}\",{}", timestamp(), &line[1..]);
     } else {
         let _ = writeln!(err, "{line}");
     }

@@ -13,6 +13,7 @@ use crate::rundir::RunDir;
 
 pub async fn run(args: FollowArgs, _log: LogSettings) -> Result<i32, Failure> {
     let cfg = engine_config(&args.run)?;
+    crate::journal::require_run_dir(&args.run_dir).map_err(Failure::usage)?;
     let rundir = RunDir::lock(&args.run_dir, false)?;
     let dir = rundir.path.clone();
     let mut journal = Journal::open(&dir).map_err(|e| Failure::usage(e.to_string()))?;

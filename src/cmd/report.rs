@@ -13,13 +13,23 @@ pub fn run(args: ReportArgs) -> Result<i32, Failure> {
         Ok(s) => s,
         // `report --report - | head`: the reader has what it wanted.
         Err(e) if e.is_broken_pipe() => return Ok(OK),
-        Err(e) => return Err(Failure::aborted(e.to_string())),
+        // Nothing was aborted: the run is as it was, and `report` can be run again (exit 2, as
+        // for a run dir that cannot be read).
+        Err(e) => {
+            return Err(Failure::usage(format!(
+                "{e}: the report was not written; the run is unchanged"
+            )))
+        }
     };
     let counts: Vec<String> = stats
         .counts
         .iter()
         .map(|(k, v)| format!("{k} {v}"))
         .collect();
-    crate::say!("report: {} rows ({})", stats.rows, counts.join(", "));
+    crate::say!(
+        "report: {} ({})",
+        crate::model::count(stats.rows, "row", "rows"),
+        counts.join(", ")
+    );
     Ok(OK)
 }

@@ -35,9 +35,9 @@ pub fn run(args: StatusArgs) -> Result<i32, Failure> {
     // The same figure as the summary's, live: the rate the pacer holds.
     let rate = crate::report::summary::achieved_rate(sessions.iter().map(|(_, _, t, _)| t));
     let left = counts.get("pending").copied().unwrap_or(0);
-    // A finished run has no ETA (nothing left), not "0s".
+    // A finished run has no ETA (nothing left), not "0s"; nor has one no process drives.
     let eta = rate
-        .filter(|r| *r > 0.0 && left > 0)
+        .filter(|r| *r > 0.0 && left > 0 && holder.is_some())
         .map(|r| left as f64 / r);
     let last = journal.last_update().map_err(e)?;
     let outcomes = crate::report::Outcomes::of(&journal, &meta.operation)

@@ -59,12 +59,18 @@ pub fn ingest(
         let mut rec = rec?;
         stats.rows += 1;
         let mut arg = None;
+        // A card seen before is a duplicate whatever its row's value: its value is checked only
+        // on its first row (a speed no carrier offers made every row `invalid`, the duplicate
+        // too).
+        let mut first_seen = None;
         if let Ok(key) = &rec.key {
+            first_seen = dedupe.check(key, rec.row);
             let row = RowColumns {
                 names: inputs.extra_columns(),
                 values: &rec.extras,
             };
             match op.row_value(key, &row) {
+                _ if first_seen.is_some() => {}
                 Ok(v) => arg = v,
                 Err(reason) => rec.key = Err(format!("{reason} ({})", rec.location)),
             }
@@ -77,7 +83,7 @@ pub fn ingest(
                 }
                 (None, Status::Invalid, Some(reason))
             }
-            Ok(key) => match dedupe.check(&key, rec.row) {
+            Ok(key) => match first_seen {
                 Some(first) => {
                     stats.duplicate += 1;
                     let msg = format!("same card as row {first} ({})", rec.location);

@@ -241,8 +241,14 @@ pub async fn run(
         })
     };
 
-    // The session's totals go to the journal every few seconds, so that `status` shows the rate
-    // of a live run and a killed process's calls still count in the summary.
+    // The session's totals go to the journal with every intent and outcome written, so that a
+    // killed process's calls still count in the summary, and every few seconds besides, so
+    // that `status` shows the rate of a live run whose answers are slow to come.
+    if let Some(id) = session {
+        let weak = Arc::downgrade(&shared);
+        let read = move || weak.upgrade().map(|s| totals(&s));
+        writer.live_session(id, Box::new(read)).await;
+    }
     let session_ticker = session.map(|id| {
         let shared = Arc::downgrade(&shared);
         tokio::spawn(async move {

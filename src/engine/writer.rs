@@ -26,7 +26,12 @@ enum Msg {
     /// A refused batch's rows, in the parts each to be sent as a batch of its own.
     Split(Vec<Vec<u64>>, oneshot::Sender<Result<(), String>>),
     Session(i64, SessionTotals, Option<i32>),
+    /// The session whose totals go into every transaction from now on, read when it is written.
+    Live(i64, LiveTotals),
 }
+
+/// This process's totals as they stand; `None` once the run is over.
+pub type LiveTotals = Box<dyn Fn() -> Option<SessionTotals> + Send>;
 
 #[derive(Clone)]
 pub struct Writer {
@@ -59,6 +64,7 @@ impl Writer {
                 let mut claims: Vec<(Vec<CardAct>, ClaimAck)> = Vec::new();
                 let mut outcomes = Vec::new();
                 let mut splits: Vec<Vec<u64>> = Vec::new();
+                let mut live: Option<(i64, LiveTotals)> = None;
                 while let Some(first) = rx.blocking_recv() {
                     let mut batch = vec![first];
                     while batch.len() < MAX_GROUP {
@@ -77,6 +83,7 @@ impl Writer {
                                 acks.push(ack);
                             }
                             Msg::Session(id, t, code) => sessions.push((id, t, code)),
+                            Msg::Live(id, f) => live = Some((id, f)),
                         }
                     }
                     let poisoned = failed2.lock().expect("writer flag").clone();
@@ -100,8 +107,12 @@ impl Writer {
                             let refused: std::collections::HashMap<u64, String> =
                                 refused.into_iter().collect();
                             let at = super::now_rfc3339();
+                            // Requests about to be written: each intent not wholly refused is
+                            // one, not yet in the counters read below.
+                            let mut calling = 0u64;
                             for (rows, ack) in claims.drain(..) {
                                 let mut mine = Vec::new();
+                                let rows_len = rows.len();
                                 for r in rows {
                                     match refused.get(&r.row) {
                                         Some(why) => {
@@ -117,8 +128,18 @@ impl Writer {
                                         None => intents.push(r.row),
                                     }
                                 }
+                                calling += u64::from(mine.len() < rows_len);
                                 claimed.push((mine, ack));
                             }
+                            // The calls made so far, in the same transaction as the intents and
+                            // outcomes: a SIGKILL loses none that the journal shows were made
+                            // (the periodic totals alone lost up to two seconds' worth).
+                            let live = live.as_ref().and_then(|(id, f)| {
+                                f().map(|mut t| {
+                                    t.calls += calling;
+                                    (*id, t)
+                                })
+                            });
                             journal
                                 .write(&intents, &outcomes, !intents.is_empty())
                                 .and_then(|_| match splits.is_empty() {
@@ -126,9 +147,13 @@ impl Writer {
                                     false => journal.split_batches(&splits),
                                 })
                                 .and_then(|_| {
-                                    sessions.iter().try_for_each(|(id, t, c)| {
-                                        journal.update_session(*id, t, *c)
-                                    })
+                                    sessions
+                                        .iter()
+                                        .map(|(id, t, c)| (id, t, *c))
+                                        .chain(live.iter().map(|(id, t)| (id, t, None)))
+                                        .try_for_each(|(id, t, c)| {
+                                            journal.update_session(*id, t, c)
+                                        })
                                 })
                                 .map_err(|e: JournalError| format!("journal write failed: {e}"))
                         }
@@ -216,6 +241,11 @@ impl Writer {
     /// Queue an outcome; waits only while the writer is a full queue behind.
     pub async fn outcome(&self, o: Outcome) {
         let _ = self.tx.send(Msg::Outcome(o)).await;
+    }
+
+    /// From now on every transaction also writes session `id`'s totals as `f` reads them.
+    pub async fn live_session(&self, id: i64, f: LiveTotals) {
+        let _ = self.tx.send(Msg::Live(id, f)).await;
     }
 
     pub async fn session(&self, id: i64, totals: SessionTotals, exit_code: Option<i32>) {

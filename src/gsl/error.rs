@@ -81,6 +81,12 @@ impl GslError {
                 ));
             }
         }
+        if mode == "AK/SK" && self.error_msg().to_ascii_lowercase().contains("locked") {
+            msg.push_str(
+                "; GSL locks an AK for five minutes after five failed signatures in a row: wait \
+                 5 minutes before trying again",
+            );
+        }
         msg
     }
 

@@ -24,6 +24,18 @@ pub use sessions::SessionTotals;
 
 pub const FILE_NAME: &str = "journal.sqlite";
 
+/// Refuse a directory that holds no journal before anything is made in it (`resume` and
+/// `follow` would otherwise leave their lock file behind in a directory that is not a run's).
+pub fn require_run_dir(dir: &std::path::Path) -> Result<(), String> {
+    match dir.is_dir() && !dir.join(FILE_NAME).is_file() {
+        true => Err(format!(
+            "{} is not a gslbatch run directory (no {FILE_NAME} in it): nothing was changed",
+            dir.display()
+        )),
+        false => Ok(()),
+    }
+}
+
 /// The journal-only state of a row whose request may be on the wire.
 pub const INFLIGHT: &str = "inflight";
 

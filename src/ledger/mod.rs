@@ -117,10 +117,12 @@ pub fn sink(
 }
 
 /// What the ledger said of a run's pending rows before it was confirmed.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct Looked {
     /// Rows marked `skipped`: an earlier run did (or may have done) their card.
     pub skipped: u64,
+    /// The runs that did them: run dir, its first act's time, rows; most rows first.
+    pub by: Vec<(String, String, u64)>,
     /// Rows an earlier run did before the window: they will be acted on again.
     pub again: u64,
     /// Earlier acts that name their cards by the other id, not matched yet (see
@@ -151,6 +153,7 @@ pub fn skip_done(journal: &mut Journal, ledger: &Ledger, run: &RunKey) -> Result
     let l = |e: LedgerError| Failure::usage(format!("{e}: nothing was sent"));
     let mut skipped = Vec::new();
     let mut looked = Looked::default();
+    let mut by = std::collections::BTreeMap::<String, (String, u64)>::new();
     let mut after = 0;
     loop {
         let chunk = journal.pending_after(after, 4096).map_err(e)?;
@@ -159,7 +162,14 @@ pub fn skip_done(journal: &mut Journal, ledger: &Ledger, run: &RunKey) -> Result
         for p in chunk {
             let act = act(&p);
             match ledger.earlier(run, &act).map_err(l)? {
-                Some(earlier) => skipped.push((p.row, earlier.skip_reason())),
+                Some(earlier) => {
+                    skipped.push((p.row, earlier.skip_reason()));
+                    let e = by
+                        .entry(earlier.run_dir.clone())
+                        .or_insert_with(|| (earlier.intent_at.clone(), 0));
+                    e.0 = e.0.clone().min(earlier.intent_at.clone());
+                    e.1 += 1;
+                }
                 None if ledger.before_window(run, &act).map_err(l)? => looked.again += 1,
                 None => {}
             }
@@ -167,7 +177,42 @@ pub fn skip_done(journal: &mut Journal, ledger: &Ledger, run: &RunKey) -> Result
     }
     journal.mark_skipped(&skipped).map_err(e)?;
     looked.skipped = skipped.len() as u64;
+    looked.by = by.into_iter().map(|(d, (at, n))| (d, at, n)).collect();
+    looked.by.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
     Ok(looked)
+}
+
+/// The start's words for rows skipped: which earlier runs did their cards, and — for a
+/// rehearsal — that every rehearsal on the host shares one ledger (`ledger`), so a new clone's
+/// first rehearsal skips what an older one did.
+pub fn skipped_note(looked: &Looked, rehearsal: bool, ledger: &Path) -> String {
+    let runs: Vec<String> = looked
+        .by
+        .iter()
+        .take(3)
+        .map(|(dir, at, n)| format!("{dir} ({n} at {at})"))
+        .collect();
+    let more = looked.by.len().saturating_sub(3);
+    let shared = match rehearsal {
+        true => format!(
+            "; every rehearsal with this state dir shares one ledger ({}), whichever clone or \
+             directory it ran from",
+            ledger.display()
+        ),
+        false => String::new(),
+    };
+    format!(
+        "skipped {} cards: an earlier {} did them (or may have): {}{}{shared}; the report names \
+         it per row; --again sends them anyway",
+        looked.skipped,
+        if rehearsal { "rehearsal" } else { "run" },
+        runs.join(", "),
+        if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        }
+    )
 }
 
 /// The plan's and the confirmation's words for cards an earlier run did before the window.

@@ -359,9 +359,10 @@ pub async fn run(args: InventoryArgs) -> Result<i32, Failure> {
     let tags = tags.unwrap_or(false);
     let (calls, throttled, retries) = pager.stats.get();
     let listing_line = format!(
-        "{} cards listed in {calls} calls to the SIM card list{} ({throttled} answered 429, \
+        "{} cards listed in {} to the SIM card list{} ({throttled} answered 429, \
          {retries} retried) in {:.1}s; stored real_named: {}",
         flags.cards,
+        crate::model::count(calls, "call", "calls"),
         if lookups > 0 {
             format!(" (page 1, then {lookups} looked up one by one: fewer calls than paging)")
         } else {

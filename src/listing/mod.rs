@@ -419,7 +419,8 @@ fn write_report(
             ) {
                 Ok((n, _, _)) => Ok(n),
                 // The reader went away (`| head`): drain so the listing ends normally.
-                Err(RowsError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
+                // The CSV writer wraps the pipe's error in its own: look inside.
+                Err(RowsError::Io(e)) if report::broken_pipe(&e) => {
                     while let Ok(Msg::Rows(_)) = rx.recv() {}
                     Ok(0)
                 }
@@ -510,8 +511,10 @@ impl Listed {
 }
 
 /// A float cell. The report's [`Cell`] has no float variant, so the number goes as text.
+/// Rounded to a millionth: the API's MB have three decimals, and a value it (or the simulator)
+/// computed as a difference must not print as `728.2919999999999`.
 pub fn float_cell(v: Option<f64>) -> Cell {
-    v.map_or(Cell::Null, Cell::Float)
+    v.map_or(Cell::Null, |f| Cell::Float((f * 1e6).round() / 1e6))
 }
 
 pub fn str_cell(v: Option<&str>) -> Cell {

@@ -154,10 +154,14 @@ pub async fn run(args: PoolMembersArgs) -> Result<i32, Failure> {
     if rehearsal {
         crate::say!("{}", crate::report::summary::REHEARSAL_LINE);
     }
-    let tops: Vec<String> = top.0.iter().map(|(f, c)| format!("{c} ({f:.3})")).collect();
+    let tops: Vec<String> = top
+        .0
+        .iter()
+        .map(|(f, c)| format!("{c} ({f:.3} MB)"))
+        .collect();
     crate::say!(
-        "pool-members: pool {} cycle {}: {members} members, total flow used {total:.3}; \
-         top {} by flow used: {}; {calls} calls ({throttled} answered 429, {retries} retried) \
+        "pool-members: pool {} cycle {}: {members} members, total flow used {total:.3} MB; \
+         top {} by flow used: {}; {} ({throttled} answered 429, {retries} retried) \
          in {:.1}s; report: {dest}",
         args.pool,
         args.billing_cycle,
@@ -167,6 +171,7 @@ pub async fn run(args: PoolMembersArgs) -> Result<i32, Failure> {
         } else {
             tops.join(", ")
         },
+        crate::model::count(calls, "call", "calls"),
         t0.elapsed().as_secs_f64(),
     );
     Ok(exit::OK)

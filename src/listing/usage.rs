@@ -322,17 +322,33 @@ pub async fn run(args: UsageArgs) -> Result<i32, Failure> {
         crate::say!("{}", crate::report::summary::REHEARSAL_LINE);
     }
     crate::say!(
-        "usage: {} cards in {calls} usage calls{} ({throttled} answered 429, {retries} retried) in \
+        "usage: {} cards in {}{} ({throttled} answered 429, {retries} retried) in \
          {:.1}s; flow total {:.1} MB, used {:.1} MB, left {:.1} MB; top users: {}; rows: {}. \
          report: {dest}",
         users.len(),
-        if list_calls > 0 { format!(" after {list_calls} calls to the SIM card list") } else { String::new() },
+        crate::model::count(calls, "usage call", "usage calls"),
+        if list_calls > 0 {
+            format!(
+                " after {} to the SIM card list",
+                crate::model::count(list_calls, "call", "calls")
+            )
+        } else {
+            String::new()
+        },
         t0.elapsed().as_secs_f64(),
         totals[0],
         totals[1],
         totals[2],
-        if top.is_empty() { "none".into() } else { top.join(", ") },
-        if status_text.is_empty() { "none".into() } else { status_text.join(", ") },
+        if top.is_empty() {
+            "none".into()
+        } else {
+            top.join(", ")
+        },
+        if status_text.is_empty() {
+            "none".into()
+        } else {
+            status_text.join(", ")
+        },
     );
     Ok(exit::from_counts(&counts))
 }

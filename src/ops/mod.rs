@@ -244,6 +244,20 @@ pub trait Operation: Send + Sync + 'static {
     fn carrier_only(&self) -> Option<crate::carrier::Carrier> {
         None
     }
+    /// Whether the API refuses a card of carrier `c` for this operation (its ICCID prefix
+    /// tells): the plan and the confirmation count the input's cards it refuses.
+    fn refuses_carrier(&self, c: crate::carrier::Carrier) -> bool {
+        self.carrier_only().is_some_and(|only| c != only)
+    }
+    /// The plan's words for those cards, of the carriers `names`: `N of the input's cards are
+    /// {words}`.
+    fn refused_carrier_words(&self, names: &str) -> String {
+        let _ = names;
+        match self.carrier_only() {
+            Some(only) => format!("not {} by ICCID prefix: GSL refuses those", only.name()),
+            None => String::new(),
+        }
+    }
     /// The settings a run of it is confirmed with, kept in the journal (`RunMeta.params`) so
     /// that `resume` and `follow` rebuild exactly this operation ([`from_meta`]).
     fn params(&self) -> serde_json::Value {

@@ -245,6 +245,19 @@ impl Operation for SendSms {
     fn spec(&self) -> &'static Spec {
         &SPEC
     }
+    // A prefix the carrier table does not know tells nothing: only the known carriers without
+    // SMS (China Unicom) are counted.
+    fn refuses_carrier(&self, c: crate::carrier::Carrier) -> bool {
+        !c.sends_sms() && c != crate::carrier::Carrier::Other
+    }
+
+    fn refused_carrier_words(&self, names: &str) -> String {
+        format!(
+            "{names} by ICCID prefix, without SMS: GSL refuses those, and a batch holding one \
+             is refused whole and sent again in parts, at the cost of more calls"
+        )
+    }
+
     fn describe(&self, cards: u64, batches: u64) -> String {
         match (self.params.batch_size, self.params.order_id) {
             (None, order) => format!(

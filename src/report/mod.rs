@@ -144,7 +144,7 @@ impl ReportError {
 }
 
 /// Whether an error is (or wraps, as the CSV writer's do) a write to a pipe whose reader left.
-fn broken_pipe(e: &io::Error) -> bool {
+pub(crate) fn broken_pipe(e: &io::Error) -> bool {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
         if let Some(io) = err.downcast_ref::<io::Error>() {

@@ -51,7 +51,9 @@ pub async fn drive(d: Drive) -> Result<i32, Failure> {
         operation = d.op.name(),
         run_dir = %d.rundir.path.display(),
         endpoint = %d.client.endpoint(),
-        rows = todo,
+        // The input's rows, and of them the ones to send (not invalid, duplicate or done).
+        rows = total,
+        to_send = todo,
         rate = d.cfg.rate,
         auto_rate = d.cfg.auto_rate,
         concurrency = d.cfg.concurrency,

@@ -18,6 +18,7 @@ use crate::journal::{Journal, RunMeta};
 use crate::model::Status;
 use crate::ops::{self, sms::SmsParams, Follow};
 use crate::report::Outcomes;
+use crate::run::settings::human_duration;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -75,9 +76,21 @@ pub fn what(dir: &Path, meta: &RunMeta) -> Result<(Follow, Option<SmsParams>), F
     }
 }
 
-/// Pause between two passes of a `--wait`: a work order takes minutes, not milliseconds.
-fn pause(wait: Duration) -> Duration {
-    (wait / 20).clamp(Duration::from_secs(1), Duration::from_secs(60))
+/// Pause between two passes of a `--wait`: half the age of the youngest request, between 1 s
+/// and a twentieth of the wait (at most 60 s). A work order takes seconds to minutes: a run
+/// just sent is looked at again soon (the rehearsal's finish in 5 s), an old one every minute.
+fn pause(wait: Duration, youngest: Option<Duration>) -> Duration {
+    let most = (wait / 20).clamp(Duration::from_secs(1), Duration::from_secs(60));
+    youngest.map_or(most, |age| (age / 2).clamp(Duration::from_secs(1), most))
+}
+
+/// How long ago the run's last request was answered (its last row finished), if it says.
+fn youngest(journal: &Journal) -> Option<Duration> {
+    let last = journal.last_update().ok()??;
+    let at = chrono::DateTime::parse_from_rfc3339(&last).ok()?;
+    (chrono::Utc::now() - at.with_timezone(&chrono::Utc))
+        .to_std()
+        .ok()
 }
 
 /// Follow the run (once, or until nothing is processing within `wait`); the exit code.
@@ -117,8 +130,8 @@ pub async fn follow(journal: &mut Journal, f: FollowRun<'_>) -> Result<i32, Fail
         let Some(result) = result else {
             finish(journal, f.dir, f.report, None)?;
             crate::say!(
-                "follow interrupted after {} calls: the report shows what was read; {again} to finish",
-                reader.stats.get().0
+                "follow interrupted after {}: the report shows what was read; {again} to finish",
+                crate::model::count(reader.stats.get().0, "call", "calls")
             );
             return Ok(exit::INTERRUPTED);
         };
@@ -139,14 +152,15 @@ pub async fn follow(journal: &mut Journal, f: FollowRun<'_>) -> Result<i32, Fail
         let (code, outcomes, (unknown, pending)) = outcome_code(journal, &f.meta.operation)?;
         let (calls, _, _) = reader.stats.get();
         crate::say!(
-            "follow: {} rows read, {} unknown rows proven done (now ok), {} proven never sent (now \
+            "follow: {} read, {} unknown rows proven done (now ok), {} proven never sent (now \
              pending: `gslbatch resume` sends them), {} still unknown, {} still in progress or \
-             not found yet, {calls} calls{} — outcomes: {}",
-            stats.followed,
+             not found yet, {}{} — outcomes: {}",
+            crate::model::count(stats.followed, "row", "rows"),
             stats.settled,
             stats.pended.len(),
             stats.still_unknown,
             stats.open,
+            crate::model::count(calls, "call", "calls"),
             if stats.refused > 0 {
                 format!(", {} reads refused", stats.refused)
             } else {
@@ -158,7 +172,18 @@ pub async fn follow(journal: &mut Journal, f: FollowRun<'_>) -> Result<i32, Fail
         let left = f.wait.and_then(|w| w.checked_sub(started.elapsed()));
         match left {
             Some(left) if open > 0 && !left.is_zero() => {
-                let nap = pause(f.wait.unwrap_or_default()).min(left);
+                let age = youngest(journal);
+                let nap = pause(f.wait.unwrap_or_default(), age).min(left);
+                crate::say!(
+                    "follow: waiting for {open} rows still processing{}: looking again in {}, \
+                     for {} more at most",
+                    age.map_or(String::new(), |a| format!(
+                        " (the last request {} ago)",
+                        human_duration(a.as_secs_f64())
+                    )),
+                    human_duration(nap.as_secs_f64()),
+                    human_duration(left.as_secs_f64())
+                );
                 tokio::select! {
                     _ = tokio::time::sleep(nap) => continue,
                     _ = &mut shutdown => {
@@ -245,4 +270,21 @@ fn outcome_code(
         outcomes.processing + outcomes.not_followed,
     );
     Ok((code, outcomes, (unknown, pending)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pause;
+    use std::time::Duration;
+
+    #[test]
+    fn young_requests_are_looked_at_again_soon_old_ones_every_minute() {
+        let (hour, s) = (Duration::from_secs(3600), Duration::from_secs);
+        assert_eq!(pause(hour, Some(s(0))), s(1));
+        assert_eq!(pause(hour, Some(s(6))), s(3));
+        assert_eq!(pause(hour, Some(s(600))), s(60));
+        assert_eq!(pause(hour, None), s(60));
+        // A short wait caps it lower: a twentieth of it.
+        assert_eq!(pause(s(100), Some(s(600))), s(5));
+    }
 }

@@ -20,6 +20,7 @@ pub async fn resume(args: ResumeArgs, log: LogSettings) -> Result<i32, Failure> 
     }
     // The flags are checked before anything is touched, then completed with the run's own.
     engine_config(&args.run)?;
+    crate::journal::require_run_dir(&args.run_dir).map_err(Failure::usage)?;
     let rundir = RunDir::lock(&args.run_dir, false)?;
     let mut journal = Journal::open(&rundir.path).map_err(|e| Failure::usage(e.to_string()))?;
     let mut meta = journal.meta().map_err(|e| Failure::usage(e.to_string()))?;
@@ -35,7 +36,8 @@ pub async fn resume(args: ResumeArgs, log: LogSettings) -> Result<i32, Failure> 
     })?;
     if meta.total_rows.is_none() {
         return Err(Failure::usage(format!(
-            "run dir {} never finished reading its input: nothing was sent; start the job again with a new --run-dir",
+            "run dir {} never finished reading its input: nothing was sent; start the job again \
+             (the same command and --run-dir read the input from the start)",
             rundir.path.display()
         )));
     }

@@ -6,6 +6,7 @@ use super::clients::{account_lock, real_client, rehearsal_client_with};
 use super::confirm::confirm;
 use super::drive::{drive, Drive};
 use super::settings::{engine_config, fingerprint, human_duration, timeout};
+use crate::carrier::Carrier;
 use crate::cli::{BatchArgs, ResumeArgs};
 use crate::engine::ingest::{ingest, IngestStats};
 use crate::engine::EngineConfig;
@@ -93,42 +94,60 @@ fn plan_text(
         format!("{}/s", cfg.rate)
     };
     let at = if cfg.auto_rate { "at most" } else { "at least" };
+    let secs = calls as f64 / cfg.rate;
+    let expected = match secs < 1.0 {
+        true => "under a second".to_string(),
+        false => format!("{} {at}", human_duration(secs)),
+    };
+    // The whole-order run's one row is the order, not a card of an input.
+    let rows = match whole {
+        true => "no input: the whole order in one call".to_string(),
+        false => format!(
+            "{} (valid {}, invalid {}, duplicate {})",
+            stats.rows, stats.valid, stats.invalid, stats.duplicate
+        ),
+    };
     format!(
-        "plan: {op}{reh}\n  endpoint:    {endpoint}\n  what:        {what}\n  rows:        {rows} (valid {valid}, invalid {invalid}, duplicate {dup})\n  calls:       {calls} x {ep}\n  rate:        {rate}, concurrency {conc}\n  expected:    {dur} {at}\n",
+        "plan: {op}{reh}\n  endpoint:    {endpoint}\n  what:        {what}\n  rows:        {rows}\n  calls:       {calls} x {ep}\n  rate:        {rate}, concurrency {conc}\n  expected:    {expected}\n",
         op = run.op.name(),
         reh = if run.args.send.rehearse { " (REHEARSAL against the built-in simulator)" } else { "" },
         what = run.op.describe(to_send, stats.batches) + &carrier_note(run, stats),
-        rows = stats.rows,
-        valid = stats.valid,
-        invalid = stats.invalid,
-        dup = stats.duplicate,
-        ep = run.op.spec().endpoint,
+        ep = plan_endpoint(run.op.spec().endpoint, stats.by_id > 0),
         conc = cfg.concurrency,
-        dur = human_duration(calls as f64 / cfg.rate),
     )
+}
+
+/// The API a plan names; its `0` in `/v1/sim-cards/0/...` said: GSL's way to name the card by
+/// its ICCID instead of its id (SPEC: "`iccid` is used when `sim_card_id` is 0").
+fn plan_endpoint(ep: &str, by_id: bool) -> String {
+    match (ep.contains("/sim-cards/0/"), by_id) {
+        (true, false) => format!("{ep} (sim_card_id 0: each card named by its ICCID)"),
+        (true, true) => format!("{ep} (each card's sim_card_id in place of the 0)"),
+        _ => ep.to_string(),
+    }
 }
 
 /// For an operation on one carrier's cards: how many of the input's cards are of another, by
 /// their ICCID prefix (GSL refuses those), e.g. ` (6 of the input's cards are not China
 /// Telecom by ICCID prefix: GSL refuses those)`.
 fn carrier_note(run: &NewRun, stats: &IngestStats) -> String {
-    let Some(only) = run.op.carrier_only() else {
-        return String::new();
-    };
-    let other: u64 = stats
+    let mut refused: Vec<(Carrier, u64)> = stats
         .carriers
         .iter()
-        .filter(|(c, _)| **c != only)
-        .map(|(_, n)| n)
-        .sum();
+        .filter(|(c, _)| run.op.refuses_carrier(**c))
+        .map(|(c, n)| (*c, *n))
+        .collect();
+    let other: u64 = refused.iter().map(|(_, n)| n).sum();
     if other == 0 {
         return String::new();
     }
+    refused.sort_by_key(|(c, n)| (std::cmp::Reverse(*n), c.name()));
+    let names: Vec<&str> = refused.iter().map(|(c, _)| c.name()).collect();
     format!(
-        " ({} of the input's {} not {} by ICCID prefix: GSL refuses those)",
+        " ({} of the input's {} {})",
         other,
         if other == 1 { "cards is" } else { "cards are" },
-        only.name()
+        run.op.refused_carrier_words(&names.join(", "))
     )
 }
 
@@ -266,6 +285,23 @@ async fn existing(
         }
         tracing::warn!(run_dir = %dir.display(), "the last start stopped while reading its input (nothing was sent): starting over");
         return Ok(None);
+    }
+    // A finished run started again (a cron job's second go): nothing to do, exit 0 at once
+    // (SPEC). Its own exit code stays in its summary; `status` and `report` show it.
+    if run.args.send.follow.is_none() && crate::rundir::holder(dir).is_none() {
+        if let Ok(counts) = Journal::open_read(dir).and_then(|j| j.counts()) {
+            let open = ["pending", crate::journal::INFLIGHT]
+                .iter()
+                .any(|s| counts.get(*s).copied().unwrap_or(0) > 0);
+            if !open {
+                crate::say!(
+                    "run dir {} holds this job's finished run: nothing to send (`gslbatch status {}` shows how it ended)",
+                    dir.display(),
+                    dir.display()
+                );
+                return Ok(Some(crate::exit::OK));
+            }
+        }
     }
     let resume = ResumeArgs {
         run_dir: dir.to_path_buf(),
@@ -478,8 +514,10 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
     // The account ledger: cards an earlier run did are skipped, before anything is confirmed.
     let mut ledger = None;
     let mut looked = crate::ledger::Looked::default();
+    let mut ledger_path = PathBuf::new();
     if ledgered {
         let mut l = crate::ledger::open(&meta).map_err(cleanup)?;
+        ledger_path = l.path().to_path_buf();
         let key = crate::ledger::key(run.op.as_ref(), &meta, &dir);
         crate::ledger::learn_from_input(&journal, &meta, &mut l).map_err(cleanup)?;
         let calls = crate::ledger::resolve_ids(
@@ -508,7 +546,8 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
     if skipped > 0 {
         tracing::warn!(
             cards = skipped,
-            "skipped: an earlier run already did them (or may have); the report names it; --again sends them anyway"
+            "{}",
+            crate::ledger::skipped_note(&looked, meta.rehearsal, &ledger_path)
         );
     }
     let to_send = stats.valid - skipped.min(stats.valid);
