@@ -20,6 +20,7 @@
 mod csv;
 mod iccid;
 mod json;
+mod limits;
 mod sheet;
 
 pub use iccid::{validate_iccid, validate_sim_card_id, Dedupe};
@@ -325,6 +326,11 @@ impl Iterator for Inputs {
                 match source.next_record(&mut self.columns) {
                     Some(Ok(parsed)) => {
                         let name = name.clone();
+                        if let Some(why) = past_limits(&parsed, &self.columns) {
+                            self.done = true;
+                            let e = InputError::unreadable(&name, Some(parsed.line), why);
+                            return Some(Err(e));
+                        }
                         return Some(Ok(self.finish(parsed, &name)));
                     }
                     Some(Err(e)) => {
@@ -346,6 +352,24 @@ impl Iterator for Inputs {
         }
         None
     }
+}
+
+/// Why a record is past the readers' limits (a cell too long, too many columns), if it is.
+fn past_limits(p: &Parsed, cols: &Columns) -> Option<String> {
+    if cols.names.len() > limits::MAX_COLUMNS {
+        return Some(format!(
+            "more than {} distinct columns or fields; nothing was sent",
+            limits::MAX_COLUMNS
+        ));
+    }
+    let longest = p
+        .extras
+        .iter()
+        .map(|(_, v)| v.len())
+        .chain([p.raw.len()])
+        .max();
+    (longest > Some(limits::MAX_CELL))
+        .then(|| limits::too_long("a cell or field value", limits::MAX_CELL as u64))
 }
 
 /// How much of an input is read ahead to sniff its format and CSV delimiter.

@@ -23,6 +23,7 @@ pub fn is_spreadsheet(path: &std::path::Path) -> bool {
 /// The first worksheet of `path` as CSV bytes (every field quoted).
 pub fn first_sheet_as_csv(path: &str) -> Result<Vec<u8>, InputError> {
     let unreadable = |why: String| InputError::unreadable(path, None, why);
+    super::limits::check_spreadsheet_zip(path)?;
     let mut book = open_workbook_auto(path)
         .map_err(|e| unreadable(format!("cannot read it as a spreadsheet: {e}")))?;
     let names = book.sheet_names();
@@ -32,6 +33,7 @@ pub fn first_sheet_as_csv(path: &str) -> Result<Vec<u8>, InputError> {
     if names.len() > 1 {
         tracing::info!(input = path, sheet = %first, "reading the first of {} worksheets", names.len());
     }
+    super::limits::check_sheet_extent(&mut book, &first, path)?;
     let range = book
         .worksheet_range(&first)
         .map_err(|e| unreadable(format!("cannot read worksheet {first:?}: {e}")))?;

@@ -1,0 +1,446 @@
+//! Hostile files and hostile places (issue 25): inputs built to exhaust memory, signals while
+//! the input is still open, read-only run dirs, private files. Each hostile input must end in
+//! exit 2 naming the file with nothing sent — never an abort, a panic or a hang.
+
+use crate::common::*;
+use gslbatch::simulator::SimConfig;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+const CT: &str = r#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/><Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>"#;
+const RELS: &str = r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#;
+const WORKBOOK: &str = r#"<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>"#;
+const WORKBOOK_RELS: &str = r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>"#;
+const SHEET_HEAD: &str = r#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>"#;
+const SHEET_TAIL: &str = "</sheetData></worksheet>";
+const SST: &str = r#"<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><si><t>iccid</t></si></sst>"#;
+
+/// A part's body, in pieces.
+pub type Body = Box<dyn Iterator<Item = Vec<u8>>>;
+
+/// Writes a zip of `(name, body)` parts, each body written in pieces (so a big one is never
+/// held whole).
+pub fn write_zip(path: &Path, parts: Vec<(&str, Body)>) {
+    let file = std::fs::File::create(path).unwrap();
+    let mut zip = zip::ZipWriter::new(file);
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .large_file(true);
+    for (name, body) in parts {
+        zip.start_file(name, opts).unwrap();
+        for piece in body {
+            zip.write_all(&piece).unwrap();
+        }
+    }
+    zip.finish().unwrap();
+}
+
+fn once(s: &str) -> Box<dyn Iterator<Item = Vec<u8>>> {
+    Box::new(std::iter::once(s.as_bytes().to_vec()))
+}
+
+/// A one-sheet `.xlsx` whose sheet and shared strings are given.
+pub fn xlsx(
+    path: &Path,
+    sheet: Box<dyn Iterator<Item = Vec<u8>>>,
+    sst: Box<dyn Iterator<Item = Vec<u8>>>,
+) {
+    write_zip(
+        path,
+        vec![
+            ("[Content_Types].xml", once(CT)),
+            ("_rels/.rels", once(RELS)),
+            ("xl/workbook.xml", once(WORKBOOK)),
+            ("xl/_rels/workbook.xml.rels", once(WORKBOOK_RELS)),
+            ("xl/worksheets/sheet1.xml", sheet),
+            ("xl/sharedStrings.xml", sst),
+        ],
+    );
+}
+
+/// A sheet of the header `iccid` (shared string 0) and these rows' XML.
+pub fn sheet_with(rows: &str) -> Box<dyn Iterator<Item = Vec<u8>>> {
+    let body =
+        format!(r#"{SHEET_HEAD}<row r="1"><c r="A1" t="s"><v>0</v></c></row>{rows}{SHEET_TAIL}"#);
+    Box::new(std::iter::once(body.into_bytes()))
+}
+
+pub fn plain_sst() -> Box<dyn Iterator<Item = Vec<u8>>> {
+    once(SST)
+}
+
+/// A valid sheet: the header and these ICCIDs as inline strings.
+pub fn xlsx_of(path: &Path, ids: &[String]) {
+    let rows: String = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let r = i + 2;
+            format!(r#"<row r="{r}"><c r="A{r}" t="inlineStr"><is><t>{id}</t></is></c></row>"#)
+        })
+        .collect();
+    xlsx(path, sheet_with(&rows), plain_sst());
+}
+
+const ODS_MANIFEST: &str = r#"<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2"><manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/><manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>"#;
+
+/// A one-table `.ods` with these rows' XML after a header row `iccid`.
+pub fn ods(path: &Path, rows: &str) {
+    let content = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2"><office:body><office:spreadsheet><table:table table:name="Sheet1"><table:table-row><table:table-cell office:value-type="string"><text:p>iccid</text:p></table:table-cell></table:table-row>{rows}</table:table></office:spreadsheet></office:body></office:document-content>"#
+    );
+    write_zip(
+        path,
+        vec![
+            (
+                "mimetype",
+                once("application/vnd.oasis.opendocument.spreadsheet"),
+            ),
+            ("META-INF/manifest.xml", once(ODS_MANIFEST)),
+            (
+                "content.xml",
+                Box::new(std::iter::once(content.into_bytes())),
+            ),
+        ],
+    );
+}
+
+/// Runs `check-real-name` on `input` and asserts: exit 2, the file named, the reason given,
+/// nothing sent, no run dir left.
+async fn refused(input: &Path, reason: &str) {
+    let sim = start_sim(SimConfig::default()).await;
+    let dir = input.parent().unwrap();
+    let run_dir = dir.join(format!(
+        "run-{}",
+        input.file_name().unwrap().to_string_lossy()
+    ));
+    let ran = run(batch("check-real-name", input, &sim, &run_dir, 500)).await;
+    let name = input.to_string_lossy();
+    assert_eq!(ran.code, 2, "{name}: exit 2: {}", ran.stderr);
+    assert!(
+        ran.stderr.contains(&*name) && ran.stderr.contains(reason),
+        "{name}: names the file and says {reason:?}: {}",
+        ran.stderr
+    );
+    assert!(ran.stderr.contains("nothing was sent"), "{}", ran.stderr);
+    let stats = sim.stats();
+    assert_eq!(
+        calls_total(&stats, "real-named"),
+        0,
+        "nothing sent: {stats}"
+    );
+    assert!(!run_dir.exists(), "no run dir left behind");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sheet_spanning_every_cell_is_refused_before_calamine_allocates_it() {
+    // One cell at A1 and one at XFD1048576: 2^34 cells as a range (512 GiB), which aborted.
+    let dir = tempdir();
+    let input = dir.path().join("corner.xlsx");
+    xlsx(
+        &input,
+        sheet_with(r#"<row r="1048576"><c r="XFD1048576"><v>1</v></c></row>"#),
+        plain_sst(),
+    );
+    refused(&input, "1048576 rows × 16384 columns").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_shared_string_or_inline_cell_is_refused() {
+    let dir = tempdir();
+    let big = || -> Box<dyn Iterator<Item = Vec<u8>>> {
+        Box::new((0..3).map(|_| vec![b'8'; 1024 * 1024]))
+    };
+    let sst = dir.path().join("string.xlsx");
+    let parts: Box<dyn Iterator<Item = Vec<u8>>> = Box::new(
+        std::iter::once(
+            br#"<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><si><t>iccid</t></si><si><t>"#
+                .to_vec(),
+        )
+        .chain(big())
+        .chain(std::iter::once(b"</t></si></sst>".to_vec())),
+    );
+    xlsx(
+        &sst,
+        sheet_with(r#"<row r="2"><c r="A2" t="s"><v>1</v></c></row>"#),
+        parts,
+    );
+    refused(&sst, "a tag or text longer than 1 MiB").await;
+
+    let inline = dir.path().join("inline.xlsx");
+    let sheet: Box<dyn Iterator<Item = Vec<u8>>> = Box::new(
+        std::iter::once(
+            format!(
+                r#"{SHEET_HEAD}<row r="1"><c r="A1" t="s"><v>0</v></c></row><row r="2"><c r="A2" t="inlineStr"><is><t>"#
+            )
+            .into_bytes(),
+        )
+        .chain(big())
+        .chain(std::iter::once(
+            format!("</t></is></c></row>{SHEET_TAIL}").into_bytes(),
+        )),
+    );
+    xlsx(&inline, sheet, plain_sst());
+    refused(&inline, "a tag or text longer than 1 MiB").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wide_row_an_ods_bomb_and_deep_xml_are_refused() {
+    let dir = tempdir();
+    // A row reaching column XFD over 200 rows: 3.3 million cells as a range.
+    let wide = dir.path().join("wide.xlsx");
+    xlsx(
+        &wide,
+        sheet_with(r#"<row r="200"><c r="XFD200"><v>1</v></c></row>"#),
+        plain_sst(),
+    );
+    refused(&wide, "more than 2000000 cells").await;
+
+    // An OpenDocument row holding a value, repeated three million times.
+    let bomb = dir.path().join("repeat.ods");
+    ods(
+        &bomb,
+        r#"<table:table-row table:number-rows-repeated="3000000"><table:table-cell office:value-type="string"><text:p>89860000000000000001</text:p></table:table-cell></table:table-row>"#,
+    );
+    refused(&bomb, "span more than 2000000 cells").await;
+
+    // Elements nested a hundred thousand deep in the workbook part.
+    let deep = dir.path().join("deep.xlsx");
+    let nested = format!("{}{}", "<a>".repeat(100_000), "</a>".repeat(100_000));
+    let wb = WORKBOOK.replace("<sheets>", &format!("{nested}<sheets>"));
+    write_zip(
+        &deep,
+        vec![
+            ("[Content_Types].xml", once(CT)),
+            ("_rels/.rels", once(RELS)),
+            (
+                "xl/workbook.xml",
+                Box::new(std::iter::once(wb.into_bytes())),
+            ),
+            ("xl/_rels/workbook.xml.rels", once(WORKBOOK_RELS)),
+            ("xl/worksheets/sheet1.xml", sheet_with("")),
+            ("xl/sharedStrings.xml", plain_sst()),
+        ],
+    );
+    refused(&deep, "nested deeper than 256").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ods_with_empty_repeated_rows_and_columns_is_read() {
+    // What LibreOffice writes: the used cells, then the rest of the sheet as empty repeats.
+    let sim = start_sim(SimConfig::default()).await;
+    let dir = tempdir();
+    let ids = first_iccids(&sim, 2);
+    let input = dir.path().join("cards.ods");
+    let rows: String = ids
+        .iter()
+        .map(|id| format!(r#"<table:table-row><table:table-cell office:value-type="string"><text:p>{id}</text:p></table:table-cell><table:table-cell table:number-columns-repeated="16383"/></table:table-row>"#))
+        .collect();
+    ods(
+        &input,
+        &format!(
+            r#"{rows}<table:table-row table:number-rows-repeated="1048573"><table:table-cell table:number-columns-repeated="16384"/></table:table-row>"#
+        ),
+    );
+    let run_dir = dir.path().join("run");
+    let ran = run(batch("check-real-name", &input, &sim, &run_dir, 500)).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(calls_total(&sim.stats(), "real-named"), 2);
+}
+
+/// Writes `head`, then `n` MiB of `fill`, then `tail`, without holding the whole file.
+fn big_text(path: &Path, head: &str, fill: u8, mib: usize, tail: &str) -> PathBuf {
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    f.write_all(head.as_bytes()).unwrap();
+    let chunk = vec![fill; 1024 * 1024];
+    for _ in 0..mib {
+        f.write_all(&chunk).unwrap();
+    }
+    f.write_all(tail.as_bytes()).unwrap();
+    f.flush().unwrap();
+    path.to_path_buf()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_inputs_past_the_record_cell_and_column_limits_are_refused() {
+    let dir = tempdir();
+    let d = dir.path();
+    let id = "89860000000000000001";
+    let line = big_text(
+        &d.join("line.csv"),
+        &format!("iccid\n{id}\n"),
+        b'8',
+        20,
+        "\n",
+    );
+    refused(
+        &line,
+        "line.csv:3: the record starting on this line is longer than 1 MiB",
+    )
+    .await;
+    let quoted = big_text(&d.join("quoted.csv"), "iccid\n\"", b'\n', 3, "\"\n");
+    refused(&quoted, "quoted.csv:2: the record").await;
+    let cell = d.join("cell.csv");
+    std::fs::write(&cell, format!("iccid,note\n{id},{}\n", "x".repeat(70_000))).unwrap();
+    refused(&cell, "cell.csv:2: cell 2 is longer than 64 KiB").await;
+    let wide = d.join("wide.csv");
+    std::fs::write(&wide, format!("iccid{}\n{id}\n", ",x".repeat(1500))).unwrap();
+    refused(&wide, "wide.csv:1: 1501 cells in one record (limit 1000)").await;
+
+    let jsonl = big_text(
+        &d.join("long.jsonl"),
+        &format!("{{\"iccid\":\"{id}\"}}\n\""),
+        b'8',
+        20,
+        "\"\n",
+    );
+    refused(&jsonl, "long.jsonl:2: the line is longer than 1 MiB").await;
+    let array = big_text(
+        &d.join("long.json"),
+        &format!("[\"{id}\",\""),
+        b'8',
+        20,
+        "\"]",
+    );
+    refused(&array, "long.json:1: the JSON array element").await;
+    let fields = d.join("fields.jsonl");
+    let text: String = (0..1100)
+        .map(|i| format!("{{\"iccid\":\"{id}\",\"f{i}\":1}}\n"))
+        .collect();
+    std::fs::write(&fields, text).unwrap();
+    refused(
+        &fields,
+        "fields.jsonl:1001: more than 1000 distinct columns",
+    )
+    .await;
+    let value = d.join("value.jsonl");
+    std::fs::write(
+        &value,
+        format!(
+            "{{\"iccid\":\"{id}\",\"note\":\"{}\"}}\n",
+            "x".repeat(70_000)
+        ),
+    )
+    .unwrap();
+    refused(
+        &value,
+        "value.jsonl:1: a cell or field value is longer than 64 KiB",
+    )
+    .await;
+}
+
+mod fuzz {
+    //! Malformed and hostile spreadsheets beside the text formats' fuzzing (`tests/fuzz.rs`):
+    //! whatever the bytes, reading ends in records or an error naming the file — no panic, no
+    //! abort, no hang.
+    use super::*;
+    use gslbatch::input::{InputOptions, Inputs};
+    use proptest::prelude::*;
+
+    fn read(path: &Path) {
+        let opts = InputOptions {
+            column: None,
+            default_column: "iccid",
+            sim_card_ids: true,
+        };
+        let name = path.to_string_lossy().to_string();
+        match Inputs::open(std::slice::from_ref(&name), &opts) {
+            Err(e) => assert!(e.to_string().starts_with(&name), "{e}"),
+            Ok(inputs) => {
+                for item in inputs.take(10_000) {
+                    if let Err(e) = item {
+                        assert!(e.to_string().starts_with(&name), "{e}");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    fn sample(dir: &Path, ods_file: bool) -> Vec<u8> {
+        let ids: Vec<String> = (0..5).map(|i| format!("8986000000000000000{i}")).collect();
+        let path = dir.join(if ods_file { "s.ods" } else { "s.xlsx" });
+        if ods_file {
+            let rows: String = ids.iter().map(|id| format!(r#"<table:table-row><table:table-cell office:value-type="string"><text:p>{id}</text:p></table:table-cell></table:table-row>"#)).collect();
+            ods(&path, &rows);
+        } else {
+            xlsx_of(&path, &ids);
+        }
+        std::fs::read(path).unwrap()
+    }
+
+    /// Cell references and repeat counts anywhere in the legal range and past it.
+    fn place() -> impl Strategy<Value = (u64, u64)> {
+        (
+            prop_oneof![1u64..20, 1_000_000u64..1_048_577, Just(u64::from(u32::MAX))],
+            prop_oneof![0u64..5, 16_000u64..16_384, Just(100_000u64)],
+        )
+    }
+
+    fn column(mut c: u64) -> String {
+        let mut s = Vec::new();
+        loop {
+            s.push(b'A' + (c % 26) as u8);
+            if c < 26 {
+                break;
+            }
+            c = c / 26 - 1;
+        }
+        s.reverse();
+        String::from_utf8(s).unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        #[test]
+        fn mutated_spreadsheets_never_abort(
+            ods_file in any::<bool>(),
+            flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..8),
+            cut in prop::option::of(any::<prop::sample::Index>()),
+        ) {
+            let dir = tempdir();
+            let mut bytes = sample(dir.path(), ods_file);
+            for (at, b) in flips {
+                let i = at.index(bytes.len());
+                bytes[i] = b;
+            }
+            if let Some(at) = cut {
+                bytes.truncate(at.index(bytes.len()));
+            }
+            let path = dir.path().join(if ods_file { "m.ods" } else { "m.xlsx" });
+            std::fs::write(&path, bytes).unwrap();
+            read(&path);
+        }
+
+        #[test]
+        fn hostile_sheets_never_abort(
+            cells in prop::collection::vec(place(), 1..6),
+            repeats in prop::collection::vec(place(), 1..4),
+            text in 0usize..3_000_000,
+            depth in 0usize..2_000,
+        ) {
+            let dir = tempdir();
+            let xl = dir.path().join("h.xlsx");
+            let mut rows = String::new();
+            for (r, c) in &cells {
+                rows.push_str(&format!(r#"<row r="{r}"><c r="{}{r}"><v>1</v></c></row>"#, column(*c)));
+            }
+            rows.push_str(&format!(
+                r#"<row><c t="inlineStr"><is>{}<t>{}</t>{}</is></c></row>"#,
+                "<r>".repeat(depth),
+                "8".repeat(text),
+                "</r>".repeat(depth)
+            ));
+            xlsx(&xl, sheet_with(&rows), plain_sst());
+            read(&xl);
+
+            let od = dir.path().join("h.ods");
+            let rows: String = repeats.iter().map(|(r, c)| format!(
+                r#"<table:table-row table:number-rows-repeated="{r}"><table:table-cell table:number-columns-repeated="{c}" office:value-type="string"><text:p>8986</text:p></table:table-cell></table:table-row>"#
+            )).collect();
+            ods(&od, &rows);
+            read(&od);
+        }
+    }
+}
