@@ -444,3 +444,107 @@ mod fuzz {
         }
     }
 }
+
+/// Starts `clear-real-name INPUT` with stdin a pipe that stays open, waits until it is reading,
+/// sends `sig`, and returns its exit code and stderr.
+async fn signalled_while_reading(
+    sim: &gslbatch::simulator::Simulator,
+    input: &Path,
+    run_dir: &Path,
+    sig: &str,
+    dir: &Path,
+    name: &str,
+) -> (i32, String) {
+    let mut cmd = batch("clear-real-name", input, sim, run_dir, 500);
+    cmd.stdin(std::process::Stdio::piped());
+    let mut child = spawn_logged(cmd, dir, name);
+    // Hold stdin open (no writer closes it) for as long as the child lives.
+    let _stdin = child.stdin.take();
+    // The process catches SIGINT once its handler is in (the `SigCgt` mask of /proc), and
+    // a start reading stdin has made its run dir.
+    let pid = child.id();
+    let stdin = input == Path::new("-");
+    let rd = run_dir.to_path_buf();
+    wait_until(
+        "the start to catch signals",
+        std::time::Duration::from_secs(30),
+        || {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            let caught = status
+                .lines()
+                .find_map(|l| l.strip_prefix("SigCgt:"))
+                .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+                .is_some_and(|m| m & 2 != 0);
+            caught && (!stdin || rd.join("journal.sqlite").exists())
+        },
+    )
+    .await;
+    signal(&child, sig);
+    let code = wait_exit(&mut child, std::time::Duration::from_secs(30)).await;
+    let err = std::fs::read_to_string(dir.join(format!("{name}.err"))).unwrap();
+    (code, err)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_while_the_input_is_still_open_ends_the_run_and_leaves_nothing_in_the_way() {
+    let sim = start_sim(SimConfig::default()).await;
+    let dir = tempdir();
+    let d = dir.path();
+    let fifo = d.join("cards.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    for (n, (input, sig)) in [
+        (Path::new("-"), "INT"),
+        (Path::new("-"), "TERM"),
+        (Path::new("-"), "HUP"),
+        (fifo.as_path(), "INT"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let run_dir = d.join(format!("run{n}"));
+        let (code, err) =
+            signalled_while_reading(&sim, input, &run_dir, sig, d, &format!("sig{n}")).await;
+        assert_eq!(code, 130, "SIG{sig} on {}: {err}", input.display());
+        assert!(
+            err.contains("signal received before anything was sent")
+                && err.contains("nothing was sent"),
+            "{err}"
+        );
+        assert!(!run_dir.exists(), "SIG{sig}: no run dir left: {err}");
+    }
+    assert_eq!(
+        calls_total(&sim.stats(), "clear-real-name"),
+        0,
+        "nothing sent"
+    );
+
+    // The same command with its input then starts and runs.
+    let ids = telecom_iccids(&sim, 2);
+    let run_dir = d.join("run0");
+    let mut cmd = batch("clear-real-name", Path::new("-"), &sim, &run_dir, 500);
+    cmd.stdin(std::process::Stdio::piped());
+    let ran = tokio::task::spawn_blocking(move || {
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "iccid\n{}\n{}", ids[0], ids[1]).unwrap();
+        drop(stdin);
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        ran.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    assert_eq!(calls_total(&sim.stats(), "clear-real-name"), 2);
+}

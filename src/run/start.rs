@@ -291,6 +291,9 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
     } else {
         Some(real_client(&args.endpoint, &args.run)?)
     };
+    // Until sending starts a signal ends the run at once (nothing sent), even while an input
+    // that has not ended (a FIFO, a pipe) is being opened or read.
+    let mut early = Some(super::signals::before_sending());
     let inputs = if args.inputs.is_empty() {
         None
     } else {
@@ -380,12 +383,18 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
         .clone()
         .unwrap_or_else(|| default_run_dir(run.op.name(), args.send.rehearse));
     if dir.join(crate::journal::FILE_NAME).exists() {
+        // What is in an existing run dir is the engine's to stop (it may send).
+        drop(early.take());
         if let Some(code) = existing(&run, &dir, &fp, log).await? {
             return Ok(code);
         }
+        early = Some(super::signals::before_sending());
     }
     let created = !dir.exists();
     let rundir = RunDir::lock(&dir, true)?;
+    if let Some(early) = &early {
+        early.made(&dir, created);
+    }
     let cleanup = |why: Failure| {
         if created {
             let _ = std::fs::remove_dir_all(&dir);
@@ -531,6 +540,9 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
     } else {
         None
     };
+    if let Some(early) = early {
+        early.disarm();
+    }
     drive(Drive {
         rundir,
         journal,
