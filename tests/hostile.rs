@@ -548,3 +548,66 @@ async fn a_signal_while_the_input_is_still_open_ends_the_run_and_leaves_nothing_
     );
     assert_eq!(calls_total(&sim.stats(), "clear-real-name"), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_and_report_elsewhere_read_a_run_dir_on_read_only_media() {
+    let sim = start_sim(SimConfig::default()).await;
+    let dir = tempdir();
+    let Some(disk) =
+        SmallDisk::mount_or_skip(&dir.path().join("media"), "16m", "read-only run dir")
+    else {
+        return;
+    };
+    let ids = first_iccids(&sim, 3);
+    let input = write_csv(dir.path(), "cards.csv", &ids);
+    let run_dir = disk.0.join("run");
+    let ran = run(batch("check-real-name", &input, &sim, &run_dir, 500)).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let remounted = std::process::Command::new("mount")
+        .args(["-o", "remount,ro"])
+        .arg(&disk.0)
+        .status()
+        .unwrap();
+    assert!(remounted.success(), "remount read-only");
+    assert!(
+        std::fs::write(run_dir.join("probe"), "x").is_err(),
+        "read-only now"
+    );
+
+    let status = run({
+        let mut c = bare();
+        c.arg("status").arg(&run_dir);
+        c
+    })
+    .await;
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    assert!(status.stdout.contains("rows:       3"), "{}", status.stdout);
+    let json = run({
+        let mut c = bare();
+        c.arg("status").arg("--json").arg(&run_dir);
+        c
+    })
+    .await;
+    assert_eq!(json.code, 0, "{}", json.stderr);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v["counts"]["ok"], 3, "{v}");
+    let elsewhere = dir.path().join("elsewhere.csv");
+    let report = run({
+        let mut c = bare();
+        c.arg("report")
+            .arg(&run_dir)
+            .arg("--report")
+            .arg(&elsewhere);
+        c
+    })
+    .await;
+    assert_eq!(report.code, 0, "{}", report.stderr);
+    let rows = read_report(&elsewhere);
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|r| r["status"] == "ok"), "{rows:?}");
+    assert_eq!(
+        calls_total(&sim.stats(), "real-named"),
+        3,
+        "read, not sent again"
+    );
+}

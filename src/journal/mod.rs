@@ -266,8 +266,42 @@ impl Journal {
     }
 
     /// Open an existing run's journal to read it (while another process may be writing).
+    ///
+    /// A run dir the user cannot write (read-only media, another user's finished run) is read
+    /// as an immutable file, as long as no write-ahead log holds rows not yet in it: SQLite
+    /// would otherwise need to make its `-shm` file beside the journal.
     pub fn open_read(dir: &Path) -> Result<Journal, JournalError> {
-        Self::open_with(dir, OpenFlags::SQLITE_OPEN_READ_WRITE)
+        let err = match Self::open_with(dir, OpenFlags::SQLITE_OPEN_READ_WRITE) {
+            Ok(j) => return Ok(j),
+            Err(e) => e,
+        };
+        let path = dir.join(FILE_NAME);
+        let wal = dir.join(format!("{FILE_NAME}-wal"));
+        let wal_empty = std::fs::metadata(&wal).map_or(true, |m| m.len() == 0);
+        // Only the errors of a place that cannot be written: anything else stands.
+        let read_only = matches!(&err, JournalError::Sqlite { source, .. }
+            if matches!(source.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen)));
+        if !path.exists() || !wal_empty || !read_only {
+            return Err(err);
+        }
+        let e = |source| JournalError::Sqlite {
+            path: path.display().to_string(),
+            source,
+        };
+        let absolute = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
+        let mut uri = url::Url::from_file_path(&absolute).map_err(|()| err)?;
+        uri.set_query(Some("immutable=1"));
+        let conn = Connection::open_with_flags(
+            uri.as_str(),
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_URI
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(e)?;
+        let j = Journal { conn, path };
+        j.meta()?;
+        Ok(j)
     }
 
     fn open_with(dir: &Path, flags: OpenFlags) -> Result<Journal, JournalError> {
