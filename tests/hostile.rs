@@ -611,3 +611,103 @@ async fn status_and_report_elsewhere_read_a_run_dir_on_read_only_media() {
         "read, not sent again"
     );
 }
+
+fn mode(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_and_run_dirs_are_private_whatever_the_umask_and_reports_are_not() {
+    let sim = start_sim(SimConfig::default()).await;
+    let dir = tempdir();
+    let ids = telecom_iccids(&sim, 2);
+    let input = write_csv(dir.path(), "cards.csv", &ids);
+    let state = dir.path().join("home/state/gslbatch");
+    let run_dir = dir.path().join("runs/run");
+    // The binary under umask 000: everything it makes would be world-writable by default.
+    let inner = batch("clear-real-name", &input, &sim, &run_dir, 500);
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c")
+        .arg("umask 000; exec \"$@\"")
+        .arg("sh")
+        .arg(inner.get_program())
+        .args(inner.get_args());
+    for (k, v) in inner.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    cmd.env("GSL_STATE_DIR", &state)
+        .stdin(std::process::Stdio::null());
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(calls_total(&sim.stats(), "clear-real-name"), 2);
+
+    // Every directory made for state or a run: 0700; every file holding card data: 0600.
+    for d in [
+        dir.path().join("home"),
+        dir.path().join("home/state"),
+        state.clone(),
+        state.join("locks"),
+        state.join("ledger"),
+        dir.path().join("runs"),
+        run_dir.clone(),
+    ] {
+        assert_eq!(mode(&d), 0o700, "{}", d.display());
+    }
+    let mut private = vec![run_dir.join("journal.sqlite"), run_dir.join("run.lock")];
+    for sub in ["locks", "ledger"] {
+        for f in std::fs::read_dir(state.join(sub)).unwrap() {
+            private.push(f.unwrap().path());
+        }
+    }
+    assert!(
+        private.len() >= 4,
+        "a lock and a ledger in the state dir: {private:?}"
+    );
+    for f in &private {
+        assert_eq!(mode(f), 0o600, "{}", f.display());
+    }
+    // Reports are meant to be shared: they keep the umask.
+    assert_eq!(mode(&run_dir.join("report.csv")), 0o666);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulate_on_every_interface_without_credentials_is_refused_unless_asked_for() {
+    let ran = run({
+        let mut c = bare();
+        c.args(["simulate", "--listen", "0.0.0.0:0"]);
+        c
+    })
+    .await;
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("not a loopback address")
+            && ran.stderr.contains("--allow-any-credential"),
+        "{}",
+        ran.stderr
+    );
+
+    // (Serving with the flag or with credentials is not tried here: test servers bind
+    // loopback only.) On loopback, without credentials, it serves as before.
+    let mut c = bare();
+    c.args(["simulate", "--listen", "127.0.0.1:0"]);
+    let d = tempdir();
+    let mut child = spawn_logged(c, d.path(), "sim");
+    let out = d.path().join("sim.out");
+    wait_until(
+        "the simulator to start",
+        std::time::Duration::from_secs(30),
+        || !std::fs::read_to_string(&out).unwrap_or_default().is_empty(),
+    )
+    .await;
+    assert!(child.try_wait().unwrap().is_none(), "serves on loopback");
+    let _ = child.kill();
+    let _ = child.wait();
+}

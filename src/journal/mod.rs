@@ -236,6 +236,7 @@ impl Journal {
         for f in [&fresh, &dir.join(format!("{FILE_NAME}.new-journal"))] {
             let _ = std::fs::remove_file(f);
         }
+        crate::rundir::create_private_file(&fresh).map_err(io)?;
         {
             let conn = Connection::open_with_flags(
                 &fresh,

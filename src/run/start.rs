@@ -172,7 +172,7 @@ async fn plan_with_ledger(
         std::process::id(),
         chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
     ));
-    std::fs::create_dir_all(&tmp)
+    crate::rundir::create_private_dir(&tmp)
         .map_err(|e| Failure::usage(format!("cannot create {}: {e}", tmp.display())))?;
     let result = async {
         let args = &run.args;
