@@ -16,7 +16,10 @@ pub const LOCK_FILE: &str = "run.lock";
 /// A directory that already exists is left as it is.
 pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    let missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
+    let missing: Vec<&Path> = dir
+        .ancestors()
+        .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
+        .collect();
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
