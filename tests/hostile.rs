@@ -711,3 +711,99 @@ async fn simulate_on_every_interface_without_credentials_is_refused_unless_asked
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_ones_one_json_value_escapes_and_the_empty_input_named() {
+    let sim = start_sim(SimConfig::default()).await;
+    let dir = tempdir();
+    let d = dir.path();
+    let ids = first_iccids(&sim, 2);
+
+    // A .json file holding one object or one string is not a card list: exit 2.
+    for (name, text) in [
+        ("object.json", format!("{{\"iccid\": \"{}\"}}\n", ids[0])),
+        ("string.json", format!("\"{}\"", ids[0])),
+        (
+            "pretty.json",
+            format!("{{\n  \"iccid\": \"{}\"\n}}\n", ids[0]),
+        ),
+    ] {
+        let input = d.join(name);
+        std::fs::write(&input, text).unwrap();
+        refused(
+            &input,
+            "is one JSON value, not an array of cards nor JSON Lines",
+        )
+        .await;
+    }
+    // JSON Lines under a .json name is still read.
+    let lines = d.join("lines.json");
+    std::fs::write(
+        &lines,
+        format!(
+            "{{\"iccid\": \"{}\"}}\n{{\"iccid\": \"{}\"}}\n",
+            ids[0], ids[1]
+        ),
+    )
+    .unwrap();
+    let ran = run(batch(
+        "check-real-name",
+        &lines,
+        &sim,
+        &d.join("run-lines"),
+        500,
+    ))
+    .await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(calls_total(&sim.stats(), "real-named"), 2);
+
+    // Escape sequences in a header reach the terminal escaped.
+    let header = d.join("header.csv");
+    std::fs::write(&header, format!("\x1b[2J\x1b[31mold,site\n{},x\n", ids[0])).unwrap();
+    let ran = run(batch(
+        "check-real-name",
+        &header,
+        &sim,
+        &d.join("run-h"),
+        500,
+    ))
+    .await;
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    assert!(!ran.stderr.contains('\x1b'), "raw escape: {:?}", ran.stderr);
+    assert!(ran.stderr.contains("\\u{1b}[31mold"), "{}", ran.stderr);
+
+    // An input without a data row: exit 2 naming it.
+    let empty = d.join("empty-export.csv");
+    std::fs::write(&empty, "iccid\n").unwrap();
+    let ran = run(batch(
+        "check-real-name",
+        &empty,
+        &sim,
+        &d.join("run-e"),
+        500,
+    ))
+    .await;
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    assert!(ran.stderr.contains("empty-export.csv"), "{}", ran.stderr);
+
+    // NUL, CR and LF inside a quoted ICCID cell: the row is invalid and its cell escaped.
+    let nasty = d.join("nasty.csv");
+    std::fs::write(&nasty, format!("iccid\n\"89\r\n86\x00\x1b\"\n{}\n", ids[1])).unwrap();
+    let run_dir = d.join("run-n");
+    let ran = run(batch("check-real-name", &nasty, &sim, &run_dir, 500)).await;
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    let rows = read_report(&run_dir.join("report.csv"));
+    assert_eq!(rows[0]["status"], "invalid");
+    assert_eq!(rows[0]["iccid"], "89\\r\\n86\\u{0}\\u{1b}");
+    assert!(
+        !rows[0]["error_msg"].chars().any(char::is_control),
+        "{:?}",
+        rows[0]["error_msg"]
+    );
+    assert_eq!(rows[1]["status"], "ok");
+    assert_eq!(
+        calls_total(&sim.stats(), "real-named"),
+        3,
+        "only the valid cards were sent"
+    );
+}

@@ -427,8 +427,14 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
                     .as_deref()
                     .map(|why| format!("; the first invalid row: {why}"))
                     .unwrap_or_default();
+                let names: Vec<&str> = args
+                    .inputs
+                    .iter()
+                    .map(|i| if i == "-" { "stdin" } else { i.as_str() })
+                    .collect();
                 return Err(cleanup(Failure::usage(format!(
-                    "no valid card to send to ({} rows: {} invalid, {} duplicate): nothing was sent{first}",
+                    "no valid card to send to in {} ({} rows: {} invalid, {} duplicate): nothing was sent{first}",
+                    names.join(", "),
                     stats.rows, stats.invalid, stats.duplicate
                 ))));
             }
