@@ -807,3 +807,30 @@ async fn small_ones_one_json_value_escapes_and_the_empty_input_named() {
         "only the valid cards were sent"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_xlsx_report_past_its_row_limit_is_refused_before_anything_is_sent() {
+    let sim = start_sim(SimConfig::default()).await;
+    let dir = tempdir();
+    // 1,048,576 data rows: one more than an .xlsx sheet holds under its header.
+    let input = dir.path().join("million.csv");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&input).unwrap());
+    writeln!(f, "iccid").unwrap();
+    for i in 0..1_048_576u64 {
+        writeln!(f, "8986{i:016}").unwrap();
+    }
+    f.flush().unwrap();
+    drop(f);
+    let run_dir = dir.path().join("run");
+    let mut cmd = batch("check-real-name", &input, &sim, &run_dir, 500);
+    cmd.arg("--report").arg(dir.path().join("out.xlsx"));
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("at most 1048575 rows") && ran.stderr.contains("nothing was sent"),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(calls_total(&sim.stats(), "real-named"), 0);
+    assert!(!run_dir.exists());
+}

@@ -67,6 +67,21 @@ fn one_kind_of_key(run: &NewRun, stats: &IngestStats) -> Result<(), Failure> {
     )))
 }
 
+/// An `.xlsx` report holds at most 1,048,575 rows under its header: a longer run is refused
+/// before anything is sent, not found out when the report is written at the end.
+fn xlsx_fits(report: Option<&str>, rows: u64) -> Result<(), Failure> {
+    const XLSX_ROWS: u64 = 1_048_575;
+    match report {
+        Some(r) if r.to_ascii_lowercase().ends_with(".xlsx") && rows > XLSX_ROWS => {
+            Err(Failure::usage(format!(
+                "--report {r}: an .xlsx sheet holds at most {XLSX_ROWS} rows and this run has \
+                 {rows}: write the report as .csv; nothing was sent"
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn plan_text(
     run: &NewRun,
     stats: &IngestStats,
@@ -439,6 +454,7 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
                 ))));
             }
             one_kind_of_key(&run, &stats).map_err(cleanup)?;
+            xlsx_fits(args.run.report.as_deref(), stats.rows).map_err(cleanup)?;
             stats
         }
         None => {
