@@ -834,3 +834,37 @@ async fn an_xlsx_report_past_its_row_limit_is_refused_before_anything_is_sent() 
     assert_eq!(calls_total(&sim.stats(), "real-named"), 0);
     assert!(!run_dir.exists());
 }
+
+#[test]
+fn a_streamed_sheet_keeps_its_row_numbers_and_first_column() {
+    use gslbatch::input::{InputOptions, Inputs};
+    let dir = tempdir();
+    let path = dir.path().join("offset.xlsx");
+    let (a, b) = ("89860000000000000001", "89860000000000000002");
+    let rows = format!(
+        r#"<row r="3"><c r="B3" t="inlineStr"><is><t>iccid</t></is></c><c r="C3" t="inlineStr"><is><t>note</t></is></c></row><row r="5"><c r="B5" t="inlineStr"><is><t>{a}</t></is></c><c r="D5" t="inlineStr"><is><t>far</t></is></c></row><row r="6"><c r="B6" t="inlineStr"><is><t>{b}</t></is></c><c r="C6"><v>42</v></c></row>"#
+    );
+    // The header row 1 of `sheet_with` is replaced: these rows only.
+    let body = format!("{SHEET_HEAD}{rows}{SHEET_TAIL}");
+    xlsx(
+        &path,
+        Box::new(std::iter::once(body.into_bytes())),
+        plain_sst(),
+    );
+    let opts = InputOptions {
+        column: None,
+        default_column: "iccid",
+        sim_card_ids: true,
+    };
+    let name = path.to_string_lossy().to_string();
+    let mut inputs = Inputs::open(std::slice::from_ref(&name), &opts).unwrap();
+    let recs: Vec<_> = inputs.by_ref().map(|r| r.unwrap()).collect();
+    assert_eq!(recs.len(), 2);
+    assert_eq!(recs[0].location, format!("{name}:5"));
+    assert_eq!(recs[0].key, Ok(a.to_string()));
+    assert_eq!(recs[1].location, format!("{name}:6"));
+    assert_eq!(recs[1].key, Ok(b.to_string()));
+    assert_eq!(inputs.extra_columns(), ["note", "column3"]);
+    assert_eq!(recs[0].extras, ["", "far"]);
+    assert_eq!(recs[1].extras[0], "42");
+}

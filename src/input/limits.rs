@@ -339,7 +339,7 @@ pub(crate) fn check_sheet_extent(
     book: &mut calamine::Sheets<io::BufReader<std::fs::File>>,
     sheet: &str,
     path: &str,
-) -> Result<(), InputError> {
+) -> Result<Option<Extent>, InputError> {
     let mut extent = Extent::default();
     let over = |e: &Extent| {
         refuse(
@@ -356,7 +356,7 @@ pub(crate) fn check_sheet_extent(
     match book {
         calamine::Sheets::Xlsx(x) => {
             let Ok(mut cells) = x.worksheet_cells_reader(sheet) else {
-                return Ok(());
+                return Ok(None);
             };
             while let Ok(Some(cell)) = cells.next_cell() {
                 if extent.add(cell.get_position()) {
@@ -366,7 +366,7 @@ pub(crate) fn check_sheet_extent(
         }
         calamine::Sheets::Xlsb(x) => {
             let Ok(mut cells) = x.worksheet_cells_reader(sheet) else {
-                return Ok(());
+                return Ok(None);
             };
             while let Ok(Some(cell)) = cells.next_cell() {
                 if extent.add(cell.get_position()) {
@@ -374,24 +374,32 @@ pub(crate) fn check_sheet_extent(
                 }
             }
         }
-        _ => {}
+        _ => return Ok(None),
     }
-    Ok(())
+    Ok(Some(extent))
 }
 
+/// The rectangle a sheet's cells span, and whether they came in row-major order (each cell
+/// after the one before), which lets the sheet be converted as it is read.
 #[derive(Default)]
-struct Extent {
+pub(crate) struct Extent {
     /// Cells met (the reader may name one place many times).
     count: u64,
     seen: bool,
-    min: (u32, u32),
+    pub(crate) min: (u32, u32),
     max: (u32, u32),
+    last: (u32, u32),
+    pub(crate) unordered: bool,
 }
 
 impl Extent {
     /// Adds a cell; true once the rectangle is past the limit.
     fn add(&mut self, (r, c): (u32, u32)) -> bool {
         self.count += 1;
+        if self.seen && (r, c) <= self.last {
+            self.unordered = true;
+        }
+        self.last = (r, c);
         if self.seen {
             self.min = (self.min.0.min(r), self.min.1.min(c));
             self.max = (self.max.0.max(r), self.max.1.max(c));

@@ -22,6 +22,7 @@ mod iccid;
 mod json;
 mod limits;
 mod sheet;
+mod sheet_stream;
 
 pub use iccid::{validate_iccid, validate_sim_card_id, Dedupe};
 
@@ -218,7 +219,7 @@ impl Inputs {
                 drop(file);
                 inputs.push_back(Pending {
                     name: path.clone(),
-                    reader: Box::new(io::Cursor::new(sheet::first_sheet_as_csv(path)?)),
+                    reader: sheet::first_sheet_as_csv(path)?,
                     format: Some(Format::Csv),
                     decoded: true,
                 });
