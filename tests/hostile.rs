@@ -868,3 +868,82 @@ fn a_streamed_sheet_keeps_its_row_numbers_and_first_column() {
     assert_eq!(recs[0].extras, ["", "far"]);
     assert_eq!(recs[1].extras[0], "42");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_journal_is_said_once() {
+    let dir = tempdir();
+    let Some(disk) = SmallDisk::mount_or_skip(&dir.path().join("disk"), "600k", "journal full")
+    else {
+        return;
+    };
+    let sim = start_sim(SimConfig {
+        cards: 4500,
+        ..SimConfig::default()
+    })
+    .await;
+    let ids = telecom_iccids(&sim, 2000);
+    let input = write_csv(dir.path(), "in.csv", &ids);
+    let ran = run(batch(
+        "clear-real-name",
+        &input,
+        &sim,
+        &disk.0.join("run"),
+        400,
+    ))
+    .await;
+    assert_eq!(ran.code, 3, "{}", ran.stderr);
+    assert_eq!(
+        ran.stderr.matches("journal write failed").count(),
+        1,
+        "one message: {}",
+        ran.stderr
+    );
+    assert!(ran.stderr.contains("gslbatch resume"), "{}", ran.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_that_cannot_be_written_still_leaves_the_summary_and_the_way_to_write_it() {
+    let sim = start_sim(SimConfig::default()).await;
+    let dir = tempdir();
+    let Some(disk) = SmallDisk::mount_or_skip(&dir.path().join("disk"), "64k", "report disk full")
+    else {
+        return;
+    };
+    disk.fill();
+    let ids = first_iccids(&sim, 50);
+    let input = write_csv(dir.path(), "in.csv", &ids);
+    let run_dir = dir.path().join("run");
+    let dest = disk.0.join("out.csv");
+    let mut cmd = batch("check-real-name", &input, &sim, &run_dir, 500);
+    cmd.arg("--report").arg(&dest);
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 3, "{}", ran.stderr);
+    assert_eq!(calls_total(&sim.stats(), "real-named"), 50);
+    let again = format!(
+        "gslbatch report {} --report {}",
+        run_dir.display(),
+        dest.display()
+    );
+    assert!(
+        ran.stderr.contains("the report could not be written") && ran.stderr.contains(&again),
+        "{}",
+        ran.stderr
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["counts"]["ok"], 50, "{summary}");
+
+    // Once there is room, the command it named writes the report; nothing is sent again.
+    disk.grow("8m");
+    let _ = std::fs::remove_file(disk.0.join("filler"));
+    let ran = run({
+        let mut c = bare();
+        c.arg("report").arg(&run_dir).arg("--report").arg(&dest);
+        c
+    })
+    .await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(read_report(&dest).len(), 50);
+    assert_eq!(calls_total(&sim.stats(), "real-named"), 50);
+}

@@ -75,7 +75,6 @@ pub async fn drive(d: Drive) -> Result<i32, Failure> {
             if let Some(sim) = d.simulator {
                 sim.shutdown().await;
             }
-            crate::say!("error: {msg}");
             let j =
                 Journal::open_read(&d.rundir.path).map_err(|e| Failure::aborted(e.to_string()))?;
             let _ = finish(
