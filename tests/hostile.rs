@@ -947,3 +947,44 @@ async fn a_report_that_cannot_be_written_still_leaves_the_summary_and_the_way_to
     assert_eq!(read_report(&dest).len(), 50);
     assert_eq!(calls_total(&sim.stats(), "real-named"), 50);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_still_leaves_the_report_with_stderr_a_dead_pipe() {
+    // Answers after 1.5-4.5 s: the second signal lands while requests are in flight.
+    let sim = start_sim(SimConfig {
+        latency_ms: 3000,
+        ..SimConfig::default()
+    })
+    .await;
+    let ids = telecom_iccids(&sim, 100);
+    let dir = tempdir();
+    let input = write_csv(dir.path(), "in.csv", &ids);
+    let run_dir = dir.path().join("run");
+    let mut cmd = batch("clear-real-name", &input, &sim, &run_dir, 20);
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    // Nobody reads stderr: every message the process writes there goes to a dead pipe.
+    drop(child.stderr.take());
+    wait_until("10 clears", std::time::Duration::from_secs(30), || {
+        calls(&sim.stats(), "clear-real-name", "ok") >= 10
+    })
+    .await;
+    signal(&child, "INT");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    signal(&child, "INT");
+    let code = wait_exit(&mut child, std::time::Duration::from_secs(30)).await;
+    assert_eq!(code, 130);
+    // The process rendered the report itself; what was in flight is unknown, never lost.
+    let rows = read_report(&run_dir.join("report.csv"));
+    assert_rows_in_order(&rows, 100);
+    assert!(count(&rows, "ok") >= 10, "{:?}", status_counts(&rows));
+    // Every clear the simulator did is `ok` or (in flight at the exit) `unknown`.
+    let done = calls(&sim.stats(), "clear-real-name", "ok");
+    let (ok, unknown) = (count(&rows, "ok") as u64, count(&rows, "unknown") as u64);
+    assert!(
+        ok <= done && ok + unknown >= done,
+        "{done} clears done: {:?}",
+        status_counts(&rows)
+    );
+}

@@ -57,6 +57,7 @@ pub async fn drive(d: Drive) -> Result<i32, Failure> {
         concurrency = d.cfg.concurrency,
         "starting"
     );
+    super::signals::render_on_second_signal(&d.rundir.path, d.report.as_deref());
     let (stop, journal) = engine::run(
         d.op.clone(),
         d.client.clone(),

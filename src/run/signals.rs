@@ -32,6 +32,7 @@ pub fn shutdown(then: &'static str) -> impl Future<Output = ()> + Send + 'static
                     let _ = tx.send(());
                 }
                 None => {
+                    render_on_exit();
                     crate::say!("second signal: exiting now; {then}");
                     std::process::exit(crate::exit::INTERRUPTED);
                 }
@@ -40,6 +41,31 @@ pub fn shutdown(then: &'static str) -> impl Future<Output = ()> + Send + 'static
     });
     async move {
         let _ = rx.await;
+    }
+}
+
+/// The run dir and `--report` of the run being driven: a second signal renders its report
+/// from the journal before the process exits (the SPEC: the report is rendered at every exit).
+static DRIVEN: std::sync::OnceLock<(std::path::PathBuf, Option<String>)> =
+    std::sync::OnceLock::new();
+
+/// Says which run a second signal renders the report of.
+pub fn render_on_second_signal(run_dir: &std::path::Path, report: Option<&str>) {
+    let _ = DRIVEN.set((run_dir.to_path_buf(), report.map(str::to_string)));
+}
+
+fn render_on_exit() {
+    let Some((dir, report)) = DRIVEN.get() else {
+        return;
+    };
+    let dest = super::finish::report_dest(dir, report.as_deref());
+    match crate::journal::Journal::open_read(dir) {
+        Ok(j) => {
+            if let Err(e) = crate::report::render(&j, &dest) {
+                crate::say!("error: the report could not be written: {e}");
+            }
+        }
+        Err(e) => crate::say!("error: the report could not be written: {e}"),
     }
 }
 
