@@ -988,3 +988,41 @@ async fn a_second_signal_still_leaves_the_report_with_stderr_a_dead_pipe() {
         status_counts(&rows)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_and_report_remember_the_runs_report_file() {
+    let sim = start_sim(SimConfig::default()).await;
+    let dir = tempdir();
+    let ids = first_iccids(&sim, 3);
+    let input = write_csv(dir.path(), "in.csv", &ids);
+    let run_dir = dir.path().join("run");
+    let elsewhere = dir.path().join("shared/elsewhere.csv");
+    std::fs::create_dir_all(elsewhere.parent().unwrap()).unwrap();
+    let mut cmd = batch("check-real-name", &input, &sim, &run_dir, 500);
+    cmd.arg("--report").arg(&elsewhere);
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(read_report(&elsewhere).len(), 3);
+
+    for sub in ["report", "resume"] {
+        std::fs::remove_file(&elsewhere).unwrap();
+        let mut cmd = gsl();
+        cmd.arg(sub).arg(&run_dir);
+        let ran = run(cmd).await;
+        assert_eq!(ran.code, 0, "{sub}: {}", ran.stderr);
+        assert_eq!(
+            read_report(&elsewhere).len(),
+            3,
+            "{sub} wrote the run's --report"
+        );
+        assert!(
+            !run_dir.join("report.csv").exists(),
+            "{sub}: not RUN_DIR/report.csv"
+        );
+    }
+    assert_eq!(
+        calls_total(&sim.stats(), "real-named"),
+        3,
+        "nothing sent again"
+    );
+}

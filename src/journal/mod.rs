@@ -149,6 +149,10 @@ pub struct Settings {
     /// The quota a 429 named, when it was below the rate asked for (then `rate` is it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quota: Option<f64>,
+    /// `--report FILE` (a file, not `-`): `resume` and `report` write there unless told
+    /// otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<String>,
 }
 
 impl Settings {
@@ -162,6 +166,7 @@ impl Settings {
             max_failure_rate: newer.max_failure_rate.or(self.max_failure_rate),
             failure_min_rows: newer.failure_min_rows.or(self.failure_min_rows),
             quota: newer.quota.or(self.quota),
+            report: newer.report.clone().or_else(|| self.report.clone()),
         }
     }
 }
