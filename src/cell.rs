@@ -33,6 +33,43 @@ pub fn shown(cell: &str) -> String {
     }
 }
 
+/// Text from a file as a message shows it: control characters (escape sequences, NUL, CR, LF)
+/// written as `\u{1b}` and the like, so a hostile file cannot drive the terminal.
+pub fn escape_controls(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// A message for the terminal: as [`escape_controls`], but line breaks and tabs of the
+/// message's own layout kept.
+pub fn escape_terminal(text: &str) -> String {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// Checks an IMEI cell (bind-imei): Excel's text markers stripped, exactly 15 digits.
 pub fn validate_imei(cell: &str) -> Result<String, String> {
     let imei = strip_excel_markers(cell.trim());

@@ -407,6 +407,10 @@ pub struct SimulateArgs {
     /// Run the simulator's clock this far from the real one (e.g. -11m: behind, 30s: ahead), in every time it reports (Date headers, work orders, SMS) and its AK/SK skew check.
     #[arg(long, value_parser = signed_duration, allow_hyphen_values = true, value_name = "DURATION")]
     pub clock_offset: Option<chrono::Duration>,
+    /// Serve a non-loopback --listen address without GSL_SIM_* credentials, accepting any
+    /// credential from anyone who can reach it (refused without this flag).
+    #[arg(long)]
+    pub allow_any_credential: bool,
 }
 
 /// Options of the report commands that page a list API (`inventory`, `pool-members`).

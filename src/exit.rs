@@ -86,10 +86,13 @@ pub fn report(result: Result<i32, Failure>) -> std::process::ExitCode {
     let code = match result {
         Ok(code) => code,
         Err(f) => {
+            // A message may quote a file (a header cell, a path): no escape sequence from it
+            // reaches the terminal.
+            let msg = crate::cell::escape_terminal(&f.to_string());
             if crate::logging::json_logs() {
-                tracing::error!(exit_code = f.code, "{f}");
+                tracing::error!(exit_code = f.code, "{msg}");
             } else {
-                crate::say!("error: {f}");
+                crate::say!("error: {msg}");
             }
             f.code
         }

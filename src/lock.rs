@@ -65,7 +65,7 @@ pub fn account(identity: &str, run_dir: &Path) -> Result<AccountLock, Failure> {
             )
         })?
         .join("locks");
-    std::fs::create_dir_all(&dir)
+    crate::rundir::create_private_dir(&dir)
         .map_err(|e| Failure::usage(format!("cannot create {}: {e}", dir.display())))?;
     let path = dir.join(file_name(identity));
     let shown = std::fs::canonicalize(run_dir).unwrap_or_else(|_| run_dir.to_path_buf());

@@ -11,6 +11,42 @@ use std::path::{Path, PathBuf};
 
 pub const LOCK_FILE: &str = "run.lock";
 
+/// Creates `dir` and its missing parents 0700, whatever the umask: run dirs and the state dir
+/// hold the account's card lists and what was done to them, which are no other user's business.
+/// A directory that already exists is left as it is.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let missing: Vec<&Path> = dir
+        .ancestors()
+        .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
+        .collect();
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    for d in missing {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// Creates `path` empty and 0600, whatever the umask, unless it exists: done before SQLite
+/// opens a journal or ledger, so the file (and its `-wal` and `-shm`, which SQLite makes with
+/// the file's mode) is readable by its owner alone.
+pub fn create_private_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    match OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(f) => f.set_permissions(std::fs::Permissions::from_mode(0o600)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// A locked run directory; the lock lasts as long as this value.
 #[derive(Debug)]
 pub struct RunDir {
@@ -21,13 +57,22 @@ pub struct RunDir {
 /// Take the OS lock on `path` and write `stamp` (who holds it) into the file.
 /// `Ok(Err(text))`: another process holds it, and `text` is what it wrote.
 pub(crate) fn lock_file(path: &Path, stamp: &str) -> Result<Result<File, String>, Failure> {
-    let mut f = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map_err(|e| Failure::usage(format!("cannot open {}: {e}", path.display())))?;
+    let mut f = {
+        use std::os::unix::fs::OpenOptionsExt;
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| Failure::usage(format!("cannot open {}: {e}", path.display())))?
+    };
+    // 0600 whatever the umask (a lock names the run dir); another user's file stays as it is.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = f.set_permissions(std::fs::Permissions::from_mode(0o600));
+    }
     // `holder` (a `status` poll) takes the lock for an instant to see whether anyone holds
     // it: a few tries over 200 ms tell that from a process that really holds it.
     let mut tries = 0;
@@ -84,7 +129,7 @@ impl RunDir {
     /// Lock `dir`, creating it when `create` is set.
     pub fn lock(dir: &Path, create: bool) -> Result<RunDir, Failure> {
         if create {
-            std::fs::create_dir_all(dir).map_err(|e| {
+            create_private_dir(dir).map_err(|e| {
                 Failure::usage(format!("cannot create run dir {}: {e}", dir.display()))
             })?;
         } else if !dir.is_dir() {

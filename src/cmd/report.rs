@@ -8,7 +8,9 @@ use crate::run::finish::report_dest;
 
 pub fn run(args: ReportArgs) -> Result<i32, Failure> {
     let journal = Journal::open_read(&args.run_dir).map_err(|e| Failure::usage(e.to_string()))?;
-    let dest = report_dest(&args.run_dir, args.report.as_deref());
+    // The run's own `--report FILE` when none is given here.
+    let stored = journal.meta().ok().and_then(|m| m.settings.report);
+    let dest = report_dest(&args.run_dir, args.report.as_deref().or(stored.as_deref()));
     let stats = match report::render(&journal, &dest) {
         Ok(s) => s,
         // `report --report - | head`: the reader has what it wanted.

@@ -178,7 +178,8 @@ impl Writer {
                         (Some(msg), _) => Err(msg),
                         (None, Ok(())) => Ok(()),
                         (None, Err(msg)) => {
-                            tracing::error!("{msg}");
+                            // Said once, by the command's error (with what to do next).
+                            tracing::debug!("{msg}");
                             *failed2.lock().expect("writer flag") = Some(msg.clone());
                             Err(msg)
                         }

@@ -15,6 +15,7 @@
 //! `columnN` too, a repeated name gets `_2`, `_3`, ..., and cells beyond the header are
 //! `columnN` after their position.
 
+use super::limits::{too_long, MAX_CELL, MAX_COLUMNS, MAX_RECORD};
 use super::{key_name, pick_key, Columns, InputError, InputOptions, Parsed, Source};
 use csv::ByteRecord;
 use std::io::{self, Read};
@@ -53,12 +54,19 @@ pub(crate) fn sniff_delimiter(prefix: &[u8]) -> u8 {
 struct Tracker<R> {
     inner: R,
     total: u64,
+    /// Where the record being read starts (bytes): the record is cut off once it passes
+    /// [`MAX_RECORD`] rather than buffered whole.
+    mark: u64,
     last: Option<u8>,
     eof: bool,
 }
 
 impl<R: Read> Read for Tracker<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // The csv reader reads ahead at most its buffer (8 KiB) past the record it parses.
+        if self.total.saturating_sub(self.mark) > MAX_RECORD + 64 * 1024 {
+            return Err(io::Error::other(RecordTooLong));
+        }
         let n = self.inner.read(buf)?;
         if n == 0 {
             if !buf.is_empty() {
@@ -71,6 +79,18 @@ impl<R: Read> Read for Tracker<R> {
         Ok(n)
     }
 }
+
+/// The error [`Tracker`] stops the csv reader with.
+#[derive(Debug)]
+struct RecordTooLong;
+
+impl std::fmt::Display for RecordTooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&too_long("the record starting on this line", MAX_RECORD))
+    }
+}
+
+impl std::error::Error for RecordTooLong {}
 
 type Reader = csv::Reader<Tracker<Box<dyn Read + Send>>>;
 
@@ -85,6 +105,8 @@ pub(crate) struct CsvSource {
     key_name: String,
     /// Extras slot for each column index (`None` for the key column).
     slots: Vec<Option<usize>>,
+    /// The line the next record starts on, for a record cut off by the limits.
+    next_start: u64,
 }
 
 impl CsvSource {
@@ -98,6 +120,7 @@ impl CsvSource {
         let tracker = Tracker {
             inner: reader,
             total: 0,
+            mark: 0,
             last: None,
             eof: false,
         };
@@ -115,6 +138,7 @@ impl CsvSource {
             key_col: 0,
             key_name: key_name(opts).to_string(),
             slots: Vec::new(),
+            next_start: 1,
         };
         let Some(line) = src.read()? else {
             return Ok(src);
@@ -197,6 +221,12 @@ impl CsvSource {
                 Err(e) => {
                     let line = self.rdr.position().line();
                     return Err(match e.into_kind() {
+                        csv::ErrorKind::Io(e)
+                            if e.get_ref().is_some_and(|e| e.is::<RecordTooLong>()) =>
+                        {
+                            let at = Some(self.next_start);
+                            InputError::unreadable(&self.name, at, e.to_string())
+                        }
                         csv::ErrorKind::Io(e) => InputError::io(&self.name, Some(line), e),
                         other => {
                             InputError::unreadable(&self.name, Some(line), format!("{other:?}"))
@@ -204,7 +234,9 @@ impl CsvSource {
                     });
                 }
             }
-            let after = self.rdr.position();
+            let after = self.rdr.position().clone();
+            self.rdr.get_mut().mark = after.byte();
+            self.next_start = after.line();
             let tracker = self.rdr.get_ref();
             let ended_by_newline =
                 after.byte() < tracker.total || !tracker.eof || tracker.last == Some(b'\n');
@@ -219,6 +251,23 @@ impl CsvSource {
                     .trim_ascii()
                     .is_empty()
             });
+            if self.rec.len() > MAX_COLUMNS {
+                return Err(InputError::unreadable(
+                    &self.name,
+                    Some(line),
+                    format!(
+                        "{} cells in one record (limit {MAX_COLUMNS}); nothing was sent",
+                        self.rec.len()
+                    ),
+                ));
+            }
+            if let Some(i) = (0..self.rec.len()).find(|&i| self.rec[i].len() > MAX_CELL) {
+                return Err(InputError::unreadable(
+                    &self.name,
+                    Some(line),
+                    too_long(&format!("cell {}", i + 1), MAX_CELL as u64),
+                ));
+            }
             if !blank {
                 return Ok(Some(line));
             }

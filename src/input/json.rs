@@ -12,11 +12,12 @@
 //! columns appear in the order the operator wrote them. Extras are stringified: strings as-is,
 //! numbers and booleans as JSON text, `null` as `""`, arrays and objects as JSON text.
 
+use super::limits::{too_long, MAX_RECORD};
 use super::{key_name, pick_key, Columns, InputError, InputOptions, Parsed, Source};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use std::fmt;
-use std::io::{BufRead, ErrorKind};
+use std::io::{BufRead, ErrorKind, Read};
 
 /// One array element or JSON Lines line, fields kept in file order.
 enum Element {
@@ -239,6 +240,9 @@ impl<R: BufRead + Send> ArraySource<R> {
                     _ => {}
                 }
             }
+            if out.len() as u64 >= MAX_RECORD {
+                return Err(self.err(too_long("the JSON array element starting here", MAX_RECORD)));
+            }
             out.push(b);
             self.byte()?;
         }
@@ -332,8 +336,14 @@ impl<R: BufRead + Send> Source for LinesSource<R> {
     fn next_record(&mut self, cols: &mut Columns) -> Option<Result<Parsed, InputError>> {
         loop {
             self.buf.clear();
-            match self.reader.read_until(b'\n', &mut self.buf) {
+            let mut line = (&mut self.reader).take(MAX_RECORD + 1);
+            match line.read_until(b'\n', &mut self.buf) {
                 Ok(0) => return None,
+                Ok(_) if self.buf.len() as u64 > MAX_RECORD => {
+                    let reason = too_long("the line", MAX_RECORD);
+                    let at = Some(self.line + 1);
+                    return Some(Err(InputError::unreadable(&self.name, at, reason)));
+                }
                 Ok(_) => self.line += 1,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => return Some(Err(InputError::io(&self.name, Some(self.line + 1), e))),

@@ -20,7 +20,9 @@
 mod csv;
 mod iccid;
 mod json;
+mod limits;
 mod sheet;
+mod sheet_stream;
 
 pub use iccid::{validate_iccid, validate_sim_card_id, Dedupe};
 
@@ -83,10 +85,11 @@ impl InputError {
         }
     }
 
+    /// The reason may quote the file (header cells): its control characters are escaped.
     pub(crate) fn unreadable(name: &str, line: Option<u64>, reason: impl Into<String>) -> Self {
         InputError::Unreadable {
-            location: at(name, line),
-            reason: reason.into(),
+            location: crate::cell::escape_controls(&at(name, line)),
+            reason: crate::cell::escape_controls(&reason.into()),
         }
     }
 }
@@ -216,7 +219,7 @@ impl Inputs {
                 drop(file);
                 inputs.push_back(Pending {
                     name: path.clone(),
-                    reader: Box::new(io::Cursor::new(sheet::first_sheet_as_csv(path)?)),
+                    reader: sheet::first_sheet_as_csv(path)?,
                     format: Some(Format::Csv),
                     decoded: true,
                 });
@@ -300,7 +303,10 @@ impl Inputs {
                 raw.truncate(cut);
                 raw.push('…');
             }
+            // NUL, CR, LF and escape sequences of a refused cell do not reach the report raw.
+            raw = crate::cell::escape_controls(&raw);
         }
+        let key = key.map_err(|reason| crate::cell::escape_controls(&reason));
         let mut extras = vec![String::new(); self.columns.names.len()];
         for (slot, value) in p.extras {
             extras[slot] = value;
@@ -325,6 +331,11 @@ impl Iterator for Inputs {
                 match source.next_record(&mut self.columns) {
                     Some(Ok(parsed)) => {
                         let name = name.clone();
+                        if let Some(why) = past_limits(&parsed, &self.columns) {
+                            self.done = true;
+                            let e = InputError::unreadable(&name, Some(parsed.line), why);
+                            return Some(Err(e));
+                        }
                         return Some(Ok(self.finish(parsed, &name)));
                     }
                     Some(Err(e)) => {
@@ -346,6 +357,24 @@ impl Iterator for Inputs {
         }
         None
     }
+}
+
+/// Why a record is past the readers' limits (a cell too long, too many columns), if it is.
+fn past_limits(p: &Parsed, cols: &Columns) -> Option<String> {
+    if cols.names.len() > limits::MAX_COLUMNS {
+        return Some(format!(
+            "more than {} distinct columns or fields; nothing was sent",
+            limits::MAX_COLUMNS
+        ));
+    }
+    let longest = p
+        .extras
+        .iter()
+        .map(|(_, v)| v.len())
+        .chain([p.raw.len()])
+        .max();
+    (longest > Some(limits::MAX_CELL))
+        .then(|| limits::too_long("a cell or field value", limits::MAX_CELL as u64))
 }
 
 /// How much of an input is read ahead to sniff its format and CSV delimiter.
@@ -425,6 +454,15 @@ fn start(
         // A `.json` file that is not an array is read as JSON Lines: many tools write NDJSON
         // under a `.json` name, and a single object is valid JSON Lines.
         (Some(Format::Json) | None, Some(b'[')) => Format::Json,
+        (Some(Format::Json), _) if one_json_value(&prefix, reader_ended) => {
+            return Err(InputError::unreadable(
+                &p.name,
+                Some(1),
+                "is one JSON value, not an array of cards nor JSON Lines: write \
+                 [\"8986…\", …] or [{\"iccid\": \"8986…\"}, …], or one card per line (.jsonl); \
+                 nothing was sent",
+            ))
+        }
         (Some(Format::Json), _) => Format::Jsonl,
         (Some(Format::Jsonl), _) => Format::Jsonl,
         (None, Some(b'{' | b'"')) => Format::Jsonl,
@@ -437,6 +475,20 @@ fn start(
         Format::Json => Box::new(json::ArraySource::new(p.name, BufReader::new(joined), opts)),
         Format::Jsonl => Box::new(json::LinesSource::new(p.name, BufReader::new(joined), opts)),
     })
+}
+
+/// Whether a `.json` input that is not an array is one JSON document (an object or string
+/// spread over lines, or alone in the file) rather than JSON Lines: its first line does not
+/// parse alone, or nothing but white space follows it.
+fn one_json_value(prefix: &[u8], ended: bool) -> bool {
+    let text = prefix.trim_ascii_start();
+    let Some(end) = text.iter().position(|&b| b == b'\n') else {
+        // One line: the whole file when it ended, else too long to tell (read as lines).
+        return ended && !text.trim_ascii().is_empty();
+    };
+    let (first, rest) = text.split_at(end);
+    serde_json::from_slice::<serde_json::Value>(first.trim_ascii()).is_err()
+        || (ended && rest.trim_ascii().is_empty())
 }
 
 /// Whether the first bytes of an input are UTF-8 (a character cut at the end of the prefix,

@@ -21,8 +21,9 @@ pub fn is_spreadsheet(path: &std::path::Path) -> bool {
 }
 
 /// The first worksheet of `path` as CSV bytes (every field quoted).
-pub fn first_sheet_as_csv(path: &str) -> Result<Vec<u8>, InputError> {
+pub fn first_sheet_as_csv(path: &str) -> Result<Box<dyn std::io::Read + Send>, InputError> {
     let unreadable = |why: String| InputError::unreadable(path, None, why);
+    super::limits::check_spreadsheet_zip(path)?;
     let mut book = open_workbook_auto(path)
         .map_err(|e| unreadable(format!("cannot read it as a spreadsheet: {e}")))?;
     let names = book.sheet_names();
@@ -32,6 +33,11 @@ pub fn first_sheet_as_csv(path: &str) -> Result<Vec<u8>, InputError> {
     if names.len() > 1 {
         tracing::info!(input = path, sheet = %first, "reading the first of {} worksheets", names.len());
     }
+    if let Some(extent) = super::limits::check_sheet_extent(&mut book, &first, path)? {
+        if let Some(csv) = super::sheet_stream::stream(&mut book, &first, &extent, path)? {
+            return Ok(csv);
+        }
+    }
     let range = book
         .worksheet_range(&first)
         .map_err(|e| unreadable(format!("cannot read worksheet {first:?}: {e}")))?;
@@ -39,7 +45,7 @@ pub fn first_sheet_as_csv(path: &str) -> Result<Vec<u8>, InputError> {
         .quote_style(csv::QuoteStyle::Always)
         .from_writer(Vec::new());
     let Some((first_row, _)) = range.start() else {
-        return Ok(Vec::new());
+        return Ok(Box::new(std::io::empty()));
     };
     // Blank lines for the sheet's empty top rows: the CSV reader skips them, and the lines of
     // the rows that follow keep the sheet's row numbers.
@@ -52,11 +58,11 @@ pub fn first_sheet_as_csv(path: &str) -> Result<Vec<u8>, InputError> {
         .into_inner()
         .map_err(|e| unreadable(format!("cannot convert worksheet {first:?}: {e}")))?;
     out.extend_from_slice(&body);
-    Ok(out)
+    Ok(Box::new(std::io::Cursor::new(out)))
 }
 
 /// A cell as Excel's General format shows it.
-fn text(cell: &Data) -> String {
+pub(super) fn text(cell: &Data) -> String {
     match cell {
         Data::Empty => String::new(),
         Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),

@@ -160,6 +160,10 @@ pub struct Settings {
     /// The quota a 429 named, when it was below the rate asked for (then `rate` is it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quota: Option<f64>,
+    /// `--report FILE` (a file, not `-`): `resume` and `report` write there unless told
+    /// otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<String>,
 }
 
 impl Settings {
@@ -173,6 +177,7 @@ impl Settings {
             max_failure_rate: newer.max_failure_rate.or(self.max_failure_rate),
             failure_min_rows: newer.failure_min_rows.or(self.failure_min_rows),
             quota: newer.quota.or(self.quota),
+            report: newer.report.clone().or_else(|| self.report.clone()),
         }
     }
 }
@@ -247,6 +252,7 @@ impl Journal {
         for f in [&fresh, &dir.join(format!("{FILE_NAME}.new-journal"))] {
             let _ = std::fs::remove_file(f);
         }
+        crate::rundir::create_private_file(&fresh).map_err(io)?;
         {
             let conn = Connection::open_with_flags(
                 &fresh,
@@ -277,8 +283,42 @@ impl Journal {
     }
 
     /// Open an existing run's journal to read it (while another process may be writing).
+    ///
+    /// A run dir the user cannot write (read-only media, another user's finished run) is read
+    /// as an immutable file, as long as no write-ahead log holds rows not yet in it: SQLite
+    /// would otherwise need to make its `-shm` file beside the journal.
     pub fn open_read(dir: &Path) -> Result<Journal, JournalError> {
-        Self::open_with(dir, OpenFlags::SQLITE_OPEN_READ_WRITE)
+        let err = match Self::open_with(dir, OpenFlags::SQLITE_OPEN_READ_WRITE) {
+            Ok(j) => return Ok(j),
+            Err(e) => e,
+        };
+        let path = dir.join(FILE_NAME);
+        let wal = dir.join(format!("{FILE_NAME}-wal"));
+        let wal_empty = std::fs::metadata(&wal).map_or(true, |m| m.len() == 0);
+        // Only the errors of a place that cannot be written: anything else stands.
+        let read_only = matches!(&err, JournalError::Sqlite { source, .. }
+            if matches!(source.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen)));
+        if !path.exists() || !wal_empty || !read_only {
+            return Err(err);
+        }
+        let e = |source| JournalError::Sqlite {
+            path: path.display().to_string(),
+            source,
+        };
+        let absolute = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
+        let mut uri = url::Url::from_file_path(&absolute).map_err(|()| err)?;
+        uri.set_query(Some("immutable=1"));
+        let conn = Connection::open_with_flags(
+            uri.as_str(),
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_URI
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(e)?;
+        let j = Journal { conn, path };
+        j.meta()?;
+        Ok(j)
     }
 
     fn open_with(dir: &Path, flags: OpenFlags) -> Result<Journal, JournalError> {

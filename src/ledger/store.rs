@@ -192,13 +192,19 @@ impl Ledger {
             source,
         };
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|io| {
+            crate::rundir::create_private_dir(dir).map_err(|io| {
                 e(rusqlite::Error::SqliteFailure(
                     rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
                     Some(format!("cannot create {}: {io}", dir.display())),
                 ))
             })?;
         }
+        crate::rundir::create_private_file(path).map_err(|io| {
+            e(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+                Some(format!("cannot create {}: {io}", path.display())),
+            ))
+        })?;
         let conn = Connection::open_with_flags(
             path,
             // As the journal's: a connection is used by one thread at a time.

@@ -59,6 +59,7 @@ pub async fn drive(d: Drive) -> Result<i32, Failure> {
         concurrency = d.cfg.concurrency,
         "starting"
     );
+    super::signals::render_on_second_signal(&d.rundir.path, d.report.as_deref());
     let (stop, journal) = engine::run(
         d.op.clone(),
         d.client.clone(),
@@ -77,7 +78,6 @@ pub async fn drive(d: Drive) -> Result<i32, Failure> {
             if let Some(sim) = d.simulator {
                 sim.shutdown().await;
             }
-            crate::say!("error: {msg}");
             let j =
                 Journal::open_read(&d.rundir.path).map_err(|e| Failure::aborted(e.to_string()))?;
             let _ = finish(

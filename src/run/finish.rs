@@ -22,6 +22,9 @@ pub fn finish(
     stop: Option<&Stop>,
 ) -> Result<i32, Failure> {
     let dest = report_dest(rundir, report);
+    // A report that cannot be written (a full disk at --report) still leaves summary.json and
+    // says how to write it later: the outcomes are in the journal.
+    let mut unwritten = None;
     let counts = match report::render(journal, &dest) {
         Ok(stats) => stats
             .counts
@@ -35,9 +38,18 @@ pub fn finish(
             .iter()
             .map(|(k, v)| (k.to_string(), *v))
             .collect(),
-        Err(e) => return Err(Failure::aborted(e.to_string())),
+        Err(e) => {
+            unwritten = Some(e.to_string());
+            summary::Summary::build(journal, rundir)
+                .map_err(|e| Failure::aborted(e.to_string()))?
+                .counts
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect()
+        }
     };
     let code = match stop {
+        _ if unwritten.is_some() => exit::ABORTED,
         None | Some(Stop::Finished) => exit::from_counts(&counts),
         Some(Stop::Interrupted) => exit::INTERRUPTED,
         Some(_) => exit::ABORTED,
@@ -51,7 +63,7 @@ pub fn finish(
         // A report rendered later (follow, report): the run's own reason stands.
         None => summary::Summary::previous_stop_reason(rundir),
     };
-    s.report_path = Some(dest.to_string());
+    s.report_path = unwritten.is_none().then(|| dest.to_string());
     s.next_command = s.next();
     s.write_json(rundir)
         .map_err(|e| Failure::aborted(e.to_string()))?;
@@ -61,6 +73,17 @@ pub fn finish(
         crate::say!("{{\"level\":\"INFO\",\"message\":\"summary\",\"summary\":{json}}}");
     } else {
         crate::say!("{}", s.to_text());
+    }
+    if let Some(why) = unwritten {
+        let again = match report {
+            Some(r) => format!(" --report {r}"),
+            None => String::new(),
+        };
+        return Err(Failure::aborted(format!(
+            "the report could not be written: {why}; every outcome is in the journal and \
+             summary.json is written: once that is fixed, `gslbatch report {}{again}`",
+            rundir.display()
+        )));
     }
     Ok(code)
 }

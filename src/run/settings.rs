@@ -87,6 +87,7 @@ pub fn stored(o: &RunOptions) -> crate::journal::Settings {
         max_failure_rate: o.max_failure_rate,
         failure_min_rows: o.failure_min_rows,
         quota: None,
+        report: o.report.clone().filter(|r| r != "-"),
     }
 }
 
@@ -100,6 +101,7 @@ pub fn with_stored(o: &RunOptions, s: &crate::journal::Settings) -> RunOptions {
         timeout: s.timeout,
         max_failure_rate: s.max_failure_rate,
         failure_min_rows: s.failure_min_rows,
+        report: o.report.clone().or(s.report),
         ..o.clone()
     }
 }

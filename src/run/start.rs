@@ -68,6 +68,21 @@ fn one_kind_of_key(run: &NewRun, stats: &IngestStats) -> Result<(), Failure> {
     )))
 }
 
+/// An `.xlsx` report holds at most 1,048,575 rows under its header: a longer run is refused
+/// before anything is sent, not found out when the report is written at the end.
+fn xlsx_fits(report: Option<&str>, rows: u64) -> Result<(), Failure> {
+    const XLSX_ROWS: u64 = 1_048_575;
+    match report {
+        Some(r) if r.to_ascii_lowercase().ends_with(".xlsx") && rows > XLSX_ROWS => {
+            Err(Failure::usage(format!(
+                "--report {r}: an .xlsx sheet holds at most {XLSX_ROWS} rows and this run has \
+                 {rows}: write the report as .csv; nothing was sent"
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn plan_text(
     run: &NewRun,
     stats: &IngestStats,
@@ -191,7 +206,7 @@ async fn plan_with_ledger(
         std::process::id(),
         chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
     ));
-    std::fs::create_dir_all(&tmp)
+    crate::rundir::create_private_dir(&tmp)
         .map_err(|e| Failure::usage(format!("cannot create {}: {e}", tmp.display())))?;
     let result = async {
         let args = &run.args;
@@ -327,6 +342,9 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
     } else {
         Some(real_client(&args.endpoint, &args.run)?)
     };
+    // Until sending starts a signal ends the run at once (nothing sent), even while an input
+    // that has not ended (a FIFO, a pipe) is being opened or read.
+    let mut early = Some(super::signals::before_sending());
     let inputs = if args.inputs.is_empty() {
         None
     } else {
@@ -421,12 +439,18 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
         .clone()
         .unwrap_or_else(|| default_run_dir(run.op.name(), args.send.rehearse));
     if dir.join(crate::journal::FILE_NAME).exists() {
+        // What is in an existing run dir is the engine's to stop (it may send).
+        drop(early.take());
         if let Some(code) = existing(&run, &dir, &fp, log).await? {
             return Ok(code);
         }
+        early = Some(super::signals::before_sending());
     }
     let created = !dir.exists();
     let rundir = RunDir::lock(&dir, true)?;
+    if let Some(early) = &early {
+        early.made(&dir, created);
+    }
     let cleanup = |why: Failure| {
         if created {
             let _ = std::fs::remove_dir_all(&dir);
@@ -459,12 +483,19 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
                     .as_deref()
                     .map(|why| format!("; the first invalid row: {why}"))
                     .unwrap_or_default();
+                let names: Vec<&str> = args
+                    .inputs
+                    .iter()
+                    .map(|i| if i == "-" { "stdin" } else { i.as_str() })
+                    .collect();
                 return Err(cleanup(Failure::usage(format!(
-                    "no valid card to send to ({} rows: {} invalid, {} duplicate): nothing was sent{first}",
+                    "no valid card to send to in {} ({} rows: {} invalid, {} duplicate): nothing was sent{first}",
+                    names.join(", "),
                     stats.rows, stats.invalid, stats.duplicate
                 ))));
             }
             one_kind_of_key(&run, &stats).map_err(cleanup)?;
+            xlsx_fits(args.run.report.as_deref(), stats.rows).map_err(cleanup)?;
             stats
         }
         None => {
@@ -576,6 +607,9 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
     } else {
         None
     };
+    if let Some(early) = early {
+        early.disarm();
+    }
     drive(Drive {
         rundir,
         journal,
