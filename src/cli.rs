@@ -138,6 +138,9 @@ pub struct RunOptions {
     /// Read the IAM token (sent as X-Auth-Token) from this file; re-read once after a 401.
     #[arg(long)]
     pub token_file: Option<PathBuf>,
+    /// Also trust the CA certificates in this PEM file (a company proxy that inspects TLS); the system's CA store is always trusted.
+    #[arg(long, env = "GSL_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
     /// Report path; .csv, .xlsx, .json or .jsonl picks the format; - is stdout [default: RUN_DIR/report.csv].
     #[arg(long)]
     pub report: Option<String>,
@@ -407,6 +410,12 @@ pub struct SimulateArgs {
     /// Run the simulator's clock this far from the real one (e.g. -11m: behind, 30s: ahead), in every time it reports (Date headers, work orders, SMS) and its AK/SK skew check.
     #[arg(long, value_parser = signed_duration, allow_hyphen_values = true, value_name = "DURATION")]
     pub clock_offset: Option<chrono::Duration>,
+    /// Serve HTTPS with this PEM certificate (chain); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Options of the report commands that page a list API (`inventory`, `pool-members`).
@@ -427,6 +436,9 @@ pub struct ListOptions {
     /// Read the IAM token (sent as X-Auth-Token) from this file; re-read once after a 401.
     #[arg(long)]
     pub token_file: Option<PathBuf>,
+    /// Also trust the CA certificates in this PEM file (a company proxy that inspects TLS); the system's CA store is always trusted.
+    #[arg(long, env = "GSL_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
     /// Report path; .csv, .xlsx, .json or .jsonl picks the format; - is stdout [default: <command>-<local time>.csv].
     #[arg(long)]
     pub report: Option<String>,

@@ -48,6 +48,8 @@ pub struct JobFile {
     pub max_failure_rate: Option<f64>,
     pub failure_min_rows: Option<u64>,
     pub token_file: Option<String>,
+    /// As `--ca-cert`: a PEM file of CAs to trust besides the system's.
+    pub ca_cert: Option<String>,
     pub log_format: Option<JobLogFormat>,
     /// As `--encoding`: the input files' text encoding (`"gb18030"`).
     pub encoding: Option<String>,
@@ -330,6 +332,10 @@ impl Job {
                 .token_file
                 .clone()
                 .or_else(|| f.token_file.as_deref().map(|p| PathBuf::from(self.rel(p)))),
+            ca_cert: o
+                .ca_cert
+                .clone()
+                .or_else(|| f.ca_cert.as_deref().map(|p| PathBuf::from(self.rel(p)))),
             report: o
                 .report
                 .clone()

@@ -24,6 +24,10 @@ pub async fn run(a: SimulateArgs) -> Result<i32, Failure> {
             )));
         }
     }
+    let tls = match (&a.tls_cert, &a.tls_key) {
+        (Some(cert), Some(key)) => Some(simulator::tls_config(cert, key).map_err(Failure::usage)?),
+        _ => None,
+    };
     let cfg = SimConfig {
         cards: a.cards,
         seed: a.seed,
@@ -42,6 +46,7 @@ pub async fn run(a: SimulateArgs) -> Result<i32, Failure> {
         lockout_secs: a.lockout_secs,
         clock_offset: a.clock_offset.unwrap_or_default(),
         credentials: SimCredentials::from_env(),
+        tls,
         ..SimConfig::default()
     };
     simulator::run_forever(cfg, a.listen)

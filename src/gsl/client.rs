@@ -92,13 +92,25 @@ pub fn parse_endpoint(raw: &str) -> Result<url::Url, String> {
     Ok(url)
 }
 
-/// The shared HTTP client: rustls, keep-alive pool, connect timeout, idle timeout. It never
-/// retries or follows a redirect by itself: whether a request may go out again is the engine's
-/// decision (a clear sent twice cannot be taken back), and the API does not redirect. Both
-/// layers also cost a visible share of a fast run's CPU.
-pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .retry(reqwest::retry::never())
+/// The shared HTTP client for `base`: rustls, keep-alive pool, connect timeout, idle timeout.
+/// It never retries or follows a redirect by itself: whether a request may go out again is the
+/// engine's decision (a clear sent twice cannot be taken back), and the API does not redirect.
+/// Both layers also cost a visible share of a fast run's CPU. A loopback `base` never goes
+/// through a proxy; any other honours the proxy variables and trusts the system's CA store, the
+/// bundled roots and `extra_ca` (see [`super::net`]).
+pub fn http_client(base: &url::Url, extra_ca: &[reqwest::Certificate]) -> reqwest::Client {
+    let mut b = reqwest::Client::builder();
+    if super::net::is_loopback(base) {
+        b = b.no_proxy();
+        if base.scheme() == "http" {
+            // Nothing to verify: skip reading the system's CA store.
+            b = b.tls_built_in_root_certs(false);
+        }
+    }
+    for ca in extra_ca {
+        b = b.add_root_certificate(ca.clone());
+    }
+    b.retry(reqwest::retry::never())
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(CONNECT_TIMEOUT)
         .pool_idle_timeout(POOL_IDLE)
@@ -167,7 +179,11 @@ fn transport(e: reqwest::Error, timeout: Duration) -> GslError {
     if e.is_builder() {
         GslError::Build(super::error::describe(&e))
     } else if e.is_connect() {
-        GslError::Connect(super::error::describe(&e))
+        let detail = super::error::describe(&e);
+        GslError::Connect(match super::net::tls_hint(&e) {
+            Some(hint) => format!("{hint} ({detail})"),
+            None => detail,
+        })
     } else if e.is_timeout() {
         GslError::Timeout(timeout)
     } else {
@@ -177,7 +193,17 @@ fn transport(e: reqwest::Error, timeout: Duration) -> GslError {
 
 impl Client {
     pub fn new(base: url::Url, auth: Arc<Auth>, timeout: Duration) -> Client {
-        Client::with_http(http_client(), base, auth, timeout)
+        Client::with_ca(base, auth, timeout, &[])
+    }
+
+    /// As [`Client::new`], also trusting `extra_ca` (`--ca-cert`).
+    pub fn with_ca(
+        base: url::Url,
+        auth: Arc<Auth>,
+        timeout: Duration,
+        extra_ca: &[reqwest::Certificate],
+    ) -> Client {
+        Client::with_http(http_client(&base, extra_ca), base, auth, timeout)
     }
 
     pub fn with_http(

@@ -30,6 +30,7 @@ pub const ENV_VARS: &[&str] = &[
     "GSL_IAM_PASSWORD",
     "GSL_IAM_DOMAIN",
     "GSL_ENDPOINT",
+    "GSL_CA_CERT",
     "GSL_SIM_AK",
     "GSL_SIM_SK",
     "GSL_SIM_TOKEN",

@@ -1,0 +1,336 @@
+//! Where operators work (issue 26): behind a company proxy, with a company CA.
+
+use crate::common::*;
+use gslbatch::simulator::SimConfig;
+use std::io::BufRead;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A forward HTTP proxy on loopback that counts what it receives. Every connection is tunnelled
+/// to `upstream` whatever host it names, so an endpoint whose name resolves nowhere
+/// (`gsl.proxied.invalid`) is reached only through it.
+struct CountingProxy {
+    addr: std::net::SocketAddr,
+    connections: Arc<AtomicU64>,
+    /// Every byte clients sent, to count the requests in it.
+    seen: Arc<Mutex<Vec<u8>>>,
+}
+
+impl CountingProxy {
+    async fn start(upstream: std::net::SocketAddr) -> CountingProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let connections = Arc::new(AtomicU64::new(0));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (c, s) = (connections.clone(), seen.clone());
+        tokio::spawn(async move {
+            while let Ok((mut down, _)) = listener.accept().await {
+                c.fetch_add(1, Ordering::Relaxed);
+                let seen = s.clone();
+                tokio::spawn(async move {
+                    let Ok(up) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    let (mut up_r, mut up_w) = up.into_split();
+                    let (mut down_r, mut down_w) = down.split();
+                    let to_server = async {
+                        let mut buf = vec![0u8; 16 * 1024];
+                        loop {
+                            let n = match down_r.read(&mut buf).await {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => n,
+                            };
+                            seen.lock().unwrap().extend_from_slice(&buf[..n]);
+                            if up_w.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                        let _ = up_w.shutdown().await;
+                    };
+                    let to_client = async {
+                        let _ = tokio::io::copy(&mut up_r, &mut down_w).await;
+                        let _ = down_w.shutdown().await;
+                    };
+                    tokio::join!(to_server, to_client);
+                });
+            }
+        });
+        CountingProxy {
+            addr,
+            connections,
+            seen,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn connections(&self) -> u64 {
+        self.connections.load(Ordering::Relaxed)
+    }
+
+    /// Requests in absolute form (`GET http://host/...`), as a client sends them to a proxy.
+    fn requests_to(&self, host: &str) -> usize {
+        let seen = self.seen.lock().unwrap();
+        let text = String::from_utf8_lossy(&seen);
+        ["GET", "POST"]
+            .iter()
+            .map(|m| text.matches(&format!("{m} http://{host}")).count())
+            .sum()
+    }
+}
+
+/// The proxy variables of a company shell, all pointing at `proxy`.
+fn behind_proxy(cmd: &mut std::process::Command, proxy: &str) {
+    for v in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+    ] {
+        cmd.env(v, proxy);
+    }
+    cmd.env_remove("NO_PROXY").env_remove("no_proxy");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_carries_real_calls_and_never_loopback_ones() {
+    let sim = start_sim(SimConfig {
+        cards: 40,
+        ..SimConfig::default()
+    })
+    .await;
+    let proxy = CountingProxy::start(sim.addr()).await;
+    let dir = tempdir();
+    let ids = first_iccids(&sim, 12);
+    let input = write_csv(dir.path(), "cards.csv", &ids);
+
+    // A rehearsal talks to its own loopback simulator: the proxy never hears of it.
+    let mut cmd = gsl();
+    cmd.args(["check-real-name", "--rehearse", "-q", "--run-dir"])
+        .arg(dir.path().join("rehearsal"))
+        .arg(&input);
+    behind_proxy(&mut cmd, &proxy.url());
+    let r = run(cmd).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(proxy.connections(), 0, "a rehearsal went to the proxy");
+
+    // A loopback endpoint (`gslbatch simulate` on this machine) is not proxied either.
+    let mut cmd = batch(
+        "check-real-name",
+        &input,
+        &sim,
+        &dir.path().join("local"),
+        50,
+    );
+    behind_proxy(&mut cmd, &proxy.url());
+    let r = run(cmd).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        proxy.connections(),
+        0,
+        "a loopback endpoint went to the proxy"
+    );
+    let direct = calls_total(&sim.stats(), "real-named");
+    assert_eq!(direct, 12);
+
+    // A real endpoint (a name only the proxy can reach) goes through it, every call.
+    let host = format!("gsl.proxied.invalid:{}", sim.addr().port());
+    let run_dir = dir.path().join("proxied");
+    let mut cmd = gsl();
+    cmd.args(["check-real-name", "-q", "--rate", "50", "--endpoint"])
+        .arg(format!("http://{host}"))
+        .arg("--run-dir")
+        .arg(&run_dir)
+        .arg(&input);
+    behind_proxy(&mut cmd, &proxy.url());
+    let r = run(cmd).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rows = read_report(&run_dir.join("report.csv"));
+    assert_eq!(count(&rows, "ok"), 12, "{rows:?}");
+    let through = calls_total(&sim.stats(), "real-named") - direct;
+    assert_eq!(through, 12, "each card asked once, none lost");
+    assert!(proxy.connections() >= 1);
+    assert_eq!(
+        proxy.requests_to(&host),
+        12,
+        "every call went through the proxy"
+    );
+
+    // NO_PROXY exempts a host, as Huawei's SDKs and curl read it: then the name must resolve.
+    let mut cmd = gsl();
+    cmd.args(["check-real-name", "-q", "--max-attempts", "1", "--endpoint"])
+        .arg(format!("http://{host}"))
+        .arg("--run-dir")
+        .arg(dir.path().join("exempt"))
+        .arg(&input);
+    behind_proxy(&mut cmd, &proxy.url());
+    cmd.env("NO_PROXY", "gsl.proxied.invalid");
+    let r = run(cmd).await;
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("cannot reach"), "{}", r.stderr);
+    assert_eq!(proxy.requests_to(&host), 12, "NO_PROXY was not honoured");
+    sim.shutdown().await;
+}
+
+/// A CA and a certificate for 127.0.0.1 signed by it, as PEM files in `dir`: (ca, cert, key).
+fn company_ca(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "Example Corp TLS inspection CA");
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let mut leaf =
+        CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".into()]).unwrap();
+    leaf.distinguished_name
+        .push(DnType::CommonName, "127.0.0.1");
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf_cert = leaf.signed_by(&leaf_key, &issuer).unwrap();
+    let paths = (
+        dir.join("company-ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server.key"),
+    );
+    std::fs::write(&paths.0, ca_cert.pem()).unwrap();
+    std::fs::write(&paths.1, leaf_cert.pem()).unwrap();
+    std::fs::write(&paths.2, leaf_key.serialize_pem()).unwrap();
+    paths
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_company_ca_is_trusted_only_when_given() {
+    let dir = tempdir();
+    let (ca, cert, key) = company_ca(dir.path());
+
+    let mut sim = bare();
+    sim.args([
+        "simulate",
+        "--listen",
+        "127.0.0.1:0",
+        "--cards",
+        "20",
+        "--seed",
+        "7",
+    ])
+    .arg("--tls-cert")
+    .arg(&cert)
+    .arg("--tls-key")
+    .arg(&key)
+    .env("GSL_SIM_AK", AK)
+    .env("GSL_SIM_SK", SK)
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::null());
+    let mut child = sim.spawn().expect("simulate starts");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("first line: {line:?}"))
+        .to_string();
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+
+    // The same cards the simulator holds (the inventory is a function of --cards and --seed).
+    let twin = start_sim(SimConfig {
+        cards: 20,
+        seed: 7,
+        ..SimConfig::default()
+    })
+    .await;
+    let ids = first_iccids(&twin, 6);
+    twin.shutdown().await;
+    let input = write_csv(dir.path(), "cards.csv", &ids);
+    let check = |run_dir: &str| {
+        let mut cmd = gsl();
+        cmd.args([
+            "check-real-name",
+            "-q",
+            "--rate",
+            "50",
+            "--max-attempts",
+            "1",
+        ])
+        .arg("--endpoint")
+        .arg(&url)
+        .arg("--run-dir")
+        .arg(dir.path().join(run_dir))
+        .arg(&input);
+        cmd
+    };
+
+    let r = run(check("untrusted")).await;
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("not trusted") && r.stderr.contains("--ca-cert"),
+        "the likely cause is named: {}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains(SK));
+
+    let mut with_flag = check("flag");
+    with_flag.arg("--ca-cert").arg(&ca);
+    let r = run(with_flag).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rows = read_report(&dir.path().join("flag").join("report.csv"));
+    assert_eq!(count(&rows, "ok"), 6, "{rows:?}");
+
+    let mut with_env = check("env");
+    with_env.env("GSL_CA_CERT", &ca);
+    let r = run(with_env).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    // A job file's `ca_cert`, relative to the job file.
+    let job = dir.path().join("job.toml");
+    std::fs::write(
+        &job,
+        format!(
+            "operation = \"check-real-name\"\ninput = \"cards.csv\"\nrun_dir = \"job\"\n\
+             endpoint = \"{url}\"\nrate = 50\nca_cert = \"company-ca.pem\"\n"
+        ),
+    )
+    .unwrap();
+    let mut cmd = gsl();
+    cmd.arg("run").arg(&job).arg("-q");
+    let r = run(cmd).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    // The simulator's own record: only the trusted runs reached it, each card once per run.
+    let pem = std::fs::read(&ca).unwrap();
+    let body = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .no_proxy()
+        .build()
+        .unwrap()
+        .get(format!("{url}/__sim/stats"))
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let stats: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(calls_total(&stats, "real-named"), 18, "{stats}");
+
+    // A CA file that is not one: exit 2 naming it, nothing sent.
+    let bad = dir.path().join("not-a-ca.pem");
+    std::fs::write(&bad, "hello\n").unwrap();
+    let mut cmd = check("bad");
+    cmd.arg("--ca-cert").arg(&bad);
+    let r = run(cmd).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("not-a-ca.pem"), "{}", r.stderr);
+
+    let _ = child.kill();
+    let _ = child.wait();
+}
