@@ -334,3 +334,28 @@ async fn a_company_ca_is_trusted_only_when_given() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// The crate ships sources, not data: no tracked file over 1 MB (an old 24.6 MB report was).
+#[test]
+fn no_tracked_file_is_over_a_megabyte() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let Ok(out) = std::process::Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["ls-files", "-z"])
+        .output()
+    else {
+        return; // no git: not a checkout
+    };
+    if !out.status.success() {
+        return;
+    }
+    let big: Vec<String> = out
+        .stdout
+        .split(|b| *b == 0)
+        .filter(|p| !p.is_empty())
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .filter(|p| std::fs::metadata(root.join(p)).is_ok_and(|m| m.len() > 1 << 20))
+        .collect();
+    assert!(big.is_empty(), "tracked files over 1 MB: {big:?}");
+}
