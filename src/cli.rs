@@ -24,6 +24,9 @@ pub struct Cli {
     /// Text encoding of the input files: utf-8, utf-16le, utf-16be, gb18030 (gbk), or any WHATWG label [default: detected: UTF-8, UTF-16 with a BOM, else GB18030].
     #[arg(long, global = true, value_parser = crate::model::InputEncoding::parse)]
     pub encoding: Option<crate::model::InputEncoding>,
+    /// The worksheet of spreadsheet inputs to read, by name [default: the first].
+    #[arg(long, global = true, value_name = "NAME")]
+    pub sheet: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -144,6 +147,9 @@ pub struct RunOptions {
     /// Report path; .csv, .xlsx, .json or .jsonl picks the format; - is stdout [default: RUN_DIR/report.csv].
     #[arg(long)]
     pub report: Option<String>,
+    /// A CSV report's text encoding [default: utf-8-bom when the input was a spreadsheet, GB18030, UTF-16 or UTF-8 with a BOM (Excel opens it right), else utf-8].
+    #[arg(long, value_enum, value_name = "ENCODING")]
+    pub report_encoding: Option<crate::model::ReportEncoding>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -50,9 +50,13 @@ pub struct JobFile {
     pub token_file: Option<String>,
     /// As `--ca-cert`: a PEM file of CAs to trust besides the system's.
     pub ca_cert: Option<String>,
+    /// As `--report-encoding`: `"utf-8"`, `"utf-8-bom"` or `"gb18030"`.
+    pub report_encoding: Option<crate::model::ReportEncoding>,
     pub log_format: Option<JobLogFormat>,
     /// As `--encoding`: the input files' text encoding (`"gb18030"`).
     pub encoding: Option<String>,
+    /// As `--sheet`: the worksheet of spreadsheet inputs to read.
+    pub sheet: Option<String>,
     /// Follow the outcomes after sending, for at most this long (`"2h"`), as `--follow=2h`.
     pub follow: Option<String>,
     /// As `--again`: also act on cards an earlier run already did.
@@ -340,6 +344,7 @@ impl Job {
                 .report
                 .clone()
                 .or_else(|| f.report.as_deref().map(|p| self.rel(p))),
+            report_encoding: o.report_encoding.or(f.report_encoding),
         };
         Ok(BatchArgs {
             inputs: self.inputs.clone(),
@@ -396,11 +401,13 @@ fn lexical(p: &Path) -> PathBuf {
 }
 
 /// What a job file says about logging: `log_format`, `quiet`, `verbose`.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct LogHint {
     pub format: Option<LogFormat>,
     /// The job file's `encoding`, when it names one.
     pub encoding: Option<crate::input::InputEncoding>,
+    /// The job file's `sheet`.
+    pub sheet: Option<String>,
     pub quiet: u8,
     pub verbose: u8,
 }
@@ -450,7 +457,19 @@ pub fn log_hint(path: &Path) -> LogHint {
             .get("encoding")
             .and_then(toml::Value::as_str)
             .and_then(|l| crate::input::InputEncoding::parse(l).ok()),
+        sheet: table
+            .get("sheet")
+            .and_then(toml::Value::as_str)
+            .map(str::to_string),
     }
+}
+
+/// The worksheet to read from spreadsheet inputs: `--sheet`, else (for `run`) the job file's.
+pub fn input_sheet(cli: &Cli) -> Option<String> {
+    cli.sheet.clone().or_else(|| match &cli.command {
+        Command::Run(a) => log_hint(&a.job).sheet,
+        _ => None,
+    })
 }
 
 /// The input encoding of a command line: `--encoding`, else (for `run`) the job file's.

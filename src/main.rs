@@ -16,6 +16,9 @@ fn main() -> ExitCode {
     if let Some(enc) = gslbatch::job::input_encoding(&cli) {
         gslbatch::input::force_encoding(enc);
     }
+    if let Some(sheet) = gslbatch::job::input_sheet(&cli) {
+        gslbatch::input::select_sheet(sheet);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -359,3 +359,156 @@ fn no_tracked_file_is_over_a_megabyte() {
         .collect();
     assert!(big.is_empty(), "tracked files over 1 MB: {big:?}");
 }
+
+/// What Excel on Chinese Windows does with a CSV: a UTF-8 byte-order mark means UTF-8, anything
+/// else is read as GBK.
+fn as_excel_reads(bytes: &[u8]) -> String {
+    match bytes.strip_prefix("\u{feff}".as_bytes()) {
+        Some(utf8) => String::from_utf8(utf8.to_vec()).expect("UTF-8 after the BOM"),
+        None => encoding_rs::GBK.decode(bytes).0.into_owned(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_open_right_in_excel() {
+    use calamine::{open_workbook, Data, Reader, Xlsx};
+    let sim = start_sim(SimConfig::default()).await;
+    let dir = tempdir();
+    let ids = telecom_iccids(&sim, 5);
+    let text: String = std::iter::once("iccid,站点\n".to_string())
+        .chain(
+            ids.iter()
+                .enumerate()
+                .map(|(n, i)| format!("{i},武汉仓库{n}\n")),
+        )
+        .collect();
+    let gbk = dir.path().join("export.csv");
+    std::fs::write(&gbk, encoding_rs::GBK.encode(&text).0).unwrap();
+
+    // A GBK export in: the report carries a BOM, and Excel reads the column right.
+    let run_dir = dir.path().join("gbk");
+    let r = run(batch("clear-real-name", &gbk, &sim, &run_dir, 50)).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let bytes = std::fs::read(run_dir.join("report.csv")).unwrap();
+    assert!(bytes.starts_with(&[0xEF, 0xBB, 0xBF]), "{:?}", &bytes[..8]);
+    let shown = as_excel_reads(&bytes);
+    let mut lines = shown.lines();
+    assert!(lines.next().unwrap().contains("站点"));
+    assert!(lines.next().unwrap().contains("武汉仓库0"));
+
+    // A plain UTF-8 input keeps a plain UTF-8 report (scripts read it); asked for, GB18030.
+    let utf8 = write_csv(dir.path(), "plain.csv", &first_iccids(&sim, 3));
+    let r = run(batch(
+        "check-real-name",
+        &utf8,
+        &sim,
+        &dir.path().join("plain"),
+        50,
+    ))
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let bytes = std::fs::read(dir.path().join("plain").join("report.csv")).unwrap();
+    assert!(
+        bytes.starts_with(b"row,") || bytes[0].is_ascii_alphabetic(),
+        "no BOM"
+    );
+    let mut cmd = batch("check-real-name", &gbk, &sim, &dir.path().join("gb"), 50);
+    cmd.args(["--report-encoding", "gb18030"]);
+    let r = run(cmd).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let bytes = std::fs::read(dir.path().join("gb").join("report.csv")).unwrap();
+    assert!(!bytes.starts_with(&[0xEF, 0xBB, 0xBF]));
+    assert!(as_excel_reads(&bytes).contains("武汉仓库4"));
+
+    // The workbook: ids are text, the summary sheet a table of numbers.
+    let xlsx = dir.path().join("report.xlsx");
+    let out = bare()
+        .arg("report")
+        .arg(&run_dir)
+        .arg("--report")
+        .arg(&xlsx)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut book: Xlsx<_> = open_workbook(&xlsx).unwrap();
+    let sheet = book.worksheet_range("report").unwrap();
+    let header: Vec<String> = sheet
+        .rows()
+        .next()
+        .unwrap()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    let wo = header
+        .iter()
+        .position(|h| h == "work_order_id")
+        .expect("work_order_id");
+    let body: Vec<&[Data]> = sheet.rows().skip(1).collect();
+    assert_eq!(body.len(), 5);
+    for row in &body {
+        assert!(
+            matches!(&row[wo], Data::String(s) if s.parse::<u64>().is_ok()),
+            "work_order_id as text: {:?}",
+            row[wo]
+        );
+    }
+    let summary = book.worksheet_range("summary").unwrap();
+    let rows: Vec<&[Data]> = summary.rows().collect();
+    assert_eq!(rows[0][0], Data::String("field".into()));
+    assert!(rows.iter().all(|r| r.len() == 2));
+    assert!(
+        !rows.iter().any(|r| r[1].to_string().starts_with('{')),
+        "no JSON in a cell: {rows:?}"
+    );
+    let ok = rows
+        .iter()
+        .find(|r| r[0].to_string().ends_with(".ok"))
+        .unwrap_or_else(|| panic!("a row for the ok count: {rows:?}"));
+    assert_eq!(ok[1], Data::Float(5.0));
+
+    // --sheet reads a workbook's other sheet; a missing one is exit 2 naming it.
+    let book_path = dir.path().join("cards.xlsx");
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let notes = wb.add_worksheet();
+    notes.set_name("说明").unwrap();
+    notes.write_string(0, 0, "这张表没有卡号").unwrap();
+    let cards = wb.add_worksheet();
+    cards.set_name("卡片").unwrap();
+    cards.write_string(0, 0, "iccid").unwrap();
+    let some = first_iccids(&sim, 4);
+    for (n, i) in some.iter().enumerate() {
+        cards.write_string(n as u32 + 1, 0, i.as_str()).unwrap();
+    }
+    wb.save(&book_path).unwrap();
+    let before = calls_total(&sim.stats(), "real-named");
+    let mut cmd = batch(
+        "check-real-name",
+        &book_path,
+        &sim,
+        &dir.path().join("sheet"),
+        50,
+    );
+    cmd.args(["--sheet", "卡片"]);
+    let r = run(cmd).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rows = read_report(&dir.path().join("sheet").join("report.csv"));
+    assert_eq!(count(&rows, "ok"), 4, "{rows:?}");
+    assert_eq!(calls_total(&sim.stats(), "real-named") - before, 4);
+    let mut cmd = batch(
+        "check-real-name",
+        &book_path,
+        &sim,
+        &dir.path().join("nosheet"),
+        50,
+    );
+    cmd.args(["--sheet", "Cards"]);
+    let r = run(cmd).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("Cards"), "{}", r.stderr);
+    assert_eq!(calls_total(&sim.stats(), "real-named") - before, 4);
+    sim.shutdown().await;
+}

@@ -149,6 +149,9 @@ pub struct Settings {
     /// The quota a 429 named, when it was below the rate asked for (then `rate` is it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quota: Option<f64>,
+    /// How the CSV report's text is encoded (`--report-encoding`, else chosen from the input).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_encoding: Option<crate::model::ReportEncoding>,
 }
 
 impl Settings {
@@ -162,6 +165,7 @@ impl Settings {
             max_failure_rate: newer.max_failure_rate.or(self.max_failure_rate),
             failure_min_rows: newer.failure_min_rows.or(self.failure_min_rows),
             quota: newer.quota.or(self.quota),
+            report_encoding: newer.report_encoding.or(self.report_encoding),
         }
     }
 }

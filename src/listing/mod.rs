@@ -53,6 +53,7 @@ pub fn run_options(o: &ListOptions) -> RunOptions {
         token_file: o.token_file.clone(),
         ca_cert: o.ca_cert.clone(),
         report: o.report.clone(),
+        report_encoding: None,
     }
 }
 

@@ -87,6 +87,7 @@ pub fn stored(o: &RunOptions) -> crate::journal::Settings {
         max_failure_rate: o.max_failure_rate,
         failure_min_rows: o.failure_min_rows,
         quota: None,
+        report_encoding: o.report_encoding,
     }
 }
 
