@@ -158,7 +158,7 @@ pub struct BatchArgs {
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<String>,
     /// API base URL.
-    #[arg(long, env = "GSL_ENDPOINT", default_value = crate::gsl::client::DEFAULT_ENDPOINT)]
+    #[arg(long, env = "GSL_ENDPOINT", default_value_t = crate::gsl::client::default_endpoint())]
     pub endpoint: String,
     /// Input column holding the ICCID (case-insensitive) [default: iccid].
     #[arg(long)]
@@ -239,7 +239,7 @@ pub struct SmsArgs {
     #[arg(long)]
     pub batch_size: Option<usize>,
     /// API base URL.
-    #[arg(long, env = "GSL_ENDPOINT", default_value = crate::gsl::client::DEFAULT_ENDPOINT)]
+    #[arg(long, env = "GSL_ENDPOINT", default_value_t = crate::gsl::client::default_endpoint())]
     pub endpoint: String,
     /// Input column holding the cid (case-insensitive) [default: cid].
     #[arg(long)]
@@ -428,7 +428,7 @@ pub struct SimulateArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ListOptions {
     /// API base URL.
-    #[arg(long, env = "GSL_ENDPOINT", default_value = crate::gsl::client::DEFAULT_ENDPOINT)]
+    #[arg(long, env = "GSL_ENDPOINT", default_value_t = crate::gsl::client::default_endpoint())]
     pub endpoint: String,
     /// Run against an in-process simulator with a generated inventory: a dress rehearsal.
     #[arg(long)]

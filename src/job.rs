@@ -305,7 +305,7 @@ impl Job {
             .clone()
             .or(env_endpoint)
             .or_else(|| f.endpoint.clone())
-            .unwrap_or_else(|| crate::gsl::client::DEFAULT_ENDPOINT.to_string());
+            .unwrap_or_else(crate::gsl::client::default_endpoint);
         let rehearse = args.send.rehearse || f.rehearse.unwrap_or(false);
         let run_dir = match (&args.send.run_dir, &f.run_dir) {
             (Some(d), _) => Some(d.clone()),

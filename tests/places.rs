@@ -512,3 +512,89 @@ async fn reports_open_right_in_excel() {
     assert_eq!(calls_total(&sim.stats(), "real-named") - before, 4);
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn huaweis_credentials_file_and_region_variable() {
+    let sim = start_sim(SimConfig {
+        cards: 30,
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempdir();
+    let input = write_csv(dir.path(), "cards.csv", &first_iccids(&sim, 5));
+    let before = calls_total(&sim.stats(), "real-named");
+
+    // The file HUAWEICLOUD_SDK_CREDENTIALS_FILE names, and the endpoint from the SDKs' region
+    // variable (no --endpoint, no GSL_ENDPOINT, no HUAWEICLOUD_SDK_AK in the environment).
+    let file = dir.path().join("credentials");
+    std::fs::write(
+        &file,
+        format!("[global]\nak = NOT-THIS-ONE\nsk = nope\n\n[basic]\r\nak = {AK}\r\nsk = {SK}\r\nproject_id = p-1\r\n"),
+    )
+    .unwrap();
+    let run_dir = dir.path().join("file");
+    let mut cmd = bare();
+    cmd.args(["check-real-name", "-q", "--rate", "50", "--run-dir"])
+        .arg(&run_dir)
+        .arg(&input)
+        .env("HUAWEICLOUD_SDK_CREDENTIALS_FILE", &file)
+        .env(
+            "HUAWEICLOUD_SDK_REGION_GSL_CN_NORTH_4",
+            format!("{},https://gsl.backup.invalid", sim.url()),
+        );
+    let r = run(cmd).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(count(&read_report(&run_dir.join("report.csv")), "ok"), 5);
+    assert_eq!(calls_total(&sim.stats(), "real-named") - before, 5);
+
+    // The default place, ~/.huaweicloud/credentials.
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(home.join(".huaweicloud")).unwrap();
+    std::fs::copy(&file, home.join(".huaweicloud").join("credentials")).unwrap();
+    let mut cmd = bare();
+    cmd.args(["check-real-name", "-q", "--rate", "50", "--run-dir"])
+        .arg(dir.path().join("home-run"))
+        .arg("--endpoint")
+        .arg(sim.url())
+        .arg(&input)
+        .env("HOME", &home);
+    let r = run(cmd).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(calls_total(&sim.stats(), "real-named") - before, 10);
+
+    // A value the file mangled is refused as the environment's are, naming file and key.
+    let bad = dir.path().join("bad-credentials");
+    std::fs::write(&bad, format!("[basic]\nak = {AK}\nsk = {SK}\u{7}x\n")).unwrap();
+    let mut cmd = bare();
+    cmd.args(["check-real-name", "-q", "--endpoint"])
+        .arg(sim.url())
+        .arg("--run-dir")
+        .arg(dir.path().join("bad"))
+        .arg(&input)
+        .env("HUAWEICLOUD_SDK_CREDENTIALS_FILE", &bad);
+    let r = run(cmd).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("`sk` in credentials file") && r.stderr.contains("bad-credentials"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains(SK), "{}", r.stderr);
+
+    // A named file that is not there is exit 2 too, naming it.
+    let mut cmd = bare();
+    cmd.args(["check-real-name", "-q", "--endpoint"])
+        .arg(sim.url())
+        .arg("--run-dir")
+        .arg(dir.path().join("missing"))
+        .arg(&input)
+        .env(
+            "HUAWEICLOUD_SDK_CREDENTIALS_FILE",
+            dir.path().join("nowhere"),
+        );
+    let r = run(cmd).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("nowhere"), "{}", r.stderr);
+    assert_eq!(calls_total(&sim.stats(), "real-named") - before, 10);
+    sim.shutdown().await;
+}

@@ -17,6 +17,20 @@ use std::time::Duration;
 /// The documented default endpoint (the service's only region).
 pub const DEFAULT_ENDPOINT: &str = "https://gsl.cn-north-4.myhuaweicloud.com";
 
+/// Huawei's SDKs take a region's endpoint from `HUAWEICLOUD_SDK_REGION_{SERVICE}_{REGION}`
+/// (a comma-separated list, the first the primary one).
+pub const REGION_ENDPOINT_VAR: &str = "HUAWEICLOUD_SDK_REGION_GSL_CN_NORTH_4";
+
+/// The endpoint when none is given: the SDKs' region variable's first endpoint, else
+/// [`DEFAULT_ENDPOINT`].
+pub fn default_endpoint() -> String {
+    std::env::var(REGION_ENDPOINT_VAR)
+        .ok()
+        .and_then(|v| v.split(',').next().map(|e| e.trim().to_string()))
+        .filter(|e| !e.is_empty())
+        .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string())
+}
+
 /// Connections idle longer than this are dropped before the gateway drops them, so a request is
 /// never written to a socket the server is closing (which would look like a lost answer).
 const POOL_IDLE: Duration = Duration::from_secs(30);
