@@ -4,12 +4,44 @@ use crate::logging::LogFormat;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+/// The end of `--help`: where credentials and settings come from, and what the exit code says.
+const AFTER_HELP: &str = "\
+Environment:
+  HUAWEICLOUD_SDK_AK, HUAWEICLOUD_SDK_SK, HUAWEICLOUD_SDK_PROJECT_ID, HUAWEICLOUD_SDK_SECURITY_TOKEN
+      AK/SK signing (recommended)
+  GSL_AUTH_TOKEN
+      a ready IAM token (or --token-file)
+  GSL_IAM_USER, GSL_IAM_PASSWORD, GSL_IAM_DOMAIN, HUAWEICLOUD_SDK_IAM_ENDPOINT
+      IAM password login
+  HUAWEICLOUD_SDK_CREDENTIALS_FILE
+      the SDKs' credentials file, section [basic] [default: ~/.huaweicloud/credentials]
+  GSL_ENDPOINT, HUAWEICLOUD_SDK_REGION_GSL_CN_NORTH_4
+      the API endpoint
+  HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY
+      proxies for real endpoints (loopback ones are never proxied)
+  GSL_CA_CERT
+      a PEM file of CAs to trust besides the system's (as --ca-cert)
+  GSL_STATE_DIR
+      where the account ledger, locks and history live
+  GSL_LOG, GSL_PROGRESS_SECS, NO_COLOR
+      log filter, seconds between progress lines, no colours
+
+Exit codes:
+  0    every row ok, duplicate or skipped (reports and listings: done)
+  1    finished, but some rows failed, invalid or unknown
+  2    nothing was sent: bad usage, input, job file, credentials, refused confirmation
+  3    aborted mid-run (failure threshold, authentication, unreachable): resumable
+  4    follow: some outcomes are still processing
+  130  interrupted by a signal: resumable";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "gslbatch",
     version,
+    propagate_version = true,
     about = "Rate-limited, crash-safe batch runs against Huawei Cloud Global SIM Link",
-    long_about = None
+    long_about = None,
+    after_long_help = AFTER_HELP
 )]
 pub struct Cli {
     /// Less output (-q: warnings only, -qq: errors only).
@@ -21,6 +53,9 @@ pub struct Cli {
     /// Log shape: text for people, json for schedulers [default: text, or the job file's].
     #[arg(long, value_enum, global = true)]
     pub log_format: Option<LogFormat>,
+    /// Colours in log lines: auto (on a terminal, unless NO_COLOR is set), always or never.
+    #[arg(long, value_enum, global = true, default_value_t = crate::logging::ColorChoice::Auto, value_name = "WHEN")]
+    pub color: crate::logging::ColorChoice,
     /// Text encoding of the input files: utf-8, utf-16le, utf-16be, gb18030 (gbk), or any WHATWG label [default: detected: UTF-8, UTF-16 with a BOM, else GB18030].
     #[arg(long, global = true, value_parser = crate::model::InputEncoding::parse)]
     pub encoding: Option<crate::model::InputEncoding>,
@@ -80,6 +115,13 @@ pub enum Command {
     /// The account ledger that keeps destructive runs from acting twice on a card.
     #[command(subcommand)]
     Ledger(LedgerCommand),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish) on stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on stdout.
+    Man,
 }
 
 #[derive(Debug, Subcommand)]
@@ -154,7 +196,7 @@ pub struct RunOptions {
 
 #[derive(Debug, Clone, Args)]
 pub struct BatchArgs {
-    /// Input files (CSV, JSON, JSON Lines), or - for stdin.
+    /// Input files (CSV, JSON, JSON Lines, spreadsheets: .xlsx .xls .ods), or - for stdin.
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<String>,
     /// API base URL.
@@ -222,7 +264,7 @@ pub struct RunArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct SmsArgs {
-    /// Input files of cids (CSV, JSON, JSON Lines), or - for stdin; none: the whole --order-id.
+    /// Input files of cids (CSV, JSON, JSON Lines, spreadsheets: .xlsx .xls .ods), or - for stdin; none: the whole --order-id.
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<String>,
     /// The message text: 1..=1000 characters (Chinese text counts one per character).
@@ -309,7 +351,7 @@ pub struct BindImeiArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct UsageArgs {
-    /// Input files (CSV, JSON, JSON Lines) of cards, or - for stdin; none = the whole fleet.
+    /// Input files (CSV, JSON, JSON Lines, spreadsheets: .xlsx .xls .ods) of cards, or - for stdin; none = the whole fleet.
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<String>,
     /// Input column holding the ICCID (case-insensitive) [default: iccid].
@@ -452,7 +494,7 @@ pub struct ListOptions {
 
 #[derive(Debug, Clone, Args)]
 pub struct InventoryArgs {
-    /// Input files (CSV, JSON, JSON Lines) to join on ICCID, or - for stdin; none = the whole fleet.
+    /// Input files (CSV, JSON, JSON Lines, spreadsheets: .xlsx .xls .ods) to join on ICCID, or - for stdin; none = the whole fleet.
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<String>,
     /// Only cards whose stored real-name flag is this.

@@ -12,6 +12,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = gslbatch::cli::Cli::parse();
+    gslbatch::logging::set_color(cli.color);
     gslbatch::logging::init(gslbatch::job::log_settings(&cli));
     if let Some(enc) = gslbatch::job::input_encoding(&cli) {
         gslbatch::input::force_encoding(enc);

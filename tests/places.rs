@@ -546,6 +546,18 @@ async fn huaweis_credentials_file_and_region_variable() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(count(&read_report(&run_dir.join("report.csv")), "ok"), 5);
     assert_eq!(calls_total(&sim.stats(), "real-named") - before, 5);
+    // Which gslbatch wrote a run: in summary.json and `status --json`.
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["gslbatch_version"], env!("CARGO_PKG_VERSION"));
+    let status = bare()
+        .arg("status")
+        .arg(&run_dir)
+        .arg("--json")
+        .output()
+        .unwrap();
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["gslbatch_version"], env!("CARGO_PKG_VERSION"));
 
     // The default place, ~/.huaweicloud/credentials.
     let home = dir.path().join("home");
@@ -597,4 +609,89 @@ async fn huaweis_credentials_file_and_region_variable() {
     assert!(r.stderr.contains("nowhere"), "{}", r.stderr);
     assert_eq!(calls_total(&sim.stats(), "real-named") - before, 10);
     sim.shutdown().await;
+}
+
+/// `cmd` under a pseudo-terminal (util-linux `script`), its terminal output; `None` without
+/// `script`.
+fn under_pty(cmd: &str, env: &[(&str, &str)]) -> Option<String> {
+    let mut c = std::process::Command::new("script");
+    c.args(["-qec", cmd, "/dev/null"])
+        .stdin(std::process::Stdio::null());
+    c.env_remove("NO_COLOR");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c.output().ok()?;
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn no_color_and_the_cli_conventions() {
+    let dir = tempdir();
+    // A GBK input: reading it logs an INFO line, coloured on a terminal.
+    let input = dir.path().join("gbk.csv");
+    std::fs::write(
+        &input,
+        encoding_rs::GBK
+            .encode("iccid,站点\n89860359200000000046,武汉\n")
+            .0,
+    )
+    .unwrap();
+    let line = format!(
+        "{} check-real-name {} --rehearse --dry-run",
+        env!("CARGO_BIN_EXE_gslbatch"),
+        input.display()
+    );
+    if let Some(coloured) = under_pty(&line, &[]) {
+        assert!(coloured.contains("INFO"), "{coloured}");
+        assert!(
+            coloured.contains('\u{1b}'),
+            "a terminal gets colours: {coloured:?}"
+        );
+        let plain = under_pty(&line, &[("NO_COLOR", "1")]).unwrap();
+        assert!(plain.contains("INFO"), "{plain}");
+        assert!(!plain.contains('\u{1b}'), "NO_COLOR: {plain:?}");
+        let never = under_pty(&format!("{line} --color never"), &[]).unwrap();
+        assert!(!never.contains('\u{1b}'), "--color never: {never:?}");
+    }
+    let always = bare()
+        .arg("check-real-name")
+        .arg(&input)
+        .args(["--rehearse", "--dry-run", "--color", "always"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&always.stderr).contains('\u{1b}'));
+
+    // --version on every subcommand; completions and a man page from the same definitions.
+    for sub in ["status", "report", "simulate", "clear-real-name", "ledger"] {
+        let out = bare().args([sub, "--version"]).output().unwrap();
+        assert!(out.status.success(), "{sub} --version");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(env!("CARGO_PKG_VERSION")), "{sub}: {text}");
+    }
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let out = bare().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("clear-real-name"),
+            "{shell}"
+        );
+    }
+    let man = bare().arg("man").output().unwrap();
+    assert!(man.status.success());
+    let man = String::from_utf8_lossy(&man.stdout);
+    assert!(
+        man.contains(".TH gslbatch 1") && man.contains("check\\-real\\-name"),
+        "{man}"
+    );
+    let help = bare().args(["--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for want in [
+        "Environment:",
+        "HUAWEICLOUD_SDK_CREDENTIALS_FILE",
+        "Exit codes:",
+        "130",
+    ] {
+        assert!(help.contains(want), "--help names {want}: {help}");
+    }
 }

@@ -96,7 +96,7 @@ fn parse(text: &str) -> HashMap<String, HashMap<String, String>> {
     let mut current: Option<String> = None;
     for line in text.lines() {
         let t = line.trim();
-        if t.is_empty() || t.starts_with('#') || t.starts_with(';') {
+        if t.is_empty() || t.starts_with(['#', ';']) {
             continue;
         }
         if let Some(name) = t.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
