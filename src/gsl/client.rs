@@ -116,10 +116,6 @@ pub fn http_client(base: &url::Url, extra_ca: &[reqwest::Certificate]) -> reqwes
     let mut b = reqwest::Client::builder();
     if super::net::is_loopback(base) {
         b = b.no_proxy();
-        if base.scheme() == "http" {
-            // Nothing to verify: skip reading the system's CA store.
-            b = b.tls_built_in_root_certs(false);
-        }
     }
     for ca in extra_ca {
         b = b.add_root_certificate(ca.clone());
