@@ -4,12 +4,44 @@ use crate::logging::LogFormat;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+/// The end of `--help`: where credentials and settings come from, and what the exit code says.
+const AFTER_HELP: &str = "\
+Environment:
+  HUAWEICLOUD_SDK_AK, HUAWEICLOUD_SDK_SK, HUAWEICLOUD_SDK_PROJECT_ID, HUAWEICLOUD_SDK_SECURITY_TOKEN
+      AK/SK signing (recommended)
+  GSL_AUTH_TOKEN
+      a ready IAM token (or --token-file)
+  GSL_IAM_USER, GSL_IAM_PASSWORD, GSL_IAM_DOMAIN, HUAWEICLOUD_SDK_IAM_ENDPOINT
+      IAM password login
+  HUAWEICLOUD_SDK_CREDENTIALS_FILE
+      the SDKs' credentials file, section [basic] [default: ~/.huaweicloud/credentials]
+  GSL_ENDPOINT, HUAWEICLOUD_SDK_REGION_GSL_CN_NORTH_4
+      the API endpoint
+  HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY
+      proxies for real endpoints (loopback ones are never proxied)
+  GSL_CA_CERT
+      a PEM file of CAs to trust besides the system's (as --ca-cert)
+  GSL_STATE_DIR
+      where the account ledger, locks and history live
+  GSL_LOG, GSL_PROGRESS_SECS, NO_COLOR
+      log filter, seconds between progress lines, no colours
+
+Exit codes:
+  0    every row ok, duplicate or skipped (reports and listings: done)
+  1    finished, but some rows failed, invalid or unknown
+  2    nothing was sent: bad usage, input, job file, credentials, refused confirmation
+  3    aborted mid-run (failure threshold, authentication, unreachable): resumable
+  4    follow: some outcomes are still processing
+  130  interrupted by a signal: resumable";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "gslbatch",
     version,
+    propagate_version = true,
     about = "Rate-limited, crash-safe batch runs against Huawei Cloud Global SIM Link",
-    long_about = None
+    long_about = None,
+    after_long_help = AFTER_HELP
 )]
 pub struct Cli {
     /// Less output (-q: warnings only, -qq: errors only).
@@ -21,9 +53,15 @@ pub struct Cli {
     /// Log shape: text for people, json for schedulers [default: text, or the job file's].
     #[arg(long, value_enum, global = true)]
     pub log_format: Option<LogFormat>,
+    /// Colours in log lines: auto (on a terminal, unless NO_COLOR is set), always or never.
+    #[arg(long, value_enum, global = true, default_value_t = crate::logging::ColorChoice::Auto, value_name = "WHEN")]
+    pub color: crate::logging::ColorChoice,
     /// Text encoding of the input files: utf-8, utf-16le, utf-16be, gb18030 (gbk), or any WHATWG label [default: detected: UTF-8, UTF-16 with a BOM, else GB18030].
     #[arg(long, global = true, value_parser = crate::model::InputEncoding::parse)]
     pub encoding: Option<crate::model::InputEncoding>,
+    /// The worksheet of spreadsheet inputs to read, by name [default: the first].
+    #[arg(long, global = true, value_name = "NAME")]
+    pub sheet: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -77,6 +115,13 @@ pub enum Command {
     /// The account ledger that keeps destructive runs from acting twice on a card.
     #[command(subcommand)]
     Ledger(LedgerCommand),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish) on stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on stdout.
+    Man,
 }
 
 #[derive(Debug, Subcommand)]
@@ -138,18 +183,24 @@ pub struct RunOptions {
     /// Read the IAM token (sent as X-Auth-Token) from this file; re-read once after a 401.
     #[arg(long)]
     pub token_file: Option<PathBuf>,
+    /// Also trust the CA certificates in this PEM file (a company proxy that inspects TLS); the system's CA store is always trusted.
+    #[arg(long, env = "GSL_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
     /// Report path; .csv, .xlsx, .json or .jsonl picks the format; - is stdout [default: RUN_DIR/report.csv].
     #[arg(long)]
     pub report: Option<String>,
+    /// A CSV report's text encoding [default: utf-8-bom when the input was a spreadsheet, GB18030, UTF-16 or UTF-8 with a BOM (Excel opens it right), else utf-8].
+    #[arg(long, value_enum, value_name = "ENCODING")]
+    pub report_encoding: Option<crate::model::ReportEncoding>,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct BatchArgs {
-    /// Input files (CSV, JSON, JSON Lines), or - for stdin.
+    /// Input files (CSV, JSON, JSON Lines, spreadsheets: .xlsx .xls .ods), or - for stdin.
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<String>,
     /// API base URL.
-    #[arg(long, env = "GSL_ENDPOINT", default_value = crate::gsl::client::DEFAULT_ENDPOINT)]
+    #[arg(long, env = "GSL_ENDPOINT", default_value_t = crate::gsl::client::default_endpoint())]
     pub endpoint: String,
     /// Input column holding the ICCID (case-insensitive) [default: iccid].
     #[arg(long)]
@@ -213,7 +264,7 @@ pub struct RunArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct SmsArgs {
-    /// Input files of cids (CSV, JSON, JSON Lines), or - for stdin; none: the whole --order-id.
+    /// Input files of cids (CSV, JSON, JSON Lines, spreadsheets: .xlsx .xls .ods), or - for stdin; none: the whole --order-id.
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<String>,
     /// The message text: 1..=1000 characters (Chinese text counts one per character).
@@ -230,7 +281,7 @@ pub struct SmsArgs {
     #[arg(long)]
     pub batch_size: Option<usize>,
     /// API base URL.
-    #[arg(long, env = "GSL_ENDPOINT", default_value = crate::gsl::client::DEFAULT_ENDPOINT)]
+    #[arg(long, env = "GSL_ENDPOINT", default_value_t = crate::gsl::client::default_endpoint())]
     pub endpoint: String,
     /// Input column holding the cid (case-insensitive) [default: cid].
     #[arg(long)]
@@ -300,7 +351,7 @@ pub struct BindImeiArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct UsageArgs {
-    /// Input files (CSV, JSON, JSON Lines) of cards, or - for stdin; none = the whole fleet.
+    /// Input files (CSV, JSON, JSON Lines, spreadsheets: .xlsx .xls .ods) of cards, or - for stdin; none = the whole fleet.
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<String>,
     /// Input column holding the ICCID (case-insensitive) [default: iccid].
@@ -411,13 +462,19 @@ pub struct SimulateArgs {
     /// credential from anyone who can reach it (refused without this flag).
     #[arg(long)]
     pub allow_any_credential: bool,
+    /// Serve HTTPS with this PEM certificate (chain); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Options of the report commands that page a list API (`inventory`, `pool-members`).
 #[derive(Debug, Clone, Args)]
 pub struct ListOptions {
     /// API base URL.
-    #[arg(long, env = "GSL_ENDPOINT", default_value = crate::gsl::client::DEFAULT_ENDPOINT)]
+    #[arg(long, env = "GSL_ENDPOINT", default_value_t = crate::gsl::client::default_endpoint())]
     pub endpoint: String,
     /// Run against an in-process simulator with a generated inventory: a dress rehearsal.
     #[arg(long)]
@@ -431,6 +488,9 @@ pub struct ListOptions {
     /// Read the IAM token (sent as X-Auth-Token) from this file; re-read once after a 401.
     #[arg(long)]
     pub token_file: Option<PathBuf>,
+    /// Also trust the CA certificates in this PEM file (a company proxy that inspects TLS); the system's CA store is always trusted.
+    #[arg(long, env = "GSL_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
     /// Report path; .csv, .xlsx, .json or .jsonl picks the format; - is stdout [default: <command>-<local time>.csv].
     #[arg(long)]
     pub report: Option<String>,
@@ -438,7 +498,7 @@ pub struct ListOptions {
 
 #[derive(Debug, Clone, Args)]
 pub struct InventoryArgs {
-    /// Input files (CSV, JSON, JSON Lines) to join on ICCID, or - for stdin; none = the whole fleet.
+    /// Input files (CSV, JSON, JSON Lines, spreadsheets: .xlsx .xls .ods) to join on ICCID, or - for stdin; none = the whole fleet.
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<String>,
     /// Only cards whose stored real-name flag is this.

@@ -48,9 +48,15 @@ pub struct JobFile {
     pub max_failure_rate: Option<f64>,
     pub failure_min_rows: Option<u64>,
     pub token_file: Option<String>,
+    /// As `--ca-cert`: a PEM file of CAs to trust besides the system's.
+    pub ca_cert: Option<String>,
+    /// As `--report-encoding`: `"utf-8"`, `"utf-8-bom"` or `"gb18030"`.
+    pub report_encoding: Option<crate::model::ReportEncoding>,
     pub log_format: Option<JobLogFormat>,
     /// As `--encoding`: the input files' text encoding (`"gb18030"`).
     pub encoding: Option<String>,
+    /// As `--sheet`: the worksheet of spreadsheet inputs to read.
+    pub sheet: Option<String>,
     /// Follow the outcomes after sending, for at most this long (`"2h"`), as `--follow=2h`.
     pub follow: Option<String>,
     /// As `--again`: also act on cards an earlier run already did.
@@ -299,7 +305,7 @@ impl Job {
             .clone()
             .or(env_endpoint)
             .or_else(|| f.endpoint.clone())
-            .unwrap_or_else(|| crate::gsl::client::DEFAULT_ENDPOINT.to_string());
+            .unwrap_or_else(crate::gsl::client::default_endpoint);
         let rehearse = args.send.rehearse || f.rehearse.unwrap_or(false);
         let run_dir = match (&args.send.run_dir, &f.run_dir) {
             (Some(d), _) => Some(d.clone()),
@@ -330,10 +336,15 @@ impl Job {
                 .token_file
                 .clone()
                 .or_else(|| f.token_file.as_deref().map(|p| PathBuf::from(self.rel(p)))),
+            ca_cert: o
+                .ca_cert
+                .clone()
+                .or_else(|| f.ca_cert.as_deref().map(|p| PathBuf::from(self.rel(p)))),
             report: o
                 .report
                 .clone()
                 .or_else(|| f.report.as_deref().map(|p| self.rel(p))),
+            report_encoding: o.report_encoding.or(f.report_encoding),
         };
         Ok(BatchArgs {
             inputs: self.inputs.clone(),
@@ -390,11 +401,13 @@ fn lexical(p: &Path) -> PathBuf {
 }
 
 /// What a job file says about logging: `log_format`, `quiet`, `verbose`.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct LogHint {
     pub format: Option<LogFormat>,
     /// The job file's `encoding`, when it names one.
     pub encoding: Option<crate::input::InputEncoding>,
+    /// The job file's `sheet`.
+    pub sheet: Option<String>,
     pub quiet: u8,
     pub verbose: u8,
 }
@@ -444,7 +457,19 @@ pub fn log_hint(path: &Path) -> LogHint {
             .get("encoding")
             .and_then(toml::Value::as_str)
             .and_then(|l| crate::input::InputEncoding::parse(l).ok()),
+        sheet: table
+            .get("sheet")
+            .and_then(toml::Value::as_str)
+            .map(str::to_string),
     }
+}
+
+/// The worksheet to read from spreadsheet inputs: `--sheet`, else (for `run`) the job file's.
+pub fn input_sheet(cli: &Cli) -> Option<String> {
+    cli.sheet.clone().or_else(|| match &cli.command {
+        Command::Run(a) => log_hint(&a.job).sheet,
+        _ => None,
+    })
 }
 
 /// The input encoding of a command line: `--encoding`, else (for `run`) the job file's.

@@ -110,10 +110,39 @@ pub fn init(s: LogSettings) {
         .with_target(false);
     let _ = match s.format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Text => builder
-            .with_ansi(std::io::stderr().is_terminal())
-            .try_init(),
+        LogFormat::Text => builder.with_ansi(color_on_stderr()).try_init(),
     };
+}
+
+/// `--color`: whether log lines on stderr carry ANSI colours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum ColorChoice {
+    /// On a terminal, unless `NO_COLOR` is set (to anything but the empty string) or
+    /// `TERM=dumb`.
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+static COLOR: OnceLock<ColorChoice> = OnceLock::new();
+
+/// Choose colours before [`init`] (`--color`).
+pub fn set_color(choice: ColorChoice) {
+    let _ = COLOR.set(choice);
+}
+
+/// Whether stderr gets colours, as <https://no-color.org> and `--color` say.
+fn color_on_stderr() -> bool {
+    match COLOR.get().copied().unwrap_or_default() {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+            let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
+            !no_color && !dumb && std::io::stderr().is_terminal()
+        }
+    }
 }
 
 /// The bar: rows done of the run's total, the ETA, and the labelled rate and counts (`msg`).

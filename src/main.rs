@@ -12,9 +12,13 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = gslbatch::cli::Cli::parse();
+    gslbatch::logging::set_color(cli.color);
     gslbatch::logging::init(gslbatch::job::log_settings(&cli));
     if let Some(enc) = gslbatch::job::input_encoding(&cli) {
         gslbatch::input::force_encoding(enc);
+    }
+    if let Some(sheet) = gslbatch::job::input_sheet(&cli) {
+        gslbatch::input::select_sheet(sheet);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -203,3 +203,28 @@ impl InputEncoding {
             })
     }
 }
+
+/// `--report-encoding`: how a CSV report's text is encoded (see `report::encoding`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+pub enum ReportEncoding {
+    /// UTF-8 without a byte-order mark (scripts, Unix tools).
+    #[serde(rename = "utf-8")]
+    #[value(name = "utf-8")]
+    Utf8,
+    /// UTF-8 with a byte-order mark (Excel opens it right on any Windows).
+    #[serde(rename = "utf-8-bom")]
+    #[value(name = "utf-8-bom")]
+    Utf8Bom,
+    /// GB18030 (GBK's superset), for older tools on Chinese Windows.
+    #[serde(rename = "gb18030")]
+    #[value(name = "gb18030")]
+    Gb18030,
+}
+
+impl ReportEncoding {
+    /// A job file's `report_encoding` value.
+    pub fn parse(s: &str) -> Result<ReportEncoding, String> {
+        <ReportEncoding as clap::ValueEnum>::from_str(s.trim(), true)
+            .map_err(|_| format!("{s:?}: use utf-8, utf-8-bom or gb18030"))
+    }
+}

@@ -24,6 +24,7 @@ mod never_twice;
 mod not_sent;
 mod outcomes;
 mod papercuts;
+mod places;
 mod quota;
 mod readme;
 mod report;

@@ -3,6 +3,7 @@
 
 pub mod card;
 pub mod card_state;
+pub mod docs;
 pub mod follow;
 pub mod inventory;
 pub mod ledger;
@@ -55,5 +56,7 @@ pub async fn dispatch(cli: Cli) -> Result<i32, Failure> {
         Command::SetDataCap(a) => card_state::data_cap(a, log).await,
         Command::BindImei(a) => card_state::bind_imei(a, log).await,
         Command::Usage(a) => usage::run(a).await,
+        Command::Completions { shell } => docs::completions(shell),
+        Command::Man => docs::man(),
     }
 }

@@ -27,10 +27,17 @@ pub async fn run(a: SimulateArgs) -> Result<i32, Failure> {
     let credentials = SimCredentials::from_env();
     if credentials.is_empty() && !a.listen.ip().is_loopback() && !a.allow_any_credential {
         return Err(Failure::usage(format!(
-            "simulate --listen {}: not a loopback address, and no GSL_SIM_* credentials are set,              so anyone who can reach it could use any credential. Set GSL_SIM_AK and GSL_SIM_SK              (or GSL_SIM_TOKEN, or GSL_SIM_IAM_USER and GSL_SIM_IAM_PASSWORD), listen on              127.0.0.1, or give --allow-any-credential",
+            "simulate --listen {}: not a loopback address, and no GSL_SIM_* credentials are set, \
+             so anyone who can reach it could use any credential. Set GSL_SIM_AK and GSL_SIM_SK \
+             (or GSL_SIM_TOKEN, or GSL_SIM_IAM_USER and GSL_SIM_IAM_PASSWORD), listen on \
+             127.0.0.1, or give --allow-any-credential",
             a.listen
         )));
     }
+    let tls = match (&a.tls_cert, &a.tls_key) {
+        (Some(cert), Some(key)) => Some(simulator::tls_config(cert, key).map_err(Failure::usage)?),
+        _ => None,
+    };
     let cfg = SimConfig {
         cards: a.cards,
         seed: a.seed,
@@ -49,6 +56,7 @@ pub async fn run(a: SimulateArgs) -> Result<i32, Failure> {
         lockout_secs: a.lockout_secs,
         clock_offset: a.clock_offset.unwrap_or_default(),
         credentials,
+        tls,
         ..SimConfig::default()
     };
     simulator::run_forever(cfg, a.listen)

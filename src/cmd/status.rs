@@ -61,6 +61,7 @@ pub fn run(args: StatusArgs) -> Result<i32, Failure> {
         .collect();
     if args.json {
         let v = json!({
+            "gslbatch_version": env!("CARGO_PKG_VERSION"),
             "run_dir": args.run_dir.display().to_string(),
             "operation": meta.operation,
             "rehearsal": meta.rehearsal,

@@ -263,7 +263,8 @@ impl Clocks {
         let within = format!("proof of absence needs clocks within {}", human(margin));
         let Some(run) = self.of_run() else {
             return Some(format!(
-                "follow: the API's answers carried no Date header, so how far its clock is                  from the local one is unknown: {within}"
+                "follow: the API's answers carried no Date header, so how far its clock is \
+                 from the local one is unknown: {within}"
             ));
         };
         if let Some(own) = self.own.filter(|o| o.max_abs_ms() > margin) {
@@ -274,7 +275,9 @@ impl Clocks {
         }
         (run.max_abs_ms() > margin).then(|| {
             format!(
-                "follow: the local clock was {} while the run sent its requests: {within};                  fix the clock (NTP) before the next run (a work order naming the card still                  settles this row)",
+                "follow: the local clock was {} while the run sent its requests: {within}; \
+                 fix the clock (NTP) before the next run (a work order naming the card still \
+                 settles this row)",
                 apart(run)
             )
         })

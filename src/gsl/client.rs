@@ -17,6 +17,20 @@ use std::time::Duration;
 /// The documented default endpoint (the service's only region).
 pub const DEFAULT_ENDPOINT: &str = "https://gsl.cn-north-4.myhuaweicloud.com";
 
+/// Huawei's SDKs take a region's endpoint from `HUAWEICLOUD_SDK_REGION_{SERVICE}_{REGION}`
+/// (a comma-separated list, the first the primary one).
+pub const REGION_ENDPOINT_VAR: &str = "HUAWEICLOUD_SDK_REGION_GSL_CN_NORTH_4";
+
+/// The endpoint when none is given: the SDKs' region variable's first endpoint, else
+/// [`DEFAULT_ENDPOINT`].
+pub fn default_endpoint() -> String {
+    std::env::var(REGION_ENDPOINT_VAR)
+        .ok()
+        .and_then(|v| v.split(',').next().map(|e| e.trim().to_string()))
+        .filter(|e| !e.is_empty())
+        .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string())
+}
+
 /// Connections idle longer than this are dropped before the gateway drops them, so a request is
 /// never written to a socket the server is closing (which would look like a lost answer).
 const POOL_IDLE: Duration = Duration::from_secs(30);
@@ -92,13 +106,21 @@ pub fn parse_endpoint(raw: &str) -> Result<url::Url, String> {
     Ok(url)
 }
 
-/// The shared HTTP client: rustls, keep-alive pool, connect timeout, idle timeout. It never
-/// retries or follows a redirect by itself: whether a request may go out again is the engine's
-/// decision (a clear sent twice cannot be taken back), and the API does not redirect. Both
-/// layers also cost a visible share of a fast run's CPU.
-pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .retry(reqwest::retry::never())
+/// The shared HTTP client for `base`: rustls, keep-alive pool, connect timeout, idle timeout.
+/// It never retries or follows a redirect by itself: whether a request may go out again is the
+/// engine's decision (a clear sent twice cannot be taken back), and the API does not redirect.
+/// Both layers also cost a visible share of a fast run's CPU. A loopback `base` never goes
+/// through a proxy; any other honours the proxy variables and trusts the system's CA store, the
+/// bundled roots and `extra_ca` (see [`super::net`]).
+pub fn http_client(base: &url::Url, extra_ca: &[reqwest::Certificate]) -> reqwest::Client {
+    let mut b = reqwest::Client::builder();
+    if super::net::is_loopback(base) {
+        b = b.no_proxy();
+    }
+    for ca in extra_ca {
+        b = b.add_root_certificate(ca.clone());
+    }
+    b.retry(reqwest::retry::never())
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(CONNECT_TIMEOUT)
         .pool_idle_timeout(POOL_IDLE)
@@ -167,7 +189,11 @@ fn transport(e: reqwest::Error, timeout: Duration) -> GslError {
     if e.is_builder() {
         GslError::Build(super::error::describe(&e))
     } else if e.is_connect() {
-        GslError::Connect(super::error::describe(&e))
+        let detail = super::error::describe(&e);
+        GslError::Connect(match super::net::tls_hint(&e) {
+            Some(hint) => format!("{hint} ({detail})"),
+            None => detail,
+        })
     } else if e.is_timeout() {
         GslError::Timeout(timeout)
     } else {
@@ -177,7 +203,17 @@ fn transport(e: reqwest::Error, timeout: Duration) -> GslError {
 
 impl Client {
     pub fn new(base: url::Url, auth: Arc<Auth>, timeout: Duration) -> Client {
-        Client::with_http(http_client(), base, auth, timeout)
+        Client::with_ca(base, auth, timeout, &[])
+    }
+
+    /// As [`Client::new`], also trusting `extra_ca` (`--ca-cert`).
+    pub fn with_ca(
+        base: url::Url,
+        auth: Arc<Auth>,
+        timeout: Duration,
+        extra_ca: &[reqwest::Certificate],
+    ) -> Client {
+        Client::with_http(http_client(&base, extra_ca), base, auth, timeout)
     }
 
     pub fn with_http(

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod client;
 pub mod clock;
 pub mod error;
+pub mod net;
 pub mod paging;
 pub mod types;
 

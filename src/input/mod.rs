@@ -23,6 +23,7 @@ mod json;
 mod limits;
 mod sheet;
 mod sheet_stream;
+pub use sheet::is_spreadsheet;
 
 pub use iccid::{validate_iccid, validate_sim_card_id, Dedupe};
 
@@ -108,6 +109,14 @@ static FORCED_ENCODING: std::sync::OnceLock<InputEncoding> = std::sync::OnceLock
 /// Read every input of this process in `encoding` (`--encoding`, or the job file's `encoding`).
 pub fn force_encoding(encoding: InputEncoding) {
     let _ = FORCED_ENCODING.set(encoding);
+}
+
+static SELECTED_SHEET: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Read this worksheet of every spreadsheet input instead of its first (`--sheet`, or the job
+/// file's `sheet`).
+pub fn select_sheet(name: String) {
+    let _ = SELECTED_SHEET.set(name);
 }
 
 /// An input's format, by extension or sniffed.

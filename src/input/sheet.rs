@@ -27,10 +27,19 @@ pub fn first_sheet_as_csv(path: &str) -> Result<Box<dyn std::io::Read + Send>, I
     let mut book = open_workbook_auto(path)
         .map_err(|e| unreadable(format!("cannot read it as a spreadsheet: {e}")))?;
     let names = book.sheet_names();
-    let Some(first) = names.first().cloned() else {
-        return Err(unreadable("the workbook has no worksheet".to_string()));
+    let chosen = super::SELECTED_SHEET.get();
+    let Some(first) = (match chosen {
+        Some(want) => names.iter().find(|n| *n == want).cloned(),
+        None => names.first().cloned(),
+    }) else {
+        return Err(unreadable(match chosen {
+            Some(want) => {
+                format!("has no worksheet {want:?} (its sheets: {names:?}); check --sheet")
+            }
+            None => "the workbook has no worksheet".to_string(),
+        }));
     };
-    if names.len() > 1 {
+    if names.len() > 1 && chosen.is_none() {
         tracing::info!(input = path, sheet = %first, "reading the first of {} worksheets", names.len());
     }
     if let Some(extent) = super::limits::check_sheet_extent(&mut book, &first, path)? {

@@ -164,6 +164,9 @@ pub struct Settings {
     /// otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report: Option<String>,
+    /// How the CSV report's text is encoded (`--report-encoding`, else chosen from the input).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_encoding: Option<crate::model::ReportEncoding>,
 }
 
 impl Settings {
@@ -178,6 +181,7 @@ impl Settings {
             failure_min_rows: newer.failure_min_rows.or(self.failure_min_rows),
             quota: newer.quota.or(self.quota),
             report: newer.report.clone().or_else(|| self.report.clone()),
+            report_encoding: newer.report_encoding.or(self.report_encoding),
         }
     }
 }

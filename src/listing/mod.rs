@@ -51,7 +51,9 @@ pub fn run_options(o: &ListOptions) -> RunOptions {
         max_failure_rate: None,
         failure_min_rows: None,
         token_file: o.token_file.clone(),
+        ca_cert: o.ca_cert.clone(),
         report: o.report.clone(),
+        report_encoding: None,
     }
 }
 

@@ -346,6 +346,7 @@ pub fn list_options(b: &BatchArgs, name: &str) -> Result<ListOptions, String> {
         max_attempts: b.run.max_attempts,
         timeout: b.run.timeout,
         token_file: b.run.token_file.clone(),
+        ca_cert: b.run.ca_cert.clone(),
         report,
     })
 }

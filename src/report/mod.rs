@@ -11,6 +11,7 @@
 //! - [`writer`] prints them as CSV, a JSON array, JSON Lines or an Excel workbook;
 //! - [`summary`] is the run's totals: `summary.json` and the lines printed to stderr.
 
+pub mod encoding;
 pub mod explain;
 pub mod layout;
 pub mod summary;
@@ -223,7 +224,34 @@ impl From<io::Error> for RowsError {
     }
 }
 
+/// The rows in `format`; a CSV report in the run's text encoding (see [`encoding`]).
 fn write_rows<W: Write>(
+    journal: &Journal,
+    layout: &Layout,
+    format: ReportFormat,
+    mut out: W,
+) -> Result<(RenderStats, W), RowsError> {
+    use encoding::ReportEncoding;
+    if format == ReportFormat::Csv {
+        match journal
+            .meta()
+            .map_err(RowsError::Journal)?
+            .settings
+            .report_encoding
+        {
+            Some(ReportEncoding::Utf8Bom) => out.write_all("\u{feff}".as_bytes())?,
+            Some(ReportEncoding::Gb18030) => {
+                let gb = encoding::Gb18030Writer::new(out);
+                let (stats, gb) = write_rows_as(journal, layout, format, gb)?;
+                return Ok((stats, gb.into_inner()));
+            }
+            Some(ReportEncoding::Utf8) | None => {}
+        }
+    }
+    write_rows_as(journal, layout, format, out)
+}
+
+fn write_rows_as<W: Write>(
     journal: &Journal,
     layout: &Layout,
     format: ReportFormat,

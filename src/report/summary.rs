@@ -81,6 +81,8 @@ impl Outcomes {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
+    /// The gslbatch that wrote this summary (`CARGO_PKG_VERSION`).
+    pub gslbatch_version: &'static str,
     pub operation: String,
     /// Run against the built-in simulator (`--rehearse`): nothing reached GSL.
     pub rehearsal: bool,
@@ -205,6 +207,7 @@ impl Summary {
         };
 
         Ok(Summary {
+            gslbatch_version: env!("CARGO_PKG_VERSION"),
             operation: meta.operation,
             rehearsal: meta.rehearsal,
             run_dir: run_dir.display().to_string(),

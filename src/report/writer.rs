@@ -66,8 +66,20 @@ pub enum Sink<W: Write> {
         book: Box<rust_xlsxwriter::Workbook>,
         /// The next sheet row (0 is the header).
         row: u32,
+        /// Per column: an id or card number, written as text whatever its type.
+        text: Vec<bool>,
         out: W,
     },
+}
+
+/// Whether a column holds an id or a card number: text in a workbook, so Excel neither rounds
+/// it nor shows it as 1.00E+18, and a lookup against the operator's own text ids matches.
+fn is_id_column(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n == "id"
+        || n.ends_with("_id")
+        || n.ends_with("_ids")
+        || matches!(n.as_str(), "iccid" | "cid" | "msisdn" | "imei" | "imsi")
 }
 
 /// The rows an `.xlsx` sheet holds, its header included.
@@ -120,7 +132,13 @@ impl<W: Write> Sink<W> {
                         .map_err(xlsx_err)?;
                 }
                 sheet.set_freeze_panes(1, 0).map_err(xlsx_err)?;
-                Sink::Xlsx { book, row: 1, out }
+                let text = columns.iter().map(|c| is_id_column(c)).collect();
+                Sink::Xlsx {
+                    book,
+                    row: 1,
+                    text,
+                    out,
+                }
             }
         })
     }
@@ -165,7 +183,9 @@ impl<W: Write> Sink<W> {
                 serde_json::to_writer(&mut *out, &obj)?;
                 out.write_all(b"\n")?;
             }
-            Sink::Xlsx { book, row, .. } => {
+            Sink::Xlsx {
+                book, row, text, ..
+            } => {
                 if *row >= XLSX_MAX_ROWS {
                     return Err(io::Error::other(format!(
                         "an .xlsx sheet holds at most {} rows; write this report as .csv",
@@ -179,6 +199,9 @@ impl<W: Write> Sink<W> {
                     match c {
                         Cell::Null => continue,
                         Cell::Str(s) => sheet.write_string(r, col, s.as_str()),
+                        Cell::Int(v) if text.get(i).copied().unwrap_or(false) => {
+                            sheet.write_string(r, col, v.to_string())
+                        }
                         Cell::Int(v) if v.unsigned_abs() < 1 << 53 => {
                             sheet.write_number(r, col, *v as f64)
                         }
@@ -199,19 +222,25 @@ impl<W: Write> Sink<W> {
         Ok(())
     }
 
-    /// A workbook's second sheet: the run's summary as `key, value` rows (lists and tables as
-    /// JSON text). Other formats have `summary.json` beside them and ignore this.
+    /// A workbook's second sheet: the run's summary as a two-column table, one `field, value`
+    /// row per figure — nested tables flattened (`counts.ok`, `outcomes.done`), lists joined —
+    /// so every count is a number in a cell Excel can sum and chart, never JSON text. Other
+    /// formats have `summary.json` beside them and ignore this.
     pub fn summary(&mut self, summary: &serde_json::Value) -> io::Result<()> {
         let Sink::Xlsx { book, .. } = self else {
             return Ok(());
         };
         let sheet = book.add_worksheet();
         sheet.set_name("summary").map_err(xlsx_err)?;
-        let Some(fields) = summary.as_object() else {
-            return Ok(());
-        };
-        for (i, (k, v)) in fields.iter().enumerate() {
-            let r = i as u32;
+        let mut rows = Vec::new();
+        flatten("", summary, &mut rows);
+        let bold = rust_xlsxwriter::Format::new().set_bold();
+        sheet
+            .write_string_with_format(0, 0, "field", &bold)
+            .and_then(|s| s.write_string_with_format(0, 1, "value", &bold))
+            .map_err(xlsx_err)?;
+        for (i, (k, v)) in rows.iter().enumerate() {
+            let r = i as u32 + 1;
             sheet.write_string(r, 0, k.as_str()).map_err(xlsx_err)?;
             match v {
                 serde_json::Value::Null => Ok(&mut *sheet),
@@ -224,7 +253,12 @@ impl<W: Write> Sink<W> {
             }
             .map_err(xlsx_err)?;
         }
-        sheet.set_column_width(0, 24).map_err(xlsx_err)?;
+        sheet.set_column_width(0, 28).map_err(xlsx_err)?;
+        sheet.set_column_width(1, 24).map_err(xlsx_err)?;
+        sheet
+            .autofilter(0, 0, rows.len() as u32, 1)
+            .map_err(xlsx_err)?;
+        sheet.set_freeze_panes(1, 0).map_err(xlsx_err)?;
         Ok(())
     }
 
@@ -246,5 +280,40 @@ impl<W: Write> Sink<W> {
         };
         out.flush()?;
         Ok(out)
+    }
+}
+
+/// `value`'s scalars as `(dotted.key, scalar)` rows; a list of scalars is one row, joined.
+fn flatten(prefix: &str, value: &serde_json::Value, out: &mut Vec<(String, serde_json::Value)>) {
+    use serde_json::Value;
+    let key = |k: &str| {
+        if prefix.is_empty() {
+            k.to_string()
+        } else {
+            format!("{prefix}.{k}")
+        }
+    };
+    match value {
+        Value::Object(fields) => {
+            for (k, v) in fields {
+                flatten(&key(k), v, out);
+            }
+        }
+        Value::Array(items) if items.iter().all(|v| !v.is_object() && !v.is_array()) => {
+            let joined: Vec<String> = items
+                .iter()
+                .map(|v| match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect();
+            out.push((prefix.to_string(), Value::String(joined.join(", "))));
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                flatten(&key(&(i + 1).to_string()), v, out);
+            }
+        }
+        scalar => out.push((prefix.to_string(), scalar.clone())),
     }
 }

@@ -19,7 +19,16 @@ pub fn real_client(endpoint: &str, o: &RunOptions) -> Result<Client, Failure> {
     let url = client::parse_endpoint(endpoint).map_err(Failure::usage)?;
     let creds =
         Credentials::from_env(o.token_file.clone()).map_err(|e| Failure::usage(e.to_string()))?;
-    Ok(Client::new(url, Arc::new(Auth::new(creds)), timeout(o)?))
+    let ca = match &o.ca_cert {
+        Some(path) => crate::gsl::net::load_ca(path).map_err(Failure::usage)?,
+        None => Vec::new(),
+    };
+    Ok(Client::with_ca(
+        url,
+        Arc::new(Auth::new(creds)),
+        timeout(o)?,
+        &ca,
+    ))
 }
 
 /// The account-wide lock for a destructive run with the environment's credentials (see

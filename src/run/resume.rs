@@ -45,6 +45,7 @@ pub async fn resume(args: ResumeArgs, log: LogSettings) -> Result<i32, Failure> 
     // Values given again replace the stored ones, for this and later resumes.
     let settings = crate::journal::Settings {
         quota: meta.settings.quota,
+        report_encoding: args.run.report_encoding.or(meta.settings.report_encoding),
         ..stored(&args.run)
     };
     if settings != meta.settings {

@@ -88,6 +88,7 @@ pub fn stored(o: &RunOptions) -> crate::journal::Settings {
         failure_min_rows: o.failure_min_rows,
         quota: None,
         report: o.report.clone().filter(|r| r != "-"),
+        report_encoding: o.report_encoding,
     }
 }
 

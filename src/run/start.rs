@@ -188,7 +188,14 @@ fn new_meta(run: &NewRun, fingerprint: String) -> RunMeta {
         fingerprint,
         params: run.op.params(),
         total_rows: None,
-        settings: super::settings::stored(&args.run),
+        settings: crate::journal::Settings {
+            report_encoding: Some(
+                args.run
+                    .report_encoding
+                    .unwrap_or_else(|| crate::report::encoding::for_inputs(&args.inputs)),
+            ),
+            ..super::settings::stored(&args.run)
+        },
         run_id: Some(crate::journal::new_run_id()),
         again: args.send.again,
         again_window_secs: args.send.again_window.map(|w| w.0.as_secs()),

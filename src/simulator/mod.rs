@@ -20,8 +20,10 @@ mod state;
 mod stats;
 mod store;
 mod tags;
+mod tls;
 
 pub use inventory::{load_inventory_csv, luhn_digit, CardState, Carrier, InventoryCard};
+pub use tls::server_config as tls_config;
 
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
@@ -115,6 +117,8 @@ pub struct SimConfig {
     /// The simulator's clock less the real one (negative: behind), in every time it reports.
     pub clock_offset: chrono::Duration,
     pub credentials: SimCredentials,
+    /// Serve HTTPS with this certificate and key ([`tls_config`]) instead of plain HTTP.
+    pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
 }
 
 impl Default for SimConfig {
@@ -139,6 +143,7 @@ impl Default for SimConfig {
             token_ttl_secs: 86_400,
             clock_offset: chrono::Duration::zero(),
             credentials: SimCredentials::default(),
+            tls: None,
         }
     }
 }
@@ -344,6 +349,8 @@ fn router(sim: Arc<Sim>) -> Router {
 pub struct Simulator {
     sim: Arc<Sim>,
     addr: SocketAddr,
+    /// Serving HTTPS.
+    tls: bool,
     stop: watch::Sender<bool>,
     reset: Arc<tokio::sync::Notify>,
     task: tokio::task::JoinHandle<()>,
@@ -386,12 +393,14 @@ impl Simulator {
         let task = tokio::spawn(server::serve(
             listener,
             router(sim.clone()),
+            cfg.tls.clone().map(tokio_rustls::TlsAcceptor::from),
             stopped,
             reset.clone(),
         ));
         Ok(Simulator {
             sim,
             addr,
+            tls: cfg.tls.is_some(),
             stop,
             reset,
             task,
@@ -402,9 +411,10 @@ impl Simulator {
         self.addr
     }
 
-    /// `http://IP:PORT`, the endpoint to point a client at.
+    /// `http://IP:PORT` (`https://` with TLS), the endpoint to point a client at.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// The same JSON as `GET /__sim/stats` (shape documented in [`stats`]).

@@ -13,6 +13,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
 use tower::Service;
 
 /// How long a connection may sit without a complete request header.
@@ -24,6 +25,7 @@ const IDLE_CLOSE: Duration = Duration::from_secs(75);
 pub async fn serve(
     listener: TcpListener,
     router: Router,
+    tls: Option<TlsAcceptor>,
     mut shutdown: watch::Receiver<bool>,
     reset: Arc<Notify>,
 ) {
@@ -51,14 +53,30 @@ pub async fn serve(
             req.extensions_mut().insert(in_requests.clone());
             router.clone().call(req)
         });
+        let tls = tls.clone();
         conns.spawn(async move {
             // Registered before the connection is served, so no reset can slip past it.
             let reset = reset.notified();
-            let conn = http1::Builder::new()
-                .timer(TokioTimer::new())
+            let mut http = http1::Builder::new();
+            http.timer(TokioTimer::new())
                 .header_read_timeout(IDLE_CLOSE)
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), svc);
+                .keep_alive(true);
+            let conn = async move {
+                match tls {
+                    None => {
+                        let _ = http.serve_connection(TokioIo::new(stream), svc).await;
+                    }
+                    // A handshake that never completes holds the task no longer than an idle
+                    // connection would.
+                    Some(tls) => match tokio::time::timeout(IDLE_CLOSE, tls.accept(stream)).await {
+                        Ok(Ok(stream)) => {
+                            let _ = http.serve_connection(TokioIo::new(stream), svc).await;
+                        }
+                        Ok(Err(e)) => tracing::debug!("simulator TLS handshake failed: {e}"),
+                        Err(_) => {}
+                    },
+                }
+            };
             tokio::select! {
                 _ = conn => {}
                 _ = kill.notified() => {}

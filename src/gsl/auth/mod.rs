@@ -12,6 +12,7 @@
 pub mod aksk;
 pub mod check;
 pub mod iam;
+pub mod profile;
 pub mod secret;
 
 pub use secret::Secret;
@@ -43,7 +44,7 @@ pub enum Credentials {
 /// Why credentials could not be set up: always a bad-usage error (exit 2).
 #[derive(Debug, thiserror::Error)]
 pub enum AuthSetupError {
-    #[error("no credentials: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (recommended), or GSL_AUTH_TOKEN / --token-file, or GSL_IAM_USER, GSL_IAM_PASSWORD and GSL_IAM_DOMAIN; or use --rehearse to run against the built-in simulator")]
+    #[error("no credentials: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (recommended) or put them in ~/.huaweicloud/credentials ([basic] ak, sk), or GSL_AUTH_TOKEN / --token-file, or GSL_IAM_USER, GSL_IAM_PASSWORD and GSL_IAM_DOMAIN; or use --rehearse to run against the built-in simulator")]
     Missing,
     #[error("{0} is set but {1} is not")]
     Incomplete(&'static str, &'static str),
@@ -133,6 +134,11 @@ impl Credentials {
         }
         if let Some(login) = iam::IamLogin::from_env()? {
             return Ok(Credentials::Iam(login));
+        }
+        // Huawei's SDKs read their credentials file after the environment; an explicit
+        // token or IAM login above is this tool's own and wins over a file in the home dir.
+        if let Some(creds) = profile::read()? {
+            return Ok(creds);
         }
         Err(AuthSetupError::Missing)
     }
