@@ -109,6 +109,20 @@ fn read_stamp(f: &mut File) -> String {
     s
 }
 
+/// Whether a live process holds the run dir's lock (whether or not its stamp can be read).
+pub fn is_held(dir: &Path) -> bool {
+    let Ok(f) = OpenOptions::new().read(true).open(dir.join(LOCK_FILE)) else {
+        return false;
+    };
+    match f.try_lock() {
+        Ok(()) => {
+            let _ = f.unlock();
+            false
+        }
+        Err(_) => true,
+    }
+}
+
 /// The pid recorded in a run dir's lock file, if a live process holds the lock.
 pub fn holder(dir: &Path) -> Option<u32> {
     let mut f = OpenOptions::new()

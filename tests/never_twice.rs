@@ -601,3 +601,60 @@ async fn an_input_with_both_ids_teaches_the_ledger_without_a_list_call() {
     );
     assert!(clears(&sim, &iccids).iter().all(|n| *n == 1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_order_send_and_a_send_to_its_cids_are_one_message() {
+    let mut cards = sms_cards(0, 30, ORDER);
+    cards.extend(sms_cards(30, 10, ORDER + 1));
+    let sim = sms_sim(cards.clone()).await;
+    let dir = tempdir();
+    let state = dir.path().join("state");
+    let send = |run_dir: &str, order: Option<u64>, input: Option<&Path>| {
+        let mut cmd = gsl();
+        cmd.arg("send-sms");
+        if let Some(i) = input {
+            cmd.arg(i);
+        }
+        if let Some(o) = order {
+            cmd.args(["--order-id", &o.to_string()]);
+        }
+        cmd.args(["--content", "同一条通知", "--endpoint", &sim.url()])
+            .args(["--rate", "100", "--yes", "-q", "--run-dir"])
+            .arg(dir.path().join(run_dir))
+            .env("GSL_STATE_DIR", &state);
+        cmd
+    };
+    let cid_list = |name: &str, from: usize, to: usize| {
+        let ids: Vec<String> = cards[from..to].iter().map(|c| c.iccid.clone()).collect();
+        write_csv(dir.path(), name, &ids)
+    };
+    // The whole order first, then ten of its cids by list: skipped, naming the order's run.
+    let ran = run(send("whole", Some(ORDER), None)).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let ten = cid_list("ten.csv", 0, 10);
+    let ran = run(send("list", None, Some(&ten))).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let rows = read_report(&dir.path().join("list/report.csv"));
+    assert_eq!(count(&rows, "skipped"), 10, "{rows:?}");
+    assert!(
+        rows[0]["error_msg"].contains("whole order"),
+        "{:?}",
+        rows[0]
+    );
+    // Five cids of the other order by list, then that whole order: skipped, saying why.
+    let five = cid_list("five.csv", 30, 35);
+    let ran = run(send("five", None, Some(&five))).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let ran = run(send("whole2", Some(ORDER + 1), None)).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let rows = read_report(&dir.path().join("whole2/report.csv"));
+    assert_eq!(rows[0]["status"], "skipped", "{:?}", rows[0]);
+    assert!(
+        rows[0]["error_msg"].contains("5 of order 778's 10 cids"),
+        "{:?}",
+        rows[0]
+    );
+    let sent = crate::sms::sent_per_cid(&sim);
+    assert_eq!(sent.len(), 35, "the first order and five of the second");
+    assert!(sent.values().all(|n| *n == 1), "each cid messaged once");
+}

@@ -116,6 +116,138 @@ pub fn sink(
     }))
 }
 
+/// Record this run's `unknown` rows as `unknown` in the ledger (their claims may still say in
+/// flight, which counts only while the journal does not hold the row `pending`): called before
+/// `resume --resend-unknown` queues them again.
+pub fn hold_unknown(
+    journal: &Journal,
+    op: &dyn Operation,
+    meta: &RunMeta,
+    run_dir: &Path,
+) -> Result<(), Failure> {
+    if !applies(op) {
+        return Ok(());
+    }
+    let mut rows = Vec::new();
+    journal
+        .for_each_row(|r| {
+            if r.status == crate::journal::RowState::Is(crate::model::Status::Unknown) {
+                rows.push((r.row, crate::model::Status::Unknown, r.work_order_id));
+            }
+            Ok(())
+        })
+        .map_err(|e| Failure::aborted(e.to_string()))?
+        .map_err(|e| Failure::aborted(e.to_string()))?;
+    let mut ledger = open(meta)?;
+    ledger
+        .record_outcomes(&key(op, meta, run_dir), &rows)
+        .map_err(|e| Failure::usage(format!("{e}: nothing was sent")))
+}
+
+/// A send to a whole order and a send to a list of its cids with the same text are the same
+/// message to those cards: the two kinds of claims are matched through the card list (the
+/// order's cards, 500 a call). A cid-list run skips the cids of an order an earlier run sent
+/// the text to; a whole-order run is skipped when an earlier run sent the text to some of its
+/// cids (send to the others with a list of them). Returns the calls it took.
+pub async fn match_orders(
+    journal: &mut Journal,
+    ledger: &Ledger,
+    run: &RunKey,
+    client: &Client,
+    max_attempts: u32,
+) -> Result<u64, Failure> {
+    let l = |e: LedgerError| Failure::usage(format!("{e}: nothing was sent"));
+    let e = |e: crate::journal::JournalError| Failure::aborted(e.to_string());
+    let Some(first) = journal.pending_after(0, 1).map_err(e)?.pop() else {
+        return Ok(0);
+    };
+    let pager = Pager::new(client.clone(), "sim-cards", LIST_RATE, max_attempts);
+    let cids_of = |order: i64| {
+        let fetch: Fetch<SimCard> = Arc::new(move |c: Client, offset| {
+            let page = Page::new(crate::gsl::paging::LIMIT, offset).filter("order_id", order);
+            Box::pin(async move { c.sim_cards(&page).await.map(|p| (p.count, p.sim_cards)) })
+        });
+        let pager = &pager;
+        async move {
+            let mut cids = std::collections::HashSet::new();
+            let listed = pager
+                .each_page(fetch, |cards| {
+                    for c in cards {
+                        if let Some(cid) = c.cid.as_deref().or(c.iccid.as_deref()) {
+                            cids.insert(cid.trim().to_ascii_uppercase());
+                        }
+                    }
+                    Ok(())
+                })
+                .await?;
+            listed.map(|()| cids).map_err(|err| {
+                Failure::usage(format!(
+                    "the card list could not be read to match order {order}'s cards with an \
+                     earlier send of this text ({err}); nothing was sent"
+                ))
+            })
+        }
+    };
+    if first.key.is_empty() {
+        // A whole-order send: has an earlier run sent this text to some of its cids?
+        let Some(order) = run.whole.as_deref().and_then(|w| w.strip_prefix("order:")) else {
+            return Ok(0);
+        };
+        let order: i64 = order.parse().unwrap_or_default();
+        if !ledger.any_card_done(run).map_err(l)? {
+            return Ok(0);
+        }
+        let cids = cids_of(order).await?;
+        let mut done = 0u64;
+        let mut example = None;
+        for cid in &cids {
+            let act = CardAct {
+                row: 0,
+                card: cid.clone(),
+                arg: String::new(),
+            };
+            if let Some(a) = ledger.earlier(run, &act).map_err(l)? {
+                done += 1;
+                example.get_or_insert(a);
+            }
+        }
+        if let Some(a) = example {
+            let why = format!(
+                "skipped: {done} of order {order}'s {} cids already got this text ({}); send \
+                 to the others with a list of their cids, or --again sends the whole order",
+                cids.len(),
+                a.skip_reason().trim_start_matches("skipped: ")
+            );
+            journal.mark_skipped(&[(first.row, why)]).map_err(e)?;
+        }
+    } else {
+        // A cid list: did an earlier run send this text to a whole order holding some of them?
+        let orders = ledger.orders_done(run).map_err(l)?;
+        let mut skipped = Vec::new();
+        for (order, act) in orders {
+            let cids = cids_of(order).await?;
+            let why = format!(
+                "{} (to the whole order {order}, which holds this cid)",
+                act.skip_reason()
+            );
+            let mut after = 0;
+            loop {
+                let chunk = journal.pending_after(after, 4096).map_err(e)?;
+                let Some(last) = chunk.last() else { break };
+                after = last.row;
+                skipped.extend(
+                    chunk
+                        .iter()
+                        .filter(|p| cids.contains(&p.key))
+                        .map(|p| (p.row, why.clone())),
+                );
+            }
+        }
+        journal.mark_skipped(&skipped).map_err(e)?;
+    }
+    Ok(pager.stats.get().0)
+}
+
 /// What the ledger said of a run's pending rows before it was confirmed.
 #[derive(Debug, Default, Clone)]
 pub struct Looked {

@@ -12,7 +12,7 @@
 //! never both act on a card, whatever their credentials. A claim left `inflight` by a process
 //! that died counts as that run's intent: its card may have been acted on.
 //!
-//! A card is known by every id the ledger learned for it: the `aliases` table pairs an ICCID
+//! A card is known by every id the ledger learned for it: the `card_ids` table pairs an ICCID
 //! with a `sim_card_id` key (from an input with both columns, an answer, or the card list), and
 //! a claim on either matches.
 //!
@@ -41,7 +41,8 @@ CREATE TABLE IF NOT EXISTS claims (
     PRIMARY KEY (run_id, row)
 );
 CREATE INDEX IF NOT EXISTS claims_card ON claims(card, operation, params, intent_ms);
-CREATE TABLE IF NOT EXISTS aliases (key TEXT PRIMARY KEY, other TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS claims_act ON claims(operation, params, intent_ms);
+CREATE TABLE IF NOT EXISTS card_ids (key TEXT NOT NULL, other TEXT NOT NULL, PRIMARY KEY (key, other));
 ";
 
 /// What a claim's status is while its request may be on the wire.
@@ -303,7 +304,7 @@ impl Ledger {
 
     /// Every key the ledger knows `card` by: itself and its aliases.
     fn known_as(tx: &Connection, card: &str) -> rusqlite::Result<Vec<String>> {
-        let mut st = tx.prepare_cached("SELECT other FROM aliases WHERE key = ?1")?;
+        let mut st = tx.prepare_cached("SELECT other FROM card_ids WHERE key = ?1")?;
         let mut keys = vec![card.to_string()];
         for other in st.query_map([card], |r| r.get::<_, String>(0))? {
             keys.push(other?);
@@ -320,11 +321,16 @@ impl Ledger {
         act: &CardAct,
         since_ms: i64,
     ) -> rusqlite::Result<Option<Act>> {
+        // Claims of the same act (operation, parameters, the row's value), and any claim in
+        // flight: another process acting on the card right now keeps it, whatever it does
+        // (the service advises against two operations on one card at once).
         let mut st = tx.prepare_cached(
-            "SELECT run_dir, intent_at, status, work_order_id, pid, intent_ms, run_id, row
+            "SELECT run_dir, intent_at, status, work_order_id, pid, intent_ms, run_id, row,
+                    operation = ?2 AND params = ?3 AND arg = ?4
              FROM claims
-             WHERE card = ?1 AND operation = ?2 AND params = ?3 AND arg = ?4 AND run_id != ?5
-               AND status IN ('ok', 'unknown', 'inflight')
+             WHERE card = ?1 AND run_id != ?5
+               AND (status = 'inflight' OR (status IN ('ok', 'unknown')
+                    AND operation = ?2 AND params = ?3 AND arg = ?4))
              ORDER BY intent_ms DESC",
         )?;
         for key in Self::known_as(tx, &act.card)? {
@@ -342,24 +348,30 @@ impl Ledger {
                         },
                         r.get::<_, i64>(5)?,
                         (r.get::<_, String>(6)?, r.get::<_, i64>(7)? as u64),
+                        r.get::<_, bool>(8)?,
                     ))
                 },
             )?;
             for f in found {
-                let (mut a, ms, (id, row)) = f?;
+                let (mut a, ms, (id, row), same) = f?;
                 if a.status == INFLIGHT {
                     // An earlier run in this same directory is not live: this process holds it.
-                    a.live = a.run_dir != run.run_dir
-                        && crate::rundir::holder(Path::new(&a.run_dir)).is_some();
-                    // A dead run's claim whose request its journal proves never left (or
-                    // refused) is no act.
-                    if !a.live && !journal_says_maybe(&a.run_dir, &id, row) {
-                        continue;
-                    }
+                    a.live =
+                        a.run_dir != run.run_dir && crate::rundir::is_held(Path::new(&a.run_dir));
                 }
-                if a.live || ms >= since_ms {
+                if a.live {
                     return Ok(Some(a));
                 }
+                // Past the window (or another act, not live), nothing to look at further.
+                if !same || ms < since_ms {
+                    continue;
+                }
+                // A dead run's claim whose request its journal proves never left (or
+                // refused) is no act.
+                if a.status == INFLIGHT && !journal_says_maybe(&a.run_dir, &id, row) {
+                    continue;
+                }
+                return Ok(Some(a));
             }
         }
         Ok(None)
@@ -435,7 +447,7 @@ impl Ledger {
         }
         self.write(false, |tx| {
             let mut st =
-                tx.prepare_cached("INSERT OR REPLACE INTO aliases(key, other) VALUES (?1, ?2)")?;
+                tx.prepare_cached("INSERT OR IGNORE INTO card_ids(key, other) VALUES (?1, ?2)")?;
             for (a, b) in pairs.iter().filter(|(a, b)| !a.is_empty() && !b.is_empty()) {
                 st.execute(params![a, b])?;
                 st.execute(params![b, a])?;
@@ -447,8 +459,61 @@ impl Ledger {
     /// Whether `card` has an alias.
     pub fn has_alias(&self, card: &str) -> Result<bool, LedgerError> {
         self.conn
-            .prepare_cached("SELECT 1 FROM aliases WHERE key = ?1")
+            .prepare_cached("SELECT 1 FROM card_ids WHERE key = ?1")
             .and_then(|mut st| st.exists([card]))
+            .map_err(self.err())
+    }
+
+    /// The whole orders (`order:<id>` claims) another run sent `run`'s act to within the
+    /// window (or is sending now), each with its latest act.
+    pub fn orders_done(&self, run: &RunKey) -> Result<Vec<(i64, Act)>, LedgerError> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT DISTINCT card FROM claims WHERE card >= 'order:' AND card < 'order;'
+                 AND operation = ?1 AND params = ?2 AND run_id != ?3",
+            )
+            .map_err(self.err())?;
+        let orders: Vec<String> = st
+            .query_map(params![run.operation, run.params, run.run_id], |r| r.get(0))
+            .and_then(|rows| rows.collect())
+            .map_err(self.err())?;
+        let mut out = Vec::new();
+        for card in orders {
+            let Some(id) = card.strip_prefix("order:").and_then(|i| i.parse().ok()) else {
+                continue;
+            };
+            let act = CardAct {
+                row: 0,
+                card,
+                arg: String::new(),
+            };
+            if let Some(a) =
+                Self::blocking(&self.conn, run, &act, run.since_ms()).map_err(self.err())?
+            {
+                out.push((id, a));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether another run acted with `run`'s act on any single card (not a whole order)
+    /// within the window.
+    pub fn any_card_done(&self, run: &RunKey) -> Result<bool, LedgerError> {
+        self.conn
+            .prepare_cached(
+                "SELECT 1 FROM claims WHERE card NOT LIKE 'order:%' AND operation = ?1
+                 AND params = ?2 AND run_id != ?3 AND status IN ('ok', 'unknown', 'inflight')
+                 AND intent_ms >= ?4 LIMIT 1",
+            )
+            .and_then(|mut st| {
+                st.exists(params![
+                    run.operation,
+                    run.params,
+                    run.run_id,
+                    run.since_ms()
+                ])
+            })
             .map_err(self.err())
     }
 
@@ -467,7 +532,7 @@ impl Ledger {
                     "SELECT count(*) FROM claims WHERE operation = ?1 AND params = ?2
                      AND run_id != ?3 AND status IN ('ok', 'unknown', 'inflight')
                      AND intent_ms >= ?4 AND card {kind} AND card NOT LIKE 'order:%'
-                     AND card NOT IN (SELECT key FROM aliases)"
+                     AND card NOT IN (SELECT key FROM card_ids)"
                 ),
                 params![run.operation, run.params, run.run_id, since],
                 |r| r.get::<_, i64>(0),

@@ -68,6 +68,9 @@ pub async fn resume(args: ResumeArgs, log: LogSettings) -> Result<i32, Failure> 
         tracing::info!(rows = n, "failed rows queued again");
     }
     if args.resend_unknown {
+        // The ledger keeps them as maybe done: once the journal holds them `pending` again,
+        // it could no longer tell a stop before their resend from a row never sent.
+        crate::ledger::hold_unknown(&journal, op.as_ref(), &meta, &rundir.path)?;
         let n = journal.requeue(Status::Unknown).map_err(e)?;
         tracing::warn!(rows = n, "unknown rows queued again (--resend-unknown)");
     }

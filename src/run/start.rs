@@ -575,6 +575,22 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
             );
         }
         looked = crate::ledger::skip_done(&mut journal, &l, &key).map_err(cleanup)?;
+        {
+            let calls =
+                crate::ledger::match_orders(&mut journal, &l, &key, &client, cfg.max_attempts)
+                    .await
+                    .map_err(cleanup)?;
+            let counts = journal
+                .counts()
+                .map_err(|e| cleanup(Failure::aborted(e.to_string())))?;
+            looked.skipped = counts.get("skipped").copied().unwrap_or(0);
+            if calls > 0 {
+                crate::say!(
+                    "matched this send with earlier sends of the text to whole orders or their cids through the card list: {calls} {}",
+                    if calls == 1 { "call" } else { "calls" }
+                );
+            }
+        }
         ledger = Some(crate::ledger::LedgerSink {
             ledger: l,
             run: key,
