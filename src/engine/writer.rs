@@ -62,6 +62,9 @@ impl Writer {
                 let mut intents = Vec::new();
                 let mut acks = Vec::new();
                 let mut claims: Vec<(Vec<CardAct>, ClaimAck)> = Vec::new();
+                // A ledger that could not be written refuses every later intent (nothing more
+                // is sent), while the journal goes on recording the answers that arrive.
+                let mut ledger_failed: Option<String> = None;
                 let mut outcomes = Vec::new();
                 let mut splits: Vec<Vec<u64>> = Vec::new();
                 let mut live: Option<(i64, LiveTotals)> = None;
@@ -90,8 +93,8 @@ impl Writer {
                     // The ledger's claims first, so that it is never behind the journal: a
                     // row another run holds is `skipped`, the others are journaled in flight.
                     let mut claimed = Vec::new();
-                    let ledger_result = match (&poisoned, ledger.as_mut()) {
-                        (None, Some(l)) if !claims.is_empty() => {
+                    let ledger_result = match (&poisoned, &ledger_failed, ledger.as_mut()) {
+                        (None, None, Some(l)) if !claims.is_empty() => {
                             let all: Vec<CardAct> =
                                 claims.iter().flat_map(|(r, _)| r.iter().cloned()).collect();
                             l.ledger
@@ -100,6 +103,19 @@ impl Writer {
                         }
                         _ => Ok(Vec::new()),
                     };
+                    let ledger_result = match ledger_result {
+                        Err(msg) => {
+                            tracing::error!("{msg}");
+                            ledger_failed = Some(msg);
+                            Ok(Vec::new())
+                        }
+                        ok => ok,
+                    };
+                    if let Some(msg) = &ledger_failed {
+                        for (_, ack) in claims.drain(..) {
+                            let _ = ack.send(Err(msg.clone()));
+                        }
+                    }
                     let result: Result<(), String> = match (&poisoned, ledger_result) {
                         (Some(_), _) => Ok(()),
                         (None, Err(msg)) => Err(msg),

@@ -94,11 +94,20 @@ pub fn open(meta: &RunMeta) -> Result<Ledger, Failure> {
         )
     })?;
     let path = Ledger::path_for(&state, &meta.endpoint, meta.rehearsal);
-    Ledger::open(&path).map_err(|e| {
+    let failed = |e: LedgerError| {
         Failure::usage(format!(
             "the account ledger cannot be opened ({e}): a destructive run needs it to never act twice on a card; nothing was sent (`gslbatch ledger rebuild RUN_DIR...` recreates it)"
         ))
-    })
+    };
+    let mut ledger = Ledger::open(&path).map_err(failed)?;
+    // An earlier version kept a ledger per spelling of the endpoint: this one takes it in.
+    if let Some(old) = Ledger::legacy_path(&state, &meta.endpoint).filter(|_| !meta.rehearsal) {
+        let n = ledger.absorb(&old).map_err(failed)?;
+        if n > 0 {
+            tracing::info!(entries = n, from = %old.display(), "took in the ledger an earlier version kept for this spelling of the endpoint");
+        }
+    }
+    Ok(ledger)
 }
 
 /// The engine's ledger writer for a destructive run; `None` for the others.
