@@ -788,7 +788,7 @@ mod tests {
         .unwrap();
         let at = chrono::Local::now().to_rfc3339();
         conn.execute(
-            "INSERT INTO acts VALUES ('/runs/a', 1, '89860312345678901234', 'clear-real-name',
+            "INSERT INTO acts VALUES ('/runs/a', 1, '89860312345678901234', 'an-op',
              'null', ?1, 'ok', 7)",
             [&at],
         )
@@ -801,7 +801,7 @@ mod tests {
         let run = RunKey {
             run_id: "new".into(),
             run_dir: "/runs/b".into(),
-            operation: "clear-real-name".into(),
+            operation: "an-op".into(),
             params: "null".into(),
             window: Some(std::time::Duration::from_secs(3600)),
             whole: None,
