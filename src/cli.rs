@@ -56,12 +56,6 @@ pub struct Cli {
     /// Colours in log lines: auto (on a terminal, unless NO_COLOR is set), always or never.
     #[arg(long, value_enum, global = true, default_value_t = crate::logging::ColorChoice::Auto, value_name = "WHEN")]
     pub color: crate::logging::ColorChoice,
-    /// Text encoding of the input files: utf-8, utf-16le, utf-16be, gb18030 (gbk), or any WHATWG label [default: detected: UTF-8, UTF-16 with a BOM, else GB18030].
-    #[arg(long, global = true, value_parser = crate::model::InputEncoding::parse)]
-    pub encoding: Option<crate::model::InputEncoding>,
-    /// The worksheet of spreadsheet inputs to read, by name [default: the first].
-    #[arg(long, global = true, value_name = "NAME")]
-    pub sheet: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -122,6 +116,31 @@ pub enum Command {
     },
     /// Print the man page (roff) on stdout.
     Man,
+}
+
+impl Command {
+    /// How this command reads its INPUT files (`--encoding`, `--sheet`); `None` for a command
+    /// without inputs.
+    pub fn input_flags(&self) -> Option<&InputFlags> {
+        match self {
+            Command::CheckRealName(a)
+            | Command::ClearRealName(a)
+            | Command::StopCard(a)
+            | Command::RestoreCard(a)
+            | Command::ActivateCard(a)
+            | Command::CutNet(a)
+            | Command::RestoreNet(a) => Some(&a.input),
+            Command::SetTags(a) => Some(&a.batch.input),
+            Command::SetSpeedLimit(a) => Some(&a.batch.input),
+            Command::SetDataCap(a) => Some(&a.batch.input),
+            Command::BindImei(a) => Some(&a.batch.input),
+            Command::SendSms(a) => Some(&a.input),
+            Command::Run(a) => Some(&a.input),
+            Command::Inventory(a) => Some(&a.input),
+            Command::Usage(a) => Some(&a.input),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -206,6 +225,8 @@ pub struct BatchArgs {
     #[arg(long)]
     pub column: Option<String>,
     #[command(flatten)]
+    pub input: InputFlags,
+    #[command(flatten)]
     pub send: SendOptions,
     #[command(flatten)]
     pub run: RunOptions,
@@ -213,6 +234,17 @@ pub struct BatchArgs {
 
 /// What every sending command shares: against what it runs, where the run lives, and whether
 /// it asks first.
+/// How the input files are read: what only a command with INPUT files takes.
+#[derive(Debug, Clone, Default, Args)]
+pub struct InputFlags {
+    /// Text encoding of the input files: utf-8, utf-16le, utf-16be, gb18030 (gbk), or any WHATWG label [default: detected: UTF-8, UTF-16 with a BOM, else GB18030].
+    #[arg(long, value_parser = crate::model::InputEncoding::parse)]
+    pub encoding: Option<crate::model::InputEncoding>,
+    /// The worksheet of spreadsheet inputs to read, by name [default: the first].
+    #[arg(long, value_name = "NAME")]
+    pub sheet: Option<String>,
+}
+
 #[derive(Debug, Clone, Default, Args)]
 pub struct SendOptions {
     /// Run against an in-process simulator holding the input's cards: a dress rehearsal.
@@ -257,6 +289,8 @@ pub struct RunArgs {
     #[arg(long, allow_negative_numbers = true)]
     pub list_rate: Option<f64>,
     #[command(flatten)]
+    pub input: InputFlags,
+    #[command(flatten)]
     pub send: SendOptions,
     #[command(flatten)]
     pub run: RunOptions,
@@ -286,6 +320,8 @@ pub struct SmsArgs {
     /// Input column holding the cid (case-insensitive) [default: cid].
     #[arg(long)]
     pub column: Option<String>,
+    #[command(flatten)]
+    pub input: InputFlags,
     #[command(flatten)]
     pub send: SendOptions,
     #[command(flatten)]
@@ -363,6 +399,8 @@ pub struct UsageArgs {
     /// SIM card list calls per second, to read the fleet without INPUT [default: 1].
     #[arg(long, allow_negative_numbers = true)]
     pub list_rate: Option<f64>,
+    #[command(flatten)]
+    pub input: InputFlags,
     #[command(flatten)]
     pub list: ListOptions,
 }
@@ -494,6 +532,9 @@ pub struct ListOptions {
     /// Report path; .csv, .xlsx, .json or .jsonl picks the format; - is stdout [default: <command>-<local time>.csv].
     #[arg(long)]
     pub report: Option<String>,
+    /// A CSV report's text encoding [default: utf-8-bom when the input was a spreadsheet, GB18030, UTF-16 or UTF-8 with a BOM (Excel opens it right), else utf-8].
+    #[arg(long, value_enum, value_name = "ENCODING")]
+    pub report_encoding: Option<crate::model::ReportEncoding>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -513,6 +554,8 @@ pub struct InventoryArgs {
     /// Input column holding the ICCID (case-insensitive) [default: iccid].
     #[arg(long)]
     pub column: Option<String>,
+    #[command(flatten)]
+    pub input: InputFlags,
     #[command(flatten)]
     pub list: ListOptions,
 }

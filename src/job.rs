@@ -350,6 +350,7 @@ impl Job {
             inputs: self.inputs.clone(),
             endpoint,
             column: args.column.clone().or_else(|| f.column.clone()),
+            input: args.input.clone(),
             send: SendOptions {
                 rehearse,
                 run_dir,
@@ -466,7 +467,8 @@ pub fn log_hint(path: &Path) -> LogHint {
 
 /// The worksheet to read from spreadsheet inputs: `--sheet`, else (for `run`) the job file's.
 pub fn input_sheet(cli: &Cli) -> Option<String> {
-    cli.sheet.clone().or_else(|| match &cli.command {
+    let given = cli.command.input_flags().and_then(|f| f.sheet.clone());
+    given.or_else(|| match &cli.command {
         Command::Run(a) => log_hint(&a.job).sheet,
         _ => None,
     })
@@ -474,7 +476,8 @@ pub fn input_sheet(cli: &Cli) -> Option<String> {
 
 /// The input encoding of a command line: `--encoding`, else (for `run`) the job file's.
 pub fn input_encoding(cli: &Cli) -> Option<crate::input::InputEncoding> {
-    cli.encoding.or_else(|| match &cli.command {
+    let given = cli.command.input_flags().and_then(|f| f.encoding);
+    given.or_else(|| match &cli.command {
         Command::Run(a) => log_hint(&a.job).encoding,
         _ => None,
     })

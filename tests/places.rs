@@ -695,3 +695,79 @@ fn no_color_and_the_cli_conventions() {
         assert!(help.contains(want), "--help names {want}: {help}");
     }
 }
+
+/// `--encoding` and `--sheet` are shown, and taken, only by the commands that read INPUT files.
+#[test]
+fn input_flags_are_shown_only_where_they_apply() {
+    let help = |args: &[&str]| {
+        let out = bare().args(args).arg("--help").output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for cmd in [
+        vec!["check-real-name"],
+        vec!["send-sms"],
+        vec!["run"],
+        vec!["inventory"],
+        vec!["usage"],
+        vec!["set-tags"],
+    ] {
+        let h = help(&cmd);
+        assert!(
+            h.contains("--encoding") && h.contains("--sheet"),
+            "{cmd:?}: {h}"
+        );
+    }
+    for cmd in [
+        vec!["status"],
+        vec!["report"],
+        vec!["simulate"],
+        vec!["follow"],
+        vec!["resume"],
+        vec!["pool-members"],
+        vec!["ledger", "rebuild"],
+    ] {
+        let h = help(&cmd);
+        assert!(
+            !h.contains("--encoding") && !h.contains("--sheet"),
+            "{cmd:?}: {h}"
+        );
+    }
+    let out = bare()
+        .args(["status", "nowhere", "--encoding", "gbk"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an unknown flag is a usage error"
+    );
+}
+
+/// The listings' CSV reports open right in Excel too: a BOM when the input came from Excel (GBK
+/// here), none when asked for plain UTF-8, and the extra column reads back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_of_an_excel_input_writes_a_report_excel_opens_right() {
+    let dir = tempdir();
+    let ids = ["89860321000000000078", "89860329900000000055"];
+    let text = format!("ICCID,站点\r\n{},武汉\r\n{},上海\r\n", ids[0], ids[1]);
+    let (gbk, _, _) = encoding_rs::GBK.encode(&text);
+    let input = dir.path().join("gbk.csv");
+    std::fs::write(&input, &gbk).unwrap();
+    for (name, flag, bom) in [("a.csv", None, true), ("b.csv", Some("utf-8"), false)] {
+        let out = dir.path().join(name);
+        let mut cmd = bare();
+        cmd.arg("inventory")
+            .arg(&input)
+            .args(["--rehearse", "-q", "--report"])
+            .arg(&out);
+        if let Some(f) = flag {
+            cmd.args(["--report-encoding", f]);
+        }
+        let ran = run(cmd).await;
+        assert_eq!(ran.code, 0, "{}", ran.stderr);
+        let bytes = std::fs::read(&out).unwrap();
+        assert_eq!(bytes.starts_with(b"\xef\xbb\xbf"), bom, "{name}");
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(text.contains("武汉") && text.contains("上海"), "{text}");
+    }
+}

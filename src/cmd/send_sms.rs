@@ -14,6 +14,7 @@ pub async fn run(args: SmsArgs, log: LogSettings) -> Result<i32, Failure> {
         inputs: args.inputs,
         endpoint: args.endpoint,
         column: args.column,
+        input: args.input,
         send: args.send,
         run: args.run,
     };

@@ -16,6 +16,7 @@ use crate::exit::{self, Failure};
 use crate::gsl::types::{Page, SimCard};
 use crate::gsl::{CardRef, Client};
 use crate::input::{Dedupe, InputOptions, Inputs};
+use crate::report::encoding::ReportEncoding;
 use crate::report::layout::Cell;
 use crate::simulator::SimConfig;
 use std::collections::{BTreeMap, HashMap};
@@ -277,6 +278,11 @@ pub async fn run(args: InventoryArgs) -> Result<i32, Failure> {
     let mut out: Option<ReportOut> = None;
     let mut join = join;
     let rehearsal = args.list.rehearse;
+    // Excel opens the report right when the input came from it (a BOM), or as asked.
+    let report_encoding = args
+        .list
+        .report_encoding
+        .unwrap_or_else(|| crate::report::encoding::for_inputs(&args.inputs));
 
     // Page 1 tells the fleet's size. With an input whose cards (those not on page 1) are fewer
     // than the pages left, each card is looked up on its own: fewer calls.
@@ -314,7 +320,12 @@ pub async fn run(args: InventoryArgs) -> Result<i32, Failure> {
             }
             None => {
                 let o = out.get_or_insert_with(|| {
-                    ReportOut::start(dest.clone(), card_columns(tags), rehearsal)
+                    ReportOut::start_encoded(
+                        dest.clone(),
+                        card_columns(tags),
+                        rehearsal,
+                        report_encoding,
+                    )
                 });
                 o.rows(cards.iter().map(|c| card_cells(c, tags)).collect())
             }
@@ -338,7 +349,15 @@ pub async fn run(args: InventoryArgs) -> Result<i32, Failure> {
     let (got, of) = (progress.listed(), progress.total());
     progress.finish();
     let Some(listed) = listed else {
-        return interrupted(out, join, &dest, tags.unwrap_or(false), rehearsal, got, of);
+        return interrupted(
+            out,
+            join,
+            &dest,
+            tags.unwrap_or(false),
+            (rehearsal, report_encoding),
+            got,
+            of,
+        );
     };
     let what = format!("inventory{}", filters_text(&args));
     match listed {
@@ -373,15 +392,28 @@ pub async fn run(args: InventoryArgs) -> Result<i32, Failure> {
     );
     let (code, detail) = match join {
         None => {
-            let o = out
-                .unwrap_or_else(|| ReportOut::start(dest.clone(), card_columns(tags), rehearsal));
+            let o = out.unwrap_or_else(|| {
+                ReportOut::start_encoded(
+                    dest.clone(),
+                    card_columns(tags),
+                    rehearsal,
+                    report_encoding,
+                )
+            });
             o.commit()?;
             (
                 exit::OK,
                 format!("per-card real-name checks would take {} calls", flags.cards),
             )
         }
-        Some(j) => write_joined(j, &dest, tags, rehearsal, &filters_text(&args), false)?,
+        Some(j) => write_joined(
+            j,
+            &dest,
+            tags,
+            (rehearsal, report_encoding),
+            &filters_text(&args),
+            false,
+        )?,
     };
     if rehearsal {
         crate::say!("{}", crate::report::summary::REHEARSAL_LINE);
@@ -401,19 +433,25 @@ fn interrupted(
     join: Option<Join>,
     dest: &crate::report::ReportDest,
     tags: bool,
-    rehearsal: bool,
+    (rehearsal, report_encoding): (bool, ReportEncoding),
     listed: u64,
     total: u64,
 ) -> Result<i32, Failure> {
     let partial = listing::partial_dest(dest);
     let rows = match join {
         Some(j) => {
-            write_joined(j, &partial, tags, rehearsal, "", true)?;
+            write_joined(j, &partial, tags, (rehearsal, report_encoding), "", true)?;
             String::new()
         }
         None => {
-            let o = out
-                .unwrap_or_else(|| ReportOut::start(dest.clone(), card_columns(tags), rehearsal));
+            let o = out.unwrap_or_else(|| {
+                ReportOut::start_encoded(
+                    dest.clone(),
+                    card_columns(tags),
+                    rehearsal,
+                    report_encoding,
+                )
+            });
             let (n, _) = o.commit_partial()?;
             format!(" ({n} rows)")
         }
@@ -432,7 +470,7 @@ fn write_joined(
     j: Join,
     dest: &crate::report::ReportDest,
     tags: bool,
-    rehearsal: bool,
+    (rehearsal, report_encoding): (bool, ReportEncoding),
     filters: &str,
     cut_short: bool,
 ) -> Result<(i32, String), Failure> {
@@ -447,7 +485,7 @@ fn write_joined(
             columns.push(extra.clone());
         }
     }
-    let out = ReportOut::start(dest.clone(), columns, rehearsal);
+    let out = ReportOut::start_encoded(dest.clone(), columns, rehearsal, report_encoding);
     let mut counts: BTreeMap<String, u64> = BTreeMap::new();
     let mut batch = Vec::with_capacity(1024);
     let empty_card = card_cols.len();

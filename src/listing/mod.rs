@@ -22,6 +22,7 @@ use crate::engine::pacer::Pacer;
 use crate::engine::retry::{self, ReadStats};
 use crate::exit::Failure;
 use crate::gsl::{paging, Client, GslError};
+use crate::report::encoding::ReportEncoding;
 use crate::report::layout::Cell;
 use crate::report::writer::Sink;
 use crate::report::{self, ReportDest, ReportFormat, RowsError};
@@ -314,9 +315,20 @@ pub struct ReportOut {
 
 impl ReportOut {
     pub fn start(dest: ReportDest, columns: Vec<String>, rehearsal: bool) -> ReportOut {
+        Self::start_encoded(dest, columns, rehearsal, ReportEncoding::Utf8)
+    }
+
+    /// [`Self::start`] with a CSV report in `encoding` (a BOM, or GB18030, for Excel).
+    pub fn start_encoded(
+        dest: ReportDest,
+        columns: Vec<String>,
+        rehearsal: bool,
+        encoding: ReportEncoding,
+    ) -> ReportOut {
         let (tx, rx) = mpsc::sync_channel::<Msg>(64);
         let d = dest.clone();
-        let thread = std::thread::spawn(move || write_report(&d, &columns, rehearsal, rx));
+        let thread =
+            std::thread::spawn(move || write_report(&d, &columns, rehearsal, encoding, rx));
         ReportOut {
             tx: Some(tx),
             thread,
@@ -378,45 +390,25 @@ fn write_report(
     dest: &ReportDest,
     columns: &[String],
     rehearsal: bool,
+    encoding: ReportEncoding,
     rx: mpsc::Receiver<Msg>,
 ) -> Result<u64, String> {
-    fn pump<W: Write>(
-        format: ReportFormat,
-        out: W,
-        columns: &[String],
-        rehearsal: bool,
-        rx: &mpsc::Receiver<Msg>,
-    ) -> Result<(u64, W, bool), RowsError> {
-        let mut sink = Sink::start(format, out, columns, rehearsal)?;
-        let mut n = 0;
-        let partial = loop {
-            match rx.recv() {
-                Ok(Msg::Rows(rows)) => {
-                    for r in rows {
-                        sink.row(&r, rehearsal)?;
-                        n += 1;
-                    }
-                }
-                Ok(Msg::Commit(partial)) => break partial,
-                // The command gave up: do not put a partial report in place.
-                Err(_) => return Err(io::Error::other("the listing did not finish").into()),
-            }
-        };
-        Ok((n, sink.finish()?, partial))
-    }
     match dest {
         ReportDest::Path(path) => report::atomic_write_or(
             path,
             &report::partial_path(path),
-            |out: BufWriter<std::fs::File>| pump(dest.format(), out, columns, rehearsal, &rx),
+            |out: BufWriter<std::fs::File>| {
+                pump_encoded(dest.format(), out, columns, rehearsal, encoding, &rx)
+            },
         )
         .map_err(|e| e.to_string()),
         ReportDest::Stdout(format) => {
-            match pump(
+            match pump_encoded(
                 *format,
                 BufWriter::new(io::stdout().lock()),
                 columns,
                 rehearsal,
+                encoding,
                 &rx,
             ) {
                 Ok((n, _, _)) => Ok(n),
@@ -431,6 +423,55 @@ fn write_report(
             }
         }
     }
+}
+
+/// The rows a listing hands over, into `out` in `format`; a CSV report in `encoding`.
+fn pump_encoded<W: Write>(
+    format: ReportFormat,
+    mut out: W,
+    columns: &[String],
+    rehearsal: bool,
+    encoding: ReportEncoding,
+    rx: &mpsc::Receiver<Msg>,
+) -> Result<(u64, W, bool), RowsError> {
+    if format == ReportFormat::Csv {
+        match encoding {
+            ReportEncoding::Utf8Bom => out.write_all("\u{feff}".as_bytes())?,
+            ReportEncoding::Gb18030 => {
+                let gb = crate::report::encoding::Gb18030Writer::new(out);
+                let (n, gb, partial) = pump(format, gb, columns, rehearsal, rx)?;
+                return Ok((n, gb.into_inner(), partial));
+            }
+            ReportEncoding::Utf8 => {}
+        }
+    }
+    pump(format, out, columns, rehearsal, rx)
+}
+
+/// The rows a listing hands over, into `out` in `format`, until it commits (or gives up).
+fn pump<W: Write>(
+    format: ReportFormat,
+    out: W,
+    columns: &[String],
+    rehearsal: bool,
+    rx: &mpsc::Receiver<Msg>,
+) -> Result<(u64, W, bool), RowsError> {
+    let mut sink = Sink::start(format, out, columns, rehearsal)?;
+    let mut n = 0;
+    let partial = loop {
+        match rx.recv() {
+            Ok(Msg::Rows(rows)) => {
+                for r in rows {
+                    sink.row(&r, rehearsal)?;
+                    n += 1;
+                }
+            }
+            Ok(Msg::Commit(partial)) => break partial,
+            // The command gave up: do not put a partial report in place.
+            Err(_) => return Err(io::Error::other("the listing did not finish").into()),
+        }
+    };
+    Ok((n, sink.finish()?, partial))
 }
 
 /// Where a report cut short goes: beside the destination, or stdout as it was.

@@ -97,10 +97,13 @@ pub async fn run(args: PoolMembersArgs) -> Result<i32, Failure> {
     });
     let pager = Pager::new(client.clone(), SPEC.name, rate, max_attempts);
     let dest = listing::report_dest(args.list.report.as_deref(), SPEC.name);
-    let out = ReportOut::start(
+    let out = ReportOut::start_encoded(
         dest.clone(),
         COLUMNS.iter().map(|c| c.to_string()).collect(),
         rehearsal,
+        args.list
+            .report_encoding
+            .unwrap_or(crate::model::ReportEncoding::Utf8),
     );
     // A signal ends the listing with what was listed so far, in a partial report.
     let stop = crate::run::signals::shutdown("no partial report was written");

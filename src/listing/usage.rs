@@ -234,7 +234,11 @@ pub async fn run(args: UsageArgs) -> Result<i32, Failure> {
             extra.clone()
         });
     }
-    let out = ReportOut::start(dest.clone(), columns, args.list.rehearse);
+    let report_encoding = args
+        .list
+        .report_encoding
+        .unwrap_or_else(|| crate::report::encoding::for_inputs(&args.inputs));
+    let out = ReportOut::start_encoded(dest.clone(), columns, args.list.rehearse, report_encoding);
     let mut counts: BTreeMap<String, u64> = BTreeMap::new();
     let mut totals = [0.0f64; 3];
     let mut users: Vec<(f64, String)> = Vec::new();

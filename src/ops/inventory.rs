@@ -55,6 +55,7 @@ fn from_job(p: &JobParts) -> Result<Command, String> {
         list_rate: p.args.list_rate.or(p.list_rate),
         column: p.batch.column.clone(),
         inputs: p.batch.inputs.clone(),
+        input: p.batch.input.clone(),
         list: super::list_options(&p.batch, SPEC.name)?,
     }))
 }

@@ -348,6 +348,7 @@ pub fn list_options(b: &BatchArgs, name: &str) -> Result<ListOptions, String> {
         token_file: b.run.token_file.clone(),
         ca_cert: b.run.ca_cert.clone(),
         report,
+        report_encoding: b.run.report_encoding,
     })
 }
 

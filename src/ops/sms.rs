@@ -202,6 +202,7 @@ fn from_job(p: &JobParts) -> Result<Command, String> {
         batch_size: sms.batch_size.map(|n| n as usize),
         endpoint: b.endpoint,
         column: b.column,
+        input: b.input,
         send: b.send,
         run: b.run,
     }))

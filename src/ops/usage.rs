@@ -37,6 +37,7 @@ fn from_job(p: &JobParts) -> Result<Command, String> {
         column: p.batch.column.clone(),
         rate: super::listing_rate(p.batch.run.rate)?,
         list_rate: p.args.list_rate.or(p.list_rate),
+        input: p.batch.input.clone(),
         list: super::list_options(&p.batch, SPEC.name)?,
     }))
 }
