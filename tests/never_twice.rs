@@ -497,6 +497,31 @@ async fn a_rebuilt_ledger_takes_the_same_decisions_after_a_kill_mid_run() {
     assert_eq!(decisions(&state, &run_dir, &ids), live);
 }
 
+/// A simulator of 400 cards, a temp dir with a state dir in it, and the ICCIDs and
+/// `sim_card_id`s of its first `n` China Telecom cards.
+async fn telecom_by_both_ids(
+    n: usize,
+) -> (
+    Simulator,
+    tempfile::TempDir,
+    std::path::PathBuf,
+    Vec<String>,
+    Vec<String>,
+) {
+    let sim = start_sim(SimConfig {
+        cards: 400,
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempdir();
+    let state = dir.path().join("state");
+    let (telecom, _) = split_cards(&sim);
+    let cards = &telecom[..n];
+    let iccids = cards.iter().map(|c| c.iccid.clone()).collect();
+    let ids = cards.iter().map(|c| c.sim_card_id.to_string()).collect();
+    (sim, dir, state, iccids, ids)
+}
+
 /// A CSV of `(header, values)` columns.
 fn write_columns(dir: &Path, name: &str, cols: &[(&str, Vec<String>)]) -> std::path::PathBuf {
     let mut text = cols.iter().map(|c| c.0).collect::<Vec<_>>().join(",") + "\n";
@@ -515,17 +540,7 @@ fn write_columns(dir: &Path, name: &str, cols: &[(&str, Vec<String>)]) -> std::p
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_card_by_iccid_then_by_sim_card_id_is_one_card() {
-    let sim = start_sim(SimConfig {
-        cards: 400,
-        ..SimConfig::default()
-    })
-    .await;
-    let dir = tempdir();
-    let state = dir.path().join("state");
-    let (telecom, _) = split_cards(&sim);
-    let cards = &telecom[..40];
-    let iccids: Vec<String> = cards.iter().map(|c| c.iccid.clone()).collect();
-    let ids: Vec<String> = cards.iter().map(|c| c.sim_card_id.to_string()).collect();
+    let (sim, dir, state, iccids, ids) = telecom_by_both_ids(40).await;
     // 20 cards by ICCID, then the same 20 by sim_card_id: the plan says it must match them,
     // the start reads the card list (one page) and skips all 20.
     let by_iccid = write_columns(dir.path(), "a.csv", &[("iccid", iccids[..20].to_vec())]);
@@ -573,17 +588,7 @@ async fn a_card_by_iccid_then_by_sim_card_id_is_one_card() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_input_with_both_ids_teaches_the_ledger_without_a_list_call() {
-    let sim = start_sim(SimConfig {
-        cards: 400,
-        ..SimConfig::default()
-    })
-    .await;
-    let dir = tempdir();
-    let state = dir.path().join("state");
-    let (telecom, _) = split_cards(&sim);
-    let cards = &telecom[..10];
-    let iccids: Vec<String> = cards.iter().map(|c| c.iccid.clone()).collect();
-    let ids: Vec<String> = cards.iter().map(|c| c.sim_card_id.to_string()).collect();
+    let (sim, dir, state, iccids, ids) = telecom_by_both_ids(10).await;
     let both = write_columns(
         dir.path(),
         "both.csv",

@@ -152,6 +152,15 @@ fn card_cells(c: &SimCard, tags: bool) -> Vec<Cell> {
     cells
 }
 
+/// The report of a listing without input: one row per card.
+fn card_report(
+    dest: &crate::report::ReportDest,
+    tags: bool,
+    (rehearsal, encoding): (bool, ReportEncoding),
+) -> ReportOut {
+    ReportOut::start_encoded(dest.clone(), card_columns(tags), rehearsal, encoding)
+}
+
 fn card_columns(tags: bool) -> Vec<String> {
     let mut cols: Vec<String> = CARD_COLUMNS.iter().map(|c| c.to_string()).collect();
     if tags {
@@ -392,14 +401,7 @@ pub async fn run(args: InventoryArgs) -> Result<i32, Failure> {
     );
     let (code, detail) = match join {
         None => {
-            let o = out.unwrap_or_else(|| {
-                ReportOut::start_encoded(
-                    dest.clone(),
-                    card_columns(tags),
-                    rehearsal,
-                    report_encoding,
-                )
-            });
+            let o = out.unwrap_or_else(|| card_report(&dest, tags, (rehearsal, report_encoding)));
             o.commit()?;
             (
                 exit::OK,
@@ -444,14 +446,7 @@ fn interrupted(
             String::new()
         }
         None => {
-            let o = out.unwrap_or_else(|| {
-                ReportOut::start_encoded(
-                    dest.clone(),
-                    card_columns(tags),
-                    rehearsal,
-                    report_encoding,
-                )
-            });
+            let o = out.unwrap_or_else(|| card_report(dest, tags, (rehearsal, report_encoding)));
             let (n, _) = o.commit_partial()?;
             format!(" ({n} rows)")
         }
