@@ -27,27 +27,22 @@ pub(crate) fn stream(
     };
     let mut out = Rows::new(file, extent.min.1);
     let bad = |e: String| InputError::unreadable(path, None, format!("cannot read worksheet: {e}"));
+    // The two formats' cell readers are of different types with the same methods.
+    macro_rules! each_cell {
+        ($book:expr) => {{
+            let mut cells = $book
+                .worksheet_cells_reader(sheet)
+                .map_err(|e| bad(e.to_string()))?;
+            while let Some(cell) = cells.next_cell().map_err(|e| bad(e.to_string()))? {
+                let (r, c) = cell.get_position();
+                out.cell(r, c, &Data::from(cell.get_value().clone()))
+                    .map_err(|e| InputError::io(path, None, e))?;
+            }
+        }};
+    }
     match book {
-        Sheets::Xlsx(x) => {
-            let mut cells = x
-                .worksheet_cells_reader(sheet)
-                .map_err(|e| bad(e.to_string()))?;
-            while let Some(cell) = cells.next_cell().map_err(|e| bad(e.to_string()))? {
-                let (r, c) = cell.get_position();
-                out.cell(r, c, &Data::from(cell.get_value().clone()))
-                    .map_err(|e| InputError::io(path, None, e))?;
-            }
-        }
-        Sheets::Xlsb(x) => {
-            let mut cells = x
-                .worksheet_cells_reader(sheet)
-                .map_err(|e| bad(e.to_string()))?;
-            while let Some(cell) = cells.next_cell().map_err(|e| bad(e.to_string()))? {
-                let (r, c) = cell.get_position();
-                out.cell(r, c, &Data::from(cell.get_value().clone()))
-                    .map_err(|e| InputError::io(path, None, e))?;
-            }
-        }
+        Sheets::Xlsx(x) => each_cell!(x),
+        Sheets::Xlsb(x) => each_cell!(x),
         _ => return Ok(None),
     }
     let mut file = out.finish().map_err(|e| InputError::io(path, None, e))?;

@@ -19,6 +19,8 @@ pub mod confirm;
 pub mod drive;
 pub mod finish;
 pub mod follow;
+pub mod new_run;
+pub mod plan;
 pub mod progress;
 pub mod resume;
 pub mod settings;

@@ -5,27 +5,18 @@
 use super::clients::{account_lock, real_client, rehearsal_client_with};
 use super::confirm::confirm;
 use super::drive::{drive, Drive};
-use super::settings::{engine_config, fingerprint, human_duration, timeout};
-use crate::carrier::Carrier;
-use crate::cli::{BatchArgs, ResumeArgs};
+pub use super::new_run::NewRun;
+use super::new_run::{journal_endpoint, new_meta, one_kind_of_key};
+use super::settings::{engine_config, fingerprint, timeout};
+use crate::cli::ResumeArgs;
 use crate::engine::ingest::{ingest, IngestStats};
-use crate::engine::EngineConfig;
 use crate::exit::Failure;
 use crate::gsl::client;
 use crate::input::{InputOptions, Inputs};
-use crate::journal::{Journal, RunMeta};
+use crate::journal::Journal;
 use crate::logging::LogSettings;
-use crate::ops::Operation;
 use crate::rundir::RunDir;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
-/// A run about to start: the operation with its parameters, and the common flags (inputs,
-/// endpoint, rehearse, run dir, column, dry run, yes, options).
-pub struct NewRun {
-    pub op: Arc<dyn Operation>,
-    pub args: BatchArgs,
-}
 
 /// `runs/<operation>-<local time>` (`-rehearsal` appended for a rehearsal, so that it never
 /// shares a real run's directory), with `-2`, `-3`... when a run started in the same second.
@@ -44,30 +35,6 @@ fn default_run_dir(op: &str, rehearsal: bool) -> PathBuf {
 /// What a rehearsal's run dir name ends with, unless `--run-dir` names it.
 pub const REHEARSAL_SUFFIX: &str = "-rehearsal";
 
-/// Cards named both by ICCID and by `sim_card_id` in one run are refused (exit 2) where it
-/// matters: duplicates are found per kind of key, so a card named both ways would get two calls,
-/// which a non-idempotent operation must never make; and a batch call names its cards one way.
-fn one_kind_of_key(run: &NewRun, stats: &IngestStats) -> Result<(), Failure> {
-    let mixed = stats.by_id > 0 && stats.by_id < stats.valid;
-    let why = if !run.op.idempotent() {
-        "a card named both ways would get two calls, which must never happen"
-    } else if run.op.batch_size().is_some() {
-        "a batch call names its cards one way"
-    } else {
-        return Ok(());
-    };
-    if !mixed {
-        return Ok(());
-    }
-    Err(Failure::usage(format!(
-        "the input names {} cards by ICCID and {} by sim_card_id, and for {}: {why}; name every \
-         card one way (one run per kind): nothing was sent",
-        stats.valid - stats.by_id,
-        stats.by_id,
-        run.op.name()
-    )))
-}
-
 /// An `.xlsx` report holds at most 1,048,575 rows under its header: a longer run is refused
 /// before anything is sent, not found out when the report is written at the end.
 fn xlsx_fits(report: Option<&str>, rows: u64) -> Result<(), Failure> {
@@ -81,187 +48,6 @@ fn xlsx_fits(report: Option<&str>, rows: u64) -> Result<(), Failure> {
         }
         _ => Ok(()),
     }
-}
-
-fn plan_text(
-    run: &NewRun,
-    stats: &IngestStats,
-    skipped: u64,
-    endpoint: &str,
-    cfg: &EngineConfig,
-) -> String {
-    let to_send = stats.valid - skipped.min(stats.valid);
-    // A run without input (an SMS to a whole order) is one call for its one row.
-    let whole = run.args.inputs.is_empty() && run.op.no_input_row().is_some();
-    let calls = if whole {
-        stats.batches.saturating_sub(skipped)
-    } else if run.op.batch_size().is_some() {
-        stats.batches
-    } else {
-        to_send
-    };
-    let rate = if cfg.auto_rate {
-        format!(
-            "auto (from {}/s, rising until a 429 names the quota)",
-            cfg.rate
-        )
-    } else {
-        format!("{}/s", cfg.rate)
-    };
-    let at = if cfg.auto_rate { "at most" } else { "at least" };
-    let secs = calls as f64 / cfg.rate;
-    let expected = match secs < 1.0 {
-        true => "under a second".to_string(),
-        false => format!("{} {at}", human_duration(secs)),
-    };
-    // The whole-order run's one row is the order, not a card of an input.
-    let rows = match whole {
-        true => "no input: the whole order in one call".to_string(),
-        false => format!(
-            "{} (valid {}, invalid {}, duplicate {})",
-            stats.rows, stats.valid, stats.invalid, stats.duplicate
-        ),
-    };
-    format!(
-        "plan: {op}{reh}\n  endpoint:    {endpoint}\n  what:        {what}\n  rows:        {rows}\n  calls:       {calls} x {ep}\n  rate:        {rate}, concurrency {conc}\n  expected:    {expected}\n",
-        op = run.op.name(),
-        reh = if run.args.send.rehearse { " (REHEARSAL against the built-in simulator)" } else { "" },
-        what = run.op.describe(to_send, stats.batches) + &carrier_note(run, stats),
-        ep = plan_endpoint(run.op.spec().endpoint, stats.by_id > 0),
-        conc = cfg.concurrency,
-    )
-}
-
-/// The API a plan names; its `0` in `/v1/sim-cards/0/...` said: GSL's way to name the card by
-/// its ICCID instead of its id (SPEC: "`iccid` is used when `sim_card_id` is 0").
-fn plan_endpoint(ep: &str, by_id: bool) -> String {
-    match (ep.contains("/sim-cards/0/"), by_id) {
-        (true, false) => format!("{ep} (sim_card_id 0: each card named by its ICCID)"),
-        (true, true) => format!("{ep} (each card's sim_card_id in place of the 0)"),
-        _ => ep.to_string(),
-    }
-}
-
-/// For an operation on one carrier's cards: how many of the input's cards are of another, by
-/// their ICCID prefix (GSL refuses those), e.g. ` (6 of the input's cards are not China
-/// Telecom by ICCID prefix: GSL refuses those)`.
-fn carrier_note(run: &NewRun, stats: &IngestStats) -> String {
-    let mut refused: Vec<(Carrier, u64)> = stats
-        .carriers
-        .iter()
-        .filter(|(c, _)| run.op.refuses_carrier(**c))
-        .map(|(c, n)| (*c, *n))
-        .collect();
-    let other: u64 = refused.iter().map(|(_, n)| n).sum();
-    if other == 0 {
-        return String::new();
-    }
-    refused.sort_by_key(|(c, n)| (std::cmp::Reverse(*n), c.name()));
-    let names: Vec<&str> = refused.iter().map(|(c, _)| c.name()).collect();
-    format!(
-        " ({} of the input's {} {})",
-        other,
-        if other == 1 { "cards is" } else { "cards are" },
-        run.op.refused_carrier_words(&names.join(", "))
-    )
-}
-
-/// The endpoint a run's journal (and ledger) names: `rehearsal` for a rehearsal.
-fn journal_endpoint(args: &BatchArgs) -> String {
-    if args.send.rehearse {
-        "rehearsal".to_string()
-    } else {
-        args.endpoint.clone()
-    }
-}
-
-/// The settings a new run's journal starts with (its input not read yet).
-fn new_meta(run: &NewRun, fingerprint: String) -> RunMeta {
-    let args = &run.args;
-    RunMeta {
-        operation: run.op.name().to_string(),
-        endpoint: journal_endpoint(args),
-        inputs: args.inputs.clone(),
-        extra_columns: vec![],
-        rehearsal: args.send.rehearse,
-        created_at: chrono::Local::now().to_rfc3339(),
-        fingerprint,
-        params: run.op.params(),
-        total_rows: None,
-        settings: crate::journal::Settings {
-            report_encoding: Some(
-                args.run
-                    .report_encoding
-                    .unwrap_or_else(|| crate::report::encoding::for_inputs(&args.inputs)),
-            ),
-            ..super::settings::stored(&args.run)
-        },
-        run_id: Some(crate::journal::new_run_id()),
-        again: args.send.again,
-        again_window_secs: args.send.again_window.map(|w| w.0.as_secs()),
-    }
-}
-
-/// A dry run's view of the account ledger: the input read into a throwaway journal, and how
-/// many of its cards a real start would skip (or act on again, past the window).
-async fn plan_with_ledger(
-    run: &NewRun,
-    inputs: Inputs,
-) -> Result<(IngestStats, crate::ledger::Looked), Failure> {
-    let tmp = std::env::temp_dir().join(format!(
-        "gslbatch-plan-{}-{}",
-        std::process::id(),
-        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
-    ));
-    crate::rundir::create_private_dir(&tmp)
-        .map_err(|e| Failure::usage(format!("cannot create {}: {e}", tmp.display())))?;
-    let result = async {
-        let args = &run.args;
-        let meta = new_meta(run, String::new());
-        let mut journal =
-            Journal::create(&tmp, &meta).map_err(|e| Failure::usage(e.to_string()))?;
-        let op = run.op.clone();
-        let (stats, mut journal) = tokio::task::spawn_blocking(move || {
-            let r = ingest(inputs, Some(&mut journal), op.as_ref());
-            (r, journal)
-        })
-        .await
-        .expect("ingest thread");
-        let stats = stats.map_err(|e| Failure::usage(e.to_string()))?;
-        let ledger = crate::ledger::open(&meta)?;
-        let dir = args
-            .send
-            .run_dir
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("(new run)"));
-        let key = crate::ledger::key(run.op.as_ref(), &meta, &dir);
-        let mut looked = crate::ledger::skip_done(&mut journal, &ledger, &key)?;
-        looked.unresolved = crate::ledger::unresolved(&journal, &ledger, &key)?;
-        Ok((stats, looked))
-    }
-    .await;
-    let _ = std::fs::remove_dir_all(&tmp);
-    result
-}
-
-/// A dry run's view of the account ledger for a send to a whole order: one act, skipped when
-/// an earlier run sent the same text to the order within the window.
-fn whole_order_looked(run: &NewRun) -> Result<crate::ledger::Looked, Failure> {
-    let meta = new_meta(run, String::new());
-    let ledger = crate::ledger::open(&meta)?;
-    let key = crate::ledger::key(run.op.as_ref(), &meta, Path::new("(new run)"));
-    let act = crate::ledger::CardAct {
-        row: 1,
-        card: String::new(),
-        arg: String::new(),
-    };
-    let earlier = ledger
-        .earlier(&key, &act)
-        .map_err(|e| Failure::usage(format!("{e}: nothing was sent")))?;
-    Ok(crate::ledger::Looked {
-        skipped: u64::from(earlier.is_some()),
-        ..Default::default()
-    })
 }
 
 /// An existing run dir: `Some(exit)` when it was this job's and is now resumed; `None` when the
@@ -378,62 +164,7 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
     }
 
     if args.send.dry_run {
-        let mut looked = crate::ledger::Looked::default();
-        let stats = match inputs {
-            Some(inputs) if ledgered => {
-                let (stats, l) = plan_with_ledger(&run, inputs).await?;
-                looked = l;
-                stats
-            }
-            Some(inputs) => {
-                let op = run.op.clone();
-                tokio::task::spawn_blocking(move || ingest(inputs, None, op.as_ref()))
-                    .await
-                    .expect("ingest thread")
-                    .map_err(|e| Failure::usage(e.to_string()))?
-            }
-            None => {
-                if ledgered {
-                    looked = whole_order_looked(&run)?;
-                }
-                IngestStats {
-                    rows: 1,
-                    valid: 0,
-                    batches: 1,
-                    ..IngestStats::default()
-                }
-            }
-        };
-        one_kind_of_key(&run, &stats)?;
-        let skipped = looked.skipped;
-        crate::out!(
-            "{}",
-            plan_text(&run, &stats, skipped, &shown_endpoint, &cfg).trim_end()
-        );
-        let whole = args.inputs.is_empty() && run.op.no_input_row().is_some();
-        if skipped > 0 && whole {
-            crate::out!(
-                "  skipped:     the whole order: an earlier run already sent it this text (or may have): not sent (--again sends it)"
-            );
-        } else if skipped > 0 {
-            crate::out!(
-                "  skipped:     {skipped} cards an earlier run already did (or may have): not sent (--again sends them)"
-            );
-        }
-        if let Some(note) = crate::ledger::again_note(&looked, &new_meta(&run, String::new())) {
-            crate::out!("  again:       {note}");
-        }
-        if ledgered && args.send.again {
-            crate::out!("  again:       --again: cards earlier runs did are acted on again");
-        }
-        if looked.unresolved > 0 {
-            crate::out!(
-                "  match:       {} acts of earlier runs name their cards by the other id: a start reads the card list (500 cards a call, at 1/s) to match them before confirming",
-                looked.unresolved
-            );
-        }
-        crate::out!("nothing was sent (--dry-run)");
-        return Ok(crate::exit::OK);
+        return super::plan::dry_run(&run, inputs, &shown_endpoint, &cfg).await;
     }
 
     let endpoint = journal_endpoint(args);
@@ -620,7 +351,7 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
         let q = format!(
             "about to {}{skip_note}{} via {shown_endpoint}",
             run.op.describe(to_send, stats.batches),
-            carrier_note(&run, &stats)
+            super::plan::carrier_note(&run, &stats)
         );
         confirm(&q, args.send.yes).map_err(cleanup)?;
     }

@@ -18,8 +18,16 @@
 //!
 //! The ledger is an index, not the truth: [`Ledger::rebuild_from`] recreates it from journals.
 
-use crate::journal::{Journal, JournalError, Pending, RowState};
+mod cards;
+mod migrate;
+mod rebuild;
+
+pub use migrate::legacy_run_id;
+pub use rebuild::RebuildError;
+
+use crate::journal::{Journal, Pending, RowState};
 use crate::model::Status;
+use rebuild::journal_says_maybe;
 use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -185,50 +193,6 @@ impl Ledger {
         state_dir.join("ledger").join(format!("{name}.sqlite"))
     }
 
-    /// Where an earlier version kept the ledger of `endpoint` as spelled (the URL trimmed and
-    /// lower-cased, not made canonical): `None` when that is the canonical ledger's file too.
-    pub fn legacy_path(state_dir: &Path, endpoint: &str) -> Option<PathBuf> {
-        let url = endpoint.trim().trim_end_matches('/').to_ascii_lowercase();
-        let name = format!(
-            "endpoint-{}",
-            hex::encode(&Sha256::digest(url.as_bytes())[..8])
-        );
-        let old = state_dir.join("ledger").join(format!("{name}.sqlite"));
-        (old != Self::path_for(state_dir, endpoint, false)).then_some(old)
-    }
-
-    /// Take in every claim of the ledger file at `other` (an earlier version's ledger of
-    /// another spelling of this endpoint), then set that file aside as `*.merged`.
-    pub fn absorb(&mut self, other: &Path) -> Result<u64, LedgerError> {
-        if !other.exists() {
-            return Ok(0);
-        }
-        // Opening brings its entries up to the current form.
-        drop(Ledger::open(other)?);
-        let path = other.display().to_string();
-        // Attached outside the transaction (SQLite refuses it inside one).
-        self.conn
-            .execute("ATTACH DATABASE ?1 AS old", [&path])
-            .map_err(self.err())?;
-        let n = self.write(true, |tx| {
-            let n = tx.execute("INSERT OR IGNORE INTO claims SELECT * FROM old.claims", [])?;
-            tx.execute(
-                "INSERT OR IGNORE INTO card_ids SELECT * FROM old.card_ids",
-                [],
-            )?;
-            Ok(n as u64)
-        });
-        let _ = self.conn.execute("DETACH DATABASE old", []);
-        let n = n?;
-        for ext in ["", "-wal", "-shm"] {
-            let from = PathBuf::from(format!("{path}{ext}"));
-            if from.exists() {
-                let _ = std::fs::rename(&from, format!("{path}.merged{ext}"));
-            }
-        }
-        Ok(n)
-    }
-
     /// Open (or create) the ledger at `path`; a ledger of an earlier version is brought up to
     /// date in place, its entries kept.
     pub fn open(path: &Path) -> Result<Ledger, LedgerError> {
@@ -271,68 +235,6 @@ impl Ledger {
         };
         ledger.upgrade().map_err(e)?;
         Ok(ledger)
-    }
-
-    /// Bring the entries of the first ledger version (`acts`, keyed by run dir, a card and its
-    /// value in one string, local times compared as text) into `claims`.
-    fn upgrade(&mut self) -> rusqlite::Result<()> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let old: i64 = tx.query_row(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'acts'",
-            [],
-            |r| r.get(0),
-        )?;
-        if old > 0 {
-            let acts = {
-                let mut st = tx.prepare(
-                    "SELECT run_dir, row, card, operation, params, intent_at, status,
-                     work_order_id FROM acts",
-                )?;
-                let rows = st.query_map([], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, String>(4)?,
-                        r.get::<_, String>(5)?,
-                        r.get::<_, String>(6)?,
-                        r.get::<_, Option<i64>>(7)?,
-                    ))
-                })?;
-                rows.collect::<rusqlite::Result<Vec<_>>>()?
-            };
-            let mut st = tx.prepare(
-                "INSERT OR IGNORE INTO claims(run_id, row, run_dir, card, arg, operation, params,
-                 intent_at, intent_ms, status, work_order_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )?;
-            for (dir, row, card, op, params, at, status, wo) in acts {
-                let (card, arg) = match card.split_once(' ') {
-                    Some((c, a)) => (c.to_string(), a.to_string()),
-                    None => (card, String::new()),
-                };
-                let ms = parse_ms(&at).unwrap_or_else(now_ms);
-                st.execute(params![
-                    legacy_run_id(&dir),
-                    row,
-                    dir,
-                    card,
-                    arg,
-                    op,
-                    params,
-                    at,
-                    ms,
-                    status,
-                    wo
-                ])?;
-            }
-            drop(st);
-            tx.execute_batch("DROP TABLE acts")?;
-        }
-        tx.commit()
     }
 
     pub fn path(&self) -> &Path {
@@ -484,107 +386,6 @@ impl Ledger {
         })
     }
 
-    /// Learn that `a` and `b` name the same card (an ICCID and a `#<sim_card_id>` key).
-    pub fn learn_aliases(&mut self, pairs: &[(String, String)]) -> Result<(), LedgerError> {
-        if pairs.is_empty() {
-            return Ok(());
-        }
-        self.write(false, |tx| {
-            let mut st =
-                tx.prepare_cached("INSERT OR IGNORE INTO card_ids(key, other) VALUES (?1, ?2)")?;
-            for (a, b) in pairs.iter().filter(|(a, b)| !a.is_empty() && !b.is_empty()) {
-                st.execute(params![a, b])?;
-                st.execute(params![b, a])?;
-            }
-            Ok(())
-        })
-    }
-
-    /// Whether `card` has an alias.
-    pub fn has_alias(&self, card: &str) -> Result<bool, LedgerError> {
-        self.conn
-            .prepare_cached("SELECT 1 FROM card_ids WHERE key = ?1")
-            .and_then(|mut st| st.exists([card]))
-            .map_err(self.err())
-    }
-
-    /// The whole orders (`order:<id>` claims) another run sent `run`'s act to within the
-    /// window (or is sending now), each with its latest act.
-    pub fn orders_done(&self, run: &RunKey) -> Result<Vec<(i64, Act)>, LedgerError> {
-        let mut st = self
-            .conn
-            .prepare_cached(
-                "SELECT DISTINCT card FROM claims WHERE card >= 'order:' AND card < 'order;'
-                 AND operation = ?1 AND params = ?2 AND run_id != ?3",
-            )
-            .map_err(self.err())?;
-        let orders: Vec<String> = st
-            .query_map(params![run.operation, run.params, run.run_id], |r| r.get(0))
-            .and_then(|rows| rows.collect())
-            .map_err(self.err())?;
-        let mut out = Vec::new();
-        for card in orders {
-            let Some(id) = card.strip_prefix("order:").and_then(|i| i.parse().ok()) else {
-                continue;
-            };
-            let act = CardAct {
-                row: 0,
-                card,
-                arg: String::new(),
-            };
-            if let Some(a) =
-                Self::blocking(&self.conn, run, &act, run.since_ms()).map_err(self.err())?
-            {
-                out.push((id, a));
-            }
-        }
-        Ok(out)
-    }
-
-    /// Whether another run acted with `run`'s act on any single card (not a whole order)
-    /// within the window.
-    pub fn any_card_done(&self, run: &RunKey) -> Result<bool, LedgerError> {
-        self.conn
-            .prepare_cached(
-                "SELECT 1 FROM claims WHERE card NOT LIKE 'order:%' AND operation = ?1
-                 AND params = ?2 AND run_id != ?3 AND status IN ('ok', 'unknown', 'inflight')
-                 AND intent_ms >= ?4 LIMIT 1",
-            )
-            .and_then(|mut st| {
-                st.exists(params![
-                    run.operation,
-                    run.params,
-                    run.run_id,
-                    run.since_ms()
-                ])
-            })
-            .map_err(self.err())
-    }
-
-    /// How many claims of other runs with `run`'s act and within its window name their card
-    /// the other way than `by_id` says (by ICCID when `by_id`) and have no alias yet: cards
-    /// that only the card list can tell apart from this run's.
-    pub fn unresolved_other_kind(&self, run: &RunKey, by_id: bool) -> Result<u64, LedgerError> {
-        let since = match run.window {
-            Some(_) => run.since_ms(),
-            None => return Ok(0),
-        };
-        let kind = if by_id { "NOT LIKE '#%'" } else { "LIKE '#%'" };
-        self.conn
-            .query_row(
-                &format!(
-                    "SELECT count(*) FROM claims WHERE operation = ?1 AND params = ?2
-                     AND run_id != ?3 AND status IN ('ok', 'unknown', 'inflight')
-                     AND intent_ms >= ?4 AND card {kind} AND card NOT LIKE 'order:%'
-                     AND card NOT IN (SELECT key FROM card_ids)"
-                ),
-                params![run.operation, run.params, run.run_id, since],
-                |r| r.get::<_, i64>(0),
-            )
-            .map(|n| n as u64)
-            .map_err(self.err())
-    }
-
     fn write<T>(
         &mut self,
         durable: bool,
@@ -650,90 +451,6 @@ impl Ledger {
         }
         Ok(false)
     }
-
-    /// Recreate the claims of one run from its journal (`gslbatch ledger rebuild`): every row
-    /// that got as far as an intent, in the state the live ledger holds for it (`inflight` for
-    /// a row the journal still has in flight). Returns how many entries were written.
-    pub fn rebuild_from(&mut self, run: &RunKey, journal: &Journal) -> Result<u64, RebuildError> {
-        let mut claims = Vec::new();
-        journal
-            .for_each_row(|r| {
-                // What may have happened counts whatever its attempts: a row in flight at a
-                // crash has none recorded, in flight or (after a resume) `unknown`. A refusal
-                // counts only when a request went out; `pending` rows were never sent.
-                let status = match &r.status {
-                    RowState::Is(s @ (Status::Ok | Status::Unknown)) => s.as_str(),
-                    RowState::Is(Status::Failed) if r.attempts > 0 => Status::Failed.as_str(),
-                    RowState::InFlight => INFLIGHT,
-                    _ => return Ok(()),
-                };
-                let act = run.named(&CardAct {
-                    row: r.row,
-                    card: r.key.clone().unwrap_or_default(),
-                    arg: r.arg.clone().unwrap_or_default(),
-                });
-                if act.card.is_empty() {
-                    return Ok(());
-                }
-                let at = r.finished_at.clone().unwrap_or_else(now);
-                claims.push((act, status.to_string(), r.work_order_id, at));
-                Ok(())
-            })?
-            .expect("the closure never fails");
-        let n = claims.len() as u64;
-        self.write(true, |tx| {
-            let mut st = tx.prepare_cached(
-                "INSERT INTO claims(run_id, row, run_dir, card, arg, operation, params,
-                 intent_at, intent_ms, status, work_order_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-                 ON CONFLICT(run_id, row) DO UPDATE SET card = excluded.card,
-                 arg = excluded.arg, run_dir = excluded.run_dir, intent_at = excluded.intent_at,
-                 intent_ms = excluded.intent_ms, status = excluded.status,
-                 work_order_id = excluded.work_order_id",
-            )?;
-            for (act, status, wo, at) in &claims {
-                st.execute(params![
-                    run.run_id,
-                    act.row as i64,
-                    run.run_dir,
-                    act.card,
-                    act.arg,
-                    run.operation,
-                    run.params,
-                    at,
-                    parse_ms(at).unwrap_or_else(now_ms),
-                    status,
-                    wo
-                ])?;
-            }
-            Ok(())
-        })?;
-        Ok(n)
-    }
-}
-
-/// Whether the journal of run `run_id` in `run_dir` leaves open that `row`'s request was
-/// performed: in flight, `unknown` or `ok`; and whenever the journal cannot tell (gone, another
-/// run's, unreadable). A claim is written just before its row's intent, so a crash between
-/// the two leaves a claim whose row the journal still has `pending`: never sent.
-fn journal_says_maybe(run_dir: &str, run_id: &str, row: u64) -> bool {
-    let Ok(journal) = Journal::open_read(Path::new(run_dir)) else {
-        return true;
-    };
-    let same_run = journal.meta().ok().is_some_and(|m| {
-        m.run_id
-            .unwrap_or_else(|| legacy_run_id(run_dir))
-            .eq(run_id)
-    });
-    if !same_run {
-        return true;
-    }
-    !matches!(
-        journal.row_state(row),
-        Ok(Some(RowState::Is(
-            Status::Pending | Status::Failed | Status::Skipped
-        )))
-    )
 }
 
 /// The account ledger a destructive run also writes: each row claims its card there before
@@ -753,71 +470,9 @@ pub fn act(p: &Pending) -> CardAct {
     }
 }
 
-/// The run id of a run whose journal was written before runs had ids: its directory.
-pub fn legacy_run_id(run_dir: &str) -> String {
-    format!("dir:{run_dir}")
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum RebuildError {
-    #[error(transparent)]
-    Journal(#[from] JournalError),
-    #[error(transparent)]
-    Ledger(#[from] LedgerError),
-}
-
 #[cfg(test)]
 mod tests {
     use super::canonical_endpoint as c;
-    use super::*;
-
-    #[test]
-    fn an_earlier_versions_ledger_of_another_spelling_is_taken_in() {
-        let state = std::env::temp_dir().join(format!("gsl-ledger-absorb-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&state);
-        let spelled = "https://GSL.example.com:443/";
-        let old = Ledger::legacy_path(&state, spelled).expect("another file than the canonical");
-        std::fs::create_dir_all(old.parent().unwrap()).unwrap();
-        // The first version's table, as it wrote it.
-        let conn = Connection::open(&old).unwrap();
-        conn.execute_batch(
-            "CREATE TABLE acts (run_dir TEXT NOT NULL, row INTEGER NOT NULL, card TEXT NOT NULL,
-             operation TEXT NOT NULL, params TEXT NOT NULL, intent_at TEXT NOT NULL,
-             status TEXT NOT NULL, work_order_id INTEGER, PRIMARY KEY (run_dir, row));",
-        )
-        .unwrap();
-        let at = chrono::Local::now().to_rfc3339();
-        conn.execute(
-            "INSERT INTO acts VALUES ('/runs/a', 1, '89860312345678901234', 'an-op',
-             'null', ?1, 'ok', 7)",
-            [&at],
-        )
-        .unwrap();
-        drop(conn);
-        let mut ledger =
-            Ledger::open(&Ledger::path_for(&state, "https://gsl.example.com", false)).unwrap();
-        assert_eq!(ledger.absorb(&old).unwrap(), 1);
-        assert!(!old.exists(), "set aside");
-        let run = RunKey {
-            run_id: "new".into(),
-            run_dir: "/runs/b".into(),
-            operation: "an-op".into(),
-            params: "null".into(),
-            window: Some(std::time::Duration::from_secs(3600)),
-            whole: None,
-        };
-        let act = CardAct {
-            row: 1,
-            card: "89860312345678901234".into(),
-            arg: String::new(),
-        };
-        let earlier = ledger
-            .earlier(&run, &act)
-            .unwrap()
-            .expect("the old act counts");
-        assert_eq!(earlier.work_order_id, Some(7));
-        let _ = std::fs::remove_dir_all(&state);
-    }
 
     #[test]
     fn an_endpoint_has_one_spelling() {
