@@ -1,6 +1,7 @@
 //! The account ledger: never twice across runs, whoever runs them. One room for it:
 //!
-//! - [`store`]: the SQLite file per canonical endpoint, its claims, aliases, and rebuild;
+//! - [`store`]: the SQLite file per canonical endpoint: its claims, card ids, rebuild, and
+//!   earlier versions' ledgers;
 //! - this module: the ledger in a run's lifecycle — opened before anything is confirmed (a
 //!   ledger that cannot be opened stops a destructive run, exit 2), what it knows a run and a
 //!   row by, the cards an earlier run did counted and marked up front, card ids matched through
