@@ -294,6 +294,8 @@ pub struct RunArgs {
     pub send: SendOptions,
     #[command(flatten)]
     pub run: RunOptions,
+    #[command(flatten)]
+    pub history: crate::history::args::HistoryArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -403,6 +405,10 @@ pub struct UsageArgs {
     pub input: InputFlags,
     #[command(flatten)]
     pub list: ListOptions,
+    #[command(flatten)]
+    pub history: crate::history::args::HistoryArgs,
+    #[command(flatten)]
+    pub marks: crate::history::args::MarkArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -506,6 +512,8 @@ pub struct SimulateArgs {
     /// The PEM private key of --tls-cert.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    #[command(flatten)]
+    pub usage: crate::simulator::SimUsageArgs,
 }
 
 /// Options of the report commands that page a list API (`inventory`, `pool-members`).
@@ -558,6 +566,8 @@ pub struct InventoryArgs {
     pub input: InputFlags,
     #[command(flatten)]
     pub list: ListOptions,
+    #[command(flatten)]
+    pub history: crate::history::args::HistoryArgs,
 }
 
 #[derive(Debug, Clone, Args)]

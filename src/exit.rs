@@ -14,6 +14,8 @@ pub const USAGE: i32 = 2;
 pub const ABORTED: i32 = 3;
 /// follow: nothing has failed, but some outcomes are still processing: follow again later.
 pub const PROCESSING: i32 = 4;
+/// Finished, but `--fail-on-change` names a change the comparison found (for cron alerts).
+pub const CHANGED: i32 = 5;
 /// Interrupted by a signal after in-flight requests finished: resumable.
 pub const INTERRUPTED: i32 = 130;
 

@@ -70,6 +70,8 @@ pub struct JobFile {
     pub speed: Option<SpeedTable>,
     pub data_cap: Option<DataCapTable>,
     pub imei: Option<ImeiTable>,
+    /// As `--compare-with`: `"previous"` (this job's last finished run) or a run dir.
+    pub compare: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -286,7 +288,15 @@ impl Job {
             data_cap: self.file.data_cap.as_ref(),
             imei: self.file.imei.as_ref(),
         };
-        (self.spec().from_job)(&parts).map_err(|m| bad(&self.path, m))
+        let mut cmd = (self.spec().from_job)(&parts).map_err(|m| bad(&self.path, m))?;
+        crate::history::for_job(
+            &mut cmd,
+            &self.path,
+            self.file.compare.as_deref(),
+            &args.history,
+        )
+        .map_err(|m| bad(&self.path, m))?;
+        Ok(cmd)
     }
 
     fn rel(&self, p: &str) -> String {

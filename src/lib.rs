@@ -23,6 +23,8 @@
 //! - [`listing`] pages a list API into a report (`inventory`, `pool-members`, `usage`), partial on a
 //!   signal.
 //! - [`lock`] is the account-wide lock a destructive run holds; [`rundir`] the per-run lock.
+//! - [`history`] keeps what each listing learned per card, per account: what changed since
+//!   an earlier run, and which cards' usage is unusual against their own past.
 //! - [`job`] reads a job file and resolves it with flags and environment into one command.
 //! - [`report`] renders the per-row report and the summary from the journal.
 //! - [`simulator`] is a faithful stand-in for the GSL API and IAM, for rehearsals and tests.
@@ -37,6 +39,7 @@ pub mod engine;
 pub mod exit;
 pub mod follow;
 pub mod gsl;
+pub mod history;
 pub mod input;
 pub mod job;
 pub mod journal;

@@ -13,6 +13,7 @@ mod durable;
 mod engine;
 mod follow;
 mod fuzz;
+mod history;
 mod hostile;
 mod input;
 mod inventory;

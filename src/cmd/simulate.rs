@@ -57,6 +57,7 @@ pub async fn run(a: SimulateArgs) -> Result<i32, Failure> {
         clock_offset: a.clock_offset.unwrap_or_default(),
         credentials,
         tls,
+        day_secs: a.usage.day_secs,
         ..SimConfig::default()
     };
     simulator::run_forever(cfg, a.listen)

@@ -15,6 +15,8 @@ use crate::cli::InventoryArgs;
 use crate::exit::{self, Failure};
 use crate::gsl::types::{Page, SimCard};
 use crate::gsl::{CardRef, Client};
+use crate::history::compare::State;
+use crate::history::Recorder;
 use crate::input::{Dedupe, InputOptions, Inputs};
 use crate::report::encoding::ReportEncoding;
 use crate::report::layout::Cell;
@@ -126,6 +128,11 @@ impl Join {
 /// A listed card's key as an input row given by `sim_card_id` has it.
 fn id_key(card: &SimCard) -> String {
     CardRef::id_key(card.sim_card_id.unsigned_abs())
+}
+
+/// A listed card's key in the history.
+fn history_key(c: &SimCard) -> String {
+    crate::history::key_of(c.iccid.as_deref().or(c.cid.as_deref()), Some(c.sim_card_id))
 }
 
 /// A listed card's ICCID as the input rules normalize it.
@@ -278,6 +285,17 @@ pub async fn run(args: InventoryArgs) -> Result<i32, Failure> {
         args.list.report.as_deref(),
         crate::ops::inventory::SPEC.name,
     );
+    let mut hist = crate::history::Recorder::open(
+        &args.history,
+        crate::history::Setup {
+            operation: crate::ops::inventory::SPEC.name,
+            endpoint: &args.list.endpoint,
+            rehearsal: args.list.rehearse,
+            identity: [args.inputs.clone(), vec![filters_text(&args)]].concat(),
+            dest: &dest,
+            marks: None,
+        },
+    )?;
     // A signal ends the listing with what was listed so far, in a partial report.
     let stop = crate::run::signals::shutdown("no partial report was written");
     let progress = listing::Listed::start(crate::ops::inventory::SPEC.name);
@@ -329,14 +347,21 @@ pub async fn run(args: InventoryArgs) -> Result<i32, Failure> {
             }
             None => {
                 let o = out.get_or_insert_with(|| {
-                    ReportOut::start_encoded(
-                        dest.clone(),
-                        card_columns(tags),
-                        rehearsal,
-                        report_encoding,
-                    )
+                    let mut columns = card_columns(tags);
+                    if let Some(h) = hist.as_mut() {
+                        h.columns(&mut columns, "iccid", report_encoding);
+                    }
+                    ReportOut::start_encoded(dest.clone(), columns, rehearsal, report_encoding)
                 });
-                o.rows(cards.iter().map(|c| card_cells(c, tags)).collect())
+                let mut rows = Vec::with_capacity(cards.len());
+                for c in &cards {
+                    let mut cells = card_cells(c, tags);
+                    if let Some(h) = hist.as_mut() {
+                        h.row(&history_key(c), State::of_card(c), &mut cells)?;
+                    }
+                    rows.push(cells);
+                }
+                o.rows(rows)
             }
         }
     };
@@ -401,7 +426,13 @@ pub async fn run(args: InventoryArgs) -> Result<i32, Failure> {
     );
     let (code, detail) = match join {
         None => {
-            let o = out.unwrap_or_else(|| card_report(&dest, tags, (rehearsal, report_encoding)));
+            let o = out.unwrap_or_else(|| {
+                let mut columns = card_columns(tags);
+                if let Some(h) = hist.as_mut() {
+                    h.columns(&mut columns, "iccid", report_encoding);
+                }
+                ReportOut::start_encoded(dest.clone(), columns, rehearsal, report_encoding)
+            });
             o.commit()?;
             (
                 exit::OK,
@@ -415,6 +446,7 @@ pub async fn run(args: InventoryArgs) -> Result<i32, Failure> {
             (rehearsal, report_encoding),
             &filters_text(&args),
             false,
+            &mut hist,
         )?,
     };
     if rehearsal {
@@ -424,7 +456,10 @@ pub async fn run(args: InventoryArgs) -> Result<i32, Failure> {
         "inventory: {listing_line}; {detail}. real_named is the platform's stored flag, not the \
          carrier's live answer (check-real-name asks the carrier). report: {dest}"
     );
-    Ok(code)
+    match hist {
+        Some(h) => h.finish(code),
+        None => Ok(code),
+    }
 }
 
 /// A signal cut the listing short: what was listed goes to the partial report (beside the
@@ -442,7 +477,15 @@ fn interrupted(
     let partial = listing::partial_dest(dest);
     let rows = match join {
         Some(j) => {
-            write_joined(j, &partial, tags, (rehearsal, report_encoding), "", true)?;
+            write_joined(
+                j,
+                &partial,
+                tags,
+                (rehearsal, report_encoding),
+                "",
+                true,
+                &mut None,
+            )?;
             String::new()
         }
         None => {
@@ -468,6 +511,7 @@ fn write_joined(
     (rehearsal, report_encoding): (bool, ReportEncoding),
     filters: &str,
     cut_short: bool,
+    hist: &mut Option<Recorder>,
 ) -> Result<(i32, String), Failure> {
     let card_cols = card_columns(tags);
     let mut columns: Vec<String> = vec!["row".into(), "status".into(), "error_msg".into()];
@@ -479,6 +523,9 @@ fn write_joined(
         } else {
             columns.push(extra.clone());
         }
+    }
+    if let Some(h) = hist.as_mut() {
+        h.columns(&mut columns, "iccid", report_encoding);
     }
     let out = ReportOut::start_encoded(dest.clone(), columns, rehearsal, report_encoding);
     let mut counts: BTreeMap<String, u64> = BTreeMap::new();
@@ -522,6 +569,11 @@ fn write_joined(
         let mut extras = r.extras.into_iter();
         for _ in &j.extra_columns {
             cells.push(extras.next().map_or(Cell::Null, Cell::Str));
+        }
+        match (hist.as_mut(), card) {
+            (Some(h), Some(c)) => h.row(&history_key(c), State::of_card(c), &mut cells)?,
+            (Some(h), None) => h.blank(&mut cells),
+            (None, _) => {}
         }
         batch.push(cells);
         if batch.len() == 1024 {

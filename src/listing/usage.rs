@@ -9,6 +9,7 @@ use crate::cli::UsageArgs;
 use crate::exit::{self, Failure};
 use crate::gsl::types::{FlowUsage, Page, SimCard, UsageQuery};
 use crate::gsl::{CardRef, Client};
+use crate::history::compare::State;
 use crate::input::{Dedupe, InputOptions, Inputs};
 use crate::report::layout::Cell;
 use crate::simulator::SimConfig;
@@ -152,6 +153,18 @@ pub async fn run(args: UsageArgs) -> Result<i32, Failure> {
                 .expect("input thread")?,
         )
     };
+    let asked = listing::report_dest(args.list.report.as_deref(), crate::ops::usage::SPEC.name);
+    let mut hist = crate::history::Recorder::open(
+        &args.history,
+        crate::history::Setup {
+            operation: crate::ops::usage::SPEC.name,
+            endpoint: &args.list.endpoint,
+            rehearsal: args.list.rehearse,
+            identity: args.inputs.clone(),
+            dest: &asked,
+            marks: Some(&args.marks),
+        },
+    )?;
     let (client, _sim) = listing::client(&args.list, || match &input {
         Some((rows, _)) => {
             let keys: Vec<String> = rows.iter().filter_map(|r| r.key.clone().ok()).collect();
@@ -209,7 +222,6 @@ pub async fn run(args: UsageArgs) -> Result<i32, Failure> {
     if let Some(Err(e)) = answered {
         return Err(listing::query_failure("the usage query", &e, &client));
     }
-    let asked = listing::report_dest(args.list.report.as_deref(), crate::ops::usage::SPEC.name);
     let dest = match interrupted {
         true => listing::partial_dest(&asked),
         false => asked.clone(),
@@ -238,6 +250,9 @@ pub async fn run(args: UsageArgs) -> Result<i32, Failure> {
         .list
         .report_encoding
         .unwrap_or_else(|| crate::report::encoding::for_inputs(&args.inputs));
+    if let Some(h) = hist.as_mut().filter(|_| !interrupted) {
+        h.columns(&mut columns, "iccid", report_encoding);
+    }
     let out = ReportOut::start_encoded(dest.clone(), columns, args.list.rehearse, report_encoding);
     let mut counts: BTreeMap<String, u64> = BTreeMap::new();
     let mut totals = [0.0f64; 3];
@@ -298,6 +313,14 @@ pub async fn run(args: UsageArgs) -> Result<i32, Failure> {
         for _ in &extra_columns {
             row_cells.push(extras.next().map_or(Cell::Null, Cell::Str));
         }
+        match (hist.as_mut().filter(|_| !interrupted), usage) {
+            (Some(h), Some(u)) => {
+                let key = crate::history::key_of(u.iccid.as_deref(), u.sim_card_id);
+                h.row(&key, State::of_usage(u), &mut row_cells)?
+            }
+            (Some(h), None) => h.blank(&mut row_cells),
+            (None, _) => {}
+        }
         batch.push(row_cells);
         if batch.len() == 1024 {
             out.rows(std::mem::take(&mut batch))?;
@@ -354,5 +377,9 @@ pub async fn run(args: UsageArgs) -> Result<i32, Failure> {
             status_text.join(", ")
         },
     );
-    Ok(exit::from_counts(&counts))
+    let code = exit::from_counts(&counts);
+    match hist {
+        Some(h) => h.finish(code),
+        None => Ok(code),
+    }
 }

@@ -57,5 +57,6 @@ fn from_job(p: &JobParts) -> Result<Command, String> {
         inputs: p.batch.inputs.clone(),
         input: p.batch.input.clone(),
         list: super::list_options(&p.batch, SPEC.name)?,
+        history: Default::default(),
     }))
 }

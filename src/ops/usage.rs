@@ -39,5 +39,7 @@ fn from_job(p: &JobParts) -> Result<Command, String> {
         list_rate: p.args.list_rate.or(p.list_rate),
         input: p.batch.input.clone(),
         list: super::list_options(&p.batch, SPEC.name)?,
+        history: Default::default(),
+        marks: Default::default(),
     }))
 }

@@ -21,9 +21,11 @@ mod stats;
 mod store;
 mod tags;
 mod tls;
+mod usage;
 
 pub use inventory::{load_inventory_csv, luhn_digit, CardState, Carrier, InventoryCard};
 pub use tls::server_config as tls_config;
+pub use usage::{daily_mb, Control as UsageControl, SimUsageArgs};
 
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
@@ -119,6 +121,8 @@ pub struct SimConfig {
     pub credentials: SimCredentials,
     /// Serve HTTPS with this certificate and key ([`tls_config`]) instead of plain HTTP.
     pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    /// A simulated day of usage passes every this many seconds ([`usage`]).
+    pub day_secs: Option<f64>,
 }
 
 impl Default for SimConfig {
@@ -144,6 +148,7 @@ impl Default for SimConfig {
             clock_offset: chrono::Duration::zero(),
             credentials: SimCredentials::default(),
             tls: None,
+            day_secs: None,
         }
     }
 }
@@ -336,6 +341,7 @@ fn router(sim: Arc<Sim>) -> Router {
         )
         .route("/v3/auth/tokens", post(auth::issue_token))
         .route("/__sim/stats", get(stats_handler))
+        .route("/__sim/usage", post(usage::control))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             sim.clone(),
@@ -368,6 +374,10 @@ impl Simulator {
                 let mut s = store::Store::new(cards, cfg.work_order_secs, cfg.work_order_fail_rate);
                 s.sms_fail_rate = cfg.sms_fail_rate;
                 s.clock = clock::Clock::new(cfg.clock_offset);
+                s.usage.day_secs = cfg
+                    .day_secs
+                    .filter(|d| *d > 0.0)
+                    .map(|d| (d, std::time::Instant::now()));
                 s
             }),
             auth: auth::Auth::new(
@@ -449,6 +459,12 @@ impl Simulator {
         let mut store = self.sim.store.lock().unwrap();
         store.settle();
         store.cards.clone()
+    }
+
+    /// Change how the fleet's usage moves, add cards, let days pass ([`usage`]); the cards
+    /// added.
+    pub fn usage(&self, c: UsageControl) -> Vec<InventoryCard> {
+        self.sim.store.lock().unwrap().control(c)
     }
 
     /// Stop accepting and close every connection.

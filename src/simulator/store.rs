@@ -144,6 +144,8 @@ pub struct Store {
     pub sms_fail_rate: Option<f64>,
     /// The times work orders and messages carry.
     pub clock: super::clock::Clock,
+    /// How the fleet's usage moves ([`super::usage`]).
+    pub usage: super::usage::Usage,
 }
 
 /// First work order id handed out.
@@ -192,11 +194,13 @@ impl Store {
             fail_rate,
             sms_fail_rate: None,
             clock: super::clock::Clock::default(),
+            usage: super::usage::Usage::default(),
         }
     }
 
     /// Apply every delayed effect that is due by now.
     pub fn settle(&mut self) {
+        self.advance_by_clock();
         let now = Instant::now();
         while self.pending.front().is_some_and(|(t, _)| *t <= now) {
             let Some((_, due)) = self.pending.pop_front() else {

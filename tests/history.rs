@@ -1,0 +1,350 @@
+//! The history as a nightly operator meets it: the real binary against an in-process simulator
+//! whose cards change through its own API (stop, tags, real-name clearing) and whose usage
+//! moves by simulated days — checked against the changes file, the marks and the exit code.
+
+use crate::common::*;
+use gslbatch::simulator::{InventoryCard, SimConfig, Simulator, UsageControl};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::process::Command;
+
+fn inventory(sim: &Simulator, state: &Path, report: &Path, extra: &[&str]) -> Command {
+    let mut cmd = gsl();
+    cmd.env("GSL_STATE_DIR", state)
+        .arg("inventory")
+        .arg("--endpoint")
+        .arg(sim.url())
+        .arg("--report")
+        .arg(report)
+        .args(["--list-rate", "50"])
+        .args(extra);
+    cmd
+}
+
+fn usage(sim: &Simulator, state: &Path, report: &Path) -> Command {
+    let mut cmd = gsl();
+    cmd.env("GSL_STATE_DIR", state)
+        .arg("usage")
+        .arg("--endpoint")
+        .arg(sim.url())
+        .arg("--report")
+        .arg(report)
+        .args(["--rate", "50", "--list-rate", "50"]);
+    cmd
+}
+
+/// A card-state or tag command on these cards, through the simulator's API.
+async fn act(sim: &Simulator, dir: &Path, op: &str, iccids: &[String], extra: &[&str]) {
+    let n = std::fs::read_dir(dir).map_or(0, |d| d.count());
+    let input = write_csv(dir, &format!("act-{n}.csv"), iccids);
+    let mut cmd = gsl();
+    cmd.arg(op)
+        .arg(&input)
+        .arg("--endpoint")
+        .arg(sim.url())
+        .arg("--run-dir")
+        .arg(dir.join(format!("act-run-{n}")))
+        .args(["--rate", "50", "--yes", "-q"])
+        .args(extra);
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 0, "{op}: {}", ran.stderr);
+}
+
+/// The changes file's rows: ICCID → change.
+fn changes(report: &Path) -> BTreeMap<String, String> {
+    let path = report.with_file_name(format!(
+        "{}.changes.csv",
+        report.file_stem().unwrap().to_string_lossy()
+    ));
+    read_report(&path)
+        .into_iter()
+        .map(|r| (r["iccid"].clone(), r["change"].clone()))
+        .collect()
+}
+
+fn summary(report: &Path) -> Value {
+    let path = report.with_file_name(format!(
+        "{}.summary.json",
+        report.file_stem().unwrap().to_string_lossy()
+    ));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn in_use(cards: &[InventoryCard]) -> impl Iterator<Item = &InventoryCard> {
+    cards.iter().filter(|c| c.sim_status == 20)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_inventories_name_exactly_the_ten_cards_changed_through_the_api() {
+    let sim = start_sim(SimConfig {
+        cards: 300,
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempdir();
+    let state = dir.path().join("state");
+    let report = dir.path().join("inv.csv");
+    let ran = run(inventory(&sim, &state, &report, &[])).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+
+    // 3 stopped, 2 real-name cleared, 2 tagged, 3 added: ten different cards.
+    let cards = sim.cards();
+    let stopped: Vec<String> = in_use(&cards).take(3).map(|c| c.iccid.clone()).collect();
+    let cleared: Vec<String> = in_use(&cards)
+        .skip(3)
+        .filter(|c| c.real_named && c.iccid.starts_with("898603"))
+        .take(2)
+        .map(|c| c.iccid.clone())
+        .collect();
+    let tagged: Vec<&InventoryCard> = cards
+        .iter()
+        .filter(|c| !stopped.contains(&c.iccid) && !cleared.contains(&c.iccid))
+        .filter(|c| c.tag_ids.is_empty())
+        .take(2)
+        .collect();
+    let tagged: Vec<String> = tagged.iter().map(|c| c.iccid.clone()).collect();
+    act(&sim, dir.path(), "stop-card", &stopped, &[]).await;
+    act(&sim, dir.path(), "clear-real-name", &cleared, &[]).await;
+    act(&sim, dir.path(), "set-tags", &tagged, &["--tag", "fleet-b"]).await;
+    let added = sim.usage(UsageControl {
+        add_cards: 3,
+        ..UsageControl::default()
+    });
+
+    let ran = run(inventory(
+        &sim,
+        &state,
+        &report,
+        &["--compare-with", "previous"],
+    ))
+    .await;
+    assert_eq!(ran.code, 0, "a change is not a failure: {}", ran.stderr);
+    let mut want: BTreeMap<String, String> = BTreeMap::new();
+    for i in &stopped {
+        want.insert(i.clone(), "sim_status 20→14".into());
+    }
+    for i in &cleared {
+        want.insert(i.clone(), "real_named true→false".into());
+    }
+    for i in &tagged {
+        want.insert(i.clone(), "tags +fleet-b".into());
+    }
+    for c in &added {
+        want.insert(c.iccid.clone(), "new".into());
+    }
+    assert_eq!(want.len(), 10);
+    assert_eq!(changes(&report), want, "{}", ran.stderr);
+    // The report has every card, the change column filled for exactly those ten.
+    let rows = read_report(&report);
+    assert_eq!(rows.len(), 303);
+    let marked = rows.iter().filter(|r| !r["change"].is_empty()).count();
+    assert_eq!(marked, 10);
+    let s = summary(&report);
+    assert_eq!(
+        s["changes"],
+        serde_json::json!({"new": 3, "gone": 0, "real_named": 2, "sim_status": 3, "tags": 2, "flow_used": 0})
+    );
+    assert_eq!(s["changed_cards"], 10);
+    assert!(
+        ran.stderr.contains("10 cards changed"),
+        "the printed summary counts them: {}",
+        ran.stderr
+    );
+
+    // Nothing changed: an empty changes file and exit 0, even with --fail-on-change any.
+    let ran = run(inventory(
+        &sim,
+        &state,
+        &report,
+        &["--compare-with", "previous", "--fail-on-change", "any"],
+    ))
+    .await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(changes(&report).is_empty());
+
+    // One card stopped: a kind not asked for is exit 0, the kind asked for is 5.
+    let one: Vec<String> = in_use(&sim.cards())
+        .take(1)
+        .map(|c| c.iccid.clone())
+        .collect();
+    act(&sim, dir.path(), "stop-card", &one, &[]).await;
+    let ran = run(inventory(
+        &sim,
+        &state,
+        &report,
+        &["--compare-with", "previous", "--fail-on-change", "tags,new"],
+    ))
+    .await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(changes(&report).len(), 1);
+    let other: Vec<String> = in_use(&sim.cards())
+        .take(1)
+        .map(|c| c.iccid.clone())
+        .collect();
+    act(&sim, dir.path(), "stop-card", &other, &[]).await;
+    let ran = run(inventory(
+        &sim,
+        &state,
+        &report,
+        &["--compare-with", "previous", "--fail-on-change", "any"],
+    ))
+    .await;
+    assert_eq!(ran.code, 5, "{}", ran.stderr);
+    assert_eq!(
+        changes(&report),
+        BTreeMap::from([(other[0].clone(), "sim_status 20→14".to_string())])
+    );
+
+    // A kind that does not exist is refused before anything is sent.
+    let before = calls_total(&sim.stats(), "sim-cards");
+    let ran = run(inventory(
+        &sim,
+        &state,
+        &report,
+        &["--compare-with", "previous", "--fail-on-change", "stolen"],
+    ))
+    .await;
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    assert!(ran.stderr.contains("stolen"), "{}", ran.stderr);
+    assert_eq!(calls_total(&sim.stats(), "sim-cards"), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn eight_daily_usage_runs_mark_exactly_the_four_jumps_and_two_silent_cards() {
+    let sim = start_sim(SimConfig {
+        cards: 200,
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempdir();
+    let state = dir.path().join("state");
+    let report = dir.path().join("usage.csv");
+    let cards = sim.cards();
+    let jump: Vec<String> = cards[10..14].iter().map(|c| c.iccid.clone()).collect();
+    let silent: Vec<String> = cards[20..22].iter().map(|c| c.iccid.clone()).collect();
+    let mut young = String::new();
+    for day in 1..=8 {
+        if day == 6 {
+            // Joins the fleet two runs before the last: too little history to be judged.
+            young = sim.usage(UsageControl {
+                add_cards: 1,
+                ..UsageControl::default()
+            })[0]
+                .iccid
+                .clone();
+        }
+        if day > 1 {
+            let mut c = UsageControl {
+                advance_days: 1,
+                ..UsageControl::default()
+            };
+            if day == 8 {
+                c.factor = jump
+                    .iter()
+                    .chain([&young])
+                    .map(|i| (i.clone(), 5.0))
+                    .collect();
+                c.silent = silent.clone();
+            }
+            sim.usage(c);
+        }
+        let ran = run(usage(&sim, &state, &report)).await;
+        assert_eq!(ran.code, 0, "day {day}: {}", ran.stderr);
+    }
+    let rows = read_report(&report);
+    let marks: HashMap<String, String> = rows
+        .iter()
+        .filter(|r| !r["mark"].is_empty())
+        .map(|r| (r["iccid"].clone(), r["mark"].clone()))
+        .collect();
+    let mut want: HashMap<String, String> =
+        jump.iter().map(|i| (i.clone(), "spike".into())).collect();
+    want.extend(silent.iter().map(|i| (i.clone(), "silent".to_string())));
+    assert_eq!(marks, want);
+    assert!(rows
+        .iter()
+        .any(|r| r["iccid"] == young && r["mark"].is_empty()));
+    let s = summary(&report);
+    assert_eq!(s["marks"]["spike"], 4);
+    assert_eq!(s["marks"]["silent"], 2);
+    assert_eq!(s["marks"]["not_judged"], 1, "the young card: {s}");
+    assert_eq!(s["marks"]["judged"], 200);
+    // The marks file: the six, spikes first, then the top users (the jumps among them).
+    let marks_file = read_report(&dir.path().join("usage.marks.csv"));
+    let kinds: Vec<&str> = marks_file.iter().map(|r| r["mark"].as_str()).collect();
+    assert_eq!(
+        kinds[..6],
+        ["spike"; 4]
+            .iter()
+            .chain(&["silent"; 2])
+            .copied()
+            .collect::<Vec<_>>()[..]
+    );
+    assert!(kinds[6..].iter().all(|k| k.starts_with("top")), "{kinds:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_nightly_job_compares_each_run_with_the_one_before_it() {
+    let sim = start_sim(SimConfig {
+        cards: 100,
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempdir();
+    let state = dir.path().join("state");
+    let job = dir.path().join("nightly.toml");
+    std::fs::write(
+        &job,
+        format!(
+            "operation = \"inventory\"\nendpoint = \"{}\"\nlist_rate = 50\nrun_dir = \"out\"\ncompare = \"previous\"\n",
+            sim.url()
+        ),
+    )
+    .unwrap();
+    let report = dir.path().join("out/inventory.csv");
+    let nightly = || {
+        let mut cmd = gsl();
+        cmd.env("GSL_STATE_DIR", &state).arg("run").arg(&job);
+        cmd
+    };
+    let ran = run(nightly()).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(
+        changes(&report).len(),
+        100,
+        "the first run: every card is new"
+    );
+    let mut stopped = Vec::new();
+    for night in 2..=3 {
+        let card = in_use(&sim.cards())
+            .find(|c| !stopped.contains(&c.iccid))
+            .unwrap()
+            .iccid
+            .clone();
+        act(
+            &sim,
+            dir.path(),
+            "stop-card",
+            std::slice::from_ref(&card),
+            &[],
+        )
+        .await;
+        stopped.push(card.clone());
+        let ran = run(nightly()).await;
+        assert_eq!(ran.code, 0, "night {night}: {}", ran.stderr);
+        assert_eq!(
+            changes(&report),
+            BTreeMap::from([(card, "sim_status 20→14".to_string())]),
+            "night {night} compares with night {}",
+            night - 1
+        );
+    }
+    // `run JOB.toml --fail-on-change any`: exit 5 reaches cron.
+    let card = in_use(&sim.cards()).next().unwrap().iccid.clone();
+    act(&sim, dir.path(), "stop-card", &[card], &[]).await;
+    let mut cmd = nightly();
+    cmd.args(["--fail-on-change", "any"]);
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 5, "{}", ran.stderr);
+}
