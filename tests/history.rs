@@ -348,3 +348,53 @@ async fn a_nightly_job_compares_each_run_with_the_one_before_it() {
     let ran = run(cmd).await;
     assert_eq!(ran.code, 5, "{}", ran.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn check_and_card_state_runs_leave_what_they_learned_and_set() {
+    use gslbatch::history::store::Store;
+    let sim = start_sim(SimConfig::default()).await;
+    let dir = tempdir();
+    let state = dir.path().join("state");
+    let cards = sim.cards();
+    let five: Vec<&InventoryCard> = in_use(&cards).take(5).collect();
+    let iccids: Vec<String> = five.iter().map(|c| c.iccid.clone()).collect();
+    let input = write_csv(dir.path(), "five.csv", &iccids);
+    let runs = [
+        ("check-real-name", vec![]),
+        ("stop-card", vec!["--yes"]),
+        (
+            "set-tags",
+            vec!["--yes", "--tag", "fleet-a", "--tag", "resold"],
+        ),
+    ];
+    for (op, extra) in &runs {
+        let mut cmd = batch(op, &input, &sim, &dir.path().join(op), 50);
+        cmd.env("GSL_STATE_DIR", &state).args(extra);
+        let ran = run(cmd).await;
+        assert_eq!(ran.code, 0, "{op}: {}", ran.stderr);
+    }
+    let store = Store::open(&Store::path_for(&state, &sim.url(), false)).unwrap();
+    let snap = |op: &str| {
+        let place = std::path::absolute(dir.path().join(op)).unwrap();
+        let run = store
+            .at_place(&place, op)
+            .unwrap()
+            .expect("the run is in the history");
+        store.snapshot(run.id).unwrap()
+    };
+    let checked = snap("check-real-name");
+    assert_eq!(checked.len(), 5);
+    for c in &five {
+        assert_eq!(
+            checked[&c.iccid].real_named,
+            Some(c.real_named),
+            "the live answer"
+        );
+    }
+    let stopped = snap("stop-card");
+    assert!(iccids.iter().all(|i| stopped[i].sim_status == Some(14)));
+    let tagged = snap("set-tags");
+    assert!(iccids
+        .iter()
+        .all(|i| tagged[i].tags.as_deref() == Some("fleet-a,resold")));
+}

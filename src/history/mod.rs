@@ -20,6 +20,7 @@
 pub mod args;
 pub mod compare;
 pub mod marks;
+pub mod runs;
 pub mod store;
 
 pub use args::{HistoryArgs, MarkArgs};
