@@ -308,7 +308,10 @@ async fn a_nightly_job_compares_each_run_with_the_one_before_it() {
         cmd.env("GSL_STATE_DIR", &state).arg("run").arg(&job);
         cmd
     };
-    let ran = run(nightly()).await;
+    // The first night: every card is new, and that is no alert.
+    let mut first = nightly();
+    first.args(["--fail-on-change", "any"]);
+    let ran = run(first).await;
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     assert_eq!(
         changes(&report).len(),
@@ -397,4 +400,60 @@ async fn check_and_card_state_runs_leave_what_they_learned_and_set() {
     assert!(iccids
         .iter()
         .all(|i| tagged[i].tags.as_deref() == Some("fleet-a,resold")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn compare_with_a_run_dir_reaches_past_the_previous_run() {
+    let sim = start_sim(SimConfig {
+        cards: 100,
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempdir();
+    let state = dir.path().join("state");
+    let mut stopped = Vec::new();
+    for night in 1..=3 {
+        if night > 1 {
+            let card = in_use(&sim.cards())
+                .find(|c| !stopped.contains(&c.iccid))
+                .unwrap()
+                .iccid
+                .clone();
+            act(
+                &sim,
+                dir.path(),
+                "stop-card",
+                std::slice::from_ref(&card),
+                &[],
+            )
+            .await;
+            stopped.push(card);
+        }
+        let night_dir = dir.path().join(format!("night-{night}"));
+        std::fs::create_dir_all(&night_dir).unwrap();
+        let mut extra = vec![];
+        let first = dir.path().join("night-1");
+        if night == 3 {
+            extra = vec!["--compare-with", first.to_str().unwrap()];
+        }
+        let ran = run(inventory(&sim, &state, &night_dir.join("inv.csv"), &extra)).await;
+        assert_eq!(ran.code, 0, "{}", ran.stderr);
+    }
+    // Night 3 against night 1: both stops, not only the last.
+    let got = changes(&dir.path().join("night-3/inv.csv"));
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(stopped.iter().all(|i| got[i] == "sim_status 20→14"));
+    // A place no run was written to: exit 2 naming it, nothing listed.
+    let before = calls_total(&sim.stats(), "sim-cards");
+    let nowhere = dir.path().join("nowhere");
+    let ran = run(inventory(
+        &sim,
+        &state,
+        &dir.path().join("x.csv"),
+        &["--compare-with", nowhere.to_str().unwrap()],
+    ))
+    .await;
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    assert!(ran.stderr.contains("nowhere"), "{}", ran.stderr);
+    assert_eq!(calls_total(&sim.stats(), "sim-cards"), before);
 }

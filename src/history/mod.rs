@@ -229,7 +229,8 @@ impl Recorder {
         };
         let job = args.job.clone().unwrap_or_else(|| {
             let mut parts = vec![setup.operation.to_string()];
-            parts.extend(setup.identity.iter().cloned());
+            parts.extend(setup.identity.iter().map(|s| s.trim().to_string()));
+            parts.retain(|p| !p.is_empty());
             parts.join(" ")
         });
         let op = setup.operation;
@@ -422,7 +423,10 @@ impl Recorder {
         tracing::debug!(run, pruned, history = %self.store.path().display(), "history written");
         self.summary(changes_path.as_ref(), marks_path.as_ref())?;
         let found = |k: &Kind| self.counts.get(k).copied().unwrap_or(0) > 0;
+        // The first run of a job has nothing to differ from: its cards are `new`, not an alert.
+        let first = matches!(&self.compare, Some((run, _)) if run.id == 0);
         let fail = match &self.fail_on {
+            _ if first => false,
             FailOn::Never => false,
             FailOn::Any => self.changed_rows > 0,
             FailOn::Kinds(kinds) => kinds.iter().any(found),
@@ -472,7 +476,7 @@ impl Recorder {
                 .map(|(k, n)| format!("{n} {k}"))
                 .collect();
             let since = match run.id {
-                0 => "no earlier run".to_string(),
+                0 => "nothing (no earlier run of this job)".to_string(),
                 _ => format!(
                     "the run finished {}{}",
                     run.finished_at,
