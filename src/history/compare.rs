@@ -82,7 +82,13 @@ pub fn diff(before: Option<&State>, now: &State) -> Vec<Change> {
             out.push(Change::new(Kind::SimStatus, format!("sim_status {x}→{y}")));
         }
     }
-    if let (Some(x), Some(y)) = (&b.tags, &now.tags) {
+    // Equal text is equal tags: the sets are only built for a card whose tags changed.
+    if let Some((x, y)) = b
+        .tags
+        .as_ref()
+        .zip(now.tags.as_ref())
+        .filter(|(x, y)| x != y)
+    {
         let set = |s: &str| -> BTreeSet<String> {
             s.split(',')
                 .map(str::trim)
