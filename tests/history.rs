@@ -457,3 +457,50 @@ async fn compare_with_a_run_dir_reaches_past_the_previous_run() {
     assert!(ran.stderr.contains("nowhere"), "{}", ran.stderr);
     assert_eq!(calls_total(&sim.stats(), "sim-cards"), before);
 }
+
+/// `POST /__sim/usage` as a script outside the process uses it: days pass, a card jumps, one
+/// goes silent, cards join; the usage query answers accordingly.
+#[tokio::test]
+async fn the_simulators_usage_control_endpoint_moves_the_fleet() {
+    let sim = start_sim(SimConfig {
+        cards: 20,
+        ..SimConfig::default()
+    })
+    .await;
+    let before = sim.cards();
+    let (a, b, c) = (&before[0], &before[1], &before[2]);
+    let http = reqwest::Client::new();
+    let control = |body: Value| {
+        http.post(format!("{}/__sim/usage", sim.url()))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+    };
+    let answer = control(serde_json::json!({
+        "factor": {a.iccid.clone(): 5},
+        "silent": [b.iccid],
+        "add_cards": 2,
+        "advance_days": 3
+    }))
+    .await
+    .unwrap();
+    let answer: Value = serde_json::from_str(&answer.text().await.unwrap()).unwrap();
+    assert_eq!(answer["day"], 3);
+    assert_eq!(answer["added"].as_array().unwrap().len(), 2);
+    let after = sim.cards();
+    assert_eq!(after.len(), 22);
+    let used = |card: &InventoryCard| {
+        let now = after.iter().find(|x| x.iccid == card.iccid).unwrap();
+        now.flow_used - card.flow_used
+    };
+    let daily = gslbatch::simulator::daily_mb;
+    assert_eq!(used(a), daily(a) * 5.0 * 3.0);
+    assert_eq!(used(b), 0.0);
+    assert_eq!(used(c), daily(c) * 3.0);
+    // A body it does not know is refused, and changes nothing.
+    let refused = control(serde_json::json!({"advance_dayz": 1}))
+        .await
+        .unwrap();
+    assert!(refused.status().is_client_error());
+    assert_eq!(sim.cards()[2].flow_used, after[2].flow_used);
+}

@@ -16,6 +16,9 @@ pub struct HistoryArgs {
     /// Runs of this job the history keeps; older ones are pruned at the end of a run [default: 30].
     #[arg(long, value_name = "N")]
     pub keep: Option<u32>,
+    /// Also prune this job's runs finished more than D days ago.
+    #[arg(long, value_name = "D")]
+    pub keep_days: Option<u32>,
     /// Leave no snapshot in the history (and compare with nothing).
     #[arg(long, conflicts_with_all = ["compare_with", "fail_on_change"])]
     pub no_history: bool,

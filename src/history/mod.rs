@@ -153,6 +153,7 @@ pub struct Recorder {
     job: String,
     operation: &'static str,
     keep: u32,
+    keep_days: Option<u32>,
     fail_on: FailOn,
     place: Option<String>,
     dest: ReportDest,
@@ -195,8 +196,8 @@ impl Recorder {
     /// history (a warning says so).
     pub fn open(args: &HistoryArgs, setup: Setup) -> Result<Option<Recorder>, Failure> {
         let fail_on = fail_on(&args.fail_on_change)?;
-        if args.keep == Some(0) {
-            return Err(Failure::usage("--keep must be at least 1"));
+        if args.keep == Some(0) || args.keep_days == Some(0) {
+            return Err(Failure::usage("--keep and --keep-days must be at least 1"));
         }
         if !matches!(fail_on, FailOn::Never) && args.compare_with.is_none() {
             return Err(Failure::usage(
@@ -286,6 +287,7 @@ impl Recorder {
             job,
             operation: op,
             keep: args.keep.unwrap_or(DEFAULT_KEEP),
+            keep_days: args.keep_days,
             fail_on,
             place,
             dest: setup.dest.clone(),
@@ -418,7 +420,7 @@ impl Recorder {
         }
         let pruned = self
             .store
-            .commit_run(run, &self.job, self.keep)
+            .commit_run(run, &self.job, self.keep, self.keep_days)
             .map_err(Failure::aborted)?;
         tracing::debug!(run, pruned, history = %self.store.path().display(), "history written");
         self.summary(changes_path.as_ref(), marks_path.as_ref())?;

@@ -94,6 +94,6 @@ fn try_record(journal: &Journal, rundir: &Path) -> Result<(), String> {
         })
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
-    store.commit_run(run, &job, super::DEFAULT_KEEP)?;
+    store.commit_run(run, &job, super::DEFAULT_KEEP, None)?;
     Ok(())
 }

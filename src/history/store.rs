@@ -257,8 +257,15 @@ impl Store {
     }
 
     /// The run is finished: it becomes visible, and the job's runs beyond the newest `keep`
-    /// are deleted with their snapshots. The runs pruned.
-    pub fn commit_run(&mut self, run: i64, job: &str, keep: u32) -> Result<u64, String> {
+    /// (and, with `keep_days`, those finished longer ago than that) are deleted with their
+    /// snapshots. The runs pruned.
+    pub fn commit_run(
+        &mut self,
+        run: i64,
+        job: &str,
+        keep: u32,
+        keep_days: Option<u32>,
+    ) -> Result<u64, String> {
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         self.conn
             .execute(
@@ -267,13 +274,23 @@ impl Store {
                 params![run, now],
             )
             .map_err(self.err())?;
+        // Times are RFC 3339 in UTC with milliseconds: their text sorts as they do.
+        let before = keep_days.map_or_else(String::new, |d| {
+            (chrono::Utc::now() - chrono::Duration::days(i64::from(d)))
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        });
         let old: Vec<i64> = {
             let mut st = self
                 .conn
-                .prepare("SELECT id FROM runs WHERE job = ?1 ORDER BY id DESC LIMIT -1 OFFSET ?2")
+                .prepare(
+                    "SELECT id FROM runs WHERE job = ?1 AND id != ?3
+                     AND (id IN (SELECT id FROM runs WHERE job = ?1 ORDER BY id DESC
+                                 LIMIT -1 OFFSET ?2)
+                          OR finished_at < ?4)",
+                )
                 .map_err(self.err())?;
             let ids = st
-                .query_map(params![job, keep as i64], |r| r.get(0))
+                .query_map(params![job, keep as i64, run, before], |r| r.get(0))
                 .map_err(self.err())?
                 .collect::<Result<_, _>>()
                 .map_err(self.err())?;
@@ -325,7 +342,7 @@ mod tests {
         for i in 0..4 {
             let run = s.begin_run("job", "a-listing", Some("/r")).unwrap();
             s.add(run, "8986", &state).unwrap();
-            let pruned = s.commit_run(run, "job", 2).unwrap();
+            let pruned = s.commit_run(run, "job", 2, Some(30)).unwrap();
             assert_eq!(pruned, u64::from(i >= 2));
         }
         let prev = s.previous("job", "a-listing").unwrap().unwrap();
@@ -333,5 +350,15 @@ mod tests {
         assert_eq!(s.snapshot(prev.id).unwrap()["8986"], state);
         assert_eq!(s.last_runs("job", "a-listing", 9).unwrap().len(), 2);
         assert!(s.previous("other", "a-listing").unwrap().is_none());
+        // Runs older than the days kept go too, whatever --keep says; the run itself stays.
+        s.conn
+            .execute(
+                "UPDATE runs SET finished_at = '2020-01-01T00:00:00.000Z'",
+                [],
+            )
+            .unwrap();
+        let run = s.begin_run("job", "a-listing", None).unwrap();
+        assert_eq!(s.commit_run(run, "job", 30, Some(7)).unwrap(), 2);
+        assert_eq!(s.last_runs("job", "a-listing", 9).unwrap(), [run]);
     }
 }

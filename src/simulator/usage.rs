@@ -166,4 +166,20 @@ mod tests {
         assert_eq!(s.cards[10].flow_used, daily_mb(&s.cards[10]) * 2.0);
         assert!(s.by_iccid.contains_key(&s.cards[11].iccid));
     }
+
+    #[test]
+    fn with_day_secs_the_days_pass_by_the_clock() {
+        let cards = super::super::inventory::generate(3, 1);
+        let mut s = Store::new(cards.clone(), 0.0, 0.0);
+        let since = Instant::now() - std::time::Duration::from_millis(1050);
+        s.usage.day_secs = Some((0.1, since));
+        s.settle();
+        assert_eq!(s.usage.day, 10);
+        assert_eq!(
+            s.cards[0].flow_used - cards[0].flow_used,
+            daily_mb(&cards[0]) * 10.0
+        );
+        s.settle();
+        assert!(s.usage.day >= 10, "days already passed are not added twice");
+    }
 }
