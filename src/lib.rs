@@ -35,6 +35,7 @@ pub mod cli;
 pub mod cmd;
 pub mod engine;
 pub mod exit;
+pub mod flow;
 pub mod follow;
 pub mod gsl;
 pub mod input;

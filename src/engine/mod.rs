@@ -8,19 +8,15 @@
 //! task records the unit's intent durably after the pacer released the request and before
 //! writing it, so a crash leaves exactly the rows that were in flight without an outcome.
 
-pub mod fanout;
-pub mod ingest;
-pub mod pacer;
-pub mod retry;
 mod unit;
-pub mod window;
 pub mod writer;
 
+use crate::flow::pacer::Pacer;
+use crate::flow::{fanout, window};
 use crate::gsl::Client;
 use crate::journal::{Journal, Outcome, SessionTotals};
 use crate::model::Status;
 use crate::ops::Operation;
-use pacer::Pacer;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};

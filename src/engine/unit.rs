@@ -6,8 +6,8 @@
 //! stops with its rows `pending` instead of spending every attempt of every row on an endpoint
 //! it cannot reach.
 
-use super::retry::{self, Decision};
 use super::{now_ms, now_rfc3339, Shared, Stop};
+use crate::flow::retry::{self, Decision};
 use crate::gsl::GslError;
 use crate::journal::Outcome;
 use crate::model::Status;

@@ -9,8 +9,8 @@
 pub mod orders;
 pub mod sms;
 
-use crate::engine::pacer::Pacer;
-use crate::engine::retry::{self, ReadStats};
+use crate::flow::pacer::Pacer;
+use crate::flow::retry::{self, ReadStats};
 use crate::gsl::clock::ClockOffset;
 use crate::gsl::{paging, Client, GslError};
 use crate::journal::{RowState, StoredRow};
@@ -124,7 +124,7 @@ impl Reader {
         Fut: Future<Output = Result<T, GslError>> + Send + 'static,
     {
         let me = self.clone();
-        crate::engine::fanout::collect(items, self.concurrency, move |item: I| {
+        crate::flow::fanout::collect(items, self.concurrency, move |item: I| {
             let r = f(me.clone(), item.clone());
             async move { (item, r.await) }
         })

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 mod follow;
+pub mod ingest;
 mod read;
 mod rows;
 mod sessions;

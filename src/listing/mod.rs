@@ -17,10 +17,10 @@ pub mod pools;
 pub mod usage;
 
 use crate::cli::{ListOptions, RunOptions};
-use crate::engine::fanout;
-use crate::engine::pacer::Pacer;
-use crate::engine::retry::{self, ReadStats};
 use crate::exit::Failure;
+use crate::flow::fanout;
+use crate::flow::pacer::Pacer;
+use crate::flow::retry::{self, ReadStats};
 use crate::gsl::{paging, Client, GslError};
 use crate::report::encoding::ReportEncoding;
 use crate::report::layout::Cell;

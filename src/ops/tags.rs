@@ -9,8 +9,8 @@ use super::{
     Done, Effect, Follow, Input, JobParts, OpFuture, Operation, PrepareFuture, Spec, Table, Unit,
 };
 use crate::cli::{Command, SetTagsArgs};
-use crate::engine::pacer::Pacer;
-use crate::engine::retry::{self, ReadStats};
+use crate::flow::pacer::Pacer;
+use crate::flow::retry::{self, ReadStats};
 use crate::gsl::types::{Page, SetTags};
 use crate::gsl::{CardRef, Client, GslError};
 use crate::model::count;

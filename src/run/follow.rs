@@ -17,8 +17,8 @@ use crate::gsl::Client;
 use crate::journal::{Journal, RunMeta};
 use crate::model::Status;
 use crate::ops::{self, sms::SmsParams, Follow};
+use crate::report::status::rounded_duration;
 use crate::report::Outcomes;
-use crate::run::settings::human_duration;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -179,10 +179,10 @@ pub async fn follow(journal: &mut Journal, f: FollowRun<'_>) -> Result<i32, Fail
                      for {} more at most",
                     age.map_or(String::new(), |a| format!(
                         " (the last request {} ago)",
-                        human_duration(a.as_secs_f64())
+                        rounded_duration(a.as_secs_f64())
                     )),
-                    human_duration(nap.as_secs_f64()),
-                    human_duration(left.as_secs_f64())
+                    rounded_duration(nap.as_secs_f64()),
+                    rounded_duration(left.as_secs_f64())
                 );
                 tokio::select! {
                     _ = tokio::time::sleep(nap) => continue,

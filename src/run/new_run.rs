@@ -2,8 +2,8 @@
 //! settings its journal starts with, and the checks both a start and its dry-run plan make.
 
 use crate::cli::BatchArgs;
-use crate::engine::ingest::IngestStats;
 use crate::exit::Failure;
+use crate::journal::ingest::IngestStats;
 use crate::journal::RunMeta;
 use crate::ops::Operation;
 use std::sync::Arc;

@@ -2,13 +2,13 @@
 //! account ledger would skip — read and validated like a start, printed on stdout, nothing sent.
 
 use super::new_run::{new_meta, one_kind_of_key, NewRun};
-use super::settings::human_duration;
 use crate::carrier::Carrier;
-use crate::engine::ingest::{ingest, IngestStats};
 use crate::engine::EngineConfig;
 use crate::exit::Failure;
 use crate::input::Inputs;
+use crate::journal::ingest::{ingest, IngestStats};
 use crate::journal::Journal;
+use crate::report::status::rounded_duration;
 use std::path::{Path, PathBuf};
 
 /// Print the plan of `run` (its inputs read into a throwaway journal when the ledger applies).
@@ -107,7 +107,7 @@ fn plan_text(
     let secs = calls as f64 / cfg.rate;
     let expected = match secs < 1.0 {
         true => "under a second".to_string(),
-        false => format!("{} {at}", human_duration(secs)),
+        false => format!("{} {at}", rounded_duration(secs)),
     };
     // The whole-order run's one row is the order, not a card of an input.
     let rows = match whole {

@@ -3,7 +3,7 @@
 //!
 //! - [`each`] and [`collect`]: the reads (`follow`'s lookups, the listings' pages and per-card
 //!   queries). Each answer is handed back as it arrives, and the caller can cancel the rest.
-//! - [`arriving`]: a run's units ([`super::run`]), as the journal's reader hands them over. A
+//! - [`arriving`]: a run's units ([`crate::engine::run`]), as the journal's reader hands them over. A
 //!   task holds its unit from the durable intent to the last try and records the outcome
 //!   itself; a stop ends the intake and waits for the tasks, never cancels one (a request in
 //!   flight must be answered and journaled, or it would become `unknown`).
