@@ -20,7 +20,7 @@ mod sessions;
 
 pub use follow::FollowUpdate;
 pub use read::{FollowCounts, RowState, StoredRow};
-pub use rows::{NewRow, Outcome, Pending};
+pub use rows::{NewRow, Outcome, PendingRow};
 pub use sessions::SessionTotals;
 
 pub const FILE_NAME: &str = "journal.sqlite";
