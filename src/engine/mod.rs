@@ -1,9 +1,9 @@
 //! A run: pending rows from the journal, one pacer, the [`fanout`] of at most `--concurrency`
-//! parcels at a time, retries decided by [`retry::decide`], outcomes to the journal's one
-//! [`writer::Writer`].
+//! parcels at a time, retries decided by [`crate::flow::retry::decide`], outcomes to the
+//! journal's one [`writer::Writer`].
 //!
 //! A parcel is what one request carries: one card, or one batch of cards for batched operations
-//! (SMS). Each parcel is one task of the fan-out from first try to last, and every card is in one
+//! (SMS); [`crate::ops::Unit`] is the kind of parcel an operation sends. Each parcel is one task of the fan-out from first try to last, and every card is in one
 //! parcel only, so no card ever has two requests in flight. For a non-idempotent operation the
 //! task records the parcel's intent durably after the pacer released the request and before
 //! writing it, so a crash leaves exactly the rows that were in flight without an outcome.
@@ -32,7 +32,7 @@ pub struct EngineConfig {
     /// `--rate auto`: the pacer rises from `rate` while no 429 comes and holds at the quota
     /// the first one names.
     pub auto_rate: bool,
-    /// Workers, and so requests in flight at most.
+    /// Parcels worked at once (tasks of the fan-out), and so requests in flight at most.
     pub concurrency: usize,
     /// `--concurrency` was given: the in-flight window is fixed at it instead of following
     /// the observed latency (see [`window`]).
@@ -43,7 +43,8 @@ pub struct EngineConfig {
     pub failure_min_rows: u64,
 }
 
-/// The parcels a run works at once unless `--concurrency` says otherwise: the SPEC's most, 256.
+/// The parcels a run works at once unless `--concurrency` says otherwise, and the most it
+/// allows: 256.
 /// How many of them may have a request in flight follows the observed latency ([`window`]):
 /// enough to sustain `--rate`, and no more while the API stops answering.
 pub const DEFAULT_CONCURRENCY: usize = 256;

@@ -1,5 +1,5 @@
 //! One parcel from its first try to its last: the auth gate, the in-flight window, the pacer,
-//! the intent of a non-idempotent request, and what [`retry::decide`] makes of each failure.
+//! the intent of a non-idempotent request, and what [`crate::flow::retry::decide`] makes of each failure.
 //!
 //! A try that fails before anything is sent (no connection, a request that cannot be built)
 //! did nothing: its row never becomes `unknown`, and when tries keep ending that way the run

@@ -1,7 +1,7 @@
 //! `follow`: what became of a finished run's requests, from the API's own records, and the
 //! settling of `unknown` rows on positive evidence only.
 //!
-//! Every call here is an idempotent read, so it retries like a real-name check (through one
+//! Every call here is an idempotent read, so it retries like any idempotent operation (through one
 //! pacer per API, at `--rate`). The journal is changed only with what a read proved: a work
 //! order detail or an SMS record naming the row's card. What cannot be proven stays as it was,
 //! with the reason, for the next `follow` to try again.

@@ -134,7 +134,7 @@ fn plan_text(
 }
 
 /// The API a plan names; its `0` in `/v1/sim-cards/0/...` said: GSL's way to name the card by
-/// its ICCID instead of its id (SPEC: "`iccid` is used when `sim_card_id` is 0").
+/// its ICCID instead of its id (`iccid` is used when `sim_card_id` is 0).
 fn plan_endpoint(ep: &str, by_id: bool) -> String {
     match (ep.contains("/sim-cards/0/"), by_id) {
         (true, false) => format!("{ep} (sim_card_id 0: each card named by its ICCID)"),

@@ -2,7 +2,7 @@
 //! [`start`] reads as the order they take — the options, the inputs opened, the dry-run plan or
 //! the run dir, the input into a new journal, the client, the operation's lookups, the account
 //! ledger, the confirmation, the account lock, then [`drive`]. Every step after the run dir was
-//! made undoes it on failure ([`NewDir::undo`]): nothing was sent, nothing is left behind.
+//! made undoes it on failure (`NewDir::undo`): nothing was sent, nothing is left behind.
 
 use super::clients::{account_lock, real_client, rehearsal_client_with};
 use super::confirm::confirm;
