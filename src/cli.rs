@@ -330,3 +330,24 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every command has its own name and its own place in `--help`.
+    #[test]
+    fn commands_and_their_places_are_unique() {
+        let cli = super::command();
+        let mut names: Vec<&str> = cli.get_subcommands().map(|c| c.get_name()).collect();
+        let mut places: Vec<usize> = cli
+            .get_subcommands()
+            .map(|c| c.get_display_order())
+            .collect();
+        let n = names.len();
+        names.sort();
+        names.dedup();
+        places.sort();
+        places.dedup();
+        assert_eq!((names.len(), places.len()), (n, n));
+        cli.debug_assert();
+    }
+}

@@ -119,6 +119,6 @@ fn from_job(p: &JobParts) -> Result<Invocation, String> {
         inputs: p.batch.inputs.clone(),
         encoding: p.batch.input.encoding,
         sheet: p.batch.input.sheet.clone(),
-        list: super::list_options(&p.batch, SPEC.name)?,
+        list: super::list_settings(&p.batch, SPEC.name)?,
     })))
 }

@@ -474,7 +474,7 @@ impl From<ListOptions> for ListSettings {
 
 /// A listing's settings from a resolved job. A listing has no run dir: its report goes to
 /// `report`, or to `<name>.csv` inside the job's `run_dir`.
-pub fn list_options(b: &BatchArgs, name: &str) -> Result<ListSettings, String> {
+pub fn list_settings(b: &BatchArgs, name: &str) -> Result<ListSettings, String> {
     let report = match (&b.run.report, &b.send.run_dir) {
         (Some(r), _) => Some(r.clone()),
         (None, Some(dir)) => {
@@ -542,6 +542,39 @@ mod tests {
         let mut names: Vec<_> = REGISTRY.iter().map(|s| s.name).collect();
         names.dedup();
         assert_eq!(names.len(), REGISTRY.len());
+    }
+
+    /// A card-state operation sets its own fields over `card_state::COMMON`: none is left as
+    /// the placeholder (an empty name or `--help` line, no place in `--help`, a build that says
+    /// it was never set).
+    #[test]
+    fn every_entry_declares_its_own_command_line_and_job() {
+        use clap::FromArgMatches;
+        let unset = "sets its own";
+        for s in REGISTRY {
+            assert!(!s.name.is_empty() && !s.about.is_empty(), "{}", s.name);
+            assert!(
+                s.help_order < 900,
+                "{}: listed before ledger and man",
+                s.name
+            );
+            let sub = (s.args)(clap::Command::new(s.name));
+            // Those without required flags of their own parse from an input alone.
+            if let Ok(m) = sub.try_get_matches_from([s.name, "in.csv"]) {
+                if let Err(e) = (s.from_matches)(&m) {
+                    assert!(!e.contains(unset), "{}: {e}", s.name);
+                }
+            }
+            let flags = batch_flags(clap::Command::new("x")).get_matches_from(["x", "in.csv"]);
+            let parts = JobParts {
+                batch: BatchArgs::from_arg_matches(&flags).unwrap(),
+                list_rate: None,
+                table: None,
+            };
+            if let Err(e) = (s.from_job)(&parts) {
+                assert!(!e.contains(unset), "{}: {e}", s.name);
+            }
+        }
     }
 
     #[test]

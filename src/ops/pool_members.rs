@@ -129,6 +129,6 @@ fn from_job(p: &JobParts) -> Result<Invocation, String> {
         billing_cycle,
         cid: pool.cid,
         rate: super::listing_rate(p.batch.run.rate)?,
-        list: super::list_options(&p.batch, SPEC.name)?,
+        list: super::list_settings(&p.batch, SPEC.name)?,
     })))
 }

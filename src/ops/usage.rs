@@ -93,6 +93,6 @@ fn from_job(p: &JobParts) -> Result<Invocation, String> {
         sheet: p.batch.input.sheet.clone(),
         rate: super::listing_rate(p.batch.run.rate)?,
         list_rate: p.list_rate,
-        list: super::list_options(&p.batch, SPEC.name)?,
+        list: super::list_settings(&p.batch, SPEC.name)?,
     })))
 }
