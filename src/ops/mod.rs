@@ -220,7 +220,8 @@ pub struct Spec {
     /// The subcommand's line in `--help`.
     pub about: &'static str,
     /// Where `--help` lists the subcommand among every command (the command line numbers the
-    /// others): the order they were added in.
+    /// others): the order they were added in, each its own, below 900 (ledger, completions and
+    /// man come last).
     pub help_order: usize,
     /// The subcommand's flags: its own `clap::Args`, or [`batch_flags`].
     pub args: fn(clap::Command) -> clap::Command,
