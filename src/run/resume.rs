@@ -4,8 +4,9 @@ use super::clients::{account_lock, real_client, rehearsal_client_with};
 use super::drive::{drive, Drive};
 use super::finish::finish;
 use super::settings::{engine_config, stored, with_stored};
-use crate::cli::{ResumeArgs, RunOptions};
+use crate::cli::ResumeArgs;
 use crate::exit::Failure;
+use crate::flags::RunOptions;
 use crate::journal::{Journal, RunMeta};
 use crate::logging::LogSettings;
 use crate::model::Status;
@@ -38,7 +39,7 @@ pub async fn resume(args: ResumeArgs, log: LogSettings) -> Result<i32, Failure> 
     // Before any request is sent: the ledger (a destructive run never goes on without it).
     let ledger = crate::ledger::sink(op.as_ref(), &meta, &rundir.path)?;
     // Rehearsals touch no real account: no account lock.
-    let _account = if op.destructive() && !meta.rehearsal {
+    let _account = if op.changes_cards() && !meta.rehearsal {
         Some(account_lock(&args.run, &rundir.path)?)
     } else {
         None
@@ -48,7 +49,7 @@ pub async fn resume(args: ResumeArgs, log: LogSettings) -> Result<i32, Failure> 
             .keys()
             .map_err(|e| Failure::aborted(e.to_string()))?;
         let sim_cfg = (op.spec().rehearsal)(&meta.params, &keys);
-        let (sim, c) = rehearsal_client_with(sim_cfg, cfg.rate, &args.run).await?;
+        let (sim, c) = rehearsal_client_with(sim_cfg.into(), cfg.rate, &args.run).await?;
         (c, Some(sim))
     } else {
         (real_client(&meta.endpoint, &args.run)?, None)

@@ -15,7 +15,7 @@ use crate::cli::ResumeArgs;
 use crate::engine::EngineConfig;
 use crate::exit::Failure;
 use crate::gsl::{client, Client};
-use crate::input::{InputOptions, Inputs};
+use crate::input::{InputOptions, Inputs, ReadOptions};
 use crate::journal::ingest::{ingest, IngestStats};
 use crate::journal::{Journal, RunMeta};
 use crate::ledger::{LedgerSink, Looked};
@@ -30,13 +30,7 @@ use std::path::{Path, PathBuf};
 fn default_run_dir(op: &str, rehearsal: bool) -> PathBuf {
     let suffix = if rehearsal { REHEARSAL_SUFFIX } else { "" };
     let base = format!("{op}-{}", chrono::Local::now().format("%Y%m%d-%H%M%S"));
-    let mut dir = PathBuf::from("runs").join(format!("{base}{suffix}"));
-    let mut n = 2;
-    while dir.exists() && n < 10_000 {
-        dir = PathBuf::from("runs").join(format!("{base}-{n}{suffix}"));
-        n += 1;
-    }
-    dir
+    crate::rundir::unused_name(&PathBuf::from("runs").join(base), suffix)
 }
 
 /// What a rehearsal's run dir name ends with, unless `--run-dir` names it.
@@ -200,7 +194,11 @@ fn open_inputs(run: &NewRun) -> Result<Option<Inputs>, Failure> {
         default_column: run.op.spec().default_column,
         sim_card_ids: run.op.spec().by_sim_card_id,
     };
-    Inputs::open(&args.inputs, &opts)
+    let reading = ReadOptions {
+        encoding: args.input.encoding,
+        sheet: args.input.sheet.clone(),
+    };
+    Inputs::open_with(&args.inputs, &opts, &reading)
         .map(Some)
         .map_err(|e| Failure::usage(e.to_string()))
 }
@@ -322,11 +320,11 @@ async fn before_sending(
         stats.valid > 0 || (run.op.no_input_row().is_some() && run.args.inputs.is_empty());
     prepare_operation(run, &mut journal, &mut meta, &client, cfg, sendable).await?;
     let (ledger, looked) = skip_earlier(run, &mut journal, &meta, &dir.path, &client, cfg).await?;
-    if sendable && run.op.destructive() {
+    if sendable && run.op.changes_cards() {
         confirm_start(run, &stats, &looked, &meta)?;
     }
     // Rehearsals touch no real account, so they take no account lock.
-    let account = match run.op.destructive() && !run.args.send.rehearse {
+    let account = match run.op.changes_cards() && !run.args.send.rehearse {
         true => Some(account_lock(&run.args.run, &dir.path)?),
         false => None,
     };
@@ -439,7 +437,7 @@ async fn make_client(
         .keys()
         .map_err(|e| Failure::aborted(e.to_string()))?;
     let sim_cfg = (run.op.spec().rehearsal)(&meta.params, &keys);
-    let (sim, client) = rehearsal_client_with(sim_cfg, cfg.rate, &run.args.run).await?;
+    let (sim, client) = rehearsal_client_with(sim_cfg.into(), cfg.rate, &run.args.run).await?;
     Ok((client, Some(sim)))
 }
 
