@@ -40,30 +40,30 @@ use store::{RunRow, Store};
 /// Runs of a job the history keeps unless `--keep` says otherwise.
 pub const DEFAULT_KEEP: u32 = 30;
 
-/// `run JOB.toml`: the job's own key and its `compare`, under the command line's flags. An
-/// operation without history refuses `compare`.
+/// The operations whose runs compare with an earlier one (`--compare-with`, a job's `compare`).
+fn compares(spec: &crate::ops::Spec) -> bool {
+    use crate::ops::{inventory, usage};
+    [inventory::SPEC.name, usage::SPEC.name].contains(&spec.name)
+}
+
+/// `run JOB.toml`: the history's flags for the job — the command line's, its `compare` under
+/// them, and the job's own key. An operation that does not compare refuses `compare`.
 pub fn for_job(
-    cmd: &mut crate::cli::Command,
+    spec: &crate::ops::Spec,
     job_path: &Path,
     compare: Option<&str>,
     flags: &HistoryArgs,
-) -> Result<(), String> {
-    use crate::cli::Command;
-    let h = match cmd {
-        Command::Inventory(a) => &mut a.history,
-        Command::Usage(a) => &mut a.history,
-        _ if compare.is_some() || flags.compare_with.is_some() => {
-            return Err("`compare` is for inventory and usage jobs".into())
-        }
-        _ => return Ok(()),
-    };
-    *h = flags.clone();
+) -> Result<HistoryArgs, String> {
+    if !compares(spec) && (compare.is_some() || flags.compare_with.is_some()) {
+        return Err("`compare` is for inventory and usage jobs".into());
+    }
+    let mut h = flags.clone();
     if h.compare_with.is_none() {
         h.compare_with = compare.map(String::from);
     }
     let path = std::fs::canonicalize(job_path).unwrap_or_else(|_| job_path.to_path_buf());
     h.job = Some(format!("job {}", path.display()));
-    Ok(())
+    Ok(h)
 }
 
 /// A card's key in the history: its ICCID as the input rules normalize it, else its id.

@@ -14,6 +14,7 @@
 pub mod encoding;
 pub mod explain;
 pub mod layout;
+pub mod status;
 pub mod summary;
 pub mod writer;
 

@@ -1,9 +1,9 @@
 //! A run's settings from the flags, checked before anything is created (exit 2), and what
 //! identifies a job.
 
-use crate::cli::RunOptions;
 use crate::engine::{EngineConfig, DEFAULT_CONCURRENCY};
 use crate::exit::Failure;
+use crate::flags::RunOptions;
 use crate::model::Rate;
 use sha2::{Digest, Sha256};
 use std::time::Duration;
@@ -66,15 +66,6 @@ pub fn timeout(o: &RunOptions) -> Result<Duration, Failure> {
 pub fn fingerprint(op: &str, inputs: &[String], endpoint: &str) -> String {
     let text = serde_json::json!([op, inputs, endpoint]).to_string();
     hex::encode(&Sha256::digest(text.as_bytes())[..12])
-}
-
-pub fn human_duration(secs: f64) -> String {
-    let s = secs.round() as u64;
-    match s {
-        0..=59 => format!("{s}s"),
-        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
-        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
-    }
 }
 
 /// The settings the journal keeps from the flags (see [`crate::journal::Settings`]).
