@@ -37,7 +37,7 @@ Exit codes:
   2    nothing was sent: bad usage, input, job file, credentials, refused confirmation
   3    aborted mid-run (failure threshold, authentication, unreachable): resumable
   4    follow: some outcomes are still processing
-  5    inventory / usage --fail-on-change: a change of a kind named was found
+  5    check-real-name / inventory / usage --fail-on-change: a change of a kind named was found
   130  interrupted by a signal: resumable";
 
 #[derive(Debug, Parser)]

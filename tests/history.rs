@@ -504,3 +504,93 @@ async fn the_simulators_usage_control_endpoint_moves_the_fleet() {
     assert!(refused.status().is_client_error());
     assert_eq!(sim.cards()[2].flow_used, after[2].flow_used);
 }
+
+/// `check-real-name --compare-with`: the carrier's live answers of two nights, three cards'
+/// real-name cleared through the API between them — the changes file beside the run's report
+/// holds exactly those three; `--fail-on-change` exits 5 against the first night, 0 when
+/// nothing changed since the night before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_checks_name_exactly_the_three_cards_cleared_between_them() {
+    let sim = start_sim(SimConfig {
+        cards: 100,
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempdir();
+    let state = dir.path().join("state");
+    let cards = sim.cards();
+    let telecom: Vec<String> = in_use(&cards)
+        .filter(|c| c.real_named && c.iccid.starts_with("898603"))
+        .take(3)
+        .map(|c| c.iccid.clone())
+        .collect();
+    assert_eq!(telecom.len(), 3);
+    let mut iccids: Vec<String> = in_use(&cards)
+        .filter(|c| !telecom.contains(&c.iccid))
+        .take(17)
+        .map(|c| c.iccid.clone())
+        .collect();
+    iccids.extend(telecom.iter().cloned());
+    let input = write_csv(dir.path(), "fleet.csv", &iccids);
+    let check = |night: &str, extra: &[&str]| {
+        let mut cmd = batch("check-real-name", &input, &sim, &dir.path().join(night), 50);
+        cmd.env("GSL_STATE_DIR", &state).args(extra);
+        cmd
+    };
+    let ran = run(check("night-1", &[])).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    act(&sim, dir.path(), "clear-real-name", &telecom, &[]).await;
+
+    let ran = run(check("night-2", &["--compare-with", "previous"])).await;
+    assert_eq!(ran.code, 0, "a change is not a failure: {}", ran.stderr);
+    let report = dir.path().join("night-2/report.csv");
+    let want: BTreeMap<String, String> = telecom
+        .iter()
+        .map(|i| (i.clone(), "real_named true→false".to_string()))
+        .collect();
+    assert_eq!(changes(&report), want, "{}", ran.stderr);
+    assert_eq!(summary(&report)["changes"]["real_named"], 3);
+    // The simulator answered the cleared cards' checks false: the live answer was compared.
+    let live: HashMap<String, bool> = sim
+        .cards()
+        .into_iter()
+        .map(|c| (c.iccid, c.real_named))
+        .collect();
+    assert!(telecom.iter().all(|i| !live[i]));
+
+    // Nothing changed since night 2: exit 0 and an empty changes file.
+    let ran = run(check(
+        "night-3",
+        &[
+            "--compare-with",
+            "previous",
+            "--fail-on-change",
+            "real_named",
+        ],
+    ))
+    .await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(changes(&dir.path().join("night-3/report.csv")).is_empty());
+    // Against night 1 (its run dir) the three are found again: exit 5.
+    let first = dir.path().join("night-1");
+    let ran = run(check(
+        "night-4",
+        &[
+            "--compare-with",
+            first.to_str().unwrap(),
+            "--fail-on-change",
+            "any",
+        ],
+    ))
+    .await;
+    assert_eq!(ran.code, 5, "{}", ran.stderr);
+    assert_eq!(changes(&dir.path().join("night-4/report.csv")), want);
+    // A kind that is not one: exit 2 before any call.
+    let ran = run(check(
+        "night-5",
+        &["--compare-with", "previous", "--fail-on-change", "colour"],
+    ))
+    .await;
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    assert!(ran.stderr.contains("colour"), "{}", ran.stderr);
+}

@@ -6,7 +6,8 @@
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct HistoryArgs {
     /// Compare with an earlier run: `previous` (this job's last finished run) or a run dir /
-    /// report path. Adds a `change` column and writes the changed rows to NAME.changes.csv beside the report.
+    /// report path. A listing's report gets a `change` column; the changed rows go to
+    /// NAME.changes.csv beside the report.
     #[arg(long, value_name = "previous|RUN_DIR")]
     pub compare_with: Option<String>,
     /// Exit 5 when the comparison found a change of these kinds: new, gone, real_named,
@@ -43,4 +44,35 @@ pub struct MarkArgs {
     /// The top users listed in the marks file [default: 5].
     #[arg(long, value_name = "N")]
     pub top: Option<usize>,
+}
+
+/// The history's flags checked before a run sends anything (a run's end is too late for bad
+/// usage): the kinds of change named, `--keep`, and `--fail-on-change` without a comparison.
+pub fn check(a: &HistoryArgs) -> Result<(), String> {
+    use super::compare::Kind;
+    let kinds: Vec<&str> = a
+        .fail_on_change
+        .iter()
+        .map(|k| k.trim())
+        .filter(|k| !k.is_empty())
+        .collect();
+    if let Some(k) = kinds
+        .iter()
+        .find(|k| **k != "any" && Kind::parse(k).is_none())
+    {
+        return Err(format!(
+            "--fail-on-change {k}: not a kind of change; one of any, {}",
+            Kind::ALL.map(Kind::name).join(", ")
+        ));
+    }
+    if a.keep == Some(0) || a.keep_days == Some(0) {
+        return Err("--keep and --keep-days must be at least 1".into());
+    }
+    if !kinds.is_empty() && a.compare_with.is_none() && !a.no_history {
+        return Err(
+            "--fail-on-change needs --compare-with previous|RUN_DIR (or `compare` in the job file)"
+                .into(),
+        );
+    }
+    Ok(())
 }

@@ -42,8 +42,8 @@ pub const DEFAULT_KEEP: u32 = 30;
 
 /// The operations whose runs compare with an earlier one (`--compare-with`, a job's `compare`).
 fn compares(spec: &crate::ops::Spec) -> bool {
-    use crate::ops::{inventory, usage};
-    [inventory::SPEC.name, usage::SPEC.name].contains(&spec.name)
+    use crate::ops::{check, inventory, usage};
+    [inventory::SPEC.name, usage::SPEC.name, check::SPEC.name].contains(&spec.name)
 }
 
 /// `run JOB.toml`: the history's flags for the job — the command line's, its `compare` under
@@ -55,7 +55,7 @@ pub fn for_job(
     flags: &HistoryArgs,
 ) -> Result<HistoryArgs, String> {
     if !compares(spec) && (compare.is_some() || flags.compare_with.is_some()) {
-        return Err("`compare` is for inventory and usage jobs".into());
+        return Err("`compare` is for check-real-name, inventory and usage jobs".into());
     }
     let mut h = flags.clone();
     if h.compare_with.is_none() {

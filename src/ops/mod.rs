@@ -391,6 +391,11 @@ pub trait Operation: Send + Sync + 'static {
     fn identity(&self) -> Vec<String> {
         vec![]
     }
+    /// The history's flags of this run (`check-real-name --compare-with`): what the end of a
+    /// finished run compares with and keeps; `None`: the history's defaults.
+    fn history(&self) -> Option<&HistoryArgs> {
+        None
+    }
     /// The work-order type its calls create, when it is not the one its [`Spec::follow`] names
     /// (a data cap's cancel is type 21, its set type 12).
     fn work_order_type(&self) -> Option<i64> {

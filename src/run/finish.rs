@@ -67,9 +67,6 @@ pub fn finish(
     s.next_command = s.next();
     s.write_json(rundir)
         .map_err(|e| Failure::aborted(e.to_string()))?;
-    if matches!(stop, Some(Stop::Finished)) {
-        crate::history::runs::record(journal, rundir);
-    }
     if crate::logging::json_logs() {
         // Schedulers parse stderr line by line: the summary is one JSON object there too.
         let json = serde_json::to_string(&s).expect("summary serialises");
