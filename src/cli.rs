@@ -211,6 +211,8 @@ pub struct RunOptions {
     /// A CSV report's text encoding [default: utf-8-bom when the input was a spreadsheet, GB18030, UTF-16 or UTF-8 with a BOM (Excel opens it right), else utf-8].
     #[arg(long, value_enum, value_name = "ENCODING")]
     pub report_encoding: Option<crate::model::ReportEncoding>,
+    #[command(flatten)]
+    pub tell: crate::tell::flags::TellFlags,
 }
 
 #[derive(Debug, Clone, Args)]

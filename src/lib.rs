@@ -25,6 +25,7 @@
 //! - [`lock`] is the account-wide lock a destructive run holds; [`rundir`] the per-run lock.
 //! - [`job`] reads a job file and resolves it with flags and environment into one command.
 //! - [`report`] renders the per-row report and the summary from the journal.
+//! - [`tell`] is what a run's end tells besides its files: a metrics file, webhook notifications.
 //! - [`simulator`] is a faithful stand-in for the GSL API and IAM, for rehearsals and tests.
 //! - [`cli`] and [`cmd`] turn the command line into calls of the above; `main` only maps the
 //!   result to an exit code.
@@ -50,4 +51,5 @@ pub mod report;
 pub mod run;
 pub mod rundir;
 pub mod simulator;
+pub mod tell;
 pub mod template;

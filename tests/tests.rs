@@ -19,6 +19,7 @@ mod inventory;
 mod jobs;
 mod ledger;
 mod matrix;
+mod metrics;
 mod nasty;
 mod never_twice;
 mod not_sent;

@@ -55,6 +55,7 @@ pub fn run_options(o: &ListOptions) -> RunOptions {
         ca_cert: o.ca_cert.clone(),
         report: o.report.clone(),
         report_encoding: None,
+        tell: Default::default(),
     }
 }
 

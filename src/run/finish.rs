@@ -67,6 +67,7 @@ pub fn finish(
     s.next_command = s.next();
     s.write_json(rundir)
         .map_err(|e| Failure::aborted(e.to_string()))?;
+    crate::tell::at_end(&s);
     if crate::logging::json_logs() {
         // Schedulers parse stderr line by line: the summary is one JSON object there too.
         let json = serde_json::to_string(&s).expect("summary serialises");
