@@ -23,6 +23,7 @@ mod metrics;
 mod nasty;
 mod never_twice;
 mod not_sent;
+mod notify;
 mod outcomes;
 mod papercuts;
 mod places;
