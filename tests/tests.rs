@@ -5,6 +5,7 @@ mod common;
 mod auth;
 mod by_id;
 mod card_state;
+mod charts;
 mod cli;
 mod client;
 mod clock;
