@@ -15,6 +15,7 @@ mod engine;
 mod follow;
 mod fuzz;
 mod hostile;
+mod html;
 mod input;
 mod inventory;
 mod jobs;

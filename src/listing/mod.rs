@@ -73,6 +73,7 @@ pub fn check_rate(flag: &str, rate: f64) -> Result<f64, Failure> {
 pub fn max_attempts(o: &ListOptions) -> Result<u32, Failure> {
     if let Some(r) = &o.report {
         crate::report::ReportDest::check_arg(r).map_err(Failure::usage)?;
+        crate::report::html::listing_refuses(r).map_err(Failure::usage)?;
     }
     match o.max_attempts.unwrap_or(5) {
         0 => Err(Failure::usage("--max-attempts must be at least 1")),

@@ -116,6 +116,11 @@ impl<W: Write> Sink<W> {
                 }
             }
             ReportFormat::Jsonl => Sink::Jsonl { out, columns },
+            // A page of a run's journal (`report::html`), not a stream of rows: a listing
+            // refuses `.html` before it starts.
+            ReportFormat::Html => return Err(io::Error::other(
+                "an HTML report is made from a run's journal; write this report as .csv or .xlsx",
+            )),
             ReportFormat::Xlsx => {
                 let mut book = Box::new(rust_xlsxwriter::Workbook::new());
                 let bold = rust_xlsxwriter::Format::new().set_bold();
