@@ -127,3 +127,131 @@ async fn xlsx_summary_sheet_charts_point_at_cells_equal_to_summary_json() {
     assert_eq!(summary["counts"]["duplicate"], 1);
     assert_eq!(summary["counts"]["invalid"], 1);
 }
+
+/// Each chart of the workbook: its title and its `(category, value)` points, read from the
+/// cells its ranges name.
+fn charted(xlsx: &Path) -> Vec<(String, Vec<(String, f64)>)> {
+    let mut book = calamine::open_workbook_auto(xlsx).unwrap();
+    let sheet = book.worksheet_range("summary").unwrap();
+    chart_parts(xlsx)
+        .into_iter()
+        .map(|(title, refs)| {
+            let (cats, vals) = (range(&refs[refs.len() - 2]), range(&refs[refs.len() - 1]));
+            assert_eq!((cats.0.as_str(), vals.0.as_str()), ("summary", "summary"));
+            assert_eq!((cats.2, cats.3), (vals.2, vals.3), "{title}: the same rows");
+            let points = (vals.2..=vals.3)
+                .map(|r| {
+                    let label = match sheet.get_value((r, cats.1)) {
+                        Some(Data::String(s)) => s.clone(),
+                        other => panic!("{title}: a label, not {other:?}"),
+                    };
+                    let v = match sheet.get_value((r, vals.1)) {
+                        Some(Data::Float(f)) => *f,
+                        Some(Data::Int(i)) => *i as f64,
+                        other => panic!("{title}: a number, not {other:?}"),
+                    };
+                    (label, v)
+                })
+                .collect();
+            (title, points)
+        })
+        .collect()
+}
+
+/// The report sheet as maps of column → cell text.
+fn report_sheet(xlsx: &Path) -> Vec<std::collections::HashMap<String, String>> {
+    let mut book = calamine::open_workbook_auto(xlsx).unwrap();
+    let sheet = book.worksheet_range("report").unwrap();
+    let mut rows = sheet.rows();
+    let header: Vec<String> = rows.next().unwrap().iter().map(|c| c.to_string()).collect();
+    rows.map(|r| {
+        header
+            .iter()
+            .cloned()
+            .zip(r.iter().map(|c| c.to_string()))
+            .collect()
+    })
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inventory_and_usage_workbooks_chart_cards_per_status_carrier_and_the_top_20_users() {
+    let sim = start_sim(SimConfig::default()).await;
+    let dir = tempdir();
+
+    let inv = dir.path().join("inventory.xlsx");
+    let mut cmd = gsl();
+    cmd.args([
+        "inventory",
+        "--endpoint",
+        &sim.url(),
+        "--list-rate",
+        "100",
+        "--report",
+    ])
+    .arg(&inv);
+    let r = run(cmd).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rows = report_sheet(&inv);
+    let charts = charted(&inv);
+    let titles: Vec<&str> = charts.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(titles, ["Cards per carrier", "Cards per sim_status"]);
+    let mut per_status = std::collections::BTreeMap::<String, f64>::new();
+    let mut per_carrier = std::collections::BTreeMap::<String, f64>::new();
+    for row in &rows {
+        *per_status
+            .entry(format!("sim_status.{}", row["sim_status"]))
+            .or_default() += 1.0;
+        let carrier = gslbatch::carrier::Carrier::from_iccid(&row["iccid"]).name();
+        *per_carrier.entry(format!("carrier.{carrier}")).or_default() += 1.0;
+    }
+    let as_map = |points: &[(String, f64)]| {
+        points
+            .iter()
+            .cloned()
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    assert_eq!(
+        as_map(&charts[0].1),
+        per_carrier,
+        "cards per carrier = the report's rows"
+    );
+    assert_eq!(
+        as_map(&charts[1].1),
+        per_status,
+        "cards per sim_status = the report's rows"
+    );
+    assert_eq!(per_status.values().sum::<f64>() as usize, rows.len());
+    assert!(per_carrier.len() >= 2, "{per_carrier:?}");
+
+    let ids: Vec<String> = sim.cards().iter().map(|c| c.iccid.clone()).collect();
+    let input = write_csv(dir.path(), "in.csv", &ids);
+    let usage = dir.path().join("usage.xlsx");
+    let mut cmd = gsl();
+    cmd.arg("usage")
+        .arg(&input)
+        .args(["--endpoint", &sim.url(), "--rate", "100", "--report"])
+        .arg(&usage);
+    let r = run(cmd).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rows = report_sheet(&usage);
+    let charts = charted(&usage);
+    assert_eq!(charts.len(), 1);
+    assert_eq!(charts[0].0, "Top 20 cards by data used (MB)");
+    let mut used: Vec<(String, f64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                format!("top_used.{}", r["iccid"]),
+                r["flow_used"].parse().unwrap(),
+            )
+        })
+        .collect();
+    used.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    used.truncate(20);
+    assert!(rows.len() > 20, "more cards than the chart shows");
+    assert_eq!(
+        charts[0].1, used,
+        "the 20 largest flow_used of the report, most first"
+    );
+}

@@ -16,6 +16,7 @@ pub mod explain;
 pub mod html;
 pub mod layout;
 pub mod summary;
+pub mod tally;
 pub mod writer;
 
 pub use summary::{Outcomes, Summary};

@@ -232,13 +232,19 @@ impl<W: Write> Sink<W> {
     /// so every count is a number in a cell Excel can sum and chart, never JSON text. Other
     /// formats have `summary.json` beside them and ignore this.
     pub fn summary(&mut self, summary: &serde_json::Value) -> io::Result<()> {
+        let mut rows = Vec::new();
+        flatten("", summary, &mut rows);
+        self.summary_rows(&rows)
+    }
+
+    /// The summary sheet from `field, value` rows as they are (a listing's [`super::tally`]),
+    /// with a chart for each group of [`CHARTED`] among them.
+    pub fn summary_rows(&mut self, rows: &[(String, serde_json::Value)]) -> io::Result<()> {
         let Sink::Xlsx { book, .. } = self else {
             return Ok(());
         };
         let sheet = book.add_worksheet();
         sheet.set_name(SUMMARY_SHEET).map_err(xlsx_err)?;
-        let mut rows = Vec::new();
-        flatten("", summary, &mut rows);
         let bold = rust_xlsxwriter::Format::new().set_bold();
         sheet
             .write_string_with_format(0, 0, "field", &bold)
@@ -258,7 +264,7 @@ impl<W: Write> Sink<W> {
             }
             .map_err(xlsx_err)?;
         }
-        charts(sheet, &rows)?;
+        charts(sheet, rows)?;
         sheet.set_column_width(0, 28).map_err(xlsx_err)?;
         sheet.set_column_width(1, 24).map_err(xlsx_err)?;
         sheet
@@ -338,6 +344,9 @@ pub const CHARTED: &[(&str, &str)] = &[
     ("counts", "Rows per status"),
     ("outcomes", "Rows per outcome"),
     ("changes", "Changes per kind"),
+    ("sim_status", "Cards per sim_status"),
+    ("carrier", "Cards per carrier"),
+    ("top_used", "Top 20 cards by data used (MB)"),
 ];
 
 /// `value`'s scalars as `(dotted.key, scalar)` rows; a list of scalars is one row, joined.
