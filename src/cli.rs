@@ -23,6 +23,8 @@ Environment:
       a PEM file of CAs to trust besides the system's (as --ca-cert)
   GSL_STATE_DIR
       where the account ledger, locks and history live
+  GSL_NOTIFY_URLS, GSL_NOTIFY_SECRET
+      webhooks to post a run's end to (as --notify), robots' signing secret
   GSL_LOG, GSL_PROGRESS_SECS, NO_COLOR
       log filter, seconds between progress lines, no colours
 

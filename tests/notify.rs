@@ -298,3 +298,55 @@ async fn a_bad_notify_url_is_exit_2_before_anything_is_sent_and_does_not_echo_it
     no_secrets(&r.stderr);
     assert_eq!(stat_u64(&sim.stats(), "requests_total"), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gsl_notify_urls_names_several_webhooks_outside_the_process_list() {
+    let sim = start_sim(SimConfig::default()).await;
+    let (a, aurl) = receiver(Mode::Ok).await;
+    let (b, burl) = receiver(Mode::Ok).await;
+    let dir = tempdir();
+    let input = write_csv(dir.path(), "in.csv", &first_iccids(&sim, 2));
+    let mut cmd = batch("check-real-name", &input, &sim, &dir.path().join("run"), 50);
+    cmd.env("GSL_NOTIFY_URLS", format!("{aurl} {burl}"));
+    let r = run(cmd).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(a.got.lock().unwrap().len(), 1);
+    assert_eq!(b.got.lock().unwrap().len(), 1);
+    assert_eq!(b.got.lock().unwrap()[0].1["summary"]["counts"]["ok"], 2);
+    no_secrets(&r.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_files_notify_table_and_metrics_file_keys_act_as_the_flags() {
+    let sim = start_sim(SimConfig::default()).await;
+    let (rec, url) = receiver(Mode::Ok).await;
+    let dir = tempdir();
+    write_csv(dir.path(), "in.csv", &first_iccids(&sim, 3));
+    let job = dir.path().join("job.toml");
+    std::fs::write(
+        &job,
+        format!(
+            "operation = \"check-real-name\"\ninput = \"in.csv\"\nrun_dir = \"run\"\nrate = 50\n\
+             endpoint = \"{}\"\nmetrics_file = \"gsl.prom\"\n\
+             notify = {{ urls = [\"{url}\"], format = \"wecom\", on = \"always\", timeout = 5 }}\n",
+            sim.url()
+        ),
+    )
+    .unwrap();
+    let mut cmd = gsl();
+    cmd.arg("run").arg(&job).arg("-q");
+    let r = run(cmd).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let got = rec.got.lock().unwrap().clone();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        got[0].1["msgtype"], "markdown",
+        "the job's format = \"wecom\""
+    );
+    let prom = std::fs::read_to_string(dir.path().join("gsl.prom"))
+        .expect("metrics_file is relative to the job");
+    assert!(
+        prom.contains("gslbatch_rows{operation=\"check-real-name\",status=\"ok\"} 3"),
+        "{prom}"
+    );
+}

@@ -4,13 +4,19 @@
 use std::path::PathBuf;
 
 /// `--metrics-file`, `--notify` and their options.
-#[derive(Debug, Clone, Default, clap::Args)]
+#[derive(Clone, Default, clap::Args)]
 pub struct TellFlags {
     /// When the run ends, write its figures in the Prometheus text format to FILE (atomically: for node_exporter's textfile collector, name it *.prom).
     #[arg(long, value_name = "FILE")]
     pub metrics_file: Option<PathBuf>,
-    /// When the run ends, POST to this webhook (repeatable): a DingTalk, WeCom or Feishu robot message chosen by the URL's host, else the summary as JSON.
-    #[arg(long = "notify", value_name = "URL")]
+    /// When the run ends, POST to this webhook (repeatable): a DingTalk, WeCom or Feishu robot message chosen by the URL's host, else the summary as JSON. GSL_NOTIFY_URLS (space-separated) keeps a robot's token out of the process list.
+    #[arg(
+        long = "notify",
+        value_name = "URL",
+        env = "GSL_NOTIFY_URLS",
+        hide_env_values = true,
+        value_delimiter = ' '
+    )]
     pub notify: Vec<String>,
     /// The message format for every --notify URL [default: auto: by the URL's host].
     #[arg(long, value_enum, value_name = "FORMAT")]
@@ -24,6 +30,20 @@ pub struct TellFlags {
     /// Seconds all notifications together may take, retries included [default: 10].
     #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
     pub notify_timeout: Option<f64>,
+}
+
+impl std::fmt::Debug for TellFlags {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A webhook URL carries its robot's token: counted, never shown.
+        f.debug_struct("TellFlags")
+            .field("metrics_file", &self.metrics_file)
+            .field("notify", &format_args!("{} URL(s)", self.notify.len()))
+            .field("notify_format", &self.notify_format)
+            .field("notify_on", &self.notify_on)
+            .field("notify_secret_file", &self.notify_secret_file)
+            .field("notify_timeout", &self.notify_timeout)
+            .finish()
+    }
 }
 
 /// A robot's message format.
