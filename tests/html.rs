@@ -193,6 +193,13 @@ async fn html_report_is_self_contained_and_its_counts_equal_summary_json_in_chro
             .unwrap();
     let html = std::fs::read_to_string(&page).unwrap();
     assert_self_contained(&html);
+    // Made again once summary.json was written: the page says how the run ended.
+    assert_eq!(number_at(&html, "data-count", "exit_code"), 1);
+    assert_eq!(summary["exit_code"], 1);
+    assert!(
+        html.contains("finished: every row was worked through"),
+        "the stop reason"
+    );
 
     // `report RUN --report x.html` renders the same page from the journal at any time.
     let again = dir.path().join("again.html");

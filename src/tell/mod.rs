@@ -5,7 +5,8 @@
 //! The flags are one struct, [`TellFlags`], flattened into every sending command's options and
 //! checked with them before anything is sent (a bad URL or an unwritable metrics path is exit 2).
 //! [`install`] keeps the checked settings for the process; the end of a run calls [`at_end`]
-//! once the summary is written. Nothing here changes a run's exit code: a metrics file or a
+//! once the summary is written (and makes an HTML report again, now that the summary says how
+//! the run ended). Nothing here changes a run's exit code: a metrics file or a
 //! notification that cannot be written or delivered is a warning in the log.
 //!
 //! The settings are never stored in the journal: webhook URLs carry access tokens and the
@@ -141,10 +142,29 @@ pub fn changes_found(_summary: &Summary) -> Option<u64> {
 /// The end of a run: write the metrics file and send the notifications the flags asked for.
 /// Never fails and never changes the exit code; problems are logged as warnings.
 pub fn at_end(summary: &Summary) {
+    html_again(summary);
     let Some(t) = INSTALLED.lock().unwrap_or_else(|e| e.into_inner()).clone() else {
         return;
     };
     run_end(&t, summary);
+}
+
+/// An HTML report is made again once `summary.json` is written, so the page says how the run
+/// ended (its stop reason and exit code), which the report rendered before it could not.
+fn html_again(summary: &Summary) {
+    let Some(dest) = summary.report_path.as_deref() else {
+        return;
+    };
+    let dest = Path::new(dest);
+    if crate::report::ReportFormat::from_path(dest) != crate::report::ReportFormat::Html {
+        return;
+    }
+    let rendered = crate::journal::Journal::open_read(Path::new(&summary.run_dir))
+        .map_err(|e| e.to_string())
+        .and_then(|j| crate::report::html::render(&j, dest).map_err(|e| e.to_string()));
+    if let Err(e) = rendered {
+        tracing::warn!("the HTML report keeps its first rendering: {e}");
+    }
 }
 
 /// [`at_end`] with given settings.

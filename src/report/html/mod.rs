@@ -61,7 +61,12 @@ pub fn render(journal: &Journal, dest: &Path) -> Result<RenderStats, ReportError
     let layout = Layout::new(&meta, super::has_follow(journal)?);
     let run_dir = journal.path().parent().unwrap_or(Path::new("."));
     let mut summary = Summary::build(journal, run_dir)?;
+    // How the run ended, as its summary.json last said (at the end of a run the page is made
+    // again once summary.json is written: see `tell::at_end`).
     summary.stop_reason = Summary::previous_stop_reason(run_dir);
+    if summary.exit_code.is_none() {
+        summary.exit_code = saved_exit_code(run_dir);
+    }
     summary.next_command = summary.next();
     let mut rows = Rows::default();
     journal
@@ -118,6 +123,12 @@ pub fn render(journal: &Journal, dest: &Path) -> Result<RenderStats, ReportError
         Ok(((), out))
     })?;
     Ok(rows.stats)
+}
+
+fn saved_exit_code(run_dir: &Path) -> Option<i32> {
+    let text = std::fs::read_to_string(run_dir.join(super::summary::FILE_NAME)).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v.get("exit_code")?.as_i64().map(|c| c as i32)
 }
 
 /// A listing's `--report x.html`: refused before any call (a listing has no journal to render
@@ -220,6 +231,7 @@ fn page(s: &Summary, layout: &Layout, rows: &Rows, quota: Option<f64>) -> Markup
                             s.latency_ms.p99.map_or("-".into(), |v| v.to_string())))
                     } }
                     tr { th { "duration" } td.n { (format!("{:.1} s", s.duration_secs)) } }
+                    @if let Some(c) = s.exit_code { tr { th { "exit code" } td.n data-count="exit_code" { (c) } } }
                     @if let Some(r) = &s.stop_reason { tr { th { "stopped" } td { (r) } } }
                     @if let Some(c) = &s.next_command { tr { th { "next" } td { code { (c) } } } }
                 }
