@@ -314,17 +314,24 @@ impl Job {
         let run_dir = match (&args.send.run_dir, &f.run_dir) {
             (Some(d), _) => Some(d.clone()),
             (None, Some(t)) => {
-                let mut d = expand(t, chrono::Local::now(), chrono::Utc::now())
+                let d = expand(t, chrono::Local::now(), chrono::Utc::now())
                     .map_err(|m| bad(&self.path, format!("key `run_dir`: {m}")))?;
+                let base = lexical(&self.dir.join(d.trim_end_matches('/')));
                 // A rehearsal of the job never shares (or blocks) the real run's directory.
-                if rehearse {
-                    d = format!(
-                        "{}{}",
-                        d.trim_end_matches('/'),
-                        crate::run::start::REHEARSAL_SUFFIX
-                    );
-                }
-                Some(lexical(&self.dir.join(d)))
+                let tail = if rehearse {
+                    crate::run::start::REHEARSAL_SUFFIX
+                } else {
+                    ""
+                };
+                // A `{time}` asks for a directory per start: a second start within the same
+                // second gets `-2` rather than meeting the first run's directory.
+                Some(if t.contains("{time}") || t.contains("{utctime}") {
+                    crate::rundir::unused_name(&base, tail)
+                } else {
+                    let mut d = base.into_os_string();
+                    d.push(tail);
+                    PathBuf::from(d)
+                })
             }
             (None, None) => None,
         };

@@ -47,6 +47,30 @@ pub fn create_private_file(path: &Path) -> std::io::Result<()> {
     }
 }
 
+/// A run dir's name that no directory holds yet: `<base><tail>` itself when it is free, else
+/// `<base>-2<tail>`, `<base>-3<tail>`... (`tail` is `-rehearsal` for a rehearsal, or empty).
+/// Names carry the start's time to the second, so two runs started within one second would
+/// otherwise meet in one directory (the second resuming, or refused by the first's lock).
+/// The name is free when chosen; the directory is made when the run locks it, a few lines of
+/// the start later.
+pub fn unused_name(base: &Path, tail: &str) -> PathBuf {
+    let named = |n: u32| {
+        let mut s = base.as_os_str().to_os_string();
+        if n > 1 {
+            s.push(format!("-{n}"));
+        }
+        s.push(tail);
+        PathBuf::from(s)
+    };
+    (1..=MAX_SAME_NAME)
+        .map(named)
+        .find(|d| !d.exists())
+        .unwrap_or_else(|| named(MAX_SAME_NAME))
+}
+
+/// How many runs may start with one name (one second) before the last is reused.
+const MAX_SAME_NAME: u32 = 10_000;
+
 /// A locked run directory; the lock lasts as long as this value.
 #[derive(Debug)]
 pub struct RunDir {
@@ -171,5 +195,31 @@ impl RunDir {
             path: dir.to_path_buf(),
             _lock: f,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_taken_name_gets_the_next_number_before_its_tail() {
+        let tmp = tempfile::tempdir().unwrap();
+        let tmp = tmp.path();
+        let base = tmp.join("clear-real-name-20261205-101500");
+        assert_eq!(unused_name(&base, ""), base);
+        create_private_dir(&base).unwrap();
+        let second = tmp.join("clear-real-name-20261205-101500-2");
+        assert_eq!(unused_name(&base, ""), second);
+        create_private_dir(&second).unwrap();
+        assert_eq!(
+            unused_name(&base, ""),
+            tmp.join("clear-real-name-20261205-101500-3")
+        );
+        assert_eq!(
+            unused_name(&base, "-rehearsal"),
+            tmp.join("clear-real-name-20261205-101500-rehearsal"),
+            "a rehearsal's name is taken apart from the real run's"
+        );
     }
 }

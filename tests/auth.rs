@@ -3,12 +3,12 @@
 //! IAM password login with exactly one shared re-login after the tokens expire. Missing
 //! credentials are checked through the real binary, since the environment is process-global.
 
+use crate::common::{bare_in, calls, start_sim_as};
 use gslbatch::gsl::auth::iam::IamLogin;
 use gslbatch::gsl::auth::{Auth, Credentials, Secret};
 use gslbatch::gsl::{CardRef, Client, GslError};
 use gslbatch::simulator::{SimConfig, SimCredentials, Simulator};
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,9 +29,7 @@ async fn start_with(credentials: SimCredentials, token_ttl_secs: u64) -> Simulat
         token_ttl_secs,
         ..SimConfig::default()
     };
-    Simulator::start(cfg, "127.0.0.1:0".parse().unwrap())
-        .await
-        .expect("simulator starts")
+    start_sim_as(cfg).await
 }
 
 fn all_creds() -> SimCredentials {
@@ -68,10 +66,6 @@ fn iam(sim: &Simulator, password: &str) -> Credentials {
         domain: "acme".into(),
         endpoint: url::Url::parse(&sim.url()).unwrap(),
     })
-}
-
-fn calls(sim: &Simulator, api: &str, outcome: &str) -> u64 {
-    sim.stats()["calls"][api][outcome].as_u64().unwrap()
 }
 
 fn card(sim: &Simulator) -> CardRef {
@@ -129,7 +123,7 @@ async fn wrong_sk_is_unauthorized_once_with_clock_offset() {
     assert_eq!(fault.error_code, "APIG.0301");
     assert!(clock_offset.is_some(), "AK/SK 401s report the clock offset");
     // Nothing to renew in AK/SK mode: exactly one request, no retry.
-    assert_eq!(calls(&sim, "real-named", "unauthorized"), 1);
+    assert_eq!(calls(&sim.stats(), "real-named", "unauthorized"), 1);
     assert_eq!(sim.stats()["requests_total"], 1);
 }
 
@@ -146,8 +140,8 @@ async fn five_bad_signatures_lock_the_ak() {
     let e = good.real_named(&card(&sim)).await.unwrap_err();
     assert!(matches!(e, GslError::Unauthorized { .. }), "{e:?}");
     assert!(e.error_msg().contains("locked"), "{e:?}");
-    assert_eq!(calls(&sim, "real-named", "unauthorized"), 6);
-    assert_eq!(calls(&sim, "real-named", "ok"), 0);
+    assert_eq!(calls(&sim.stats(), "real-named", "unauthorized"), 6);
+    assert_eq!(calls(&sim.stats(), "real-named", "ok"), 0);
 }
 
 #[tokio::test]
@@ -172,8 +166,8 @@ async fn static_token_works_and_wrong_one_does_not() {
     );
     let e = bad.real_named(&card(&sim)).await.unwrap_err();
     assert!(matches!(e, GslError::Unauthorized { .. }), "{e:?}");
-    assert_eq!(calls(&sim, "real-named", "ok"), 3);
-    assert_eq!(calls(&sim, "real-named", "unauthorized"), 1);
+    assert_eq!(calls(&sim.stats(), "real-named", "ok"), 3);
+    assert_eq!(calls(&sim.stats(), "real-named", "unauthorized"), 1);
 }
 
 #[tokio::test]
@@ -183,8 +177,8 @@ async fn iam_logs_in_once_for_many_calls() {
     for _ in 0..20 {
         c.real_named(&card(&sim)).await.unwrap();
     }
-    assert_eq!(calls(&sim, "iam-tokens", "ok"), 1);
-    assert_eq!(calls(&sim, "real-named", "ok"), 20);
+    assert_eq!(calls(&sim.stats(), "iam-tokens", "ok"), 1);
+    assert_eq!(calls(&sim.stats(), "real-named", "ok"), 20);
     assert_eq!(sim.stats()["auth_failures"], 0);
 }
 
@@ -193,7 +187,7 @@ async fn iam_expiry_means_one_relogin_shared_by_concurrent_calls() {
     let sim = start(all_creds()).await;
     let c = client(&sim, iam(&sim, PASSWORD));
     c.real_named(&card(&sim)).await.unwrap();
-    assert_eq!(calls(&sim, "iam-tokens", "ok"), 1);
+    assert_eq!(calls(&sim.stats(), "iam-tokens", "ok"), 1);
     sim.expire_tokens();
 
     let id = card(&sim);
@@ -208,9 +202,13 @@ async fn iam_expiry_means_one_relogin_shared_by_concurrent_calls() {
             .unwrap()
             .expect("every call succeeds after the re-login");
     }
-    assert_eq!(calls(&sim, "iam-tokens", "ok"), 2, "exactly one re-login");
-    assert_eq!(calls(&sim, "real-named", "ok"), 17);
-    let refused = calls(&sim, "real-named", "unauthorized");
+    assert_eq!(
+        calls(&sim.stats(), "iam-tokens", "ok"),
+        2,
+        "exactly one re-login"
+    );
+    assert_eq!(calls(&sim.stats(), "real-named", "ok"), 17);
+    let refused = calls(&sim.stats(), "real-named", "unauthorized");
     assert!((1..=16).contains(&refused), "{refused}");
 }
 
@@ -221,7 +219,7 @@ async fn iam_wrong_password_is_refused_without_a_loop() {
     let e = c.real_named(&card(&sim)).await.unwrap_err();
     assert!(matches!(e, GslError::Unauthorized { .. }), "{e:?}");
     assert!(!e.error_msg().contains("wrong-password"), "{e:?}");
-    assert_eq!(calls(&sim, "iam-tokens", "unauthorized"), 1);
+    assert_eq!(calls(&sim.stats(), "iam-tokens", "unauthorized"), 1);
     assert_eq!(sim.stats()["calls"]["real-named"]["ok"], 0);
     assert_eq!(
         sim.stats()["requests_total"],
@@ -252,12 +250,12 @@ async fn token_file_is_reread_once_after_a_401_when_it_changed() {
     // The operator renewed the token in the file after the run started.
     token_file(dir.path(), TOKEN);
     c.real_named(&card(&sim)).await.unwrap();
-    assert_eq!(calls(&sim, "real-named", "unauthorized"), 1);
-    assert_eq!(calls(&sim, "real-named", "ok"), 1);
+    assert_eq!(calls(&sim.stats(), "real-named", "unauthorized"), 1);
+    assert_eq!(calls(&sim.stats(), "real-named", "ok"), 1);
     for _ in 0..3 {
         c.real_named(&card(&sim)).await.unwrap();
     }
-    assert_eq!(calls(&sim, "real-named", "unauthorized"), 1);
+    assert_eq!(calls(&sim.stats(), "real-named", "unauthorized"), 1);
 }
 
 #[tokio::test]
@@ -269,13 +267,13 @@ async fn unchanged_token_file_is_not_retried_in_a_loop() {
     let e = c.real_named(&card(&sim)).await.unwrap_err();
     assert!(matches!(e, GslError::Unauthorized { .. }), "{e:?}");
     assert_eq!(
-        calls(&sim, "real-named", "unauthorized"),
+        calls(&sim.stats(), "real-named", "unauthorized"),
         1,
         "same content: no retry"
     );
     let e = c.real_named(&card(&sim)).await.unwrap_err();
     assert!(matches!(e, GslError::Unauthorized { .. }), "{e:?}");
-    assert_eq!(calls(&sim, "real-named", "unauthorized"), 2);
+    assert_eq!(calls(&sim.stats(), "real-named", "unauthorized"), 2);
 }
 
 #[tokio::test]
@@ -287,12 +285,12 @@ async fn changed_but_still_wrong_token_file_is_tried_once() {
     token_file(dir.path(), "also-wrong");
     let e = c.real_named(&card(&sim)).await.unwrap_err();
     assert!(matches!(e, GslError::Unauthorized { .. }), "{e:?}");
-    assert_eq!(calls(&sim, "real-named", "unauthorized"), 2);
+    assert_eq!(calls(&sim.stats(), "real-named", "unauthorized"), 2);
     // The file was re-read once already; a third token is not fetched in a loop.
     token_file(dir.path(), "third-wrong");
     let e = c.real_named(&card(&sim)).await.unwrap_err();
     assert!(matches!(e, GslError::Unauthorized { .. }), "{e:?}");
-    assert_eq!(calls(&sim, "real-named", "unauthorized"), 3);
+    assert_eq!(calls(&sim.stats(), "real-named", "unauthorized"), 3);
 }
 
 /// A fresh IAM token from the simulator, as whatever rotates the token file would fetch it.
@@ -317,26 +315,16 @@ async fn a_rotated_token_file_is_read_again_each_time_its_token_had_worked() {
         sim.expire_tokens();
         token_file(dir.path(), &issued_token(&sim).await);
         c.real_named(&card(&sim)).await.unwrap();
-        assert_eq!(calls(&sim, "real-named", "unauthorized"), round);
+        assert_eq!(calls(&sim.stats(), "real-named", "unauthorized"), round);
     }
-    assert_eq!(calls(&sim, "real-named", "ok"), 3);
-}
-
-/// The binary with no credential in its environment, working in `dir`.
-pub fn bare_command(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gslbatch"));
-    for v in crate::common::ENV_VARS {
-        cmd.env_remove(v);
-    }
-    cmd.current_dir(dir);
-    cmd
+    assert_eq!(calls(&sim.stats(), "real-named", "ok"), 3);
 }
 
 /// Run `check-real-name` on a one-card input against `sim` with `env` set; (code, stderr).
 fn check_with_env(sim: &Simulator, dir: &Path, env: &[(&str, &str)]) -> (i32, String) {
     let input = dir.join("cards.csv");
     std::fs::write(&input, format!("iccid\n{}\n", sim.cards()[0].iccid)).unwrap();
-    let mut cmd = bare_command(dir);
+    let mut cmd = bare_in(dir);
     cmd.args(["check-real-name", "cards.csv", "--endpoint", &sim.url()]);
     cmd.args(["--run-dir", "run"]);
     for (k, v) in env {
@@ -410,7 +398,7 @@ async fn iam_relogs_in_again_after_a_later_expiry() {
     c.real_named(&card(&sim))
         .await
         .expect("a token that worked and then expired gets its own re-login");
-    assert_eq!(calls(&sim, "iam-tokens", "ok"), 3);
+    assert_eq!(calls(&sim.stats(), "iam-tokens", "ok"), 3);
 }
 
 #[tokio::test]
@@ -429,13 +417,13 @@ async fn a_token_renewed_ahead_of_expiry_and_revoked_before_its_first_answer_is_
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let renewed = apply().await.unwrap().generation;
     assert_eq!(renewed, first + 1, "renewed ahead of expiry");
-    assert_eq!(calls(&sim, "iam-tokens", "ok"), 2);
+    assert_eq!(calls(&sim.stats(), "iam-tokens", "ok"), 2);
     sim.expire_tokens();
     assert!(auth.recover(&http, renewed).await.unwrap(), "one re-login");
-    assert_eq!(calls(&sim, "iam-tokens", "ok"), 3);
+    assert_eq!(calls(&sim.stats(), "iam-tokens", "ok"), 3);
     // The re-login's own token refused before it ever worked: no second re-login.
     assert!(!auth.recover(&http, renewed + 1).await.unwrap());
-    assert_eq!(calls(&sim, "iam-tokens", "ok"), 3);
+    assert_eq!(calls(&sim.stats(), "iam-tokens", "ok"), 3);
 }
 
 #[tokio::test]
@@ -458,7 +446,11 @@ async fn a_401_whose_recovery_hands_back_a_revoked_renewal_gets_a_second_recover
     assert_eq!(g2.generation, g1 + 1, "renewed ahead of expiry");
     sim.expire_tokens();
     assert!(auth.recover(&http, g1).await.unwrap());
-    assert_eq!(calls(&sim, "iam-tokens", "ok"), 2, "no login: g2 is newer");
+    assert_eq!(
+        calls(&sim.stats(), "iam-tokens", "ok"),
+        2,
+        "no login: g2 is newer"
+    );
     let mut req = http.get(format!("{}{}", sim.url(), path));
     for (k, v) in &g2.headers {
         req = req.header(*k, v);
@@ -466,7 +458,7 @@ async fn a_401_whose_recovery_hands_back_a_revoked_renewal_gets_a_second_recover
     assert_eq!(req.send().await.unwrap().status(), 401, "g2 was revoked");
     assert!(auth.recover(&http, g2.generation).await.unwrap());
     assert_eq!(
-        calls(&sim, "iam-tokens", "ok"),
+        calls(&sim.stats(), "iam-tokens", "ok"),
         3,
         "the second recovery logs in"
     );
@@ -475,5 +467,5 @@ async fn a_401_whose_recovery_hands_back_a_revoked_renewal_gets_a_second_recover
     c.real_named(&card(&sim))
         .await
         .expect("the new token works");
-    assert_eq!(calls(&sim, "iam-tokens", "ok"), 3);
+    assert_eq!(calls(&sim.stats(), "iam-tokens", "ok"), 3);
 }

@@ -3,30 +3,14 @@
 //! and joined by that id — checked against what the simulator did to those very cards.
 
 use crate::common::*;
-use gslbatch::input::{InputOptions, Inputs};
 use gslbatch::simulator::{InventoryCard, SimConfig};
-use std::io::Cursor;
-
-fn opts(sim_card_ids: bool) -> InputOptions {
-    InputOptions {
-        column: None,
-        default_column: if sim_card_ids { "iccid" } else { "cid" },
-        sim_card_ids,
-    }
-}
-
-fn keys(data: &str, o: &InputOptions) -> Vec<Result<String, String>> {
-    Inputs::from_reader("in", Cursor::new(data.as_bytes().to_vec()), o)
-        .map(|r| r.expect("readable").key)
-        .collect()
-}
 
 #[test]
 fn a_sim_card_id_column_or_field_is_a_whole_number_key() {
-    let got = keys(
-        "sim_card_id,site\n 1234 ,a\n0,b\nabc,c\n99999999999999999999,d\n",
-        &opts(true),
-    );
+    let got = keys_of(&read_records(
+        "sim_card_id,site\n 1234 ,a\n0,b\nabc,c\n99999999999999999999,d\n".as_bytes(),
+        &input_opts(true),
+    ));
     assert_eq!(got[0], Ok("#1234".into()));
     assert!(got[1]
         .as_ref()
@@ -36,7 +20,7 @@ fn a_sim_card_id_column_or_field_is_a_whole_number_key() {
     assert!(got[2].as_ref().unwrap_err().contains("not a whole number"));
     assert!(got[3].as_ref().unwrap_err().contains("too large"));
     let json = r#"[{"sim_card_id": 77}, {"sim_card_id": "78"}, {"iccid": "89860012345678901234"}]"#;
-    let got = keys(json, &opts(true));
+    let got = keys_of(&read_records(json.as_bytes(), &input_opts(true)));
     assert_eq!(
         got,
         vec![
@@ -46,7 +30,7 @@ fn a_sim_card_id_column_or_field_is_a_whole_number_key() {
         ]
     );
     // SMS addresses cids: a sim_card_id is refused with the reason, row by row.
-    let got = keys("sim_card_id\n1234\n", &opts(false));
+    let got = keys_of(&read_records(b"sim_card_id\n1234\n", &input_opts(false)));
     assert!(
         got[0].as_ref().unwrap_err().contains("give the cid"),
         "{got:?}"

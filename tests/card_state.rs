@@ -381,7 +381,7 @@ async fn usage_of_1234_cards_takes_25_calls_and_matches_the_simulator() {
     .await;
     let dir = tempdir();
     let cards = sim.cards();
-    let ids: Vec<String> = cards.iter().map(|c| c.iccid.clone()).collect();
+    let ids = iccids_of(&cards);
     let input = write_csv(dir.path(), "in.csv", &ids);
     let report = dir.path().join("usage.csv");
     let mut c = gsl();

@@ -2,48 +2,18 @@
 //! success body, and every documented refusal and transport failure lands in the `GslError`
 //! variant the engine's retry rules expect, with the API's fields kept for the report.
 
-use gslbatch::gsl::auth::{Auth, Credentials, Secret};
+use crate::common::{calls, token_client, token_only_sim};
 use gslbatch::gsl::types::{Page, SendSms, SetTags};
 use gslbatch::gsl::{ApiFault, CardRef, Client, GslError};
-use gslbatch::simulator::{Carrier, Faults, InventoryCard, SimConfig, SimCredentials, Simulator};
+use gslbatch::simulator::{Carrier, Faults, InventoryCard, SimConfig, Simulator};
 use serde_json::Value;
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::Duration;
 
 const TOKEN: &str = "client-contract-token";
 
-async fn start(cfg: SimConfig) -> Simulator {
-    let cfg = SimConfig {
-        credentials: SimCredentials {
-            token: Some(TOKEN.into()),
-            ..SimCredentials::default()
-        },
-        ..cfg
-    };
-    Simulator::start(cfg, "127.0.0.1:0".parse().unwrap())
-        .await
-        .expect("simulator starts")
-}
-
-fn client_for(url: &str, token: &str, timeout: Duration) -> Client {
-    let creds = Credentials::Token {
-        token: Secret::new(token),
-        file: None,
-    };
-    Client::new(
-        url::Url::parse(url).unwrap(),
-        Arc::new(Auth::new(creds)),
-        timeout,
-    )
-}
-
 fn client(sim: &Simulator) -> Client {
-    client_for(&sim.url(), TOKEN, Duration::from_secs(10))
-}
-
-fn calls(sim: &Simulator, api: &str, outcome: &str) -> u64 {
-    sim.stats()["calls"][api][outcome].as_u64().unwrap()
+    token_client(&sim.url(), TOKEN, Duration::from_secs(10))
 }
 
 fn first_card(sim: &Simulator, pred: impl Fn(&InventoryCard) -> bool) -> InventoryCard {
@@ -79,7 +49,7 @@ fn this_month() -> String {
 
 #[tokio::test]
 async fn real_named_by_iccid_and_by_id() {
-    let sim = start(SimConfig::default()).await;
+    let sim = token_only_sim(SimConfig::default(), TOKEN).await;
     let c = client(&sim);
     let cards = sim.cards();
     // Card 49 of a generated inventory has the short 19-character ICCID form.
@@ -102,12 +72,12 @@ async fn real_named_by_iccid_and_by_id() {
         seen.insert(r.real_named);
     }
     assert_eq!(seen.len(), 2);
-    assert_eq!(calls(&sim, "real-named", "ok"), 26);
+    assert_eq!(calls(&sim.stats(), "real-named", "ok"), 26);
 }
 
 #[tokio::test]
 async fn bad_and_unknown_cards_are_refused() {
-    let sim = start(SimConfig::default()).await;
+    let sim = token_only_sim(SimConfig::default(), TOKEN).await;
     let c = client(&sim);
     let known = sim.cards()[0].iccid.clone();
     let too_short = known[..18].to_string();
@@ -124,12 +94,12 @@ async fn bad_and_unknown_cards_are_refused() {
     let e = c.real_named(&CardRef::Id(1)).await.unwrap_err();
     assert_refused_param(&e);
     // The simulator saw and refused each (the client did not short-circuit them).
-    assert_eq!(calls(&sim, "real-named", "error"), 4);
+    assert_eq!(calls(&sim.stats(), "real-named", "error"), 4);
 }
 
 #[tokio::test]
 async fn clear_real_name_then_work_order_and_details() {
-    let sim = start(SimConfig::default()).await;
+    let sim = token_only_sim(SimConfig::default(), TOKEN).await;
     let c = client(&sim);
     let telecom = first_card(&sim, |c| c.carrier == Carrier::ChinaTelecom);
     let unicom = first_card(&sim, |c| c.carrier == Carrier::ChinaUnicom);
@@ -181,7 +151,7 @@ async fn clear_real_name_then_work_order_and_details() {
 
 #[tokio::test]
 async fn send_sms_and_delivery_details() {
-    let sim = start(SimConfig::default()).await;
+    let sim = token_only_sim(SimConfig::default(), TOKEN).await;
     let c = client(&sim);
     let card = first_card(&sim, |c| c.carrier.sends_sms() && c.sms_plan);
     let unicom = first_card(&sim, |c| c.carrier == Carrier::ChinaUnicom);
@@ -221,7 +191,7 @@ async fn send_sms_and_delivery_details() {
 
 #[tokio::test]
 async fn sim_card_list_parses_and_filters() {
-    let sim = start(SimConfig::default()).await;
+    let sim = token_only_sim(SimConfig::default(), TOKEN).await;
     let c = client(&sim);
     let cards = sim.cards();
     let page = c.sim_cards(&Page::new(10, 1)).await.unwrap();
@@ -253,7 +223,7 @@ async fn sim_card_list_parses_and_filters() {
 
 #[tokio::test]
 async fn tags_list_and_set() {
-    let sim = start(SimConfig::default()).await;
+    let sim = token_only_sim(SimConfig::default(), TOKEN).await;
     let c = client(&sim);
     let tags = c.tags(&Page::new(10, 1)).await.unwrap();
     assert_eq!(tags.count, tags.tags.len() as i64);
@@ -335,7 +305,7 @@ where
 
 #[tokio::test]
 async fn pool_members_every_page() {
-    let sim = start(SimConfig::default()).await;
+    let sim = token_only_sim(SimConfig::default(), TOKEN).await;
     let c = client(&sim);
     let want: HashSet<String> = sim
         .cards()
@@ -376,7 +346,7 @@ async fn pool_members_every_page() {
 
 #[tokio::test]
 async fn pool_members_billing_cycle_refusals() {
-    let sim = start(SimConfig::default()).await;
+    let sim = token_only_sim(SimConfig::default(), TOKEN).await;
     let c = client(&sim);
     let e = c
         .pool_members(3001, &Page::new(10, 1).filter("billing_cycle", "2001-01"))
@@ -394,7 +364,7 @@ async fn pool_members_billing_cycle_refusals() {
 
 #[tokio::test]
 async fn work_orders_and_details_every_page() {
-    let sim = start(SimConfig::default()).await;
+    let sim = token_only_sim(SimConfig::default(), TOKEN).await;
     let c = client(&sim);
     let telecom: Vec<InventoryCard> = sim
         .cards()
@@ -445,10 +415,13 @@ async fn work_orders_and_details_every_page() {
 
 #[tokio::test]
 async fn busy_maps_to_busy() {
-    let sim = start(SimConfig {
-        busy_rate: 1.0,
-        ..SimConfig::default()
-    })
+    let sim = token_only_sim(
+        SimConfig {
+            busy_rate: 1.0,
+            ..SimConfig::default()
+        },
+        TOKEN,
+    )
     .await;
     let c = client(&sim);
     let e = c
@@ -467,10 +440,13 @@ async fn busy_maps_to_busy() {
 
 #[tokio::test]
 async fn throttled_maps_to_throttled() {
-    let sim = start(SimConfig {
-        rate: Some(1),
-        ..SimConfig::default()
-    })
+    let sim = token_only_sim(
+        SimConfig {
+            rate: Some(1),
+            ..SimConfig::default()
+        },
+        TOKEN,
+    )
     .await;
     let c = client(&sim);
     let card = CardRef::Id(sim.cards()[0].sim_card_id);
@@ -488,8 +464,8 @@ async fn throttled_maps_to_throttled() {
 
 #[tokio::test]
 async fn wrong_token_maps_to_unauthorized_with_clock_offset() {
-    let sim = start(SimConfig::default()).await;
-    let c = client_for(&sim.url(), "not-the-token", Duration::from_secs(10));
+    let sim = token_only_sim(SimConfig::default(), TOKEN).await;
+    let c = token_client(&sim.url(), "not-the-token", Duration::from_secs(10));
     let e = c
         .real_named(&CardRef::Id(sim.cards()[0].sim_card_id))
         .await
@@ -511,15 +487,18 @@ async fn wrong_token_maps_to_unauthorized_with_clock_offset() {
         "{f:?}"
     );
     // A token from the environment has nothing to renew: one request, no retry.
-    assert_eq!(calls(&sim, "real-named", "unauthorized"), 1);
+    assert_eq!(calls(&sim.stats(), "real-named", "unauthorized"), 1);
 }
 
 #[tokio::test]
 async fn bad_gateway_maps_to_gateway_with_request_id() {
-    let sim = start(SimConfig {
-        bad_gateway_rate: 1.0,
-        ..SimConfig::default()
-    })
+    let sim = token_only_sim(
+        SimConfig {
+            bad_gateway_rate: 1.0,
+            ..SimConfig::default()
+        },
+        TOKEN,
+    )
     .await;
     let c = client(&sim);
     let e = c
@@ -540,7 +519,7 @@ async fn bad_gateway_maps_to_gateway_with_request_id() {
 
 #[tokio::test]
 async fn dropped_connection_maps_to_closed() {
-    let sim = start(SimConfig::default()).await;
+    let sim = token_only_sim(SimConfig::default(), TOKEN).await;
     let c = client(&sim);
     let card = sim.cards()[0].clone();
     sim.set_faults(Faults {
@@ -555,18 +534,21 @@ async fn dropped_connection_maps_to_closed() {
     assert_eq!(e.error_code(), "CLOSED");
     assert_eq!(e.http_status(), None);
     assert!(!e.provably_unsent(), "the server did the work");
-    assert_eq!(calls(&sim, "real-named", "dropped"), 1);
+    assert_eq!(calls(&sim.stats(), "real-named", "dropped"), 1);
 }
 
 #[tokio::test]
 async fn slow_answer_maps_to_timeout() {
-    let sim = start(SimConfig {
-        slow_rate: 1.0,
-        slow_ms: 3_000,
-        ..SimConfig::default()
-    })
+    let sim = token_only_sim(
+        SimConfig {
+            slow_rate: 1.0,
+            slow_ms: 3_000,
+            ..SimConfig::default()
+        },
+        TOKEN,
+    )
     .await;
-    let c = client_for(&sim.url(), TOKEN, Duration::from_millis(300));
+    let c = token_client(&sim.url(), TOKEN, Duration::from_millis(300));
     let started = std::time::Instant::now();
     let e = c
         .real_named(&CardRef::Id(sim.cards()[0].sim_card_id))
@@ -590,7 +572,7 @@ async fn closed_port_maps_to_connect_and_only_it_is_provably_unsent() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let c = client_for(
+    let c = token_client(
         &format!("http://127.0.0.1:{port}"),
         TOKEN,
         Duration::from_secs(5),
@@ -656,7 +638,7 @@ async fn malformed_success_body_maps_to_malformed() {
         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 8\r\nConnection: close\r\n\r\nnot json",
     )
     .await;
-    let c = client_for(&url, TOKEN, Duration::from_secs(5));
+    let c = token_client(&url, TOKEN, Duration::from_secs(5));
     let e = c.real_named(&CardRef::Id(1)).await.unwrap_err();
     let GslError::Malformed {
         http_status,
@@ -673,7 +655,7 @@ async fn malformed_success_body_maps_to_malformed() {
         "HTTP/1.1 200 OK\r\nContent-Length: 17\r\nConnection: close\r\n\r\n{\"unexpected\":1}\n",
     )
     .await;
-    let c = client_for(&url, TOKEN, Duration::from_secs(5));
+    let c = token_client(&url, TOKEN, Duration::from_secs(5));
     let e = c.sim_cards(&Page::new(10, 1)).await.unwrap_err();
     assert!(matches!(e, GslError::Malformed { .. }), "{e:?}");
 }
@@ -684,7 +666,7 @@ async fn error_body_that_is_not_json_keeps_its_text() {
         "HTTP/1.1 503 Service Unavailable\r\nX-Request-Id: req-123\r\nContent-Length: 11\r\nConnection: close\r\n\r\nupstream ko",
     )
     .await;
-    let c = client_for(&url, TOKEN, Duration::from_secs(5));
+    let c = token_client(&url, TOKEN, Duration::from_secs(5));
     let e = c.real_named(&CardRef::Id(1)).await.unwrap_err();
     assert!(matches!(e, GslError::Gateway(_)), "{e:?}");
     let f = e.fault().unwrap();
@@ -697,7 +679,7 @@ async fn error_body_that_is_not_json_keeps_its_text() {
 /// The stats JSON the tests above lean on has the documented shape.
 #[tokio::test]
 async fn stats_shape() {
-    let sim = start(SimConfig::default()).await;
+    let sim = token_only_sim(SimConfig::default(), TOKEN).await;
     let s: Value = sim.stats();
     for api in [
         "real-named",

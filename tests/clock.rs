@@ -5,32 +5,14 @@
 //! the clocks are apart; with clocks 11 minutes apart nothing is proven absent.
 
 use crate::common::*;
-use gslbatch::gsl::auth::{Auth, Credentials, Secret};
 use gslbatch::gsl::types::Page;
-use gslbatch::gsl::{client, Client, GslError};
+use gslbatch::gsl::GslError;
 use gslbatch::simulator::{Carrier, Faults, SimConfig, Simulator};
 use std::collections::HashMap;
-use std::io::BufRead;
 use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
 
 fn minutes(m: i64) -> chrono::Duration {
     chrono::Duration::minutes(m)
-}
-
-fn client_for(sim: &Simulator) -> Client {
-    let creds = Credentials::AkSk {
-        ak: AK.into(),
-        sk: Secret::new(SK),
-        project_id: None,
-        security_token: None,
-    };
-    Client::new(
-        client::parse_endpoint(&sim.url()).unwrap(),
-        Arc::new(Auth::new(creds)),
-        Duration::from_secs(5),
-    )
 }
 
 /// Within `slack` of `want` (the `Date` second and the latency blur every reading).
@@ -45,7 +27,7 @@ async fn the_simulators_clock_offset_moves_its_dates_records_and_signature_check
         ..SimConfig::default()
     })
     .await;
-    let c = client_for(&sim);
+    let c = aksk_client(&sim);
     assert_eq!(c.clock_offset(), None, "nothing measured before an answer");
     let card = split_cards(&sim).0[0].clone();
     let done = c
@@ -80,7 +62,7 @@ async fn the_simulators_clock_offset_moves_its_dates_records_and_signature_check
         ..SimConfig::default()
     })
     .await;
-    let refused = client_for(&far)
+    let refused = aksk_client(&far)
         .work_orders(&Page::new(10, 1))
         .await
         .unwrap_err();
@@ -120,19 +102,8 @@ async fn simulate_takes_a_negative_clock_offset() {
         "10",
         "--clock-offset",
         "-11m",
-    ])
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::null());
-    let mut child = cmd.spawn().expect("simulate starts");
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .expect(&line)
-        .to_string();
+    ]);
+    let (mut child, url) = spawn_simulate(cmd);
     let resp = reqwest::get(format!("{url}/v1/work-orders")).await.unwrap();
     let date = resp.headers()["date"].to_str().unwrap().to_string();
     child.kill().unwrap();
@@ -374,21 +345,22 @@ fn old_journal(run_dir: &Path) {
 /// their rows, and resume messages no cid twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sms_sent_by_an_api_11_minutes_ahead_are_found_and_no_cid_is_messaged_twice() {
-    let cards = crate::sms::sms_cards(0, 200, crate::sms::ORDER);
-    let sim = start_sim(SimConfig {
-        cards: 0,
-        inventory: Some(cards.clone()),
-        sms_fail_rate: Some(0.0),
-        drop_rate: 0.2,
-        clock_offset: minutes(11),
-        ..SimConfig::default()
-    })
+    let cards = sms_cards(0, 200, ORDER);
+    let sim = sms_sim_with(
+        &cards,
+        SimConfig {
+            sms_fail_rate: Some(0.0),
+            drop_rate: 0.2,
+            clock_offset: minutes(11),
+            ..SimConfig::default()
+        },
+    )
     .await;
     let dir = tempdir();
-    let ids: Vec<String> = cards.iter().map(|c| c.iccid.clone()).collect();
+    let ids = iccids_of(&cards);
     let input = write_csv(dir.path(), "cids.csv", &ids);
     let run_dir = dir.path().join("run");
-    let mut send = crate::sms::send_sms_at(&input, &sim, &run_dir, "clock notice", 500);
+    let mut send = send_sms_at(&input, &sim, &run_dir, "clock notice", 500);
     send.args(["--batch-size", "1"]);
     let ran = run(send).await;
     assert_eq!(ran.code, 1, "{}", ran.stderr);

@@ -4,36 +4,14 @@
 //! Checked against the report, the journal and the simulator's own record.
 
 use crate::common::*;
-use gslbatch::journal::Journal;
 use gslbatch::simulator::{Faults, SimConfig, Simulator};
 use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// When to kill: a name and a condition polled until it holds.
 type Moment<'a> = (&'static str, Box<dyn Fn() -> bool + 'a>);
-
-fn spawn(cmd: Command, dir: &Path, name: &str) -> Child {
-    spawn_logged(cmd, dir, name)
-}
-
-/// Journal row counts per status, read the way `status` reads them (while the run is live too).
-fn journal_counts(run_dir: &Path) -> std::collections::BTreeMap<String, u64> {
-    Journal::open_read(run_dir)
-        .and_then(|j| j.counts())
-        .unwrap_or_default()
-}
-
-fn pending(run_dir: &Path) -> u64 {
-    journal_counts(run_dir).get("pending").copied().unwrap_or(0)
-}
-
-fn resume(run_dir: &Path) -> Command {
-    let mut cmd = gsl();
-    cmd.arg("resume").arg(run_dir).args(["--rate", "400", "-q"]);
-    cmd
-}
 
 /// Start `first`, SIGKILL it at three moments (early, middle, late: nothing pending any more,
 /// so it is collecting the last answers or rendering the report), resuming after each kill;
@@ -47,7 +25,7 @@ async fn kill_three_times(
     n: u64,
     late_pending: u64,
 ) -> usize {
-    let mut child = spawn(first, dir, "run0");
+    let mut child = spawn_logged(first, dir, "run0");
     let mut kills = 0;
     let moments: [Moment; 3] = [
         (
@@ -83,7 +61,7 @@ async fn kill_three_times(
             kills += 1;
         }
         let _ = child.wait();
-        child = spawn(resume(run_dir), dir, &format!("run{}", i + 1));
+        child = spawn_logged(resume_at(run_dir, 400), dir, &format!("run{}", i + 1));
     }
     let code = wait_exit(&mut child, Duration::from_secs(60)).await;
     assert!(
@@ -207,7 +185,7 @@ async fn failure_threshold_abort_then_resume_finishes() {
     assert!(pending(&run_dir) > 0);
 
     sim.set_faults(Faults::default());
-    let mut cmd = resume(&run_dir);
+    let mut cmd = resume_at(&run_dir, 400);
     cmd.arg("--retry-failed");
     let ran = run(cmd).await;
     assert_eq!(ran.code, 0, "{}", ran.stderr);
@@ -228,7 +206,7 @@ async fn auth_abort_then_resume_with_the_right_credentials_finishes() {
     assert_eq!(ran.code, 3, "{}", ran.stderr);
     assert_eq!(stat_u64(&sim.stats(), "work_orders_created"), 0);
 
-    let ran = run(resume(&run_dir)).await;
+    let ran = run(resume_at(&run_dir, 400)).await;
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     let rows = read_report(&run_dir.join("report.csv"));
     assert_eq!(count(&rows, "ok"), 30);
@@ -268,7 +246,7 @@ async fn a_stdin_run_resumes_without_its_input() {
     let _ = child.wait();
     assert!(pending(&run_dir) > 0);
 
-    let ran = run(resume(&run_dir)).await;
+    let ran = run(resume_at(&run_dir, 400)).await;
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     let rows = read_report(&run_dir.join("report.csv"));
     assert_rows_in_order(&rows, 300);
@@ -290,7 +268,7 @@ async fn one_destructive_run_per_account_and_resume_takes_the_locks_after_sigkil
     let run_a = dir.path().join("run-a");
     let mut first = batch("clear-real-name", &a, &sim, &run_a, 30);
     first.env("GSL_STATE_DIR", &state);
-    let mut child = spawn(first, dir.path(), "a");
+    let mut child = spawn_logged(first, dir.path(), "a");
     wait_until("5 clears", Duration::from_secs(20), || {
         calls_total(&sim.stats(), "clear-real-name") >= 5
     })
@@ -338,7 +316,7 @@ async fn one_destructive_run_per_account_and_resume_takes_the_locks_after_sigkil
     // The holder dies: the kernel frees both locks, and its resume takes them.
     child.kill().unwrap();
     let _ = child.wait();
-    let mut cmd = resume(&run_a);
+    let mut cmd = resume_at(&run_a, 400);
     cmd.env("GSL_STATE_DIR", &state);
     let ran = run(cmd).await;
     assert!(ran.code == 0 || ran.code == 1, "{}", ran.stderr);
@@ -390,7 +368,7 @@ async fn a_full_disk_stops_sending_at_once_and_resume_finishes_once_space_is_bac
         n as u64 - left
     );
 
-    let ran = run(resume(&run_dir)).await;
+    let ran = run(resume_at(&run_dir, 400)).await;
     assert!(ran.code == 0 || ran.code == 1, "{}", ran.stderr);
     let rows = read_report(&run_dir.join("report.csv"));
     assert_rows_in_order(&rows, n);

@@ -369,16 +369,6 @@ async fn wrong_sk_stops_after_one_request_and_locks_nothing() {
     sim.shutdown().await;
 }
 
-/// The binary logging in with an IAM user against the simulator.
-fn iam(cmd: &mut std::process::Command, sim: &Simulator) {
-    cmd.env_remove("HUAWEICLOUD_SDK_AK")
-        .env_remove("HUAWEICLOUD_SDK_SK")
-        .env("GSL_IAM_USER", IAM_USER)
-        .env("GSL_IAM_PASSWORD", IAM_PASSWORD)
-        .env("GSL_IAM_DOMAIN", "ops-domain")
-        .env("HUAWEICLOUD_SDK_IAM_ENDPOINT", sim.url());
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn iam_token_expired_mid_run_is_renewed_by_one_login() {
     let sim = start_sim(SimConfig::default()).await;
@@ -387,7 +377,7 @@ async fn iam_token_expired_mid_run_is_renewed_by_one_login() {
     let input = write_csv(dir.path(), "input.csv", &iccids);
     let run_dir = dir.path().join("run");
     let mut cmd = batch("check-real-name", &input, &sim, &run_dir, 100);
-    iam(&mut cmd, &sim);
+    with_iam_login(&mut cmd, &sim);
     let sim = std::sync::Arc::new(sim);
     let ran = {
         let handle = tokio::spawn(run(cmd));
@@ -423,7 +413,7 @@ async fn iam_short_lived_tokens_outlived_by_the_run() {
     let input = write_csv(dir.path(), "input.csv", &iccids);
     let run_dir = dir.path().join("run");
     let mut cmd = batch("check-real-name", &input, &sim, &run_dir, 100);
-    iam(&mut cmd, &sim);
+    with_iam_login(&mut cmd, &sim);
     let ran = run(cmd).await;
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     let rows = read_report(&run_dir.join("report.csv"));
@@ -450,7 +440,7 @@ async fn iam_token_revoked_after_routine_renewals_is_still_recovered() {
     let input = write_csv(dir.path(), "input.csv", &iccids);
     let run_dir = dir.path().join("run");
     let mut cmd = batch("check-real-name", &input, &sim, &run_dir, 100);
-    iam(&mut cmd, &sim);
+    with_iam_login(&mut cmd, &sim);
     let handle = tokio::spawn(run(cmd));
     wait_until("three logins", Duration::from_secs(20), || {
         calls(&sim.stats(), "iam-tokens", "ok") >= 3

@@ -1,22 +1,15 @@
 //! Property tests of the input readers and ICCID rules: whatever the bytes, no panic, and every
 //! record is either a valid key or an `invalid` reason naming its `file:line`.
 
-use gslbatch::input::{validate_iccid, Dedupe, Format, InputOptions, Inputs, Record};
+use crate::common::input_opts;
+use gslbatch::input::{validate_iccid, Dedupe, Format, Inputs, Record};
 use proptest::prelude::*;
 use std::io::{Cursor, Read};
-
-fn opts() -> InputOptions {
-    InputOptions {
-        column: None,
-        default_column: "iccid",
-        sim_card_ids: true,
-    }
-}
 
 /// Read everything; check the invariants every reader must keep; return the records.
 fn read_all(name: &str, bytes: Vec<u8>, format: Option<Format>) -> Vec<Record> {
     let reader: Box<dyn Read + Send> = Box::new(Cursor::new(bytes));
-    let inputs = Inputs::from_readers(vec![(name.to_string(), reader, format)], &opts());
+    let inputs = Inputs::from_readers(vec![(name.to_string(), reader, format)], &input_opts(true));
     let mut out = Vec::new();
     let mut ended_with_error = false;
     for item in inputs {

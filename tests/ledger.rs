@@ -2,7 +2,6 @@
 //! the simulator's own count of clears and messages per card.
 
 use crate::common::*;
-use crate::sms::{send_sms, sms_cards, sms_sim, ORDER};
 use gslbatch::simulator::{Faults, SimConfig};
 use std::path::Path;
 use std::time::Duration;
@@ -50,8 +49,7 @@ async fn a_clear_job_run_twice_clears_each_card_once_and_again_sends_them() {
         .unwrap()
         .path();
 
-    // The next second: another run dir, the same cards.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // Another run dir (`-2` when started within the same second), the same cards.
     let ran = run(run_job()).await;
     assert_eq!(ran.code, 0, "skipped rows are not failures: {}", ran.stderr);
     assert_eq!(
@@ -215,7 +213,7 @@ async fn the_same_sms_text_is_skipped_and_another_text_is_sent() {
     let sim = sms_sim(cards.clone()).await;
     let dir = tempdir();
     let state = dir.path().join("state");
-    let ids: Vec<String> = cards.iter().map(|c| c.iccid.clone()).collect();
+    let ids = iccids_of(&cards);
     let input = write_csv(dir.path(), "cids.csv", &ids);
     let sms = |run_dir: &str, text: &str| {
         let mut c = send_sms(&input, &sim, &dir.path().join(run_dir), text);
@@ -296,7 +294,6 @@ async fn the_shipped_migration_job_run_twice_clears_each_card_once() {
         .unwrap()
         .len();
     assert!(cleared > 0);
-    tokio::time::sleep(Duration::from_millis(1100)).await;
     let ran = run(run_job()).await;
     assert_eq!(ran.code, 1, "{}", ran.stderr);
     let stats = sim.stats();
@@ -312,6 +309,6 @@ async fn the_shipped_migration_job_run_twice_clears_each_card_once() {
     assert_eq!(
         std::fs::read_dir(dir.path().join("runs")).unwrap().count(),
         2,
-        "two runs, two {{date}}-{{time}} directories"
+        "two runs, two {{date}}-{{time}} directories (the second `-2` within one second)"
     );
 }

@@ -7,7 +7,6 @@
 //! `failed` or `pending`, `ok` only for work done exactly once.
 
 use crate::common::*;
-use crate::sms::sms_cards;
 use gslbatch::journal::Journal;
 use gslbatch::simulator::{Carrier, InventoryCard, SimConfig, Simulator};
 use serde_json::Value;
@@ -21,7 +20,6 @@ use std::time::{Duration, Instant};
 const CARDS: usize = 300;
 const CIDS: usize = 600;
 const BATCH: usize = 20;
-const ORDER: u64 = 777;
 /// How long any one process may take before the case fails (and the process is killed).
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -131,7 +129,7 @@ fn sim_cards(op: Op, cfg: SimConfig) -> SimConfig {
 /// every cid of the order.
 fn input_ids(op: Op, cards: &[InventoryCard]) -> Vec<String> {
     if op == Op::Sms {
-        return cards.iter().map(|c| c.iccid.clone()).collect();
+        return iccids_of(cards);
     }
     let (telecom, other) = split_cards_of(cards);
     let mut t = telecom.into_iter();
@@ -264,12 +262,7 @@ async fn case(op: Op, fault: Fault) {
         cmd.args(["--timeout", "2"]);
     }
     if fault == Fault::TokenExpiry {
-        cmd.env_remove("HUAWEICLOUD_SDK_AK")
-            .env_remove("HUAWEICLOUD_SDK_SK")
-            .env("GSL_IAM_USER", IAM_USER)
-            .env("GSL_IAM_PASSWORD", IAM_PASSWORD)
-            .env("GSL_IAM_DOMAIN", "ops-domain")
-            .env("HUAWEICLOUD_SDK_IAM_ENDPOINT", sim.url());
+        with_iam_login(&mut cmd, &sim);
     }
 
     let api = op.api();

@@ -4,7 +4,6 @@
 //! rebuilt ledger). Each test asserts the simulator's own count of what it did per card.
 
 use crate::common::*;
-use crate::sms::{sms_cards, sms_sim, ORDER};
 use gslbatch::simulator::{SimConfig, SimCredentials, Simulator};
 use std::path::Path;
 use std::process::Command;
@@ -23,27 +22,7 @@ async fn sim_with_token(cards: usize, latency_ms: u64) -> Simulator {
         },
         ..SimConfig::default()
     };
-    Simulator::start(cfg, "127.0.0.1:0".parse().unwrap())
-        .await
-        .expect("simulator starts")
-}
-
-/// A token the simulator's IAM issues (another token than [`TOKEN`]).
-async fn issued_token(sim: &Simulator) -> String {
-    let body = serde_json::json!({"auth": {"identity": {"methods": ["password"], "password": {
-        "user": {"name": IAM_USER, "password": IAM_PASSWORD, "domain": {"name": IAM_USER}}}}}});
-    let resp = reqwest::Client::new()
-        .post(format!("{}/v3/auth/tokens", sim.url()))
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .expect("login");
-    assert_eq!(resp.status().as_u16(), 201);
-    resp.headers()["x-subject-token"]
-        .to_str()
-        .unwrap()
-        .to_string()
+    start_sim_as(cfg).await
 }
 
 /// A clear of `input` with the credentials `creds` set up (`("token", T)`, `("iam", _)` or
@@ -299,7 +278,7 @@ async fn a_whole_order_send_reaches_each_cid_once_over_two_runs() {
     let first = std::fs::canonicalize(dir.path().join("first")).unwrap();
     assert!(rows[0]["error_msg"].contains(&first.display().to_string()));
     assert_eq!(calls(&sim.stats(), "send-sms", "ok"), 1, "one send in all");
-    let sent = crate::sms::sent_per_cid(&sim);
+    let sent = sent_per_cid(&sim);
     assert_eq!(sent.len(), 30);
     assert!(sent.values().all(|n| *n == 1), "each cid messaged once");
 
@@ -517,25 +496,9 @@ async fn telecom_by_both_ids(
     let state = dir.path().join("state");
     let (telecom, _) = split_cards(&sim);
     let cards = &telecom[..n];
-    let iccids = cards.iter().map(|c| c.iccid.clone()).collect();
+    let iccids = iccids_of(cards);
     let ids = cards.iter().map(|c| c.sim_card_id.to_string()).collect();
     (sim, dir, state, iccids, ids)
-}
-
-/// A CSV of `(header, values)` columns.
-fn write_columns(dir: &Path, name: &str, cols: &[(&str, Vec<String>)]) -> std::path::PathBuf {
-    let mut text = cols.iter().map(|c| c.0).collect::<Vec<_>>().join(",") + "\n";
-    for i in 0..cols[0].1.len() {
-        text += &(cols
-            .iter()
-            .map(|c| c.1[i].clone())
-            .collect::<Vec<_>>()
-            .join(",")
-            + "\n");
-    }
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -659,7 +622,7 @@ async fn a_whole_order_send_and_a_send_to_its_cids_are_one_message() {
         "{:?}",
         rows[0]
     );
-    let sent = crate::sms::sent_per_cid(&sim);
+    let sent = sent_per_cid(&sim);
     assert_eq!(sent.len(), 35, "the first order and five of the second");
     assert!(sent.values().all(|n| *n == 1), "each cid messaged once");
 }

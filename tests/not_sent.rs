@@ -5,7 +5,7 @@
 //! simulator's own record.
 
 use crate::common::*;
-use gslbatch::simulator::{SimConfig, SimCredentials, Simulator};
+use gslbatch::simulator::SimConfig;
 use std::path::Path;
 use std::time::Duration;
 
@@ -106,7 +106,7 @@ async fn a_credential_with_a_carriage_return_or_stray_white_space_is_exit_2_and_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_file_written_by_echo_or_on_windows_is_read_without_its_line_ending() {
-    let sim = token_sim(SimConfig::default()).await;
+    let sim = token_only_sim(SimConfig::default(), SECRET_TOKEN).await;
     let dir = tempdir();
     let input = write_csv(dir.path(), "in.csv", &first_iccids(&sim, 2));
     // As `echo` writes it, as Notepad writes it (with a byte-order mark and CRLF).
@@ -363,10 +363,13 @@ async fn a_request_that_cannot_be_built_never_left_and_an_html_500_is_not_a_refu
     use gslbatch::gsl::auth::{Auth, Credentials, Secret};
     use gslbatch::gsl::{CardRef, Client, GslError};
     use std::sync::Arc;
-    let sim = token_sim(SimConfig {
-        cards: 50,
-        ..SimConfig::default()
-    })
+    let sim = token_only_sim(
+        SimConfig {
+            cards: 50,
+            ..SimConfig::default()
+        },
+        SECRET_TOKEN,
+    )
     .await;
     let client = |token: &str| {
         let creds = Credentials::Token {
@@ -408,20 +411,6 @@ async fn a_request_that_cannot_be_built_never_left_and_an_html_500_is_not_a_refu
     let stats = sim.stats();
     assert_eq!(calls(&stats, "clear-real-name", "error500"), 1);
     assert_eq!(clears_of(&stats, &iccid), 1, "the work was done first");
-}
-
-/// A simulator that accepts [`SECRET_TOKEN`] only.
-async fn token_sim(cfg: SimConfig) -> Simulator {
-    let credentials = SimCredentials {
-        token: Some(SECRET_TOKEN.into()),
-        ..SimCredentials::default()
-    };
-    Simulator::start(
-        SimConfig { credentials, ..cfg },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap()
 }
 
 /// The endpoint goes away mid-run: once tries in a row cannot connect, the run stops (exit 3,

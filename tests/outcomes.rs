@@ -3,11 +3,10 @@
 //! against the simulator's own record of which work orders and messages failed.
 
 use crate::common::*;
-use crate::sms::{sms_cards, ORDER};
 use gslbatch::simulator::SimConfig;
 use std::collections::HashSet;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn strings(v: &serde_json::Value) -> HashSet<String> {
     v.as_array()
@@ -15,20 +14,6 @@ fn strings(v: &serde_json::Value) -> HashSet<String> {
         .iter()
         .map(|s| s.as_str().unwrap().to_string())
         .collect()
-}
-
-fn status_json(run_dir: &Path) -> serde_json::Value {
-    let out = bare()
-        .arg("status")
-        .arg(run_dir)
-        .arg("--json")
-        .output()
-        .expect("status runs");
-    serde_json::from_slice(&out.stdout).expect("status --json")
-}
-
-fn summary(run_dir: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(run_dir.join("summary.json")).unwrap()).unwrap()
 }
 
 /// The outcome counts agree in summary.json and in `status --json`, and with the report.
@@ -87,59 +72,43 @@ async fn a_clear_whose_work_orders_partly_fail_exits_1_with_follow_naming_exactl
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_failing_exits_0_still_processing_exits_4_and_wait_settles_it() {
-    let sim = start_sim(SimConfig {
-        cards: 1000,
-        work_order_secs: 3.0,
-        ..SimConfig::default()
-    })
-    .await;
-    let dir = tempdir();
-    let ids = telecom_iccids(&sim, 40);
-    let input = write_csv(dir.path(), "in.csv", &ids);
-    let run_dir = dir.path().join("run");
-    let t0 = Instant::now();
-    let ran = run(batch("clear-real-name", &input, &sim, &run_dir, 500)).await;
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
-    let mut f = gsl();
-    f.arg("follow").arg(&run_dir).args(["--rate", "100", "-q"]);
-    let first = run(f).await;
-    // A stalled machine may have let the orders finish before the first follow read them.
-    if t0.elapsed() < Duration::from_millis(2900) {
-        assert_eq!(first.code, 4, "still processing: {}", first.stderr);
-        let rows = read_report(&run_dir.join("report.csv"));
-        assert!(
-            rows.iter().all(|r| r["outcome"] == "processing"),
-            "{rows:?}"
-        );
-        assert_eq!(summary(&run_dir)["outcomes"]["processing"], 40);
-    }
-    let mut f = gsl();
-    f.arg("follow")
-        .arg(&run_dir)
-        .args(["--rate", "100", "-q", "--wait", "60s"]);
+    // Every order still processing when the first follow ended (the simulator's own count),
+    // whatever the machine's speed: that follow read them processing.
+    let p = clear_then_follow_while_processing(1000, 40, 500).await;
+    let (run_dir, first) = (&p.run_dir, &p.first);
+    assert_eq!(first.code, 4, "still processing: {}", first.stderr);
+    let rows = read_report(&run_dir.join("report.csv"));
+    assert!(
+        rows.iter().all(|r| r["outcome"] == "processing"),
+        "{rows:?}"
+    );
+    assert_eq!(summary(run_dir)["outcomes"]["processing"], 40);
+    let mut f = follow_cmd(run_dir);
+    f.args(["--wait", &format!("{}s", p.secs as u64 * 2 + 60)]);
     let waited = run(f).await;
     assert_eq!(waited.code, 0, "{}", waited.stderr);
     let rows = read_report(&run_dir.join("report.csv"));
     assert!(rows.iter().all(|r| r["outcome"] == "done"), "{rows:?}");
-    assert_counts_agree(&run_dir, &rows);
+    assert_counts_agree(run_dir, &rows);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sms_deliveries_that_fail_are_failed_outcomes_per_cid() {
     let cards = sms_cards(0, 200, ORDER);
-    let sim = start_sim(SimConfig {
-        cards: 0,
-        inventory: Some(cards.clone()),
-        sms_fail_rate: Some(0.2),
-        work_order_secs: 0.5,
-        ..SimConfig::default()
-    })
+    let sim = sms_sim_with(
+        &cards,
+        SimConfig {
+            sms_fail_rate: Some(0.2),
+            work_order_secs: 0.5,
+            ..SimConfig::default()
+        },
+    )
     .await;
     let dir = tempdir();
-    let ids: Vec<String> = cards.iter().map(|c| c.iccid.clone()).collect();
+    let ids = iccids_of(&cards);
     let input = write_csv(dir.path(), "cids.csv", &ids);
     let run_dir = dir.path().join("run");
-    let mut cmd = crate::sms::send_sms(&input, &sim, &run_dir, "maintenance tonight");
+    let mut cmd = send_sms(&input, &sim, &run_dir, "maintenance tonight");
     cmd.args(["--batch-size", "50", "--follow=1m"]);
     let ran = run(cmd).await;
     assert_eq!(
@@ -161,16 +130,17 @@ async fn sms_deliveries_that_fail_are_failed_outcomes_per_cid() {
     assert_counts_agree(&run_dir, &rows);
 
     // Nothing failing: exit 0.
-    let sim = start_sim(SimConfig {
-        cards: 0,
-        inventory: Some(cards),
-        sms_fail_rate: Some(0.0),
-        work_order_secs: 0.5,
-        ..SimConfig::default()
-    })
+    let sim = sms_sim_with(
+        &cards,
+        SimConfig {
+            sms_fail_rate: Some(0.0),
+            work_order_secs: 0.5,
+            ..SimConfig::default()
+        },
+    )
     .await;
     let run_dir = dir.path().join("run2");
-    let mut cmd = crate::sms::send_sms(&input, &sim, &run_dir, "maintenance tonight");
+    let mut cmd = send_sms(&input, &sim, &run_dir, "maintenance tonight");
     cmd.args(["--batch-size", "50", "--follow=1m"]);
     let ran = run(cmd).await;
     assert_eq!(ran.code, 0, "{}", ran.stderr);
@@ -273,19 +243,20 @@ async fn after_crashes_follow_then_resume_leave_no_clear_unknown_and_each_card_c
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_crashes_follow_then_resume_leave_no_sms_unknown_and_each_cid_messaged_once() {
     let cards = sms_cards(0, 600, ORDER);
-    let sim = start_sim(SimConfig {
-        cards: 0,
-        inventory: Some(cards.clone()),
-        sms_fail_rate: Some(0.0),
-        latency_ms: 40,
-        ..SimConfig::default()
-    })
+    let sim = sms_sim_with(
+        &cards,
+        SimConfig {
+            sms_fail_rate: Some(0.0),
+            latency_ms: 40,
+            ..SimConfig::default()
+        },
+    )
     .await;
     let dir = tempdir();
-    let ids: Vec<String> = cards.iter().map(|c| c.iccid.clone()).collect();
+    let ids = iccids_of(&cards);
     let input = write_csv(dir.path(), "cids.csv", &ids);
     let run_dir = dir.path().join("run");
-    let mut first = crate::sms::send_sms_at(&input, &sim, &run_dir, "crash-safe notice", 60);
+    let mut first = send_sms_at(&input, &sim, &run_dir, "crash-safe notice", 60);
     first.args(["--batch-size", "2"]);
     crash_twice(&sim, first, &run_dir, dir.path(), "send-sms").await;
     let before = read_report(&run_dir.join("report.csv"));

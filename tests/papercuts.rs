@@ -3,6 +3,7 @@
 
 use crate::common::*;
 use gslbatch::simulator::SimConfig;
+use std::path::Path;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -280,28 +281,31 @@ async fn resume_and_follow_leave_nothing_in_a_directory_that_is_not_a_run() {
 async fn resume_of_an_interrupted_ingest_says_the_same_command_starts_over() {
     let sim = start_sim(SimConfig::default()).await;
     let dir = tempdir();
-    // Enough rows that reading them takes a while: the kill lands while they are read. Too
-    // short to be ICCIDs, so that a run that did get to its end has nothing to send.
-    let ids: Vec<String> = (0..400_000u64).map(|i| format!("{i}")).collect();
-    let input = write_csv(dir.path(), "in.csv", &ids);
+    // The input is a pipe this test holds open and never ends: the kill lands while it is being
+    // read, every time. More than the readers' 64 KiB look-ahead, so the run gets past sniffing
+    // and makes its journal; rows too short to be ICCIDs, so nothing could be sent.
     let run_dir = dir.path().join("run");
-    let mut child = spawn_logged(
-        batch("check-real-name", &input, &sim, &run_dir, 500),
-        dir.path(),
-        "first",
-    );
+    let mut cmd = batch("check-real-name", Path::new("-"), &sim, &run_dir, 500);
+    cmd.stdin(std::process::Stdio::piped());
+    let mut child = spawn_logged(cmd, dir.path(), "first");
+    let mut stdin = child.stdin.take().unwrap();
+    let (done, until_done) = std::sync::mpsc::channel::<()>();
+    let writer = std::thread::spawn(move || {
+        let rows: String = (0..20_000u64).map(|i| format!("{i}\n")).collect();
+        // A write fails (broken pipe) once the reader is killed; either way the pipe stays open
+        // until the test says so.
+        let _ = std::io::Write::write_all(&mut stdin, format!("iccid\n{rows}").as_bytes());
+        let _ = until_done.recv_timeout(Duration::from_secs(120));
+    });
     let journal = run_dir.join("journal.sqlite");
     wait_until("the journal", Duration::from_secs(60), || journal.exists()).await;
     signal(&child, "KILL");
     let _ = wait_exit(&mut child, Duration::from_secs(30)).await;
+    done.send(()).unwrap();
+    writer.join().unwrap();
     let mut c = gsl();
     c.arg("resume").arg(&run_dir);
     let ran = run(c).await;
-    if !ran.stderr.contains("never finished reading") {
-        // The input was read whole before the kill: nothing to show here.
-        eprintln!("the kill came after the input was read: {}", ran.stderr);
-        return;
-    }
     assert_eq!(ran.code, 2, "{}", ran.stderr);
     assert!(
         ran.stderr.contains("never finished reading its input")

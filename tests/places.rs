@@ -2,7 +2,6 @@
 
 use crate::common::*;
 use gslbatch::simulator::SimConfig;
-use std::io::BufRead;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -225,19 +224,8 @@ async fn a_company_ca_is_trusted_only_when_given() {
     .arg("--tls-key")
     .arg(&key)
     .env("GSL_SIM_AK", AK)
-    .env("GSL_SIM_SK", SK)
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::null());
-    let mut child = sim.spawn().expect("simulate starts");
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("first line: {line:?}"))
-        .to_string();
+    .env("GSL_SIM_SK", SK);
+    let (mut child, url) = spawn_simulate(sim);
     assert!(url.starts_with("https://127.0.0.1:"), "{url}");
 
     // The same cards the simulator holds (the inventory is a function of --cards and --seed).
@@ -375,13 +363,7 @@ async fn reports_open_right_in_excel() {
     let sim = start_sim(SimConfig::default()).await;
     let dir = tempdir();
     let ids = telecom_iccids(&sim, 5);
-    let text: String = std::iter::once("iccid,站点\n".to_string())
-        .chain(
-            ids.iter()
-                .enumerate()
-                .map(|(n, i)| format!("{i},武汉仓库{n}\n")),
-        )
-        .collect();
+    let text = with_site_column(&ids);
     let gbk = dir.path().join("export.csv");
     std::fs::write(&gbk, encoding_rs::GBK.encode(&text).0).unwrap();
 
@@ -422,18 +404,7 @@ async fn reports_open_right_in_excel() {
 
     // The workbook: ids are text, the summary sheet a table of numbers.
     let xlsx = dir.path().join("report.xlsx");
-    let out = bare()
-        .arg("report")
-        .arg(&run_dir)
-        .arg("--report")
-        .arg(&xlsx)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    render_report(&run_dir, &xlsx);
     let mut book: Xlsx<_> = open_workbook(&xlsx).unwrap();
     let sheet = book.worksheet_range("report").unwrap();
     let header: Vec<String> = sheet

@@ -67,13 +67,7 @@ async fn gb18030_and_utf16_files_are_read_and_their_chinese_columns_reach_the_re
     let sim = start_sim(SimConfig::default()).await;
     let dir = tempdir();
     let ids = first_iccids(&sim, 12);
-    let text: String = std::iter::once("iccid,站点\n".to_string())
-        .chain(
-            ids.iter()
-                .enumerate()
-                .map(|(n, i)| format!("{i},武汉仓库{n}\n")),
-        )
-        .collect();
+    let text = with_site_column(&ids);
     let gbk = encoding_rs::GB18030.encode(&text).0.into_owned();
     let mut utf16 = vec![0xFF, 0xFE];
     utf16.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
@@ -160,18 +154,7 @@ async fn an_xlsx_input_sends_its_text_iccids_and_names_the_one_excel_rounded() {
     }
 
     // The .xlsx report: ICCIDs are text cells equal to the input, and a summary sheet.
-    let out = bare()
-        .arg("report")
-        .arg(&run_dir)
-        .arg("--report")
-        .arg(dir.path().join("report.xlsx"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    render_report(&run_dir, &dir.path().join("report.xlsx"));
     let mut book: Xlsx<_> = open_workbook(dir.path().join("report.xlsx")).unwrap();
     assert_eq!(book.sheet_names(), ["report", "summary"]);
     let sheet = book.worksheet_range("report").unwrap();
@@ -209,13 +192,7 @@ async fn encoding_names_what_detection_cannot_see() {
     let sim = start_sim(SimConfig::default()).await;
     let dir = tempdir();
     let ids = first_iccids(&sim, 12);
-    let text: String = std::iter::once("iccid,站点\n".to_string())
-        .chain(
-            ids.iter()
-                .enumerate()
-                .map(|(n, i)| format!("{i},武汉仓库{n}\n")),
-        )
-        .collect();
+    let text = with_site_column(&ids);
     // UTF-16 without a byte-order mark (some exporters write it so): not detectable.
     let input = dir.path().join("no-bom.csv");
     std::fs::write(

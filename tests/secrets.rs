@@ -3,7 +3,7 @@
 //! print one of them on stdout or stderr nor write one into any file of its run dir (report,
 //! summary, journal bytes). `Debug` of every `Credentials` variant hides them too.
 
-use crate::auth::bare_command;
+use crate::common::{bare_in, start_sim_as};
 use gslbatch::gsl::auth::iam::IamLogin;
 use gslbatch::gsl::auth::{Credentials, Secret};
 use gslbatch::simulator::{SimConfig, SimCredentials, Simulator};
@@ -44,9 +44,7 @@ async fn start(credentials: SimCredentials) -> Simulator {
         credentials,
         ..SimConfig::default()
     };
-    Simulator::start(cfg, "127.0.0.1:0".parse().unwrap())
-        .await
-        .expect("simulator starts")
+    start_sim_as(cfg).await
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -83,7 +81,7 @@ async fn run(sim: &Simulator, mode: Mode) -> Run {
         "operation = \"check-real-name\"\ninput = \"cards.csv\"\nrun_dir = \"job-run\"\n",
     )
     .unwrap();
-    let mut cmd = bare_command(dir.path());
+    let mut cmd = bare_in(dir.path());
     cmd.args([
         "-vvv",
         "check-real-name",
@@ -357,7 +355,7 @@ async fn no_secret_from_any_command() {
     ];
     let mut blobs: Vec<(String, Vec<u8>)> = Vec::new();
     for args in &commands {
-        let mut cmd = bare_command(dir.path());
+        let mut cmd = bare_in(dir.path());
         cmd.arg("-vvv").args(args);
         // follow and resume take the endpoint from the journal.
         if !matches!(args[0], "status" | "report" | "follow" | "resume") {
@@ -416,7 +414,7 @@ async fn no_secret_from_the_simulator_process() {
     use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
     let err_path = dir.path().join("sim.err");
-    let mut sim = bare_command(dir.path())
+    let mut sim = bare_in(dir.path())
         .args([
             "-vvv",
             "simulate",
@@ -462,7 +460,7 @@ async fn no_secret_from_the_simulator_process() {
     ];
     // Accepted: the card is not in its inventory, so the row fails (exit 1); refused: exit 3.
     for (i, (env, want)) in [(token, 1), (wrong_sk, 3)].into_iter().enumerate() {
-        let mut cmd = bare_command(dir.path());
+        let mut cmd = bare_in(dir.path());
         cmd.args([
             "check-real-name",
             "cards.csv",

@@ -3,25 +3,7 @@
 
 use crate::common::*;
 use gslbatch::simulator::SimConfig;
-use std::path::Path;
 use std::time::Duration;
-
-fn status_json(run_dir: &Path) -> serde_json::Value {
-    let out = bare()
-        .arg("status")
-        .arg(run_dir)
-        .arg("--json")
-        .output()
-        .expect("status runs");
-    assert_eq!(out.status.code(), Some(0));
-    serde_json::from_slice(&out.stdout).expect("status --json is JSON")
-}
-
-fn resume_cmd(run_dir: &Path) -> std::process::Command {
-    let mut cmd = gsl();
-    cmd.arg("resume").arg(run_dir).arg("-q");
-    cmd
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resume_carries_on_at_the_runs_own_rate_and_keeps_a_new_one() {

@@ -1,6 +1,7 @@
 //! The simulator against a plain HTTP client that signs like the SDK: every endpoint's shape,
 //! every documented error, authentication, throttling and faults, and its own stats.
 
+use crate::common::start_sim_as;
 use gslbatch::gsl::auth::aksk::{self, Signable};
 use gslbatch::simulator::{
     load_inventory_csv, luhn_digit, Carrier, Faults, SimConfig, SimCredentials, Simulator,
@@ -26,9 +27,7 @@ async fn start(cfg: SimConfig) -> Simulator {
         credentials: creds(),
         ..cfg
     };
-    Simulator::start(cfg, "127.0.0.1:0".parse().unwrap())
-        .await
-        .expect("simulator starts")
+    start_sim_as(cfg).await
 }
 
 /// A signing client for one simulator.

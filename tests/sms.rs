@@ -4,87 +4,12 @@
 //! report and the simulator's record of what it sent to each cid.
 
 use crate::common::*;
-use gslbatch::simulator::{luhn_digit, Carrier, InventoryCard, SimConfig, Simulator};
+use gslbatch::simulator::InventoryCard;
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-pub const ORDER: u64 = 777;
 const OTHER_ORDER: u64 = 778;
-
-/// `n` SMS-capable cards (China Mobile and Telecom alternately, all with an SMS plan) of
-/// `order`, numbered from `first`.
-pub fn sms_cards(first: usize, n: usize, order: u64) -> Vec<InventoryCard> {
-    (first..first + n)
-        .map(|i| {
-            let prefix = if i % 2 == 0 { "898600" } else { "898603" };
-            let body = format!("{prefix}{i:013}");
-            let iccid = format!("{body}{}", luhn_digit(&body));
-            InventoryCard {
-                sim_card_id: 100_000 + i as u64,
-                carrier: Carrier::from_iccid(&iccid),
-                iccid,
-                msisdn: format!("1440{i:09}"),
-                order_id: order,
-                sim_status: 20,
-                real_named: true,
-                sms_plan: true,
-                pool_id: None,
-                sim_price_plan_id: 700,
-                flow_used: 0.0,
-                tag_ids: vec![],
-                state: Default::default(),
-            }
-        })
-        .collect()
-}
-
-pub async fn sms_sim(cards: Vec<InventoryCard>) -> Simulator {
-    start_sim(SimConfig {
-        cards: 0,
-        inventory: Some(cards),
-        ..SimConfig::default()
-    })
-    .await
-}
-
-/// `gslbatch send-sms INPUT --content TEXT` against `sim`, confirmed, fast.
-pub fn send_sms(input: &Path, sim: &Simulator, run_dir: &Path, content: &str) -> Command {
-    send_sms_at(input, sim, run_dir, content, 200)
-}
-
-pub fn send_sms_at(
-    input: &Path,
-    sim: &Simulator,
-    run_dir: &Path,
-    content: &str,
-    rate: u32,
-) -> Command {
-    let mut cmd = gsl();
-    cmd.arg("send-sms")
-        .arg(input)
-        .arg("--content")
-        .arg(content)
-        .arg("--endpoint")
-        .arg(sim.url())
-        .arg("--run-dir")
-        .arg(run_dir)
-        .arg("--rate")
-        .arg(rate.to_string())
-        .arg("--yes")
-        .arg("-q");
-    cmd
-}
-
-pub fn sent_per_cid(sim: &Simulator) -> HashMap<String, u64> {
-    sim.stats()["sms_sent_per_cid"]
-        .as_object()
-        .expect("sms_sent_per_cid")
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_order_of_2350_cids_goes_out_in_24_batches_each_cid_once() {
@@ -289,7 +214,7 @@ async fn a_dropped_batch_is_unknown_never_resent_and_follow_proves_it_a_busy_one
     let cards = sms_cards(0, 300, ORDER);
     let sim = sms_sim(cards.clone()).await;
     let dir = tempdir();
-    let input: Vec<String> = cards.iter().map(|c| c.iccid.clone()).collect();
+    let input = iccids_of(&cards);
     let path = write_csv(dir.path(), "cids.csv", &input);
     let run_dir = dir.path().join("run");
     // 4 calls a second and 20 tries: the test's switches of the faults below have 250 ms
@@ -381,7 +306,7 @@ async fn bad_content_or_no_valid_cid_exits_2_and_sends_nothing() {
     let cards = sms_cards(0, 20, ORDER);
     let sim = sms_sim(cards.clone()).await;
     let dir = tempdir();
-    let input: Vec<String> = cards.iter().map(|c| c.iccid.clone()).collect();
+    let input = iccids_of(&cards);
     let path = write_csv(dir.path(), "cids.csv", &input);
     let bad = write_csv(dir.path(), "bad.csv", &["123".into(), "not-a-cid".into()]);
     let cases: Vec<(&str, Command)> = vec![
@@ -452,7 +377,7 @@ async fn bad_content_or_no_valid_cid_exits_2_and_sends_nothing() {
 async fn rehearsal_puts_the_cards_in_the_order_and_sends_nothing_real() {
     let cards = sms_cards(0, 30, ORDER);
     let dir = tempdir();
-    let input: Vec<String> = cards.iter().map(|c| c.iccid.clone()).collect();
+    let input = iccids_of(&cards);
     let path = write_csv(dir.path(), "cids.csv", &input);
     let run_dir = dir.path().join("run");
     let mut cmd = bare();

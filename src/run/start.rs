@@ -23,13 +23,7 @@ use std::path::{Path, PathBuf};
 fn default_run_dir(op: &str, rehearsal: bool) -> PathBuf {
     let suffix = if rehearsal { REHEARSAL_SUFFIX } else { "" };
     let base = format!("{op}-{}", chrono::Local::now().format("%Y%m%d-%H%M%S"));
-    let mut dir = PathBuf::from("runs").join(format!("{base}{suffix}"));
-    let mut n = 2;
-    while dir.exists() && n < 10_000 {
-        dir = PathBuf::from("runs").join(format!("{base}-{n}{suffix}"));
-        n += 1;
-    }
-    dir
+    crate::rundir::unused_name(&PathBuf::from("runs").join(base), suffix)
 }
 
 /// What a rehearsal's run dir name ends with, unless `--run-dir` names it.
