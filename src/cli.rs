@@ -1,7 +1,12 @@
 //! The command line, in clap's derive style: every flag's doc comment is its `--help` text.
+//! The commands that are not operations are declared here; each operation's subcommand is built
+//! from its registry entry ([`crate::ops`]), its flags declared in its own file, and the flags
+//! several commands share in [`crate::flags`].
 
+use crate::flags::{InputFlags, RunOptions, SendOptions, Wait};
 use crate::logging::LogFormat;
-use clap::{Args, Parser, Subcommand};
+use crate::ops::{Spec, REGISTRY};
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::path::PathBuf;
 
 /// The end of `--help`: where credentials and settings come from, and what the exit code says.
@@ -46,6 +51,13 @@ Exit codes:
     after_long_help = AFTER_HELP
 )]
 pub struct Cli {
+    #[command(flatten)]
+    pub globals: Globals,
+}
+
+/// The flags every command takes, before or after its name.
+#[derive(Debug, Clone, Args)]
+pub struct Globals {
     /// Less output (-q: warnings only, -qq: errors only).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub quiet: u8,
@@ -58,91 +70,104 @@ pub struct Cli {
     /// Colours in log lines: auto (on a terminal, unless NO_COLOR is set), always or never.
     #[arg(long, value_enum, global = true, default_value_t = crate::logging::ColorChoice::Auto, value_name = "WHEN")]
     pub color: crate::logging::ColorChoice,
-    #[command(subcommand)]
-    pub command: Command,
 }
 
+/// The commands that are not operations (those are built from [`crate::ops::REGISTRY`]).
+/// `display_order` places each among the operations in `--help` (theirs is
+/// [`crate::ops::Spec::help_order`]).
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Ask the carrier whether each card is real-name registered (idempotent, retried freely).
-    // A check changes nothing: nothing to confirm, nothing that would be done again.
-    #[command(mut_arg("yes", |a| a.hide(true)), mut_arg("again", |a| a.hide(true)), mut_arg("again_window", |a| a.hide(true)), mut_arg("follow", |a| a.hide(true)))]
-    CheckRealName(BatchArgs),
-    /// Clear the real-name data of each China Telecom card (destructive: never sent twice).
-    ClearRealName(BatchArgs),
     /// Run a job file (jobs/*.toml); flags given here override it.
+    #[command(display_order = 2)]
     Run(RunArgs),
-    /// Send one SMS text to the input's cids in batches, or to a whole order (destructive: never sent twice).
-    SendSms(SmsArgs),
     /// Work-order / SMS delivery status of a run, and settle `unknown` rows on positive evidence.
+    #[command(display_order = 4)]
     Follow(FollowArgs),
-    /// Set the tags of each card to exactly the given list, 500 cards per call (`--tag none` clears).
-    SetTags(SetTagsArgs),
     /// Carry on with an interrupted, aborted or crashed run.
+    #[command(display_order = 6)]
     Resume(ResumeArgs),
     /// Counts per status, rate, ETA and whether a process holds the run.
+    #[command(display_order = 7)]
     Status(StatusArgs),
     /// Render the report from the journal, at any time.
+    #[command(display_order = 8)]
     Report(ReportArgs),
     /// Run the built-in GSL simulator (for rehearsals, tests and benchmarks).
+    #[command(display_order = 9)]
     Simulate(SimulateArgs),
-    /// List the fleet from the SIM card list (500 cards per call), joined with INPUT if given.
-    Inventory(InventoryArgs),
-    /// List a flow pool's members and their flow used in one billing cycle.
-    PoolMembers(PoolMembersArgs),
-    /// Stop each card's service (停机; destructive: a work order per card, never sent twice).
-    StopCard(BatchArgs),
-    /// Restore the service of stopped cards (复机; destructive).
-    RestoreCard(BatchArgs),
-    /// Activate cards that are not yet in use (激活; destructive).
-    ActivateCard(BatchArgs),
-    /// Cut each China Telecom card's network (断网; destructive).
-    CutNet(BatchArgs),
-    /// Restore each China Telecom card's network after a cut (断网恢复; destructive).
-    RestoreNet(BatchArgs),
-    /// Limit each card's speed to a value its carrier offers, or lift the limit (限速; destructive).
-    SetSpeedLimit(SpeedArgs),
-    /// Cut each card's network once it used N MB this cycle, or cancel that cap (达量断网; destructive).
-    SetDataCap(DataCapArgs),
-    /// Bind each card to the IMEI in its row's `imei` column, or to the device in use (机卡重绑; destructive).
-    BindImei(BindImeiArgs),
-    /// Flow total, used and left per card (50 cards per call), joined with INPUT if given.
-    Usage(UsageArgs),
     /// The account ledger that keeps destructive runs from acting twice on a card.
-    #[command(subcommand)]
+    #[command(subcommand, display_order = 900)]
     Ledger(LedgerCommand),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish) on stdout.
+    #[command(display_order = 901)]
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
     /// Print the man page (roff) on stdout.
+    #[command(display_order = 902)]
     Man,
 }
 
-impl Command {
-    /// How this command reads its INPUT files (`--encoding`, `--sheet`); `None` for a command
-    /// without inputs.
-    pub fn input_flags(&self) -> Option<&InputFlags> {
-        match self {
-            Command::CheckRealName(a)
-            | Command::ClearRealName(a)
-            | Command::StopCard(a)
-            | Command::RestoreCard(a)
-            | Command::ActivateCard(a)
-            | Command::CutNet(a)
-            | Command::RestoreNet(a) => Some(&a.input),
-            Command::SetTags(a) => Some(&a.batch.input),
-            Command::SetSpeedLimit(a) => Some(&a.batch.input),
-            Command::SetDataCap(a) => Some(&a.batch.input),
-            Command::BindImei(a) => Some(&a.batch.input),
-            Command::SendSms(a) => Some(&a.input),
-            Command::Run(a) => Some(&a.input),
-            Command::Inventory(a) => Some(&a.input),
-            Command::Usage(a) => Some(&a.input),
-            _ => None,
-        }
-    }
+/// A parsed command line: the global flags and what to run.
+pub struct Parsed {
+    pub globals: Globals,
+    pub chosen: Chosen,
+}
+
+/// The subcommand given.
+pub enum Chosen {
+    Command(Box<Command>),
+    /// An operation of the registry, with its subcommand's flags.
+    Operation(&'static Spec, ArgMatches),
+}
+
+/// The whole command line: [`Cli`], its [`Command`]s and one subcommand per operation of the
+/// registry, each with its `--help` line and its flags from its own file; in `--help` order
+/// (completions and the man page list them as added). `--help`, completions and the man page
+/// are made from it.
+pub fn command() -> clap::Command {
+    let operations = REGISTRY.iter().map(|spec| {
+        (spec.args)(clap::Command::new(spec.name))
+            .about(spec.about)
+            .long_about(None)
+            .display_order(spec.help_order)
+    });
+    let mut all: Vec<clap::Command> = Command::augment_subcommands(clap::Command::new("gslbatch"))
+        .get_subcommands()
+        .cloned()
+        .chain(operations)
+        .collect();
+    all.sort_by_key(clap::Command::get_display_order);
+    Cli::command()
+        .subcommands(all)
+        .subcommand_required(true)
+        .arg_required_else_help(true)
+}
+
+/// Parse the process's command line; bad usage prints clap's message and exits 2.
+pub fn parse() -> Parsed {
+    parse_from(std::env::args_os())
+}
+
+/// Parse `args` (the program name first) as [`parse`] does.
+pub fn parse_from<I, T>(args: I) -> Parsed
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let matches = command().get_matches_from(args);
+    let globals = Globals::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let operation = matches
+        .subcommand()
+        .and_then(|(name, sub)| Some((crate::ops::spec(name)?, sub.clone())));
+    let chosen = match operation {
+        Some((spec, sub)) => Chosen::Operation(spec, sub),
+        None => Chosen::Command(Box::new(
+            Command::from_arg_matches(&matches).unwrap_or_else(|e| e.exit()),
+        )),
+    };
+    Parsed { globals, chosen }
 }
 
 #[derive(Debug, Subcommand)]
@@ -152,19 +177,6 @@ pub enum LedgerCommand {
         #[arg(required = true, value_name = "RUN_DIR")]
         run_dirs: Vec<PathBuf>,
     },
-}
-
-/// A duration on the command line or in a job file: `90s`, `30m`, `2h`, `1h30m`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Wait(pub std::time::Duration);
-
-impl std::str::FromStr for Wait {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Wait, String> {
-        humantime::parse_duration(s.trim())
-            .map(Wait)
-            .map_err(|e| format!("{s:?} is not a duration like 90s, 30m or 2h: {e}"))
-    }
 }
 
 /// A duration that may be negative: `-11m`, `+30s`, `90s`.
@@ -178,103 +190,6 @@ pub fn signed_duration(s: &str) -> Result<chrono::Duration, String> {
     chrono::Duration::from_std(d)
         .map(|d| d * sign)
         .map_err(|_| format!("{s:?} is too long a duration"))
-}
-
-/// Options shared by every command that sends requests.
-#[derive(Debug, Clone, Args)]
-pub struct RunOptions {
-    /// Calls per second to the API, all workers together, retries included, or `auto`: start at 5, rise while no 429 comes, hold at the quota the first 429 names [default: 5].
-    #[arg(long, allow_negative_numbers = true)]
-    pub rate: Option<crate::model::Rate>,
-    /// Requests in flight at most, fixed [default: 256 workers, with as many in flight as the answered latency needs: 2 x rate x latency, at least 4 x rate, 8..=256].
-    #[arg(long, allow_negative_numbers = true)]
-    pub concurrency: Option<usize>,
-    /// Tries per request, the first included; 429 answers do not count [default: 5].
-    #[arg(long, allow_negative_numbers = true)]
-    pub max_attempts: Option<u32>,
-    /// Per-request timeout in seconds (the connect timeout is 10 s) [default: 30].
-    #[arg(long, allow_negative_numbers = true)]
-    pub timeout: Option<f64>,
-    /// Abort when more than this share of this process's finished rows failed [default: 0.5]…
-    #[arg(long, allow_negative_numbers = true)]
-    pub max_failure_rate: Option<f64>,
-    /// …once at least this many rows finished in this process [default: 1000].
-    #[arg(long, allow_negative_numbers = true)]
-    pub failure_min_rows: Option<u64>,
-    /// Read the IAM token (sent as X-Auth-Token) from this file; re-read once after a 401.
-    #[arg(long)]
-    pub token_file: Option<PathBuf>,
-    /// Also trust the CA certificates in this PEM file (a company proxy that inspects TLS); the system's CA store is always trusted.
-    #[arg(long, env = "GSL_CA_CERT", value_name = "FILE")]
-    pub ca_cert: Option<PathBuf>,
-    /// Report path; .csv, .xlsx, .json or .jsonl picks the format; - is stdout [default: RUN_DIR/report.csv].
-    #[arg(long)]
-    pub report: Option<String>,
-    /// A CSV report's text encoding [default: utf-8-bom when the input was a spreadsheet, GB18030, UTF-16 or UTF-8 with a BOM (Excel opens it right), else utf-8].
-    #[arg(long, value_enum, value_name = "ENCODING")]
-    pub report_encoding: Option<crate::model::ReportEncoding>,
-    #[command(flatten)]
-    pub tell: crate::tell::flags::TellFlags,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct BatchArgs {
-    /// Input files (CSV, JSON, JSON Lines, spreadsheets: .xlsx .xls .ods), or - for stdin.
-    #[arg(required = true, value_name = "INPUT")]
-    pub inputs: Vec<String>,
-    /// API base URL.
-    #[arg(long, env = "GSL_ENDPOINT", default_value_t = crate::gsl::client::default_endpoint())]
-    pub endpoint: String,
-    /// Input column holding the ICCID (case-insensitive) [default: iccid].
-    #[arg(long)]
-    pub column: Option<String>,
-    #[command(flatten)]
-    pub input: InputFlags,
-    #[command(flatten)]
-    pub send: SendOptions,
-    #[command(flatten)]
-    pub run: RunOptions,
-}
-
-/// What every sending command shares: against what it runs, where the run lives, and whether
-/// it asks first.
-/// How the input files are read: what only a command with INPUT files takes.
-#[derive(Debug, Clone, Default, Args)]
-pub struct InputFlags {
-    /// Text encoding of the input files: utf-8, utf-16le, utf-16be, gb18030 (gbk), or any WHATWG label [default: detected: UTF-8, UTF-16 with a BOM, else GB18030].
-    #[arg(long, value_parser = crate::model::InputEncoding::parse)]
-    pub encoding: Option<crate::model::InputEncoding>,
-    /// The worksheet of spreadsheet inputs to read, by name [default: the first].
-    #[arg(long, value_name = "NAME")]
-    pub sheet: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Args)]
-pub struct SendOptions {
-    /// Run against an in-process simulator holding the input's cards: a dress rehearsal.
-    #[arg(long)]
-    pub rehearse: bool,
-    /// Where the journal, report and summary live [default: a job file's `run_dir`, else
-    /// runs/<operation>-<local time>].
-    #[arg(long)]
-    pub run_dir: Option<PathBuf>,
-    /// Read and validate everything, print the plan on stdout, send nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Confirm a run that changes cards (clear, send-sms, set-tags, the card-state commands) without a prompt.
-    #[arg(long, short = 'y')]
-    pub yes: bool,
-    /// After sending, follow the run's outcomes (as `follow --wait WAIT`, default 1h) and exit
-    /// with follow's code.
-    #[arg(long, value_name = "WAIT", num_args = 0..=1, require_equals = true, default_missing_value = "1h")]
-    pub follow: Option<Wait>,
-    /// Also act on cards that an earlier run already did (or may have) with the same operation
-    /// and parameters (the account ledger); still needs --yes.
-    #[arg(long)]
-    pub again: bool,
-    /// How far back an earlier run counts (e.g. 30d, 12h) [default: 30d].
-    #[arg(long, value_name = "DURATION")]
-    pub again_window: Option<Wait>,
 }
 
 /// `run JOB.toml`: each flag overrides the job file's key of the same name.
@@ -301,38 +216,6 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct SmsArgs {
-    /// Input files of cids (CSV, JSON, JSON Lines, spreadsheets: .xlsx .xls .ods), or - for stdin; none: the whole --order-id.
-    #[arg(value_name = "INPUT")]
-    pub inputs: Vec<String>,
-    /// The message text: 1..=1000 characters (Chinese text counts one per character).
-    #[arg(long)]
-    pub content: String,
-    /// SMS template id.
-    #[arg(long)]
-    pub template_id: Option<i64>,
-    /// The order (purchase batch) the cards belong to: scopes every call to it; alone, selects
-    /// every card of the order in one call.
-    #[arg(long)]
-    pub order_id: Option<i64>,
-    /// Cids per call, 1..=500 [default: 100].
-    #[arg(long)]
-    pub batch_size: Option<usize>,
-    /// API base URL.
-    #[arg(long, env = "GSL_ENDPOINT", default_value_t = crate::gsl::client::default_endpoint())]
-    pub endpoint: String,
-    /// Input column holding the cid (case-insensitive) [default: cid].
-    #[arg(long)]
-    pub column: Option<String>,
-    #[command(flatten)]
-    pub input: InputFlags,
-    #[command(flatten)]
-    pub send: SendOptions,
-    #[command(flatten)]
-    pub run: RunOptions,
-}
-
-#[derive(Debug, Clone, Args)]
 pub struct FollowArgs {
     /// The run directory of a clear-real-name or send-sms run.
     pub run_dir: PathBuf,
@@ -345,68 +228,6 @@ pub struct FollowArgs {
     pub settle_after: Option<Wait>,
     #[command(flatten)]
     pub run: RunOptions,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct SetTagsArgs {
-    /// A tag name or id; repeat for several (at most 10); `none` clears the cards' tags.
-    #[arg(long = "tag", required = true, value_name = "NAME_OR_ID")]
-    pub tags: Vec<String>,
-    /// Cards per call, 1..=500 [default: 500].
-    #[arg(long)]
-    pub batch_size: Option<usize>,
-    #[command(flatten)]
-    pub batch: BatchArgs,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct SpeedArgs {
-    /// The speed limit in Kbps (1 Mbps = 1024), one the cards' carrier offers; `none` lifts it.
-    #[arg(long, value_name = "N|none", allow_negative_numbers = true)]
-    pub kbps: String,
-    #[command(flatten)]
-    pub batch: BatchArgs,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct DataCapArgs {
-    /// Cut the network once the card used this many MB this cycle (0, or -1 for no cap).
-    #[arg(long, value_name = "N", allow_negative_numbers = true)]
-    pub mb: Option<i64>,
-    /// Cancel the cards' data cap instead.
-    #[arg(long)]
-    pub cancel: bool,
-    #[command(flatten)]
-    pub batch: BatchArgs,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct BindImeiArgs {
-    /// 2: bind to the IMEI in each row's `imei` column; 1: rebind to the device in use [default: 2].
-    #[arg(long, value_name = "1|2")]
-    pub bind_type: Option<u8>,
-    #[command(flatten)]
-    pub batch: BatchArgs,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct UsageArgs {
-    /// Input files (CSV, JSON, JSON Lines, spreadsheets: .xlsx .xls .ods) of cards, or - for stdin; none = the whole fleet.
-    #[arg(value_name = "INPUT")]
-    pub inputs: Vec<String>,
-    /// Input column holding the ICCID (case-insensitive) [default: iccid].
-    #[arg(long)]
-    pub column: Option<String>,
-    /// Usage query calls per second, retries included [default: 5].
-    #[arg(long, allow_negative_numbers = true)]
-    pub rate: Option<f64>,
-    /// SIM card list calls per second, to read the fleet without INPUT [default: 1].
-    #[arg(long, allow_negative_numbers = true)]
-    pub list_rate: Option<f64>,
-    #[command(flatten)]
-    pub input: InputFlags,
-    #[command(flatten)]
-    pub list: ListOptions,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -512,72 +333,23 @@ pub struct SimulateArgs {
     pub tls_key: Option<PathBuf>,
 }
 
-/// Options of the report commands that page a list API (`inventory`, `pool-members`).
-#[derive(Debug, Clone, Args)]
-pub struct ListOptions {
-    /// API base URL.
-    #[arg(long, env = "GSL_ENDPOINT", default_value_t = crate::gsl::client::default_endpoint())]
-    pub endpoint: String,
-    /// Run against an in-process simulator with a generated inventory: a dress rehearsal.
-    #[arg(long)]
-    pub rehearse: bool,
-    /// Tries per call, the first included; 429 answers do not count [default: 5].
-    #[arg(long, allow_negative_numbers = true)]
-    pub max_attempts: Option<u32>,
-    /// Per-request timeout in seconds (the connect timeout is 10 s) [default: 30].
-    #[arg(long, allow_negative_numbers = true)]
-    pub timeout: Option<f64>,
-    /// Read the IAM token (sent as X-Auth-Token) from this file; re-read once after a 401.
-    #[arg(long)]
-    pub token_file: Option<PathBuf>,
-    /// Also trust the CA certificates in this PEM file (a company proxy that inspects TLS); the system's CA store is always trusted.
-    #[arg(long, env = "GSL_CA_CERT", value_name = "FILE")]
-    pub ca_cert: Option<PathBuf>,
-    /// Report path; .csv, .xlsx, .json or .jsonl picks the format; - is stdout [default: <command>-<local time>.csv].
-    #[arg(long)]
-    pub report: Option<String>,
-    /// A CSV report's text encoding [default: utf-8-bom when the input was a spreadsheet, GB18030, UTF-16 or UTF-8 with a BOM (Excel opens it right), else utf-8].
-    #[arg(long, value_enum, value_name = "ENCODING")]
-    pub report_encoding: Option<crate::model::ReportEncoding>,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct InventoryArgs {
-    /// Input files (CSV, JSON, JSON Lines, spreadsheets: .xlsx .xls .ods) to join on ICCID, or - for stdin; none = the whole fleet.
-    #[arg(value_name = "INPUT")]
-    pub inputs: Vec<String>,
-    /// Only cards whose stored real-name flag is this.
-    #[arg(long, value_name = "true|false", action = clap::ArgAction::Set, value_parser = clap::value_parser!(bool))]
-    pub real_named: Option<bool>,
-    /// Only cards of this purchase order.
-    #[arg(long)]
-    pub order_id: Option<u64>,
-    /// SIM card list calls per second, retries included [default: 1, the documented quota].
-    #[arg(long, allow_negative_numbers = true)]
-    pub list_rate: Option<f64>,
-    /// Input column holding the ICCID (case-insensitive) [default: iccid].
-    #[arg(long)]
-    pub column: Option<String>,
-    #[command(flatten)]
-    pub input: InputFlags,
-    #[command(flatten)]
-    pub list: ListOptions,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct PoolMembersArgs {
-    /// The flow pool's id.
-    #[arg(long)]
-    pub pool: u64,
-    /// The billing cycle, YYYY-MM.
-    #[arg(long)]
-    pub billing_cycle: String,
-    /// Only this member card (its ICCID).
-    #[arg(long)]
-    pub cid: Option<String>,
-    /// Calls per second, retries included [default: 5].
-    #[arg(long, allow_negative_numbers = true)]
-    pub rate: Option<f64>,
-    #[command(flatten)]
-    pub list: ListOptions,
+#[cfg(test)]
+mod tests {
+    /// Every command has its own name and its own place in `--help`.
+    #[test]
+    fn commands_and_their_places_are_unique() {
+        let cli = super::command();
+        let mut names: Vec<&str> = cli.get_subcommands().map(|c| c.get_name()).collect();
+        let mut places: Vec<usize> = cli
+            .get_subcommands()
+            .map(|c| c.get_display_order())
+            .collect();
+        let n = names.len();
+        names.sort();
+        names.dedup();
+        places.sort();
+        places.dedup();
+        assert_eq!((names.len(), places.len()), (n, n));
+        cli.debug_assert();
+    }
 }

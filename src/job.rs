@@ -1,6 +1,8 @@
 //! Job files (`jobs/*.toml`): a scheduled run written down once, resolved with the command
-//! line and the environment into the same [`BatchArgs`] the `check-real-name` and
-//! `clear-real-name` commands build — so a job runs exactly as its hand-typed equivalent.
+//! line and the environment into the same [`BatchArgs`] an operation's subcommand builds, and
+//! its operation's table (`[sms]`...) handed to that operation's registry entry — so a job runs
+//! exactly as its hand-typed equivalent. The file is read once ([`JobText`]): before logging
+//! starts, for its logging keys, and then checked.
 //!
 //! Precedence lives here and only here: a flag wins over an environment variable
 //! (`GSL_ENDPOINT`), which wins over the job file, which wins over the default. Relative paths
@@ -8,18 +10,19 @@
 //! from another working directory is still the same job and resumes its run). An unknown key,
 //! a wrong type or a missing input is exit 2 naming the key and line, or the path.
 
-use crate::cli::{BatchArgs, Cli, Command, RunArgs, RunOptions, SendOptions};
+use crate::cli::{Chosen, Command, Globals, Parsed, RunArgs};
 use crate::exit::Failure;
+use crate::flags::{BatchArgs, InputFlags, RunOptions, SendOptions, Wait};
 use crate::logging::{LogFormat, LogSettings};
-use crate::ops::{
-    self, bind_imei::ImeiTable, data_cap::DataCapTable, inventory::InventoryTable,
-    pool_members::PoolTable, sms::SmsTable, speed::SpeedTable, tags::TagsTable,
-};
+use crate::ops::{self, Invocation, JobTable, TableError};
 pub use crate::template::expand;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-/// The file as written; every key optional but `operation`.
+/// The file as written, but its operations' tables (`[sms]`...: each operation reads its own,
+/// [`ops::Spec::table`]); every key optional but `operation`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JobFile {
@@ -63,13 +66,6 @@ pub struct JobFile {
     pub again: Option<bool>,
     /// As `--again-window`: `"30d"`.
     pub again_window: Option<String>,
-    pub sms: Option<SmsTable>,
-    pub tags: Option<TagsTable>,
-    pub pool: Option<PoolTable>,
-    pub inventory: Option<InventoryTable>,
-    pub speed: Option<SpeedTable>,
-    pub data_cap: Option<DataCapTable>,
-    pub imei: Option<ImeiTable>,
     /// As `--notify`: a list of webhook URLs, or a table `{ urls, format, on, secret_file, timeout }`.
     pub notify: Option<crate::tell::flags::JobNotify>,
     /// As `--metrics-file`.
@@ -99,8 +95,55 @@ pub struct Job {
     /// The job file's folder, absolute: relative paths in the file start here.
     pub dir: PathBuf,
     pub file: JobFile,
+    /// The operations' tables the file has, by name.
+    pub tables: BTreeMap<String, JobTable>,
     /// `input` / `inputs`, resolved against [`Job::dir`] (`-` stays stdin).
     pub inputs: Vec<String>,
+}
+
+/// The registry entry whose table is called `name`: the one map from table name to operation.
+fn table_owner(name: &str) -> Option<&'static ops::Spec> {
+    ops::REGISTRY
+        .iter()
+        .copied()
+        .find(|s| s.table.is_some_and(|t| t.name == name))
+}
+
+/// A job file's text, read once: its logging keys are looked at before logging starts
+/// ([`JobText::hint`]), and the same text is checked into a [`Job`] ([`JobText::load`]).
+#[derive(Debug, Clone)]
+pub struct JobText {
+    pub path: PathBuf,
+    text: Result<Arc<str>, String>,
+}
+
+impl JobText {
+    /// Read the job file at `path` (an error is kept for [`JobText::load`] to report).
+    pub fn read(path: &Path) -> JobText {
+        JobText {
+            path: path.to_path_buf(),
+            text: std::fs::read_to_string(path)
+                .map(Arc::from)
+                .map_err(|e| format!("cannot read job file {}: {e}", path.display())),
+        }
+    }
+
+    /// The job file of a `run` command line.
+    pub fn of(cli: &Parsed) -> Option<JobText> {
+        match &cli.chosen {
+            Chosen::Command(c) => match c.as_ref() {
+                Command::Run(a) => Some(JobText::read(&a.job)),
+                _ => None,
+            },
+            Chosen::Operation(..) => None,
+        }
+    }
+
+    /// Parse and check the job.
+    pub fn load(&self) -> Result<Job, Failure> {
+        let text = self.text.as_ref().map_err(Failure::usage)?;
+        check(&self.path, text)
+    }
 }
 
 fn bad(path: &Path, msg: impl std::fmt::Display) -> Failure {
@@ -120,28 +163,72 @@ fn line_and_key(text: &str, pos: usize) -> (usize, Option<String>) {
     (line_no, key)
 }
 
-/// Parse `text` (the contents of `path`), naming the key and line of any error.
-pub fn parse(path: &Path, text: &str) -> Result<JobFile, Failure> {
-    toml::from_str::<JobFile>(text).map_err(|e| {
-        let msg = e.message().trim().to_string();
-        match e.span() {
-            Some(span) if !text.is_empty() => {
-                let (line, key) = line_and_key(text, span.start);
-                match key {
-                    Some(k) => bad(path, format!("key `{k}` (line {line}): {msg}")),
-                    None => bad(path, format!("line {line}: {msg}")),
+/// A message about `text` (the contents of `path`) naming the key and line of `span`.
+fn located(path: &Path, text: &str, msg: &str, span: Option<std::ops::Range<usize>>) -> Failure {
+    match span {
+        Some(span) if !text.is_empty() => {
+            let (line, key) = line_and_key(text, span.start);
+            match key {
+                Some(k) => bad(path, format!("key `{k}` (line {line}): {msg}")),
+                None => bad(path, format!("line {line}: {msg}")),
+            }
+        }
+        _ => bad(path, msg),
+    }
+}
+
+/// An operation's table error, as a job file error.
+fn table_error(path: &Path, text: &str, e: TableError) -> Failure {
+    located(path, text, &e.message, e.span)
+}
+
+/// Parse `text` (the contents of `path`), naming the key and line of any error: the common
+/// keys, and each operation's table as written.
+pub fn parse(path: &Path, text: &str) -> Result<(JobFile, BTreeMap<String, JobTable>), Failure> {
+    let err = |e: toml::de::Error| located(path, text, e.message().trim(), e.span());
+    let mut root = toml::de::DeTable::parse(text).map_err(err)?;
+    let shared: Arc<str> = Arc::from(text);
+    let mut tables = BTreeMap::new();
+    let owned: Vec<&'static str> = root
+        .get_ref()
+        .keys()
+        .filter_map(|key| table_owner(key.get_ref())?.table.map(|t| t.name))
+        .collect();
+    for name in owned {
+        root.get_mut().remove(name);
+        tables.insert(name.to_string(), JobTable::new(shared.clone(), name));
+    }
+    let file = JobFile::deserialize(toml::de::Deserializer::from(root)).map_err(|e| {
+        let mut msg = e.message().trim().to_string();
+        // The tables are keys of the file too: an unknown key's message lists them.
+        if msg.starts_with("unknown field") && msg.contains(", expected one of ") {
+            for spec in ops::REGISTRY {
+                if let Some(t) = spec.table {
+                    msg.push_str(&format!(", `{}`", t.name));
                 }
             }
-            _ => bad(path, msg),
         }
-    })
+        located(path, text, &msg, e.span())
+    })?;
+    // Each table read by its operation, so that a wrong value names its key and line here.
+    let has_input = file.input.is_some() || file.inputs.is_some();
+    for (name, table) in &tables {
+        let check = table_owner(name).and_then(|s| s.table).map(|t| t.check);
+        if let Some(check) = check {
+            check(table, has_input).map_err(|e| table_error(path, text, e))?;
+        }
+    }
+    Ok((file, tables))
 }
 
 /// Read, parse and check a job file.
 pub fn load(path: &Path) -> Result<Job, Failure> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Failure::usage(format!("cannot read job file {}: {e}", path.display())))?;
-    let file = parse(path, &text)?;
+    JobText::read(path).load()
+}
+
+/// Parse and check `text`, the contents of the job file `path`.
+fn check(path: &Path, text: &str) -> Result<Job, Failure> {
+    let (file, tables) = parse(path, text)?;
     let parent = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -186,7 +273,7 @@ pub fn load(path: &Path) -> Result<Job, Failure> {
             format!("{} needs `input` or `inputs`", spec.name),
         ));
     }
-    check_tables(path, &file, spec)?;
+    check_tables(path, &file, &tables, spec)?;
     duration(path, "again_window", file.again_window.as_deref())?;
     duration(path, "follow", file.follow.as_deref())?;
     if let Some(t) = &file.run_dir {
@@ -197,55 +284,40 @@ pub fn load(path: &Path) -> Result<Job, Failure> {
         path: path.to_path_buf(),
         dir,
         file,
+        tables,
         inputs,
     })
 }
 
-/// The parameter tables (`[sms]`, `[tags]`, `[pool]`, `[inventory]`, `[speed]`, `[data_cap]`,
-/// `[imei]`): each is there only for
-/// the operation whose table it is, there when that operation needs it, and sane.
-fn check_tables(path: &Path, file: &JobFile, spec: &ops::Spec) -> Result<(), Failure> {
-    let present = [
-        (ops::sms::TABLE, file.sms.is_some()),
-        (ops::tags::TABLE, file.tags.is_some()),
-        (ops::pool_members::TABLE, file.pool.is_some()),
-        (ops::inventory::TABLE, file.inventory.is_some()),
-        (ops::speed::TABLE, file.speed.is_some()),
-        (ops::data_cap::TABLE, file.data_cap.is_some()),
-        (ops::bind_imei::TABLE, file.imei.is_some()),
-    ];
-    for (table, there) in present {
-        let own = spec.table.filter(|t| t.name == table);
-        match (there, own) {
-            (true, None) => {
-                let owner = ops::REGISTRY
-                    .iter()
-                    .find(|s| s.table.is_some_and(|t| t.name == table))
-                    .map_or("", |s| s.name);
-                return Err(bad(
-                    path,
-                    format!("the [{table}] table is for operation = \"{owner}\" only"),
-                ));
-            }
-            (
-                false,
-                Some(ops::Table {
-                    required: Some(what),
-                    ..
-                }),
-            ) => {
-                return Err(bad(path, format!("{} needs {what}", spec.name)));
-            }
-            _ => {}
+/// The operations' tables (`[sms]`, `[tags]`, `[speed]`...; each read and checked by its
+/// operation when the file was parsed): each is there only for the operation whose table it
+/// is, and there when that operation needs it.
+fn check_tables(
+    path: &Path,
+    file: &JobFile,
+    tables: &BTreeMap<String, JobTable>,
+    spec: &ops::Spec,
+) -> Result<(), Failure> {
+    for table in tables.keys() {
+        if spec.table.is_none_or(|t| t.name != table) {
+            let owner = table_owner(table).map_or("", |s| s.name);
+            return Err(bad(
+                path,
+                format!("the [{table}] table is for operation = \"{owner}\" only"),
+            ));
+        }
+    }
+    if let Some(ops::Table {
+        name,
+        required: Some(what),
+        ..
+    }) = spec.table
+    {
+        if !tables.contains_key(name) {
+            return Err(bad(path, format!("{} needs {what}", spec.name)));
         }
     }
     let has_input = file.input.is_some() || file.inputs.is_some();
-    if let Some(sms) = &file.sms {
-        sms.check(has_input).map_err(|m| bad(path, m))?;
-    }
-    if let Some(t) = &file.tags {
-        t.check().map_err(|m| bad(path, m))?;
-    }
     if let Some(e) = &file.encoding {
         crate::input::InputEncoding::parse(e)
             .map_err(|m| bad(path, format!("key `encoding`: {m}")))?;
@@ -262,10 +334,6 @@ fn check_tables(path: &Path, file: &JobFile, spec: &ops::Spec) -> Result<(), Fai
             format!("{} reads no input: remove `input`/`inputs`", spec.name),
         ));
     }
-    if let Some(p) = &file.pool {
-        expand(&p.billing_cycle, chrono::Local::now(), chrono::Utc::now())
-            .map_err(|m| bad(path, format!("key `pool.billing_cycle`: {m}")))?;
-    }
     Ok(())
 }
 
@@ -275,22 +343,16 @@ impl Job {
         ops::spec(&self.file.operation).expect("checked when loaded")
     }
 
-    /// The command this job stands for, from its resolved flags ([`Job::resolve`]) and its
-    /// operation's table.
-    pub fn command(&self, args: &RunArgs, batch: BatchArgs) -> Result<Command, Failure> {
+    /// What this job asks for, from its resolved flags ([`Job::resolve`]) and its operation's
+    /// table.
+    pub fn invocation(&self, args: &RunArgs, batch: BatchArgs) -> Result<Invocation, Failure> {
+        let spec = self.spec();
         let parts = ops::JobParts {
             batch,
-            args,
-            list_rate: self.file.list_rate,
-            sms: self.file.sms.as_ref(),
-            tags: self.file.tags.as_ref(),
-            pool: self.file.pool.as_ref(),
-            inventory: self.file.inventory.as_ref(),
-            speed: self.file.speed.as_ref(),
-            data_cap: self.file.data_cap.as_ref(),
-            imei: self.file.imei.as_ref(),
+            list_rate: args.list_rate.or(self.file.list_rate),
+            table: spec.table.and_then(|t| self.tables.get(t.name)),
         };
-        (self.spec().from_job)(&parts).map_err(|m| bad(&self.path, m))
+        (spec.from_job)(&parts).map_err(|m| bad(&self.path, m))
     }
 
     fn rel(&self, p: &str) -> String {
@@ -366,7 +428,15 @@ impl Job {
             inputs: self.inputs.clone(),
             endpoint,
             column: args.column.clone().or_else(|| f.column.clone()),
-            input: args.input.clone(),
+            input: InputFlags {
+                // Checked when the file was loaded.
+                encoding: args.input.encoding.or_else(|| {
+                    f.encoding
+                        .as_deref()
+                        .and_then(|e| crate::input::InputEncoding::parse(e).ok())
+                }),
+                sheet: args.input.sheet.clone().or_else(|| f.sheet.clone()),
+            },
             send: SendOptions {
                 rehearse,
                 run_dir,
@@ -389,11 +459,7 @@ impl Job {
 }
 
 /// A duration key of the job file (`follow = "2h"`), naming the key when it is not one.
-fn duration(
-    path: &Path,
-    key: &str,
-    text: Option<&str>,
-) -> Result<Option<crate::cli::Wait>, Failure> {
+fn duration(path: &Path, key: &str, text: Option<&str>) -> Result<Option<Wait>, Failure> {
     text.map(|t| {
         t.parse()
             .map_err(|m| bad(path, format!("key `{key}`: {m}")))
@@ -421,21 +487,14 @@ fn lexical(p: &Path) -> PathBuf {
 #[derive(Debug, Default, Clone)]
 pub struct LogHint {
     pub format: Option<LogFormat>,
-    /// The job file's `encoding`, when it names one.
-    pub encoding: Option<crate::input::InputEncoding>,
-    /// The job file's `sheet`.
-    pub sheet: Option<String>,
     pub quiet: u8,
     pub verbose: u8,
 }
 
 /// The log settings of a command line: the flags, else (for `run`) the job file's keys.
 /// Logging starts before the command runs, so a job file's choices are read here.
-pub fn log_settings(cli: &Cli) -> LogSettings {
-    let hint = match &cli.command {
-        Command::Run(a) => log_hint(&a.job),
-        _ => LogHint::default(),
-    };
+pub fn log_settings(cli: &Globals, job: Option<&JobText>) -> LogSettings {
+    let hint = job.map(JobText::hint).unwrap_or_default();
     let (quiet, verbose) = if cli.quiet == 0 && cli.verbose == 0 {
         (hint.quiet, hint.verbose)
     } else {
@@ -447,56 +506,34 @@ pub fn log_settings(cli: &Cli) -> LogSettings {
     }
 }
 
-/// The job file's logging keys, read leniently before logging starts (the full check, with
-/// its error message, comes when the job runs).
-pub fn log_hint(path: &Path) -> LogHint {
-    let table: Option<toml::Table> = std::fs::read_to_string(path)
-        .ok()
-        .and_then(|text| toml::from_str(&text).ok());
-    let Some(table) = table else {
-        return LogHint::default();
-    };
-    let count = |key: &str| {
-        table
-            .get(key)
-            .and_then(toml::Value::as_integer)
-            .map_or(0, |n| n.clamp(0, 3) as u8)
-    };
-    LogHint {
-        format: match table.get("log_format").and_then(toml::Value::as_str) {
-            Some("json") => Some(LogFormat::Json),
-            Some("text") => Some(LogFormat::Text),
-            _ => None,
-        },
-        quiet: count("quiet"),
-        verbose: count("verbose"),
-        encoding: table
-            .get("encoding")
-            .and_then(toml::Value::as_str)
-            .and_then(|l| crate::input::InputEncoding::parse(l).ok()),
-        sheet: table
-            .get("sheet")
-            .and_then(toml::Value::as_str)
-            .map(str::to_string),
+impl JobText {
+    /// The job file's logging keys, read leniently before logging starts (the full check,
+    /// with its error message, comes when the job runs).
+    pub fn hint(&self) -> LogHint {
+        let table: Option<toml::Table> = self
+            .text
+            .as_ref()
+            .ok()
+            .and_then(|text| toml::from_str(text).ok());
+        let Some(table) = table else {
+            return LogHint::default();
+        };
+        let count = |key: &str| {
+            table
+                .get(key)
+                .and_then(toml::Value::as_integer)
+                .map_or(0, |n| n.clamp(0, 3) as u8)
+        };
+        LogHint {
+            format: match table.get("log_format").and_then(toml::Value::as_str) {
+                Some("json") => Some(LogFormat::Json),
+                Some("text") => Some(LogFormat::Text),
+                _ => None,
+            },
+            quiet: count("quiet"),
+            verbose: count("verbose"),
+        }
     }
-}
-
-/// The worksheet to read from spreadsheet inputs: `--sheet`, else (for `run`) the job file's.
-pub fn input_sheet(cli: &Cli) -> Option<String> {
-    let given = cli.command.input_flags().and_then(|f| f.sheet.clone());
-    given.or_else(|| match &cli.command {
-        Command::Run(a) => log_hint(&a.job).sheet,
-        _ => None,
-    })
-}
-
-/// The input encoding of a command line: `--encoding`, else (for `run`) the job file's.
-pub fn input_encoding(cli: &Cli) -> Option<crate::input::InputEncoding> {
-    let given = cli.command.input_flags().and_then(|f| f.encoding);
-    given.or_else(|| match &cli.command {
-        Command::Run(a) => log_hint(&a.job).encoding,
-        _ => None,
-    })
 }
 
 #[cfg(test)]

@@ -23,12 +23,14 @@
 //! - [`listing`] pages a list API into a report (`inventory`, `pool-members`, `usage`), partial on a
 //!   signal.
 //! - [`lock`] is the account-wide lock a destructive run holds; [`rundir`] the per-run lock.
-//! - [`job`] reads a job file and resolves it with flags and environment into one command.
+//! - [`job`] reads a job file (once) and resolves it with flags and environment into what its
+//!   operation's registry entry builds.
 //! - [`report`] renders the per-row report and the summary from the journal.
 //! - [`tell`] is what a run's end tells besides its files: a metrics file, webhook notifications.
 //! - [`simulator`] is a faithful stand-in for the GSL API and IAM, for rehearsals and tests.
-//! - [`cli`] and [`cmd`] turn the command line into calls of the above; `main` only maps the
-//!   result to an exit code.
+//! - [`cli`] and [`cmd`] turn the command line into calls of the above (an operation's
+//!   subcommand is built from its registry entry; [`flags`] are the flags commands share);
+//!   `main` only maps the result to an exit code.
 
 pub mod carrier;
 pub mod cell;
@@ -36,6 +38,7 @@ pub mod cli;
 pub mod cmd;
 pub mod engine;
 pub mod exit;
+pub mod flags;
 pub mod follow;
 pub mod gsl;
 pub mod input;

@@ -1,6 +1,5 @@
 //! Thin: parse flags, set up logs, run the command, map the result to an exit code.
 
-use clap::Parser;
 use std::process::ExitCode;
 
 /// mimalloc instead of glibc's allocator: a fast run allocates a few small buffers per request
@@ -11,15 +10,11 @@ use std::process::ExitCode;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = gslbatch::cli::Cli::parse();
-    gslbatch::logging::set_color(cli.color);
-    gslbatch::logging::init(gslbatch::job::log_settings(&cli));
-    if let Some(enc) = gslbatch::job::input_encoding(&cli) {
-        gslbatch::input::force_encoding(enc);
-    }
-    if let Some(sheet) = gslbatch::job::input_sheet(&cli) {
-        gslbatch::input::select_sheet(sheet);
-    }
+    let cli = gslbatch::cli::parse();
+    // A job file is read once, here: logging starts with its keys, and it runs from the same text.
+    let job = gslbatch::job::JobText::of(&cli);
+    gslbatch::logging::set_color(cli.globals.color);
+    gslbatch::logging::init(gslbatch::job::log_settings(&cli.globals, job.as_ref()));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -30,7 +25,7 @@ fn main() -> ExitCode {
             return ExitCode::from(gslbatch::exit::ABORTED as u8);
         }
     };
-    let result = runtime.block_on(gslbatch::cmd::dispatch(cli));
+    let result = runtime.block_on(gslbatch::cmd::dispatch(cli, job));
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     gslbatch::exit::report(result)
 }

@@ -188,7 +188,7 @@ impl<'de> Deserialize<'de> for Rate {
     }
 }
 
-/// `--encoding`: the text encoding every input of this process is read in, instead of the
+/// `--encoding`: the text encoding every input of a run or listing is read in, instead of the
 /// detected one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InputEncoding(pub &'static encoding_rs::Encoding);

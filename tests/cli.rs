@@ -713,3 +713,67 @@ async fn sigint_with_stderr_closed_or_its_reader_gone_exits_130_and_the_report_a
         );
     }
 }
+
+/// `--help` lists every command once, in the order it always has: the operations (built from
+/// the registry) among the other commands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn help_lists_every_command_in_its_place() {
+    let mut cmd = gsl();
+    cmd.arg("--help");
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let listed: Vec<&str> = ran
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    let want = [
+        "check-real-name",
+        "clear-real-name",
+        "run",
+        "send-sms",
+        "follow",
+        "set-tags",
+        "resume",
+        "status",
+        "report",
+        "simulate",
+        "inventory",
+        "pool-members",
+        "stop-card",
+        "restore-card",
+        "activate-card",
+        "cut-net",
+        "restore-net",
+        "set-speed-limit",
+        "set-data-cap",
+        "bind-imei",
+        "usage",
+        "ledger",
+        "completions",
+        "man",
+        "help",
+    ];
+    // An operation added later is listed where its entry says; these keep their places.
+    let registry: Vec<&str> = gslbatch::ops::REGISTRY.iter().map(|s| s.name).collect();
+    for n in &registry {
+        assert_eq!(
+            listed.iter().filter(|l| *l == n).count(),
+            1,
+            "{n}: {listed:?}"
+        );
+    }
+    let known: Vec<&str> = listed
+        .iter()
+        .copied()
+        .filter(|l| want.contains(l))
+        .collect();
+    assert_eq!(known, want, "{}", ran.stdout);
+    assert!(listed
+        .iter()
+        .all(|l| want.contains(l) || registry.contains(l)));
+}

@@ -324,3 +324,56 @@ fn no_shipped_job_file_confirms_itself() {
         assert_ne!(j.file.yes, Some(true), "{}", f.display());
     }
 }
+
+/// A job's `encoding` and `sheet` keys reach the readers of that run (no process-wide setting):
+/// a UTF-16LE file without a byte-order mark, refused when guessed, reads under `encoding`; a
+/// workbook's named sheet reads under `sheet`, and `--sheet` on the command line wins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jobs_encoding_and_sheet_keys_reach_its_readers() {
+    let sim = start_sim(SimConfig::default()).await;
+    let dir = tempdir();
+    let ids = first_iccids(&sim, 6);
+    let text: String = std::iter::once("iccid".to_string())
+        .chain(ids.iter().cloned())
+        .map(|l| l + "\n")
+        .collect();
+    let utf16: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    std::fs::write(dir.path().join("wide.csv"), utf16).unwrap();
+    let base = "operation = \"check-real-name\"\nrate = 1000\n";
+    let guessed = format!("{base}input = \"wide.csv\"\nrun_dir = \"guessed\"\n");
+    let ran = run_job_against(&sim, dir.path(), "guessed.toml", &guessed, &[]).await;
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    assert_eq!(calls_total(&sim.stats(), "real-named"), 0);
+    let named =
+        format!("{base}input = \"wide.csv\"\nrun_dir = \"named\"\nencoding = \"utf-16le\"\n");
+    let ran = run_job_against(&sim, dir.path(), "named.toml", &named, &[]).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let rows = read_report(&dir.path().join("named/report.csv"));
+    assert_eq!(count(&rows, "ok"), 6, "{rows:?}");
+    assert_eq!(calls_total(&sim.stats(), "real-named"), 6);
+
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    for (name, cards) in [
+        ("notes", &ids[..0]),
+        ("cards", &ids[..4]),
+        ("more", &ids[4..]),
+    ] {
+        let sheet = wb.add_worksheet();
+        sheet.set_name(name).unwrap();
+        sheet.write_string(0, 0, "iccid").unwrap();
+        for (n, i) in cards.iter().enumerate() {
+            sheet.write_string(n as u32 + 1, 0, i.as_str()).unwrap();
+        }
+    }
+    wb.save(dir.path().join("book.xlsx")).unwrap();
+    let sheet = format!("{base}input = \"book.xlsx\"\nrun_dir = \"sheet\"\nsheet = \"cards\"\n");
+    let ran = run_job_against(&sim, dir.path(), "sheet.toml", &sheet, &[]).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(read_report(&dir.path().join("sheet/report.csv")).len(), 4);
+    let flag = sheet.replace("\"sheet\"\n", "\"flag\"\n");
+    let ran = run_job_against(&sim, dir.path(), "flag.toml", &flag, &["--sheet", "more"]).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(read_report(&dir.path().join("flag/report.csv")).len(), 2);
+    assert_eq!(calls_total(&sim.stats(), "real-named"), 12);
+    sim.shutdown().await;
+}

@@ -1,15 +1,16 @@
 //! `run JOB.toml`: a job file, resolved with flags and environment ([`crate::job`]), stands for
-//! the command it describes — a new run, or the resumption of its existing run dir.
+//! what its operation's subcommand would ask — a new run, or the resumption of its existing
+//! run dir, or a listing.
 
-use crate::cli::{Command, RunArgs};
+use crate::cli::RunArgs;
 use crate::exit::Failure;
-use crate::job;
-use crate::ops::Unit;
+use crate::job::JobText;
+use crate::ops::{Invocation, Unit};
 
-/// The command the job stands for; `None` when there is nothing to run (a listing's dry run,
-/// whose plan is printed here).
-pub fn command(args: &RunArgs) -> Result<Option<Command>, Failure> {
-    let job = job::load(&args.job)?;
+/// What the job asks for; `None` when there is nothing to run (a listing's dry run, whose plan
+/// is printed here). `job` is the job file, read once by `main`.
+pub fn invocation(args: &RunArgs, job: &JobText) -> Result<Option<Invocation>, Failure> {
+    let job = job.load()?;
     let spec = job.spec();
     let b = job.resolve(args)?;
     if spec.unit == Unit::Listing && b.send.dry_run {
@@ -23,5 +24,5 @@ pub fn command(args: &RunArgs) -> Result<Option<Command>, Failure> {
         );
         return Ok(None);
     }
-    job.command(args, b).map(Some)
+    job.invocation(args, b).map(Some)
 }

@@ -104,19 +104,15 @@ fn at(name: &str, line: Option<u64>) -> String {
 
 pub use crate::model::InputEncoding;
 
-static FORCED_ENCODING: std::sync::OnceLock<InputEncoding> = std::sync::OnceLock::new();
-
-/// Read every input of this process in `encoding` (`--encoding`, or the job file's `encoding`).
-pub fn force_encoding(encoding: InputEncoding) {
-    let _ = FORCED_ENCODING.set(encoding);
-}
-
-static SELECTED_SHEET: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-
-/// Read this worksheet of every spreadsheet input instead of its first (`--sheet`, or the job
-/// file's `sheet`).
-pub fn select_sheet(name: String) {
-    let _ = SELECTED_SHEET.set(name);
+/// How the files' bytes are read, for every input of a run or listing (`--encoding` and
+/// `--sheet`, or a job file's `encoding` and `sheet`); the default detects the encoding and
+/// reads a spreadsheet's first worksheet.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReadOptions {
+    /// Decode text inputs from this encoding instead of detecting it.
+    pub encoding: Option<InputEncoding>,
+    /// Read this worksheet of spreadsheet inputs instead of their first.
+    pub sheet: Option<String>,
 }
 
 /// An input's format, by extension or sniffed.
@@ -199,6 +195,8 @@ pub struct Inputs {
     pending: VecDeque<Pending>,
     current: Option<(String, Box<dyn Source>)>,
     opts: InputOptions,
+    /// `--encoding`: decode every text input from it.
+    encoding: Option<InputEncoding>,
     columns: Columns,
     row: u64,
     /// Set after a fatal error: the iterator is fused.
@@ -206,8 +204,18 @@ pub struct Inputs {
 }
 
 impl Inputs {
-    /// Opens every path up front (`-` = stdin) so a typo fails before anything is sent.
+    /// Opens every path up front (`-` = stdin) so a typo fails before anything is sent; the
+    /// encoding detected, a spreadsheet's first worksheet read.
     pub fn open(paths: &[String], opts: &InputOptions) -> Result<Inputs, InputError> {
+        Self::open_with(paths, opts, &ReadOptions::default())
+    }
+
+    /// [`Inputs::open`], the files read as `reading` says.
+    pub fn open_with(
+        paths: &[String],
+        opts: &InputOptions,
+        reading: &ReadOptions,
+    ) -> Result<Inputs, InputError> {
         let mut inputs = VecDeque::with_capacity(paths.len());
         for path in paths {
             if path == "-" {
@@ -228,7 +236,7 @@ impl Inputs {
                 drop(file);
                 inputs.push_back(Pending {
                     name: path.clone(),
-                    reader: sheet::first_sheet_as_csv(path)?,
+                    reader: sheet::sheet_as_csv(path, reading.sheet.as_ref())?,
                     format: Some(Format::Csv),
                     decoded: true,
                 });
@@ -241,7 +249,9 @@ impl Inputs {
                 decoded: false,
             });
         }
-        Ok(Self::build(inputs, opts))
+        let mut inputs = Self::build(inputs, opts);
+        inputs.encoding = reading.encoding;
+        Ok(inputs)
     }
 
     /// One input from any reader, its format sniffed as for stdin; `name` is used in locations.
@@ -276,6 +286,7 @@ impl Inputs {
             pending,
             current: None,
             opts: opts.clone(),
+            encoding: None,
             columns: Columns::default(),
             row: 0,
             done: false,
@@ -356,7 +367,7 @@ impl Iterator for Inputs {
             }
             let pending = self.pending.pop_front()?;
             let name = pending.name.clone();
-            match start(pending, &self.opts, &mut self.columns) {
+            match start(pending, &self.opts, self.encoding, &mut self.columns) {
                 Ok(source) => self.current = Some((name, source)),
                 Err(e) => {
                     self.done = true;
@@ -395,6 +406,7 @@ const SNIFF_CAP: usize = 64 * 1024;
 fn start(
     p: Pending,
     opts: &InputOptions,
+    forced: Option<InputEncoding>,
     cols: &mut Columns,
 ) -> Result<Box<dyn Source>, InputError> {
     let mut reader = p.reader;
@@ -424,9 +436,9 @@ fn start(
     // Windows) for bytes that are not UTF-8. Decoded to UTF-8 as they are read (a BOM still
     // wins), and the decoded text goes through the same sniffing.
     let utf16 = prefix.starts_with(&[0xFF, 0xFE]) || prefix.starts_with(&[0xFE, 0xFF]);
-    let decode_from = match FORCED_ENCODING.get() {
+    let decode_from = match forced {
         _ if p.decoded => None,
-        Some(InputEncoding(named)) => Some(Some(*named)),
+        Some(InputEncoding(named)) => Some(Some(named)),
         None if utf16 => Some(None),
         None if !looks_like_utf16(&prefix) && !is_utf8_prefix(&prefix, reader_ended) => {
             tracing::info!(input = %p.name, "not UTF-8: read as GB18030 (GBK)");
@@ -445,7 +457,7 @@ fn start(
             decoded: true,
             ..p
         };
-        return start(again, opts, cols);
+        return start(again, opts, forced, cols);
     }
     if looks_like_utf16(&prefix) {
         return Err(InputError::unreadable(

@@ -20,14 +20,17 @@ pub fn is_spreadsheet(path: &std::path::Path) -> bool {
     })
 }
 
-/// The first worksheet of `path` as CSV bytes (every field quoted).
-pub fn first_sheet_as_csv(path: &str) -> Result<Box<dyn std::io::Read + Send>, InputError> {
+/// The worksheet `chosen` (`--sheet`), else the first, of `path` as CSV bytes (every field
+/// quoted).
+pub fn sheet_as_csv(
+    path: &str,
+    chosen: Option<&String>,
+) -> Result<Box<dyn std::io::Read + Send>, InputError> {
     let unreadable = |why: String| InputError::unreadable(path, None, why);
     super::limits::check_spreadsheet_zip(path)?;
     let mut book = open_workbook_auto(path)
         .map_err(|e| unreadable(format!("cannot read it as a spreadsheet: {e}")))?;
     let names = book.sheet_names();
-    let chosen = super::SELECTED_SHEET.get();
     let Some(first) = (match chosen {
         Some(want) => names.iter().find(|n| *n == want).cloned(),
         None => names.first().cloned(),

@@ -11,11 +11,11 @@
 //! they are looked up one call each (by ICCID, filters applied) instead of paging the fleet.
 
 use super::{self as listing, float_cell, int_cell, str_cell, Fetch, Lookup, Pager, ReportOut};
-use crate::cli::InventoryArgs;
 use crate::exit::{self, Failure};
 use crate::gsl::types::{Page, SimCard};
 use crate::gsl::{CardRef, Client};
-use crate::input::{Dedupe, InputOptions, Inputs};
+use crate::input::{Dedupe, InputOptions, Inputs, ReadOptions};
+use crate::ops::inventory::InventoryListing;
 use crate::report::encoding::ReportEncoding;
 use crate::report::layout::Cell;
 use crate::simulator::SimConfig;
@@ -51,13 +51,18 @@ struct Join {
 }
 
 impl Join {
-    fn read(paths: &[String], column: Option<String>) -> Result<Join, Failure> {
+    fn read(
+        paths: &[String],
+        column: Option<String>,
+        reading: &ReadOptions,
+    ) -> Result<Join, Failure> {
         let opts = InputOptions {
             column,
             default_column: "iccid",
             sim_card_ids: true,
         };
-        let mut inputs = Inputs::open(paths, &opts).map_err(|e| Failure::usage(e.to_string()))?;
+        let mut inputs =
+            Inputs::open_with(paths, &opts, reading).map_err(|e| Failure::usage(e.to_string()))?;
         let mut dedupe = Dedupe::new();
         let mut rows = Vec::new();
         let mut slots = HashMap::new();
@@ -203,7 +208,7 @@ impl Flags {
 }
 
 /// A description of the filters for messages, e.g. ` with --real-named false`.
-fn filters_text(args: &InventoryArgs) -> String {
+fn filters_text(args: &InventoryListing) -> String {
     let mut s = String::new();
     if let Some(r) = args.real_named {
         s.push_str(&format!(" --real-named {r}"));
@@ -218,16 +223,29 @@ fn filters_text(args: &InventoryArgs) -> String {
     }
 }
 
-pub async fn run(args: InventoryArgs) -> Result<i32, Failure> {
+impl crate::ops::Listing for InventoryListing {
+    fn run(self: Box<Self>) -> crate::ops::ListingFuture {
+        Box::pin(run(*self))
+    }
+}
+
+pub async fn run(args: InventoryListing) -> Result<i32, Failure> {
     let rate = listing::check_rate("--list-rate", args.list_rate.unwrap_or(DEFAULT_LIST_RATE))?;
     let max_attempts = listing::max_attempts(&args.list)?;
     crate::run::settings::timeout(&listing::run_options(&args.list))?;
     let join = if args.inputs.is_empty() {
         None
     } else {
-        let (paths, column) = (args.inputs.clone(), args.column.clone());
+        let (paths, column, reading) = (
+            args.inputs.clone(),
+            args.column.clone(),
+            ReadOptions {
+                encoding: args.encoding,
+                sheet: args.sheet.clone(),
+            },
+        );
         Some(
-            tokio::task::spawn_blocking(move || Join::read(&paths, column))
+            tokio::task::spawn_blocking(move || Join::read(&paths, column, &reading))
                 .await
                 .expect("input thread")?,
         )

@@ -16,12 +16,13 @@ pub mod inventory;
 pub mod pools;
 pub mod usage;
 
-use crate::cli::{ListOptions, RunOptions};
 use crate::engine::fanout;
 use crate::engine::pacer::Pacer;
 use crate::engine::retry::{self, ReadStats};
 use crate::exit::Failure;
+use crate::flags::RunOptions;
 use crate::gsl::{paging, Client, GslError};
+use crate::ops::ListSettings;
 use crate::report::encoding::ReportEncoding;
 use crate::report::layout::Cell;
 use crate::report::writer::Sink;
@@ -43,7 +44,7 @@ pub const PAGE_LIMIT: u32 = paging::LIMIT;
 const LIST_HEADROOM: f64 = 0.98;
 
 /// The common options as the batch helpers (`real_client`, `timeout`) want them.
-pub fn run_options(o: &ListOptions) -> RunOptions {
+pub fn run_options(o: &ListSettings) -> RunOptions {
     RunOptions {
         rate: None,
         concurrency: None,
@@ -70,7 +71,7 @@ pub fn check_rate(flag: &str, rate: f64) -> Result<f64, Failure> {
     }
 }
 
-pub fn max_attempts(o: &ListOptions) -> Result<u32, Failure> {
+pub fn max_attempts(o: &ListSettings) -> Result<u32, Failure> {
     if let Some(r) = &o.report {
         crate::report::ReportDest::check_arg(r).map_err(Failure::usage)?;
         crate::report::html::listing_refuses(r).map_err(Failure::usage)?;
@@ -83,7 +84,7 @@ pub fn max_attempts(o: &ListOptions) -> Result<u32, Failure> {
 
 /// The client for the real API, or a rehearsal simulator serving `cfg` and a client for it.
 pub async fn client(
-    o: &ListOptions,
+    o: &ListSettings,
     rehearsal: impl FnOnce() -> SimConfig,
 ) -> Result<(Client, Option<Simulator>), Failure> {
     let ro = run_options(o);

@@ -7,12 +7,11 @@
 //! cycle the service will not serve comes back as 403 GSL.00011004, explained in plain words.
 
 use super::{self as listing, float_cell, int_cell, str_cell, Fetch, Pager, ReportOut};
-use crate::cli::PoolMembersArgs;
 use crate::exit::{self, Failure};
 use crate::gsl::types::{Page, PoolMember};
 use crate::gsl::{Client, GslError};
 use crate::input::validate_iccid;
-use crate::ops::pool_members::{check_billing_cycle, SPEC};
+use crate::ops::pool_members::{check_billing_cycle, PoolListing, SPEC};
 use crate::simulator::SimConfig;
 use std::sync::Arc;
 use std::time::Instant;
@@ -37,7 +36,7 @@ impl Top5 {
     }
 }
 
-fn explain(args: &PoolMembersArgs, err: &GslError, client: &Client) -> Failure {
+fn explain(args: &PoolListing, err: &GslError, client: &Client) -> Failure {
     let what = format!(
         "pool-members of pool {} for {}",
         args.pool, args.billing_cycle
@@ -66,7 +65,13 @@ fn explain(args: &PoolMembersArgs, err: &GslError, client: &Client) -> Failure {
     }
 }
 
-pub async fn run(args: PoolMembersArgs) -> Result<i32, Failure> {
+impl crate::ops::Listing for PoolListing {
+    fn run(self: Box<Self>) -> crate::ops::ListingFuture {
+        Box::pin(run(*self))
+    }
+}
+
+pub async fn run(args: PoolListing) -> Result<i32, Failure> {
     check_billing_cycle(&args.billing_cycle).map_err(Failure::usage)?;
     let cid = match &args.cid {
         Some(c) => Some(validate_iccid(c).map_err(|e| Failure::usage(format!("--cid: {e}")))?),

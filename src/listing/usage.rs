@@ -5,11 +5,11 @@
 //! totals and the top users.
 
 use super::{self as listing, float_cell, int_cell, str_cell, Fetch, Lookup, Pager, ReportOut};
-use crate::cli::UsageArgs;
 use crate::exit::{self, Failure};
 use crate::gsl::types::{FlowUsage, Page, SimCard, UsageQuery};
 use crate::gsl::{CardRef, Client};
-use crate::input::{Dedupe, InputOptions, Inputs};
+use crate::input::{Dedupe, InputOptions, Inputs, ReadOptions};
+use crate::ops::usage::UsageListing;
 use crate::report::layout::Cell;
 use crate::simulator::SimConfig;
 use std::collections::{BTreeMap, HashMap};
@@ -32,13 +32,18 @@ struct Row {
     extras: Vec<String>,
 }
 
-fn read(paths: &[String], column: Option<String>) -> Result<(Vec<Row>, Vec<String>), Failure> {
+fn read(
+    paths: &[String],
+    column: Option<String>,
+    reading: &ReadOptions,
+) -> Result<(Vec<Row>, Vec<String>), Failure> {
     let opts = InputOptions {
         column,
         default_column: crate::ops::usage::SPEC.default_column,
         sim_card_ids: true,
     };
-    let mut inputs = Inputs::open(paths, &opts).map_err(|e| Failure::usage(e.to_string()))?;
+    let mut inputs =
+        Inputs::open_with(paths, &opts, reading).map_err(|e| Failure::usage(e.to_string()))?;
     let mut dedupe = Dedupe::new();
     let mut rows = Vec::new();
     for rec in inputs.by_ref() {
@@ -133,7 +138,13 @@ async fn fleet(pager: &Pager) -> Result<Result<Vec<Row>, crate::gsl::GslError>, 
     Ok(listed.map(|()| rows))
 }
 
-pub async fn run(args: UsageArgs) -> Result<i32, Failure> {
+impl crate::ops::Listing for UsageListing {
+    fn run(self: Box<Self>) -> crate::ops::ListingFuture {
+        Box::pin(run(*self))
+    }
+}
+
+pub async fn run(args: UsageListing) -> Result<i32, Failure> {
     let rate = listing::check_rate("--rate", args.rate.unwrap_or(5.0))?;
     let list_rate = listing::check_rate(
         "--list-rate",
@@ -145,9 +156,16 @@ pub async fn run(args: UsageArgs) -> Result<i32, Failure> {
     let input = if args.inputs.is_empty() {
         None
     } else {
-        let (paths, column) = (args.inputs.clone(), args.column.clone());
+        let (paths, column, reading) = (
+            args.inputs.clone(),
+            args.column.clone(),
+            ReadOptions {
+                encoding: args.encoding,
+                sheet: args.sheet.clone(),
+            },
+        );
         Some(
-            tokio::task::spawn_blocking(move || read(&paths, column))
+            tokio::task::spawn_blocking(move || read(&paths, column, &reading))
                 .await
                 .expect("input thread")?,
         )

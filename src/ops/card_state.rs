@@ -8,7 +8,6 @@
 use super::{Done, Effect, Follow, Input, OpFuture, Operation, RowColumns, Spec, Unit};
 use crate::gsl::types::CardAction;
 use crate::gsl::Client;
-use crate::simulator::SimConfig;
 use serde_json::{Map, Value};
 
 /// The report of a card-state run: as a clear's, without the real-name column.
@@ -26,36 +25,33 @@ pub const COLUMNS: &[&str] = &[
     "finished_at",
 ];
 
-/// A card-state operation's [`Spec`], from what differs between them.
-pub const fn spec(
-    name: &'static str,
-    endpoint: &'static str,
-    work_order_type: i64,
-    from_job: fn(&super::JobParts) -> Result<crate::cli::Command, String>,
-    rebuild: super::Rebuild,
-    rehearsal: fn(&Value, &[String]) -> SimConfig,
-) -> Spec {
-    Spec {
-        name,
-        effect: Effect::Destructive,
-        unit: Unit::Card,
-        endpoint,
-        default_column: "iccid",
-        by_sim_card_id: true,
-        input: Input::Required,
-        columns: COLUMNS,
-        follow_columns: super::WORK_ORDER_FOLLOW,
-        follow: Follow::WorkOrders(work_order_type),
-        table: None,
-        from_job,
-        rebuild: Some(rebuild),
-        rehearsal,
-        explains: &[(
-            "GSL.00010004",
-            "the card's carrier does not offer this change, or the card is not in a state that allows it",
-        )],
-    }
-}
+/// What every card-state operation's [`Spec`] shares; each operation's file sets the rest over
+/// it (`..card_state::COMMON`): its name, `--help` line and place, endpoint, work-order type,
+/// how its flags and job table build it, how a journal rebuilds it, and its rehearsal.
+pub const COMMON: Spec = Spec {
+    name: "",
+    about: "",
+    help_order: usize::MAX,
+    args: super::batch_flags,
+    from_matches: |_| Err("a card-state operation sets its own from_matches".into()),
+    effect: Effect::Destructive,
+    unit: Unit::Card,
+    endpoint: "",
+    default_column: "iccid",
+    by_sim_card_id: true,
+    input: Input::Required,
+    columns: COLUMNS,
+    follow_columns: super::WORK_ORDER_FOLLOW,
+    follow: Follow::None,
+    table: None,
+    from_job: |_| Err("a card-state operation sets its own from_job".into()),
+    rebuild: None,
+    rehearsal: super::plain_rehearsal,
+    explains: &[(
+        "GSL.00010004",
+        "the card's carrier does not offer this change, or the card is not in a state that allows it",
+    )],
+};
 
 /// Checks one row before anything is sent: `Ok(Some(v))` puts `v` in the request's body under
 /// [`CardStateOp::row_field`].
@@ -142,15 +138,6 @@ impl Operation for CardStateOp {
             })
         })
     }
-}
-
-/// A rehearsal's cards, each in `sim_status` (a restore rehearses on stopped cards).
-pub fn cards_in_status(keys: &[String], sim_status: u32) -> SimConfig {
-    let mut cfg = SimConfig::from_iccids(keys);
-    for c in cfg.inventory.iter_mut().flatten() {
-        c.sim_status = sim_status;
-    }
-    cfg
 }
 
 /// The carrier of a row's card, when the row names it by ICCID (by `sim_card_id` it is known

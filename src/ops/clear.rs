@@ -1,8 +1,7 @@
 //! `clear-real-name`: clear the real-name data of each China Telecom card. Destructive: each call
 //! creates a type-14 work order, so a call whose answer never came is `unknown`, never resent.
 
-use super::{Done, Effect, Follow, Input, OpFuture, Operation, Spec, Unit};
-use crate::cli::Command;
+use super::{Done, Effect, Follow, Input, Invocation, OpFuture, Operation, Spec, Unit};
 use crate::gsl::Client;
 use std::sync::Arc;
 
@@ -11,6 +10,10 @@ pub const WORK_ORDER_TYPE: i64 = 14;
 
 pub static SPEC: Spec = Spec {
     name: "clear-real-name",
+    about: "Clear the real-name data of each China Telecom card (destructive: never sent twice)",
+    help_order: 1,
+    args: super::batch_flags,
+    from_matches: |m| Ok(Invocation::run(ClearRealName, super::parse_args(m))),
     effect: Effect::Destructive,
     unit: Unit::Card,
     endpoint: "POST /v1/sim-cards/0/clear-real-name?iccid=",
@@ -21,7 +24,7 @@ pub static SPEC: Spec = Spec {
     follow_columns: super::WORK_ORDER_FOLLOW,
     follow: Follow::WorkOrders(WORK_ORDER_TYPE),
     table: None,
-    from_job: |p| Ok(Command::ClearRealName(p.batch.clone())),
+    from_job: |p| Ok(Invocation::run(ClearRealName, p.batch.clone())),
     rebuild: Some(|_| Some(Arc::new(ClearRealName))),
     rehearsal: super::plain_rehearsal,
     explains: &[(

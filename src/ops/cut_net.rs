@@ -3,29 +3,34 @@
 //! before anything is sent.
 
 use super::card_state::{self, CardStateOp};
-use super::{RowColumns, Spec};
+use super::{Follow, Invocation, RowColumns, Spec};
 use crate::carrier::Carrier;
-use crate::cli::Command;
 use serde_json::json;
 use std::sync::Arc;
 
-pub static CUT: Spec = card_state::spec(
-    "cut-net",
-    "POST /v1/sim-cards/0/cut-net {action: ADD, iccid}",
-    11,
-    |p| Ok(Command::CutNet(p.batch.clone())),
-    |_| Some(Arc::new(op(true))),
-    super::plain_rehearsal,
-);
+pub static CUT: Spec = Spec {
+    name: "cut-net",
+    about: "Cut each China Telecom card's network (断网; destructive)",
+    help_order: 15,
+    endpoint: "POST /v1/sim-cards/0/cut-net {action: ADD, iccid}",
+    follow: Follow::WorkOrders(11),
+    from_matches: |m| Ok(Invocation::run(op(true), super::parse_args(m))),
+    from_job: |p| Ok(Invocation::run(op(true), p.batch.clone())),
+    rebuild: Some(|_| Some(Arc::new(op(true)))),
+    ..card_state::COMMON
+};
 
-pub static RESTORE: Spec = card_state::spec(
-    "restore-net",
-    "POST /v1/sim-cards/0/cut-net {action: DEL, iccid}",
-    20,
-    |p| Ok(Command::RestoreNet(p.batch.clone())),
-    |_| Some(Arc::new(op(false))),
-    super::plain_rehearsal,
-);
+pub static RESTORE: Spec = Spec {
+    name: "restore-net",
+    about: "Restore each China Telecom card's network after a cut (断网恢复; destructive)",
+    help_order: 16,
+    endpoint: "POST /v1/sim-cards/0/cut-net {action: DEL, iccid}",
+    follow: Follow::WorkOrders(20),
+    from_matches: |m| Ok(Invocation::run(op(false), super::parse_args(m))),
+    from_job: |p| Ok(Invocation::run(op(false), p.batch.clone())),
+    rebuild: Some(|_| Some(Arc::new(op(false)))),
+    ..card_state::COMMON
+};
 
 /// Cut the network of the cards (`cut`), or restore it.
 pub fn op(cut: bool) -> CardStateOp {

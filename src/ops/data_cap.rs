@@ -3,38 +3,62 @@
 //! Mobile cards in a flow pool; the platform refuses the rest.
 
 use super::card_state::{self, CardStateOp};
-use super::{Spec, Table};
-use crate::cli::{Command, DataCapArgs};
+use super::{Follow, Invocation, JobParts, Spec, Table};
+use crate::flags::BatchArgs;
+use clap::Args;
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
 
 pub static SPEC: Spec = Spec {
+    name: "set-data-cap",
+    about: "Cut each card's network once it used N MB this cycle, or cancel that cap (达量断网; destructive)",
+    help_order: 18,
+    args: DataCapArgs::augment_args,
+    endpoint: "POST /v1/sim-cards/0/exceed-cut-net {action, quota, iccid}",
+    follow: Follow::WorkOrders(12),
     table: Some(Table {
         name: TABLE,
         required: Some("a [data_cap] table with `mb` or `cancel = true`"),
+        check: |t, _| t.read::<DataCapTable>().map(drop),
     }),
-    ..card_state::spec(
-        "set-data-cap",
-        "POST /v1/sim-cards/0/exceed-cut-net {action, quota, iccid}",
-        12,
-        |p| {
-            let t = p.data_cap.ok_or("set-data-cap needs a [data_cap] table")?;
-            Ok(Command::SetDataCap(DataCapArgs {
-                mb: t.mb,
-                cancel: t.cancel.unwrap_or(false),
-                batch: p.batch.clone(),
-            }))
-        },
-        |v| {
-            Some(Arc::new(op(v
-                .get("quota")
-                .map(|q| q.as_i64())
-                .unwrap_or(None))))
-        },
-        super::plain_rehearsal,
-    )
+    from_matches: |m| build(super::parse_args(m)),
+    from_job,
+    rebuild: Some(|v| {
+        Some(Arc::new(op(v
+            .get("quota")
+            .map(|q| q.as_i64())
+            .unwrap_or(None))))
+    }),
+    ..card_state::COMMON
 };
+
+#[derive(Debug, Clone, Args)]
+pub struct DataCapArgs {
+    /// Cut the network once the card used this many MB this cycle (0, or -1 for no cap).
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub mb: Option<i64>,
+    /// Cancel the cards' data cap instead.
+    #[arg(long)]
+    pub cancel: bool,
+    #[command(flatten)]
+    pub batch: BatchArgs,
+}
+
+fn from_job(p: &JobParts) -> Result<Invocation, String> {
+    let t = super::read_table::<DataCapTable>(p.table)?
+        .ok_or("set-data-cap needs a [data_cap] table")?;
+    build(DataCapArgs {
+        mb: t.mb,
+        cancel: t.cancel.unwrap_or(false),
+        batch: p.batch.clone(),
+    })
+}
+
+/// The run `--mb` / `--cancel` ask for, checked: nothing is sent when they are wrong.
+fn build(a: DataCapArgs) -> Result<Invocation, String> {
+    Ok(Invocation::run(op(from_flags(a.mb, a.cancel)?), a.batch))
+}
 
 pub const TABLE: &str = "data_cap";
 

@@ -1,11 +1,16 @@
 //! The registry of operations: what a run (or a listing) does, as data.
 //!
-//! Each operation is one file here that declares a [`Spec`] — its name, whether repeating it is
-//! harmless, whether it needs confirming, its unit, its report columns, what `follow` reads for
-//! it, its job-file table, how to rebuild it from a journal and what a rehearsal's simulator must
-//! hold — and, for the operations that send, an [`Operation`] that performs one unit. The command
-//! line, job-file validation, `resume`, `follow`, the report layout and `status` all read
-//! [`REGISTRY`]; no operation name is compared anywhere else (a test checks that).
+//! Each operation is one file here that declares a [`Spec`] — its name, its subcommand (its
+//! `--help` line and its flags: a clap `Args` struct in the file, or the shared batch flags),
+//! how its parsed flags and its job-file table (read from the job's TOML) become an
+//! [`Invocation`], whether repeating it is harmless, whether it needs confirming, its unit, its
+//! report columns, what `follow` reads for it, how to rebuild it from a journal and what a
+//! rehearsal's simulator must hold ([`Rehearsal`]) — and, for the operations that send, an
+//! [`Operation`] that performs one unit. The command line builds one subcommand per entry of
+//! [`REGISTRY`]; job-file validation, `resume`, `follow`, the report layout and `status` read
+//! it too; no operation name is compared anywhere else, and neither `cli.rs` nor `cmd/` names
+//! an operation (a test checks both). Adding an operation is its file here, its line in
+//! [`REGISTRY`], and its endpoint in the simulator.
 
 pub mod activate;
 pub mod bind_imei;
@@ -16,6 +21,7 @@ pub mod cut_net;
 pub mod data_cap;
 pub mod inventory;
 pub mod pool_members;
+pub mod rehearsal;
 pub mod restore;
 pub mod sms;
 pub mod speed;
@@ -23,9 +29,10 @@ pub mod stop;
 pub mod tags;
 pub mod usage;
 
-use crate::cli::{BatchArgs, Command, ListOptions, RunArgs};
+use crate::exit::Failure;
+use crate::flags::{BatchArgs, ListOptions};
 use crate::gsl::{CardRef, Client, GslError};
-use crate::simulator::SimConfig;
+pub use rehearsal::Rehearsal;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -89,12 +96,117 @@ pub enum Follow {
 }
 
 /// A job file's table of an operation's parameters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct Table {
     /// The table's name: `[sms]`.
     pub name: &'static str,
     /// When a job of the operation must have it: what it must hold, in words.
     pub required: Option<&'static str>,
+    /// Read the table and check it when the job file is loaded (`has_input`: the job names
+    /// inputs), so that a bad value is exit 2 naming its key and line before anything else.
+    pub check: fn(&JobTable, bool) -> Result<(), TableError>,
+}
+
+/// An operation's table of a job file as written: the file's text and the table's name, so
+/// that an error names the line of the value it is about.
+#[derive(Debug, Clone)]
+pub struct JobTable {
+    text: Arc<str>,
+    name: &'static str,
+}
+
+/// Why a job file's table cannot be read: the message, and where in the file when known.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableError {
+    pub message: String,
+    pub span: Option<std::ops::Range<usize>>,
+}
+
+impl From<String> for TableError {
+    fn from(message: String) -> TableError {
+        TableError {
+            message,
+            span: None,
+        }
+    }
+}
+
+impl From<&str> for TableError {
+    fn from(message: &str) -> TableError {
+        message.to_string().into()
+    }
+}
+
+impl JobTable {
+    /// The table `name` of the job file whose text is `text`.
+    pub fn new(text: Arc<str>, name: &'static str) -> JobTable {
+        JobTable { text, name }
+    }
+
+    /// The table as the operation's own type (`#[serde(deny_unknown_fields)]`).
+    pub fn read<T: serde::de::DeserializeOwned>(&self) -> Result<T, TableError> {
+        let error = |e: toml::de::Error| TableError {
+            message: e.message().trim().to_string(),
+            span: e.span(),
+        };
+        let root = toml::de::DeTable::parse(&self.text).map_err(error)?;
+        let value = root
+            .get_ref()
+            .get(self.name)
+            .ok_or_else(|| format!("the job file has no [{}] table", self.name))?;
+        T::deserialize(toml::de::ValueDeserializer::from(value.clone())).map_err(error)
+    }
+}
+
+/// The table of a job, read as `T`; `None` when the job has none. It was checked when the
+/// job was loaded ([`Table::check`]), so an error here is a plain message.
+pub fn read_table<T: serde::de::DeserializeOwned>(
+    table: Option<&JobTable>,
+) -> Result<Option<T>, String> {
+    table
+        .map(|t| t.read::<T>())
+        .transpose()
+        .map_err(|e| e.message)
+}
+
+/// What a command line or a job file asks of an operation, built by its registry entry.
+pub enum Invocation {
+    /// A run of the operation with these parameters over the common flags' inputs.
+    Run {
+        op: Arc<dyn Operation>,
+        args: Box<BatchArgs>,
+    },
+    /// Pages of a list API into a report ([`crate::listing`] runs it).
+    List(Box<dyn Listing>),
+}
+
+impl Invocation {
+    pub fn run(op: impl Operation, args: BatchArgs) -> Invocation {
+        Invocation::Run {
+            op: Arc::new(op),
+            args: Box::new(args),
+        }
+    }
+}
+
+/// What a listing's run comes to: the exit code, or why it failed.
+pub type ListingFuture = Pin<Box<dyn Future<Output = Result<i32, Failure>>>>;
+
+/// A listing's plain options, runnable: each listing operation's options type implements it
+/// in [`crate::listing`], which does the paging.
+pub trait Listing: Send {
+    fn run(self: Box<Self>) -> ListingFuture;
+}
+
+/// The flags of an operation's subcommand, parsed (the same type built the subcommand, so
+/// this fails only on a programming error, where clap would exit 2 as it does for bad usage).
+pub fn parse_args<A: clap::FromArgMatches>(m: &clap::ArgMatches) -> A {
+    A::from_arg_matches(m).unwrap_or_else(|e| e.exit())
+}
+
+/// The subcommand of an operation with only the shared batch flags.
+pub fn batch_flags(cmd: clap::Command) -> clap::Command {
+    <BatchArgs as clap::Args>::augment_args(cmd)
 }
 
 /// Rebuilds an operation from the parameters its journal holds.
@@ -105,6 +217,16 @@ pub struct Spec {
     /// The command name, e.g. `clear-real-name`; also the job file's `operation` and the
     /// journal's `RunMeta.operation`.
     pub name: &'static str,
+    /// The subcommand's line in `--help`.
+    pub about: &'static str,
+    /// Where `--help` lists the subcommand among every command (the command line numbers the
+    /// others): the order they were added in, each its own, below 900 (ledger, completions and
+    /// man come last).
+    pub help_order: usize,
+    /// The subcommand's flags: its own `clap::Args`, or [`batch_flags`].
+    pub args: fn(clap::Command) -> clap::Command,
+    /// What the subcommand's parsed flags ask for; `Err` is bad usage (exit 2).
+    pub from_matches: fn(&clap::ArgMatches) -> Result<Invocation, String>,
     pub effect: Effect,
     pub unit: Unit,
     /// The HTTP method and path shape, for the dry-run plan and the summary's per-API rate.
@@ -121,12 +243,12 @@ pub struct Spec {
     pub follow: Follow,
     /// The job file's table for the operation's parameters (`[sms]`...).
     pub table: Option<Table>,
-    /// The command a job file stands for (flags and environment already applied).
-    pub from_job: fn(&JobParts) -> Result<Command, String>,
+    /// What a job file of the operation asks for (flags and environment already applied).
+    pub from_job: fn(&JobParts) -> Result<Invocation, String>,
     /// The operation a journal's `RunMeta.params` describe; `None` for listings.
     pub rebuild: Option<Rebuild>,
-    /// The rehearsal simulator's inventory for a run of these cards with these parameters.
-    pub rehearsal: fn(&serde_json::Value, &[String]) -> SimConfig,
+    /// What the rehearsal simulator must hold for a run of these cards with these parameters.
+    pub rehearsal: fn(&serde_json::Value, &[String]) -> Rehearsal,
     /// What an API code means for this operation when it means more than it says elsewhere
     /// (`GSL.00010004` on a clear): `(code, plain words)`.
     pub explains: &'static [(&'static str, &'static str)],
@@ -189,21 +311,14 @@ pub fn is_idempotent(operation: &str) -> bool {
     spec(operation).is_some_and(Spec::idempotent)
 }
 
-/// What a job file gives an operation to build its command from.
+/// What a job file gives an operation to build its invocation from.
 pub struct JobParts<'a> {
     /// The common flags, resolved (inputs, endpoint, run dir, options).
     pub batch: BatchArgs,
-    /// The `run` command line, for the flags only some operations have (`--list-rate`).
-    pub args: &'a RunArgs,
-    /// The job file's `list_rate`.
+    /// `--list-rate`, else the job file's `list_rate`.
     pub list_rate: Option<f64>,
-    pub sms: Option<&'a sms::SmsTable>,
-    pub tags: Option<&'a tags::TagsTable>,
-    pub pool: Option<&'a pool_members::PoolTable>,
-    pub inventory: Option<&'a inventory::InventoryTable>,
-    pub speed: Option<&'a speed::SpeedTable>,
-    pub data_cap: Option<&'a data_cap::DataCapTable>,
-    pub imei: Option<&'a bind_imei::ImeiTable>,
+    /// The operation's own table ([`Spec::table`]), when the job file has it.
+    pub table: Option<&'a JobTable>,
 }
 
 /// An input row's other columns, by name.
@@ -233,8 +348,9 @@ pub trait Operation: Send + Sync + 'static {
     fn idempotent(&self) -> bool {
         self.spec().idempotent()
     }
-    /// True when it changes something (needs confirmation).
-    fn destructive(&self) -> bool {
+    /// True when it changes cards (needs confirmation, and the account lock when real):
+    /// every operation but a read, the repeatable ones (set-tags) too.
+    fn changes_cards(&self) -> bool {
         self.spec().changes()
     }
     /// What the run will do, for the plan and the confirmation: `about to {describe} via ...`.
@@ -328,9 +444,38 @@ pub fn listing_rate(rate: Option<crate::model::Rate>) -> Result<Option<f64>, Str
     }
 }
 
-/// A listing's options from a resolved job. A listing has no run dir: its report goes to
+/// What every listing is given, whoever asked (a command line's [`ListOptions`] or a job).
+#[derive(Debug, Clone, Default)]
+pub struct ListSettings {
+    pub endpoint: String,
+    /// Against an in-process simulator: a dress rehearsal.
+    pub rehearse: bool,
+    pub max_attempts: Option<u32>,
+    pub timeout: Option<f64>,
+    pub token_file: Option<std::path::PathBuf>,
+    pub ca_cert: Option<std::path::PathBuf>,
+    pub report: Option<String>,
+    pub report_encoding: Option<crate::model::ReportEncoding>,
+}
+
+impl From<ListOptions> for ListSettings {
+    fn from(o: ListOptions) -> ListSettings {
+        ListSettings {
+            endpoint: o.endpoint,
+            rehearse: o.rehearse,
+            max_attempts: o.max_attempts,
+            timeout: o.timeout,
+            token_file: o.token_file,
+            ca_cert: o.ca_cert,
+            report: o.report,
+            report_encoding: o.report_encoding,
+        }
+    }
+}
+
+/// A listing's settings from a resolved job. A listing has no run dir: its report goes to
 /// `report`, or to `<name>.csv` inside the job's `run_dir`.
-pub fn list_options(b: &BatchArgs, name: &str) -> Result<ListOptions, String> {
+pub fn list_settings(b: &BatchArgs, name: &str) -> Result<ListSettings, String> {
     let report = match (&b.run.report, &b.send.run_dir) {
         (Some(r), _) => Some(r.clone()),
         (None, Some(dir)) => {
@@ -340,7 +485,7 @@ pub fn list_options(b: &BatchArgs, name: &str) -> Result<ListOptions, String> {
         }
         (None, None) => None,
     };
-    Ok(ListOptions {
+    Ok(ListSettings {
         endpoint: b.endpoint.clone(),
         rehearse: b.send.rehearse,
         max_attempts: b.run.max_attempts,
@@ -358,8 +503,8 @@ pub fn one_card(keys: &[String]) -> CardRef {
 }
 
 /// The rehearsal inventory of most operations: the run's cards, as they are.
-pub fn plain_rehearsal(_params: &serde_json::Value, keys: &[String]) -> SimConfig {
-    SimConfig::from_iccids(keys)
+pub fn plain_rehearsal(_params: &serde_json::Value, keys: &[String]) -> Rehearsal {
+    Rehearsal::of(keys)
 }
 
 /// The report columns of a card operation (check, clear and the card-state operations).
@@ -398,6 +543,39 @@ mod tests {
         let mut names: Vec<_> = REGISTRY.iter().map(|s| s.name).collect();
         names.dedup();
         assert_eq!(names.len(), REGISTRY.len());
+    }
+
+    /// A card-state operation sets its own fields over `card_state::COMMON`: none is left as
+    /// the placeholder (an empty name or `--help` line, no place in `--help`, a build that says
+    /// it was never set).
+    #[test]
+    fn every_entry_declares_its_own_command_line_and_job() {
+        use clap::FromArgMatches;
+        let unset = "sets its own";
+        for s in REGISTRY {
+            assert!(!s.name.is_empty() && !s.about.is_empty(), "{}", s.name);
+            assert!(
+                s.help_order < 900,
+                "{}: listed before ledger and man",
+                s.name
+            );
+            let sub = (s.args)(clap::Command::new(s.name));
+            // Those without required flags of their own parse from an input alone.
+            if let Ok(m) = sub.try_get_matches_from([s.name, "in.csv"]) {
+                if let Err(e) = (s.from_matches)(&m) {
+                    assert!(!e.contains(unset), "{}: {e}", s.name);
+                }
+            }
+            let flags = batch_flags(clap::Command::new("x")).get_matches_from(["x", "in.csv"]);
+            let parts = JobParts {
+                batch: BatchArgs::from_arg_matches(&flags).unwrap(),
+                list_rate: None,
+                table: None,
+            };
+            if let Err(e) = (s.from_job)(&parts) {
+                assert!(!e.contains(unset), "{}: {e}", s.name);
+            }
+        }
     }
 
     #[test]

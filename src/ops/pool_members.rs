@@ -1,8 +1,9 @@
 //! `pool-members`: a flow pool's members and their flow used in one billing cycle. A listing:
 //! no journal, no run dir; the paging lives in [`crate::listing`].
 
-use super::{Effect, Follow, Input, JobParts, Spec, Table, Unit};
-use crate::cli::{Command, PoolMembersArgs};
+use super::{Effect, Follow, Input, Invocation, JobParts, ListSettings, Spec, Table, Unit};
+use crate::flags::ListOptions;
+use clap::Args;
 use serde::Deserialize;
 
 /// The job file's table of this operation's parameters.
@@ -10,6 +11,19 @@ pub const TABLE: &str = "pool";
 
 pub static SPEC: Spec = Spec {
     name: "pool-members",
+    about: "List a flow pool's members and their flow used in one billing cycle",
+    help_order: 11,
+    args: PoolMembersArgs::augment_args,
+    from_matches: |m| {
+        let a: PoolMembersArgs = super::parse_args(m);
+        Ok(Invocation::List(Box::new(PoolListing {
+            pool: a.pool,
+            billing_cycle: a.billing_cycle,
+            cid: a.cid,
+            rate: a.rate,
+            list: a.list.into(),
+        })))
+    },
     effect: Effect::Read,
     unit: Unit::Listing,
     endpoint: "GET /v1/sim-pools/{sim_pool_id}/members",
@@ -22,6 +36,16 @@ pub static SPEC: Spec = Spec {
     table: Some(Table {
         name: TABLE,
         required: Some("a [pool] table with `id` and `billing_cycle`"),
+        check: |t, _| {
+            let pool = t.read::<PoolTable>()?;
+            crate::template::expand(
+                &pool.billing_cycle,
+                chrono::Local::now(),
+                chrono::Utc::now(),
+            )
+            .map_err(|m| format!("key `pool.billing_cycle`: {m}"))?;
+            Ok(())
+        },
     }),
     from_job,
     rebuild: None,
@@ -59,9 +83,40 @@ pub fn check_billing_cycle(cycle: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn from_job(p: &JobParts) -> Result<Command, String> {
-    let pool = p
-        .pool
+#[derive(Debug, Clone, Args)]
+pub struct PoolMembersArgs {
+    /// The flow pool's id.
+    #[arg(long)]
+    pub pool: u64,
+    /// The billing cycle, YYYY-MM.
+    #[arg(long)]
+    pub billing_cycle: String,
+    /// Only this member card (its ICCID).
+    #[arg(long)]
+    pub cid: Option<String>,
+    /// Calls per second, retries included [default: 5].
+    #[arg(long, allow_negative_numbers = true)]
+    pub rate: Option<f64>,
+    #[command(flatten)]
+    pub list: ListOptions,
+}
+
+/// A pool-members listing, plain: what [`crate::listing::pools`] runs.
+#[derive(Debug, Clone)]
+pub struct PoolListing {
+    /// The flow pool's id.
+    pub pool: u64,
+    /// `YYYY-MM`.
+    pub billing_cycle: String,
+    /// Only this member card (its ICCID).
+    pub cid: Option<String>,
+    /// Calls per second [default: 5].
+    pub rate: Option<f64>,
+    pub list: ListSettings,
+}
+
+fn from_job(p: &JobParts) -> Result<Invocation, String> {
+    let pool = super::read_table::<PoolTable>(p.table)?
         .ok_or("pool-members needs a [pool] table with `id` and `billing_cycle`")?;
     let billing_cycle = crate::template::expand(
         &pool.billing_cycle,
@@ -69,11 +124,11 @@ fn from_job(p: &JobParts) -> Result<Command, String> {
         chrono::Utc::now(),
     )
     .map_err(|m| format!("key `pool.billing_cycle`: {m}"))?;
-    Ok(Command::PoolMembers(PoolMembersArgs {
+    Ok(Invocation::List(Box::new(PoolListing {
         pool: pool.id,
         billing_cycle,
-        cid: pool.cid.clone(),
+        cid: pool.cid,
         rate: super::listing_rate(p.batch.run.rate)?,
-        list: super::list_options(&p.batch, SPEC.name)?,
-    }))
+        list: super::list_settings(&p.batch, SPEC.name)?,
+    })))
 }

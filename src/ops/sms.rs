@@ -5,12 +5,15 @@
 //! The message settings live in the run's `RunMeta.params`, so `resume` and `follow` rebuild
 //! exactly what the run was confirmed with.
 
-use super::{Done, Effect, Follow, Input, JobParts, OpFuture, Operation, Spec, Table, Unit};
-use crate::cli::{Command, SmsArgs};
+use super::{
+    Done, Effect, Follow, Input, Invocation, JobParts, OpFuture, Operation, Rehearsal, Spec, Table,
+    Unit,
+};
+use crate::flags::{BatchArgs, InputFlags, RunOptions, SendOptions};
 use crate::gsl::Client;
 use crate::journal::NewRow;
 use crate::model::Status;
-use crate::simulator::{luhn_digit, SimConfig};
+use clap::Args;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -26,6 +29,10 @@ pub const TABLE: &str = "sms";
 
 pub static SPEC: Spec = Spec {
     name: "send-sms",
+    about: "Send one SMS text to the input's cids in batches, or to a whole order (destructive: never sent twice)",
+    help_order: 3,
+    args: SmsArgs::augment_args,
+    from_matches: |m| build(super::parse_args(m)),
     effect: Effect::Destructive,
     unit: Unit::Batch,
     endpoint: "POST /v1/sms-send-infos",
@@ -56,6 +63,7 @@ pub static SPEC: Spec = Spec {
     table: Some(Table {
         name: TABLE,
         required: Some("an [sms] table with `content`"),
+        check: |t, has_input| Ok(t.read::<SmsTable>()?.check(has_input)?),
     }),
     from_job,
     rebuild: Some(|v| Some(Arc::new(SendSms::new(SmsParams::from_value(v)?)))),
@@ -65,6 +73,52 @@ pub static SPEC: Spec = Spec {
         "a cid outside the order, a card without an SMS plan, or an unknown card: the whole call was refused, nothing was sent",
     )],
 };
+
+#[derive(Debug, Clone, Args)]
+pub struct SmsArgs {
+    /// Input files of cids (CSV, JSON, JSON Lines, spreadsheets: .xlsx .xls .ods), or - for stdin; none: the whole --order-id.
+    #[arg(value_name = "INPUT")]
+    pub inputs: Vec<String>,
+    /// The message text: 1..=1000 characters (Chinese text counts one per character).
+    #[arg(long)]
+    pub content: String,
+    /// SMS template id.
+    #[arg(long)]
+    pub template_id: Option<i64>,
+    /// The order (purchase batch) the cards belong to: scopes every call to it; alone, selects
+    /// every card of the order in one call.
+    #[arg(long)]
+    pub order_id: Option<i64>,
+    /// Cids per call, 1..=500 [default: 100].
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// API base URL.
+    #[arg(long, env = "GSL_ENDPOINT", default_value_t = crate::gsl::client::default_endpoint())]
+    pub endpoint: String,
+    /// Input column holding the cid (case-insensitive) [default: cid].
+    #[arg(long)]
+    pub column: Option<String>,
+    #[command(flatten)]
+    pub input: InputFlags,
+    #[command(flatten)]
+    pub send: SendOptions,
+    #[command(flatten)]
+    pub run: RunOptions,
+}
+
+/// A send-sms run from its flags: the message settings checked before anything else.
+fn build(args: SmsArgs) -> Result<Invocation, String> {
+    let params = SmsParams::from_args(&args)?;
+    let batch = BatchArgs {
+        inputs: args.inputs,
+        endpoint: args.endpoint,
+        column: args.column,
+        input: args.input,
+        send: args.send,
+        run: args.run,
+    };
+    Ok(Invocation::run(SendSms::new(params), batch))
+}
 
 /// What every call of an SMS run carries, as stored in `RunMeta.params`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -170,9 +224,8 @@ impl SmsTable {
     }
 }
 
-fn from_job(p: &JobParts) -> Result<Command, String> {
-    let sms = p
-        .sms
+fn from_job(p: &JobParts) -> Result<Invocation, String> {
+    let sms = super::read_table::<SmsTable>(p.table)?
         .ok_or("send-sms needs an [sms] table with `content`")?;
     let content = sms.content.clone().ok_or("key `sms.content` is missing")?;
     let template_id = sms
@@ -194,7 +247,7 @@ fn from_job(p: &JobParts) -> Result<Command, String> {
         ),
     };
     let b = p.batch.clone();
-    Ok(Command::SendSms(SmsArgs {
+    build(SmsArgs {
         inputs: b.inputs,
         content,
         template_id,
@@ -205,31 +258,20 @@ fn from_job(p: &JobParts) -> Result<Command, String> {
         input: b.input,
         send: b.send,
         run: b.run,
-    }))
+    })
 }
 
 /// The rehearsal simulator's inventory for a run: the run's cids as SMS-capable cards (China
 /// Mobile / Telecom with an SMS plan; other carriers stay refused, as GSL refuses them), all in
 /// the run's order when it names one. A whole-order run without cids gets a few made-up cards.
-fn rehearsal(params: &serde_json::Value, keys: &[String]) -> SimConfig {
+fn rehearsal(params: &serde_json::Value, keys: &[String]) -> Rehearsal {
     let order = SmsParams::from_value(params).and_then(|p| p.order_id);
-    let mut keys = keys.to_vec();
-    if keys.is_empty() {
-        keys = (0..100)
-            .map(|i| {
-                let body = format!("898600{i:013}");
-                format!("{body}{}", luhn_digit(&body))
-            })
-            .collect();
+    Rehearsal {
+        made_up: 100,
+        sms_plans: true,
+        order_id: order.and_then(|o| u64::try_from(o).ok()),
+        ..Rehearsal::of(keys)
     }
-    let mut cfg = SimConfig::from_iccids(&keys);
-    for card in cfg.inventory.iter_mut().flatten() {
-        card.sms_plan = card.carrier.sends_sms();
-        if let Some(o) = order.and_then(|o| u64::try_from(o).ok()) {
-            card.order_id = o;
-        }
-    }
-    cfg
 }
 
 pub struct SendSms {

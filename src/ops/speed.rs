@@ -3,35 +3,54 @@
 //! naming the allowed values, and is never sent.
 
 use super::card_state::{self, CardStateOp};
-use super::{RowColumns, Spec, Table};
+use super::{Follow, Invocation, JobParts, RowColumns, Spec, Table};
 use crate::carrier::{speed_words, NO_SPEED_LIMIT};
-use crate::cli::{Command, SpeedArgs};
+use crate::flags::BatchArgs;
+use clap::Args;
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
 
 pub static SPEC: Spec = Spec {
+    name: "set-speed-limit",
+    about: "Limit each card's speed to a value its carrier offers, or lift the limit (限速; destructive)",
+    help_order: 17,
+    args: SpeedArgs::augment_args,
+    endpoint: "POST /v1/sim-cards/0/speed-limit {speed_value, iccid}",
+    follow: Follow::WorkOrders(15),
     table: Some(Table {
         name: TABLE,
         required: Some("a [speed] table with `kbps` (a number, or \"none\")"),
+        check: |t, _| t.read::<SpeedTable>().map(drop),
     }),
-    ..card_state::spec(
-        "set-speed-limit",
-        "POST /v1/sim-cards/0/speed-limit {speed_value, iccid}",
-        15,
-        |p| {
-            let t = p
-                .speed
-                .ok_or("set-speed-limit needs a [speed] table with `kbps`")?;
-            Ok(Command::SetSpeedLimit(SpeedArgs {
-                kbps: t.kbps.to_string().trim_matches('"').to_string(),
-                batch: p.batch.clone(),
-            }))
-        },
-        |v| Some(Arc::new(op(v.get("speed_value")?.as_i64()?))),
-        super::plain_rehearsal,
-    )
+    from_matches: |m| build(super::parse_args(m)),
+    from_job,
+    rebuild: Some(|v| Some(Arc::new(op(v.get("speed_value")?.as_i64()?)))),
+    ..card_state::COMMON
 };
+
+#[derive(Debug, Clone, Args)]
+pub struct SpeedArgs {
+    /// The speed limit in Kbps (1 Mbps = 1024), one the cards' carrier offers; `none` lifts it.
+    #[arg(long, value_name = "N|none", allow_negative_numbers = true)]
+    pub kbps: String,
+    #[command(flatten)]
+    pub batch: BatchArgs,
+}
+
+fn from_job(p: &JobParts) -> Result<Invocation, String> {
+    let t = super::read_table::<SpeedTable>(p.table)?
+        .ok_or("set-speed-limit needs a [speed] table with `kbps`")?;
+    build(SpeedArgs {
+        kbps: t.kbps.to_string().trim_matches('"').to_string(),
+        batch: p.batch.clone(),
+    })
+}
+
+/// The run `--kbps` asks for, checked: nothing is sent when it is wrong.
+fn build(a: SpeedArgs) -> Result<Invocation, String> {
+    Ok(Invocation::run(op(parse_kbps(&a.kbps)?), a.batch))
+}
 
 pub const TABLE: &str = "speed";
 

@@ -6,14 +6,16 @@
 //! access to a tag) would refuse every later batch too, so it stops the run at once.
 
 use super::{
-    Done, Effect, Follow, Input, JobParts, OpFuture, Operation, PrepareFuture, Spec, Table, Unit,
+    Done, Effect, Follow, Input, Invocation, JobParts, OpFuture, Operation, PrepareFuture, Spec,
+    Table, Unit,
 };
-use crate::cli::{Command, SetTagsArgs};
 use crate::engine::pacer::Pacer;
 use crate::engine::retry::{self, ReadStats};
+use crate::flags::BatchArgs;
 use crate::gsl::types::{Page, SetTags};
 use crate::gsl::{CardRef, Client, GslError};
 use crate::model::count;
+use clap::Args;
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, OnceLock};
 
@@ -31,6 +33,10 @@ pub const TABLE: &str = "tags";
 
 pub static SPEC: Spec = Spec {
     name: "set-tags",
+    about: "Set the tags of each card to exactly the given list, 500 cards per call (`--tag none` clears)",
+    help_order: 5,
+    args: SetTagsArgs::augment_args,
+    from_matches: |m| build(super::parse_args(m)),
     effect: Effect::Idempotent,
     unit: Unit::Batch,
     endpoint: "POST /v1/sim-tags/batch-set",
@@ -56,6 +62,7 @@ pub static SPEC: Spec = Spec {
     table: Some(Table {
         name: TABLE,
         required: Some("a [tags] table with `names`"),
+        check: |t, _| Ok(t.read::<TagsTable>()?.check()?),
     }),
     from_job,
     rebuild: Some(|v| Some(Arc::new(SetTagsOp::from_params(v)?))),
@@ -88,13 +95,33 @@ impl TagsTable {
     }
 }
 
-fn from_job(p: &JobParts) -> Result<Command, String> {
-    let tags = p.tags.ok_or("set-tags needs a [tags] table with `names`")?;
-    Ok(Command::SetTags(SetTagsArgs {
-        tags: tags.names.clone(),
+#[derive(Debug, Clone, Args)]
+pub struct SetTagsArgs {
+    /// A tag name or id; repeat for several (at most 10); `none` clears the cards' tags.
+    #[arg(long = "tag", required = true, value_name = "NAME_OR_ID")]
+    pub tags: Vec<String>,
+    /// Cards per call, 1..=500 [default: 500].
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    #[command(flatten)]
+    pub batch: BatchArgs,
+}
+
+fn from_job(p: &JobParts) -> Result<Invocation, String> {
+    let tags = super::read_table::<TagsTable>(p.table)?
+        .ok_or("set-tags needs a [tags] table with `names`")?;
+    build(SetTagsArgs {
+        tags: tags.names,
         batch_size: tags.batch_size.map(|n| n as usize),
         batch: p.batch.clone(),
-    }))
+    })
+}
+
+/// A set-tags run from its flags: the tags checked here, looked up once before anything is
+/// confirmed ([`Operation::prepare`]).
+fn build(args: SetTagsArgs) -> Result<Invocation, String> {
+    let op = from_args(&args)?;
+    Ok(Invocation::run(op, args.batch))
 }
 
 /// The operation `--tag` and `--batch-size` ask for, checked: nothing is sent when they are

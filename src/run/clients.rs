@@ -2,8 +2,8 @@
 //! simulator started in-process; and the account lock a destructive real run holds.
 
 use super::settings::timeout;
-use crate::cli::RunOptions;
 use crate::exit::Failure;
+use crate::flags::RunOptions;
 use crate::gsl::auth::{Auth, Credentials, Secret};
 use crate::gsl::{client, Client};
 use crate::lock::AccountLock;

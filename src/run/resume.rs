@@ -87,7 +87,7 @@ pub async fn resume(args: ResumeArgs, log: LogSettings) -> Result<i32, Failure> 
     // Before any request is sent: the ledger (a destructive run never goes on without it).
     let ledger = crate::ledger::sink(op.as_ref(), &meta, &rundir.path)?;
     // Rehearsals touch no real account: no account lock.
-    let _account = if op.destructive() && !meta.rehearsal {
+    let _account = if op.changes_cards() && !meta.rehearsal {
         Some(account_lock(&args.run, &rundir.path)?)
     } else {
         None
@@ -95,7 +95,7 @@ pub async fn resume(args: ResumeArgs, log: LogSettings) -> Result<i32, Failure> 
     let (client, simulator) = if meta.rehearsal {
         let keys = journal.keys().map_err(e)?;
         let sim_cfg = (op.spec().rehearsal)(&meta.params, &keys);
-        let (sim, c) = rehearsal_client_with(sim_cfg, cfg.rate, &args.run).await?;
+        let (sim, c) = rehearsal_client_with(sim_cfg.into(), cfg.rate, &args.run).await?;
         (c, Some(sim))
     } else {
         (real_client(&meta.endpoint, &args.run)?, None)

@@ -1,9 +1,9 @@
 //! A run's settings from the flags, checked before anything is created (exit 2), and what
 //! identifies a job.
 
-use crate::cli::RunOptions;
 use crate::engine::{EngineConfig, DEFAULT_CONCURRENCY};
 use crate::exit::Failure;
+use crate::flags::RunOptions;
 use crate::model::Rate;
 use sha2::{Digest, Sha256};
 use std::time::Duration;

@@ -12,7 +12,7 @@ use crate::cli::ResumeArgs;
 use crate::engine::ingest::{ingest, IngestStats};
 use crate::exit::Failure;
 use crate::gsl::client;
-use crate::input::{InputOptions, Inputs};
+use crate::input::{InputOptions, Inputs, ReadOptions};
 use crate::journal::Journal;
 use crate::logging::LogSettings;
 use crate::rundir::RunDir;
@@ -140,7 +140,14 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
             default_column: run.op.spec().default_column,
             sim_card_ids: run.op.spec().by_sim_card_id,
         };
-        Some(Inputs::open(&args.inputs, &opts).map_err(|e| Failure::usage(e.to_string()))?)
+        let reading = ReadOptions {
+            encoding: args.input.encoding,
+            sheet: args.input.sheet.clone(),
+        };
+        Some(
+            Inputs::open_with(&args.inputs, &opts, &reading)
+                .map_err(|e| Failure::usage(e.to_string()))?,
+        )
     };
     let shown_endpoint = if args.send.rehearse {
         "the built-in simulator (REHEARSAL)".to_string()
@@ -257,7 +264,7 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
                 .keys()
                 .map_err(|e| cleanup(Failure::aborted(e.to_string())))?;
             let sim_cfg = (run.op.spec().rehearsal)(&meta.params, &keys);
-            let (sim, c) = rehearsal_client_with(sim_cfg, cfg.rate, &args.run)
+            let (sim, c) = rehearsal_client_with(sim_cfg.into(), cfg.rate, &args.run)
                 .await
                 .map_err(cleanup)?;
             (c, Some(sim))
@@ -330,7 +337,7 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
         );
     }
     let to_send = stats.valid - skipped.min(stats.valid);
-    if sendable && run.op.destructive() && (to_send > 0 || (stats.valid == 0 && skipped == 0)) {
+    if sendable && run.op.changes_cards() && (to_send > 0 || (stats.valid == 0 && skipped == 0)) {
         let mut skip_note = if skipped > 0 {
             format!(" ({skipped} more skipped: an earlier run did them)")
         } else {
@@ -350,7 +357,7 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
         confirm(&q, args.send.yes).map_err(cleanup)?;
     }
     // Rehearsals touch no real account, so they take no account lock.
-    let _account = if run.op.destructive() && !args.send.rehearse {
+    let _account = if run.op.changes_cards() && !args.send.rehearse {
         Some(account_lock(&args.run, &dir).map_err(cleanup)?)
     } else {
         None

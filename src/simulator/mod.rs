@@ -148,6 +148,34 @@ impl Default for SimConfig {
     }
 }
 
+/// A rehearsal's simulator as the operation describes it ([`crate::ops::Rehearsal`]).
+impl From<crate::ops::Rehearsal> for SimConfig {
+    fn from(r: crate::ops::Rehearsal) -> SimConfig {
+        let mut keys = r.cards;
+        if keys.is_empty() {
+            keys = (0..r.made_up)
+                .map(|i| {
+                    let body = format!("898600{i:013}");
+                    format!("{body}{}", luhn_digit(&body))
+                })
+                .collect();
+        }
+        let mut cfg = SimConfig::from_iccids(&keys);
+        for card in cfg.inventory.iter_mut().flatten() {
+            if let Some(s) = r.sim_status {
+                card.sim_status = s;
+            }
+            if r.sms_plans {
+                card.sms_plan = card.carrier.sends_sms();
+            }
+            if let Some(o) = r.order_id {
+                card.order_id = o;
+            }
+        }
+        cfg
+    }
+}
+
 impl SimConfig {
     /// A rehearsal config serving exactly these ICCIDs (see [`inventory::from_iccids`]).
     pub fn from_iccids(iccids: &[String]) -> SimConfig {
