@@ -262,7 +262,7 @@ pub struct StatusArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ReportArgs {
     pub run_dir: PathBuf,
-    /// Report path; .csv, .xlsx, .json or .jsonl picks the format; - is stdout [default: RUN_DIR/report.csv].
+    /// Report path; .csv, .xlsx, .html, .json or .jsonl picks the format; - is stdout [default: RUN_DIR/report.csv].
     #[arg(long)]
     pub report: Option<String>,
 }
