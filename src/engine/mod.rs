@@ -1,26 +1,22 @@
 //! A run: pending rows from the journal, one pacer, the [`fanout`] of at most `--concurrency`
-//! units at a time, retries decided by [`retry::decide`], outcomes to the journal's one
-//! [`writer::Writer`].
+//! parcels at a time, retries decided by [`crate::flow::retry::decide`], outcomes to the
+//! journal's one [`writer::Writer`].
 //!
-//! A unit is what one request carries: one card, or one batch of cards for batched operations
-//! (SMS). Each unit is one task of the fan-out from first try to last, and every card is in one
-//! unit only, so no card ever has two requests in flight. For a non-idempotent operation the
-//! task records the unit's intent durably after the pacer released the request and before
+//! A parcel is what one request carries: one card, or one batch of cards for batched operations
+//! (SMS); [`crate::ops::Unit`] is the kind of parcel an operation sends. Each parcel is one task of the fan-out from first try to last, and every card is in one
+//! parcel only, so no card ever has two requests in flight. For a non-idempotent operation the
+//! task records the parcel's intent durably after the pacer released the request and before
 //! writing it, so a crash leaves exactly the rows that were in flight without an outcome.
 
-pub mod fanout;
-pub mod ingest;
-pub mod pacer;
-pub mod retry;
-mod unit;
-pub mod window;
+mod parcel;
 pub mod writer;
 
+use crate::flow::pacer::Pacer;
+use crate::flow::{fanout, window};
 use crate::gsl::Client;
 use crate::journal::{Journal, Outcome, SessionTotals};
 use crate::model::Status;
 use crate::ops::Operation;
-use pacer::Pacer;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -36,7 +32,7 @@ pub struct EngineConfig {
     /// `--rate auto`: the pacer rises from `rate` while no 429 comes and holds at the quota
     /// the first one names.
     pub auto_rate: bool,
-    /// Workers, and so requests in flight at most.
+    /// Parcels worked at once (tasks of the fan-out), and so requests in flight at most.
     pub concurrency: usize,
     /// `--concurrency` was given: the in-flight window is fixed at it instead of following
     /// the observed latency (see [`window`]).
@@ -47,7 +43,8 @@ pub struct EngineConfig {
     pub failure_min_rows: u64,
 }
 
-/// The units a run works at once unless `--concurrency` says otherwise: the SPEC's most, 256.
+/// The parcels a run works at once unless `--concurrency` says otherwise, and the most it
+/// allows: 256.
 /// How many of them may have a request in flight follows the observed latency ([`window`]):
 /// enough to sustain `--rate`, and no more while the API stops answering.
 pub const DEFAULT_CONCURRENCY: usize = 256;
@@ -209,66 +206,25 @@ pub async fn run(
         .unwrap_or_default();
     let session = journal.begin_session().ok();
     let (writer, writer_thread) = writer::Writer::start(journal, ledger);
-    let (stop_tx, _) = watch::channel(None);
-    let shared = Arc::new(Shared {
-        pacer: match cfg.auto_rate {
-            true => Pacer::auto(op.name(), cfg.rate),
-            false => Pacer::new(op.name(), cfg.rate),
-        },
-        window: window::Window::new(cfg.rate, cfg.concurrency, cfg.fixed_concurrency),
+    let shared = Arc::new(Shared::new(
         op,
         client,
-        cfg: cfg.clone(),
-        writer: writer.clone(),
-        counters: counters.clone(),
-        stop_tx,
-        auth_confirmed: AtomicBool::new(false),
-        auth_gate: tokio::sync::Mutex::new(()),
-        reached: AtomicBool::new(false),
-        unsent_streak: AtomicU32::new(0),
-        first_call_ms: AtomicI64::new(0),
-        last_call_ms: AtomicI64::new(0),
-    });
-
-    // Holds only a weak reference: the run must not outlive its tasks because of it.
-    let on_shutdown = {
-        let shared = Arc::downgrade(&shared);
-        tokio::spawn(async move {
-            shutdown.await;
-            if let Some(shared) = shared.upgrade() {
-                shared.stop(Stop::Interrupted);
-            }
-        })
+        cfg.clone(),
+        writer.clone(),
+        counters,
+    ));
+    let on_shutdown = stop_on(&shared, shutdown);
+    let session_ticker = match session {
+        Some(id) => Some(keep_session_totals(&shared, id).await),
+        None => None,
     };
-
-    // The session's totals go to the journal with every intent and outcome written, so that a
-    // killed process's calls still count in the summary, and every few seconds besides, so
-    // that `status` shows the rate of a live run whose answers are slow to come.
-    if let Some(id) = session {
-        let weak = Arc::downgrade(&shared);
-        let read = move || weak.upgrade().map(|s| totals(&s));
-        writer.live_session(id, Box::new(read)).await;
-    }
-    let session_ticker = session.map(|id| {
-        let shared = Arc::downgrade(&shared);
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(SESSION_EVERY).await;
-                let Some(shared) = shared.upgrade() else {
-                    return;
-                };
-                shared.writer.session(id, totals(&shared), None).await;
-            }
-        })
-    });
-
-    // Units queued ahead of the fan-out (each task holds one more): a batch can be 500 cards.
-    let (row_tx, mut row_rx) = mpsc::channel::<Unit>(64);
+    // Parcels queued ahead of the fan-out (each task holds one more): a batch can be 500 cards.
+    let (row_tx, mut row_rx) = mpsc::channel::<Parcel>(64);
     let dispatcher = tokio::spawn(dispatch(journal_dir, row_tx, shared.clone()));
     let stop = shared.stop_signal();
     let tasks = shared.clone();
-    fanout::arriving(&mut row_rx, cfg.concurrency, stop, move |unit| {
-        work_unit(tasks.clone(), unit)
+    fanout::arriving(&mut row_rx, cfg.concurrency, stop, move |parcel| {
+        work_parcel(tasks.clone(), parcel)
     })
     .await;
     drop(row_rx);
@@ -293,6 +249,71 @@ pub async fn run(
     (stop, journal)
 }
 
+impl Shared {
+    fn new(
+        op: Arc<dyn Operation>,
+        client: Client,
+        cfg: EngineConfig,
+        writer: writer::Writer,
+        counters: Arc<Counters>,
+    ) -> Shared {
+        let (stop_tx, _) = watch::channel(None);
+        Shared {
+            pacer: match cfg.auto_rate {
+                true => Pacer::auto(op.name(), cfg.rate),
+                false => Pacer::new(op.name(), cfg.rate),
+            },
+            window: window::Window::new(cfg.rate, cfg.concurrency, cfg.fixed_concurrency),
+            op,
+            client,
+            cfg,
+            writer,
+            counters,
+            stop_tx,
+            auth_confirmed: AtomicBool::new(false),
+            auth_gate: tokio::sync::Mutex::new(()),
+            reached: AtomicBool::new(false),
+            unsent_streak: AtomicU32::new(0),
+            first_call_ms: AtomicI64::new(0),
+            last_call_ms: AtomicI64::new(0),
+        }
+    }
+}
+
+/// Stop the run when `shutdown` resolves. Holds only a weak reference: the run must not
+/// outlive its tasks because of it.
+fn stop_on(
+    shared: &Arc<Shared>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
+    let shared = Arc::downgrade(shared);
+    tokio::spawn(async move {
+        shutdown.await;
+        if let Some(shared) = shared.upgrade() {
+            shared.stop(Stop::Interrupted);
+        }
+    })
+}
+
+/// The session's totals go to the journal with every intent and outcome written, so that a
+/// killed process's calls still count in the summary, and every few seconds besides (the
+/// returned task), so that `status` shows the rate of a live run whose answers are slow to come.
+async fn keep_session_totals(shared: &Arc<Shared>, id: i64) -> tokio::task::JoinHandle<()> {
+    let weak = Arc::downgrade(shared);
+    let read = move || weak.upgrade().map(|s| totals(&s));
+    shared.writer.live_session(id, Box::new(read)).await;
+    let shared = Arc::downgrade(shared);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(SESSION_EVERY).await;
+            let Some(shared) = shared.upgrade() else {
+                return;
+            };
+            shared.writer.session(id, totals(&shared), None).await;
+        }
+    })
+}
+
 fn totals(shared: &Shared) -> SessionTotals {
     let c = &shared.counters;
     SessionTotals {
@@ -307,13 +328,13 @@ fn totals(shared: &Shared) -> SessionTotals {
 }
 
 /// One request's worth of rows: a single card, or one batch of a batched operation.
-pub type Unit = Vec<crate::journal::Pending>;
+pub type Parcel = Vec<crate::journal::PendingRow>;
 
-/// Feed pending rows as units, in row order, from the journal (read on a blocking thread).
+/// Feed pending rows as parcels, in row order, from the journal (read on a blocking thread).
 ///
-/// Rows that share a batch number form one unit; a batch split across two reads of the
+/// Rows that share a batch number form one parcel; a batch split across two reads of the
 /// journal is held back until its end is seen.
-async fn dispatch(dir: PathBuf, tx: mpsc::Sender<Unit>, shared: Arc<Shared>) {
+async fn dispatch(dir: PathBuf, tx: mpsc::Sender<Parcel>, shared: Arc<Shared>) {
     let reader = match tokio::task::spawn_blocking(move || Journal::open_read(&dir)).await {
         Ok(Ok(j)) => Arc::new(Mutex::new(j)),
         Ok(Err(e)) => {
@@ -323,7 +344,7 @@ async fn dispatch(dir: PathBuf, tx: mpsc::Sender<Unit>, shared: Arc<Shared>) {
         Err(_) => return,
     };
     let mut after = 0u64;
-    let mut open: (Option<i64>, Unit) = (None, Vec::new());
+    let mut open: (Option<i64>, Parcel) = (None, Vec::new());
     loop {
         if shared.stopped() {
             return;
@@ -360,9 +381,9 @@ async fn dispatch(dir: PathBuf, tx: mpsc::Sender<Unit>, shared: Arc<Shared>) {
         if last_chunk && !open.1.is_empty() {
             ready.push(std::mem::take(&mut open.1));
         }
-        for unit in ready {
+        for parcel in ready {
             tokio::select! {
-                sent = tx.send(unit) => if sent.is_err() { return },
+                sent = tx.send(parcel) => if sent.is_err() { return },
                 _ = shared.stop_signal() => return,
             }
         }
@@ -372,17 +393,17 @@ async fn dispatch(dir: PathBuf, tx: mpsc::Sender<Unit>, shared: Arc<Shared>) {
     }
 }
 
-/// One unit from its first try to its outcome, as a task of the fan-out.
-async fn work_unit(shared: Arc<Shared>, unit: Unit) {
+/// One parcel from its first try to its outcome, as a task of the fan-out.
+async fn work_parcel(shared: Arc<Shared>, parcel: Parcel) {
     // A refused batch comes back as its halves, worked here one after the other: the
     // same task keeps the cards, so none has two requests in flight.
-    let mut todo = vec![unit];
-    while let Some(mut unit) = todo.pop() {
-        let Some(outcome) = unit::work(&shared, &mut unit).await else {
+    let mut todo = vec![parcel];
+    while let Some(mut parcel) = todo.pop() {
+        let Some(outcome) = parcel::work(&shared, &mut parcel).await else {
             continue;
         };
-        if refused_whole(&shared, &unit, &outcome) {
-            let (a, b) = unit.split_at(unit.len() / 2);
+        if refused_whole(&shared, &parcel, &outcome) {
+            let (a, b) = parcel.split_at(parcel.len() / 2);
             let parts = vec![a.to_vec(), b.to_vec()];
             let rows = parts
                 .iter()
@@ -393,8 +414,8 @@ async fn work_unit(shared: Arc<Shared>, unit: Unit) {
                 return;
             }
             tracing::info!(
-                row = unit[0].row,
-                rows = unit.len(),
+                row = parcel[0].row,
+                rows = parcel.len(),
                 code = outcome.error_code.as_deref().unwrap_or_default(),
                 "batch refused as a whole: sending it in halves"
             );
@@ -402,12 +423,12 @@ async fn work_unit(shared: Arc<Shared>, unit: Unit) {
             continue;
         }
         if let Some(st) = outcome.status {
-            for _ in &unit {
+            for _ in &parcel {
                 shared.counters.count(st);
             }
         }
         // One outcome a row; the last row takes it without a copy.
-        if let Some((last, rest)) = unit.split_last() {
+        if let Some((last, rest)) = parcel.split_last() {
             for p in rest {
                 shared
                     .writer
@@ -432,8 +453,8 @@ async fn work_unit(shared: Arc<Shared>, unit: Unit) {
 /// One bad cid never sinks a batch: a batch of more than one card that the API refused as a
 /// whole with a 400 (nothing was sent) is split in halves until the refused cards stand alone.
 /// Each bad card costs at most 2·⌈log2(batch size)⌉ extra calls.
-fn refused_whole(shared: &Shared, unit: &Unit, outcome: &Outcome) -> bool {
-    unit.len() > 1
+fn refused_whole(shared: &Shared, parcel: &Parcel, outcome: &Outcome) -> bool {
+    parcel.len() > 1
         && shared.op.spec().batched()
         && outcome.status == Some(Status::Failed)
         && outcome.http_status == Some(400)

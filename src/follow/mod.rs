@@ -1,7 +1,7 @@
 //! `follow`: what became of a finished run's requests, from the API's own records, and the
 //! settling of `unknown` rows on positive evidence only.
 //!
-//! Every call here is an idempotent read, so it retries like a real-name check (through one
+//! Every call here is an idempotent read, so it retries like any idempotent operation (through one
 //! pacer per API, at `--rate`). The journal is changed only with what a read proved: a work
 //! order detail or an SMS record naming the row's card. What cannot be proven stays as it was,
 //! with the reason, for the next `follow` to try again.
@@ -9,8 +9,8 @@
 pub mod orders;
 pub mod sms;
 
-use crate::engine::pacer::Pacer;
-use crate::engine::retry::{self, ReadStats};
+use crate::flow::pacer::Pacer;
+use crate::flow::retry::{self, ReadStats};
 use crate::gsl::clock::ClockOffset;
 use crate::gsl::{paging, Client, GslError};
 use crate::journal::{RowState, StoredRow};
@@ -124,7 +124,7 @@ impl Reader {
         Fut: Future<Output = Result<T, GslError>> + Send + 'static,
     {
         let me = self.clone();
-        crate::engine::fanout::collect(items, self.concurrency, move |item: I| {
+        crate::flow::fanout::collect(items, self.concurrency, move |item: I| {
             let r = f(me.clone(), item.clone());
             async move { (item, r.await) }
         })

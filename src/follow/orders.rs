@@ -1,6 +1,7 @@
-//! Follow-up of clear-real-name runs: each work order's details → `work_order_status` and its
-//! description per row; `unknown` rows settled by a type-14 work order created since the run
-//! started whose details name the row's card.
+//! Follow-up of the runs whose requests become work orders (clear-real-name, the card-state
+//! operations): each work order's details → `work_order_status` and its description per row;
+//! `unknown` rows settled by a work order of the run's type created since the run started whose
+//! details name the row's card.
 
 use super::{
     is_fatal, rows_of_interest, with_note, Api, Clocks, FollowRow, FollowStats, Reader, PAGE,
@@ -54,7 +55,7 @@ async fn details(reader: Arc<Reader>, id: i64) -> Result<Vec<WorkOrderDetail>, G
         .await
 }
 
-/// What the type-14 work-order list since the run began says, kept small: the state of the
+/// What the list of the run's type of work orders since the run began says, kept small: the state of the
 /// run's own open orders that their counts settle, and the ids of every other order (the
 /// places an `unknown` row's card may be found).
 #[derive(Default)]
@@ -76,7 +77,7 @@ fn settled_by_counts(w: &WorkOrder) -> Option<&'static str> {
     }
 }
 
-/// Type-14 work orders created at or after `since`, 500 to a call. The list comes newest
+/// The run's type of work orders created at or after `since`, 500 to a call. The list comes newest
 /// first, so the walk stops at the first page holding only older orders (orders created
 /// while it walks push the others back a page: seen twice, never missed). Unless every order
 /// is wanted (`all`: there are unknown rows to look for), it also stops once each `open` order

@@ -1,7 +1,7 @@
 //! The run's write-ahead record in SQLite: its settings, every input row, each row's intent and
 //! outcome. The report, the summary, `status` and `resume` all read from here, never from memory.
 //!
-//! One connection writes (the engine's collector thread); readers open their own. WAL mode, so
+//! One connection writes (the engine's journal writer thread); readers open their own. WAL mode, so
 //! readers never block the writer. Commits are `synchronous=NORMAL` (survives a killed process)
 //! except those carrying intents, which are `synchronous=FULL` (survive a power cut): after any
 //! crash, a row whose intent is recorded and whose outcome is not was in flight.
@@ -13,13 +13,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 mod follow;
+pub mod ingest;
 mod read;
 mod rows;
 mod sessions;
 
 pub use follow::FollowUpdate;
 pub use read::{FollowCounts, RowState, StoredRow};
-pub use rows::{NewRow, Outcome, Pending};
+pub use rows::{NewRow, Outcome, PendingRow};
 pub use sessions::SessionTotals;
 
 pub const FILE_NAME: &str = "journal.sqlite";

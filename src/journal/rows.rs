@@ -21,7 +21,7 @@ pub struct NewRow {
 
 /// A row waiting to be sent: its number, card key, batch and request value.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Pending {
+pub struct PendingRow {
     pub row: u64,
     pub key: String,
     pub batch: Option<i64>,
@@ -77,7 +77,7 @@ impl Journal {
     }
 
     /// Up to `limit` rows with `status = pending` after `after`, in row order.
-    pub fn pending_after(&self, after: u64, limit: usize) -> Result<Vec<Pending>, JournalError> {
+    pub fn pending_after(&self, after: u64, limit: usize) -> Result<Vec<PendingRow>, JournalError> {
         let mut st = self
             .conn
             .prepare_cached(
@@ -87,7 +87,7 @@ impl Journal {
             .map_err(self.err())?;
         let rows = st
             .query_map(params![after as i64, limit as i64], |r| {
-                Ok(Pending {
+                Ok(PendingRow {
                     row: r.get::<_, i64>(0)? as u64,
                     key: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
                     batch: r.get::<_, Option<i64>>(2)?,

@@ -258,6 +258,53 @@ pub async fn match_orders(
     Ok(pager.stats.get().0)
 }
 
+/// The ledger's look at a new run's rows before anything is confirmed, written once for a start
+/// and its dry-run plan: the cards an earlier run did (or may have) are marked `skipped` in the
+/// journal. A start (`client`: the API and its tries) first learns card ids from the input and
+/// matches the other id through the card list, and afterwards matches whole-order sends with
+/// cid-list sends of the same text; a plan (`None`) only counts the acts a start would match.
+pub async fn skip_earlier(
+    journal: &mut Journal,
+    meta: &RunMeta,
+    sink: &mut LedgerSink,
+    client: Option<(&Client, u32)>,
+) -> Result<Looked, Failure> {
+    let Some((client, max_attempts)) = client else {
+        let mut looked = skip_done(journal, &sink.ledger, &sink.run)?;
+        looked.unresolved = unresolved(journal, &sink.ledger, &sink.run)?;
+        return Ok(looked);
+    };
+    learn_from_input(journal, meta, &mut sink.ledger)?;
+    let calls = resolve_ids(
+        journal,
+        &mut sink.ledger,
+        &sink.run,
+        client,
+        LIST_RATE,
+        max_attempts,
+    )
+    .await?;
+    if calls > 0 {
+        crate::say!(
+            "matched this run's cards with earlier runs' through the card list: {calls} {}",
+            if calls == 1 { "call" } else { "calls" }
+        );
+    }
+    let mut looked = skip_done(journal, &sink.ledger, &sink.run)?;
+    let calls = match_orders(journal, &sink.ledger, &sink.run, client, max_attempts).await?;
+    let counts = journal
+        .counts()
+        .map_err(|e| Failure::aborted(e.to_string()))?;
+    looked.skipped = counts.get("skipped").copied().unwrap_or(0);
+    if calls > 0 {
+        crate::say!(
+            "matched this send with earlier sends of the text to whole orders or their cids through the card list: {calls} {}",
+            if calls == 1 { "call" } else { "calls" }
+        );
+    }
+    Ok(looked)
+}
+
 /// What the ledger said of a run's pending rows before it was confirmed.
 #[derive(Debug, Default, Clone)]
 pub struct Looked {

@@ -16,11 +16,11 @@ pub mod inventory;
 pub mod pools;
 pub mod usage;
 
-use crate::engine::fanout;
-use crate::engine::pacer::Pacer;
-use crate::engine::retry::{self, ReadStats};
 use crate::exit::Failure;
 use crate::flags::RunOptions;
+use crate::flow::fanout;
+use crate::flow::pacer::Pacer;
+use crate::flow::retry::{self, ReadStats};
 use crate::gsl::{paging, Client, GslError};
 use crate::ops::ListSettings;
 use crate::report::encoding::ReportEncoding;

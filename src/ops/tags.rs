@@ -9,9 +9,9 @@ use super::{
     Done, Effect, Follow, Input, Invocation, JobParts, OpFuture, Operation, PrepareFuture, Spec,
     Table, Unit,
 };
-use crate::engine::pacer::Pacer;
-use crate::engine::retry::{self, ReadStats};
 use crate::flags::BatchArgs;
+use crate::flow::pacer::Pacer;
+use crate::flow::retry::{self, ReadStats};
 use crate::gsl::types::{Page, SetTags};
 use crate::gsl::{CardRef, Client, GslError};
 use crate::model::count;

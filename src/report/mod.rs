@@ -15,6 +15,7 @@ pub mod encoding;
 pub mod explain;
 pub mod html;
 pub mod layout;
+pub mod status;
 pub mod summary;
 pub mod tally;
 pub mod writer;

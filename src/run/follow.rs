@@ -17,8 +17,8 @@ use crate::gsl::Client;
 use crate::journal::{Journal, RunMeta};
 use crate::model::Status;
 use crate::ops::{self, sms::SmsParams, Follow};
+use crate::report::status::rounded_duration;
 use crate::report::Outcomes;
-use crate::run::settings::human_duration;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -100,27 +100,19 @@ pub async fn follow(journal: &mut Journal, f: FollowRun<'_>) -> Result<i32, Fail
     journal
         .settle_inflight(false)
         .map_err(|e| Failure::aborted(e.to_string()))?;
-    let reader = Reader::new(f.client, f.cfg.rate, f.cfg.max_attempts, f.cfg.concurrency);
-    let again = "run `gslbatch follow` again";
-    let shutdown = signals::shutdown(again);
+    let reader = Reader::new(
+        f.client.clone(),
+        f.cfg.rate,
+        f.cfg.max_attempts,
+        f.cfg.concurrency,
+    );
+    let shutdown = signals::shutdown(AGAIN);
     tokio::pin!(shutdown);
     let started = Instant::now();
     let mut passes = 0u32;
     loop {
         passes += 1;
-        let pass = async {
-            let clocks = server_clock(journal, &reader).await?;
-            let since = clocks.window_start(&f.meta.created_at);
-            match (&kind, &sms) {
-                (Follow::Sms, Some(p)) => {
-                    reads::sms::follow(journal, &reader, p, since, clocks, f.settle_after).await
-                }
-                (Follow::WorkOrders(t), _) => {
-                    reads::orders::follow(journal, &reader, *t, since, clocks, f.settle_after).await
-                }
-                _ => Ok(FollowStats::default()),
-            }
-        };
+        let pass = one_pass(journal, &reader, &kind, sms.as_ref(), &f);
         // A signal drops the reads in flight (they are only reads); what earlier steps wrote
         // to the journal stays, and the report is rendered from it.
         let result = tokio::select! {
@@ -130,7 +122,7 @@ pub async fn follow(journal: &mut Journal, f: FollowRun<'_>) -> Result<i32, Fail
         let Some(result) = result else {
             finish(journal, f.dir, f.report, None)?;
             crate::say!(
-                "follow interrupted after {}: the report shows what was read; {again} to finish",
+                "follow interrupted after {}: the report shows what was read; {AGAIN} to finish",
                 crate::model::count(reader.stats.get().0, "call", "calls")
             );
             return Ok(exit::INTERRUPTED);
@@ -150,40 +142,12 @@ pub async fn follow(journal: &mut Journal, f: FollowRun<'_>) -> Result<i32, Fail
             forget_in_ledger(f.dir, f.meta, &stats.pended);
         }
         let (code, outcomes, (unknown, pending)) = outcome_code(journal, &f.meta.operation)?;
-        let (calls, _, _) = reader.stats.get();
-        crate::say!(
-            "follow: {} read, {} unknown rows proven done (now ok), {} proven never sent (now \
-             pending: `gslbatch resume` sends them), {} still unknown, {} still in progress or \
-             not found yet, {}{} — outcomes: {}",
-            crate::model::count(stats.followed, "row", "rows"),
-            stats.settled,
-            stats.pended.len(),
-            stats.still_unknown,
-            stats.open,
-            crate::model::count(calls, "call", "calls"),
-            if stats.refused > 0 {
-                format!(", {} reads refused", stats.refused)
-            } else {
-                String::new()
-            },
-            outcomes.to_text()
-        );
+        say_pass(&stats, &outcomes, reader.stats.get().0);
         let open = outcomes.processing + outcomes.not_followed;
         let left = f.wait.and_then(|w| w.checked_sub(started.elapsed()));
         match left {
             Some(left) if open > 0 && !left.is_zero() => {
-                let age = youngest(journal);
-                let nap = pause(f.wait.unwrap_or_default(), age).min(left);
-                crate::say!(
-                    "follow: waiting for {open} rows still processing{}: looking again in {}, \
-                     for {} more at most",
-                    age.map_or(String::new(), |a| format!(
-                        " (the last request {} ago)",
-                        human_duration(a.as_secs_f64())
-                    )),
-                    human_duration(nap.as_secs_f64()),
-                    human_duration(left.as_secs_f64())
-                );
+                let nap = say_nap(journal, &f, open, left);
                 tokio::select! {
                     _ = tokio::time::sleep(nap) => continue,
                     _ = &mut shutdown => {
@@ -195,20 +159,100 @@ pub async fn follow(journal: &mut Journal, f: FollowRun<'_>) -> Result<i32, Fail
             _ => {}
         }
         finish(journal, f.dir, f.report, None)?;
-        match code {
-            exit::OK => {}
-            exit::PROCESSING => crate::say!(
-                "{open} rows are still processing after {passes} passes: run `gslbatch follow {}` again later (or with --wait)",
-                f.dir.display()
-            ),
-            _ => crate::say!(
-                "not every row was carried out: {} failed, {unknown} still unknown, {pending} not sent (`gslbatch resume {}` sends them; see the report's outcome and error_msg)",
-                outcomes.failed,
-                f.dir.display()
-            ),
-        }
+        say_end(
+            code,
+            f.dir,
+            open,
+            passes,
+            outcomes.failed,
+            (unknown, pending),
+        );
         return Ok(code);
     }
+}
+
+/// Why a follow did not end with every row done, and what to do.
+fn say_end(
+    code: i32,
+    dir: &Path,
+    open: u64,
+    passes: u32,
+    failed: u64,
+    (unknown, pending): (u64, u64),
+) {
+    match code {
+        exit::OK => {}
+        exit::PROCESSING => crate::say!(
+            "{open} rows are still processing after {passes} passes: run `gslbatch follow {}` again later (or with --wait)",
+            dir.display()
+        ),
+        _ => crate::say!(
+            "not every row was carried out: {failed} failed, {unknown} still unknown, {pending} not sent (`gslbatch resume {}` sends them; see the report's outcome and error_msg)",
+            dir.display()
+        ),
+    }
+}
+
+/// What an interrupted follow tells the operator to do.
+const AGAIN: &str = "run `gslbatch follow` again";
+
+/// One pass: the API's records read into the journal.
+async fn one_pass(
+    journal: &mut Journal,
+    reader: &Arc<Reader>,
+    kind: &Follow,
+    sms: Option<&SmsParams>,
+    f: &FollowRun<'_>,
+) -> Result<FollowStats, FollowError> {
+    let clocks = server_clock(journal, reader).await?;
+    let since = clocks.window_start(&f.meta.created_at);
+    match (kind, sms) {
+        (Follow::Sms, Some(p)) => {
+            reads::sms::follow(journal, reader, p, since, clocks, f.settle_after).await
+        }
+        (Follow::WorkOrders(t), _) => {
+            reads::orders::follow(journal, reader, *t, since, clocks, f.settle_after).await
+        }
+        _ => Ok(FollowStats::default()),
+    }
+}
+
+/// What a pass read and settled, and the outcomes as they now stand.
+fn say_pass(stats: &FollowStats, outcomes: &Outcomes, calls: u64) {
+    crate::say!(
+        "follow: {} read, {} unknown rows proven done (now ok), {} proven never sent (now \
+         pending: `gslbatch resume` sends them), {} still unknown, {} still in progress or \
+         not found yet, {}{} — outcomes: {}",
+        crate::model::count(stats.followed, "row", "rows"),
+        stats.settled,
+        stats.pended.len(),
+        stats.still_unknown,
+        stats.open,
+        crate::model::count(calls, "call", "calls"),
+        if stats.refused > 0 {
+            format!(", {} reads refused", stats.refused)
+        } else {
+            String::new()
+        },
+        outcomes.to_text()
+    );
+}
+
+/// How long to wait before the next pass (at most `left`), said with why.
+fn say_nap(journal: &Journal, f: &FollowRun<'_>, open: u64, left: Duration) -> Duration {
+    let age = youngest(journal);
+    let nap = pause(f.wait.unwrap_or_default(), age).min(left);
+    crate::say!(
+        "follow: waiting for {open} rows still processing{}: looking again in {}, \
+         for {} more at most",
+        age.map_or(String::new(), |a| format!(
+            " (the last request {} ago)",
+            rounded_duration(a.as_secs_f64())
+        )),
+        rounded_duration(nap.as_secs_f64()),
+        rounded_duration(left.as_secs_f64())
+    );
+    nap
 }
 
 /// The API's clock against the run's and ours. A run that recorded none (an older gslbatch, or

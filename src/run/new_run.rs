@@ -1,9 +1,9 @@
 //! A run about to start, before anything is read or sent: the operation and its flags, the
 //! settings its journal starts with, and the checks both a start and its dry-run plan make.
 
-use crate::engine::ingest::IngestStats;
 use crate::exit::Failure;
 use crate::flags::BatchArgs;
+use crate::journal::ingest::IngestStats;
 use crate::journal::RunMeta;
 use crate::ops::Operation;
 use std::sync::Arc;

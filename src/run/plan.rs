@@ -2,13 +2,13 @@
 //! account ledger would skip — read and validated like a start, printed on stdout, nothing sent.
 
 use super::new_run::{new_meta, one_kind_of_key, NewRun};
-use super::settings::human_duration;
 use crate::carrier::Carrier;
-use crate::engine::ingest::{ingest, IngestStats};
 use crate::engine::EngineConfig;
 use crate::exit::Failure;
 use crate::input::Inputs;
+use crate::journal::ingest::{ingest, IngestStats};
 use crate::journal::Journal;
+use crate::report::status::rounded_duration;
 use std::path::{Path, PathBuf};
 
 /// Print the plan of `run` (its inputs read into a throwaway journal when the ledger applies).
@@ -18,7 +18,6 @@ pub async fn dry_run(
     shown_endpoint: &str,
     cfg: &EngineConfig,
 ) -> Result<i32, Failure> {
-    let args = &run.args;
     let ledgered = crate::ledger::applies(run.op.as_ref());
     let mut looked = crate::ledger::Looked::default();
     let stats = match inputs {
@@ -47,11 +46,20 @@ pub async fn dry_run(
         }
     };
     one_kind_of_key(run, &stats)?;
-    let skipped = looked.skipped;
     crate::out!(
         "{}",
-        plan_text(run, &stats, skipped, shown_endpoint, cfg).trim_end()
+        plan_text(run, &stats, looked.skipped, shown_endpoint, cfg).trim_end()
     );
+    ledger_lines(run, &looked);
+    crate::out!("nothing was sent (--dry-run)");
+    Ok(crate::exit::OK)
+}
+
+/// What the account ledger would skip, act on again, or match first, each on its own line.
+fn ledger_lines(run: &NewRun, looked: &crate::ledger::Looked) {
+    let args = &run.args;
+    let ledgered = crate::ledger::applies(run.op.as_ref());
+    let skipped = looked.skipped;
     let whole = args.inputs.is_empty() && run.op.no_input_row().is_some();
     if skipped > 0 && whole {
         crate::out!(
@@ -62,7 +70,7 @@ pub async fn dry_run(
             "  skipped:     {skipped} cards an earlier run already did (or may have): not sent (--again sends them)"
         );
     }
-    if let Some(note) = crate::ledger::again_note(&looked, &new_meta(run, String::new())) {
+    if let Some(note) = crate::ledger::again_note(looked, &new_meta(run, String::new())) {
         crate::out!("  again:       {note}");
     }
     if ledgered && args.send.again {
@@ -74,8 +82,6 @@ pub async fn dry_run(
             looked.unresolved
         );
     }
-    crate::out!("nothing was sent (--dry-run)");
-    Ok(crate::exit::OK)
 }
 
 fn plan_text(
@@ -107,7 +113,7 @@ fn plan_text(
     let secs = calls as f64 / cfg.rate;
     let expected = match secs < 1.0 {
         true => "under a second".to_string(),
-        false => format!("{} {at}", human_duration(secs)),
+        false => format!("{} {at}", rounded_duration(secs)),
     };
     // The whole-order run's one row is the order, not a card of an input.
     let rows = match whole {
@@ -128,7 +134,7 @@ fn plan_text(
 }
 
 /// The API a plan names; its `0` in `/v1/sim-cards/0/...` said: GSL's way to name the card by
-/// its ICCID instead of its id (SPEC: "`iccid` is used when `sim_card_id` is 0").
+/// its ICCID instead of its id (`iccid` is used when `sim_card_id` is 0).
 fn plan_endpoint(ep: &str, by_id: bool) -> String {
     match (ep.contains("/sim-cards/0/"), by_id) {
         (true, false) => format!("{ep} (sim_card_id 0: each card named by its ICCID)"),
@@ -187,15 +193,14 @@ async fn plan_with_ledger(
         .await
         .expect("ingest thread");
         let stats = stats.map_err(|e| Failure::usage(e.to_string()))?;
-        let ledger = crate::ledger::open(&meta)?;
         let dir = args
             .send
             .run_dir
             .clone()
             .unwrap_or_else(|| PathBuf::from("(new run)"));
-        let key = crate::ledger::key(run.op.as_ref(), &meta, &dir);
-        let mut looked = crate::ledger::skip_done(&mut journal, &ledger, &key)?;
-        looked.unresolved = crate::ledger::unresolved(&journal, &ledger, &key)?;
+        let mut sink = crate::ledger::sink(run.op.as_ref(), &meta, &dir)?
+            .expect("the ledger applies to a plan with its ledger");
+        let looked = crate::ledger::skip_earlier(&mut journal, &meta, &mut sink, None).await?;
         Ok((stats, looked))
     }
     .await;

@@ -69,15 +69,6 @@ pub fn fingerprint(op: &str, inputs: &[String], endpoint: &str) -> String {
     hex::encode(&Sha256::digest(text.as_bytes())[..12])
 }
 
-pub fn human_duration(secs: f64) -> String {
-    let s = secs.round() as u64;
-    match s {
-        0..=59 => format!("{s}s"),
-        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
-        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
-    }
-}
-
 /// The settings the journal keeps from the flags (see [`crate::journal::Settings`]).
 pub fn stored(o: &RunOptions) -> crate::journal::Settings {
     crate::journal::Settings {

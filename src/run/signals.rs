@@ -45,7 +45,7 @@ pub fn shutdown(then: &'static str) -> impl Future<Output = ()> + Send + 'static
 }
 
 /// The run dir and `--report` of the run being driven: a second signal renders its report
-/// from the journal before the process exits (the SPEC: the report is rendered at every exit).
+/// from the journal before the process exits (the report is rendered at every exit).
 static DRIVEN: std::sync::OnceLock<(std::path::PathBuf, Option<String>)> =
     std::sync::OnceLock::new();
 

@@ -1,6 +1,8 @@
-//! Starting a run, the same for every operation that sends: check the options, read the input
-//! into a new journal, look up what the operation needs, confirm, lock, drive (see
-//! [`crate::run`] for the order of the steps).
+//! Starting a run, the same for every operation that sends, as a sequence of named steps:
+//! [`start`] reads as the order they take — the options, the inputs opened, the dry-run plan or
+//! the run dir, the input into a new journal, the client, the operation's lookups, the account
+//! ledger, the confirmation, the account lock, then [`drive`]. Every step after the run dir was
+//! made undoes it on failure (`NewDir::undo`): nothing was sent, nothing is left behind.
 
 use super::clients::{account_lock, real_client, rehearsal_client_with};
 use super::confirm::confirm;
@@ -8,14 +10,19 @@ use super::drive::{drive, Drive};
 pub use super::new_run::NewRun;
 use super::new_run::{journal_endpoint, new_meta, one_kind_of_key};
 use super::settings::{engine_config, fingerprint, timeout};
+use super::signals::BeforeSending;
 use crate::cli::ResumeArgs;
-use crate::engine::ingest::{ingest, IngestStats};
+use crate::engine::EngineConfig;
 use crate::exit::Failure;
-use crate::gsl::client;
+use crate::gsl::{client, Client};
 use crate::input::{InputOptions, Inputs, ReadOptions};
-use crate::journal::Journal;
+use crate::journal::ingest::{ingest, IngestStats};
+use crate::journal::{Journal, RunMeta};
+use crate::ledger::{LedgerSink, Looked};
+use crate::lock::AccountLock;
 use crate::logging::LogSettings;
 use crate::rundir::RunDir;
+use crate::simulator::Simulator;
 use std::path::{Path, PathBuf};
 
 /// `runs/<operation>-<local time>` (`-rehearsal` appended for a rehearsal, so that it never
@@ -82,28 +89,19 @@ async fn existing(
         // Stopped while reading its input: nothing can have been sent (sending starts only
         // after every row is in the journal), so read the input again from scratch.
         let _lock = RunDir::lock(dir, false)?;
-        for f in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(dir.join(format!("{}{f}", crate::journal::FILE_NAME)));
-        }
+        remove_journal(dir);
         tracing::warn!(run_dir = %dir.display(), "the last start stopped while reading its input (nothing was sent): starting over");
         return Ok(None);
     }
-    // A finished run started again (a cron job's second go): nothing to do, exit 0 at once
-    // (SPEC). Its own exit code stays in its summary; `status` and `report` show it.
-    if run.args.send.follow.is_none() && crate::rundir::holder(dir).is_none() {
-        if let Ok(counts) = Journal::open_read(dir).and_then(|j| j.counts()) {
-            let open = ["pending", crate::journal::INFLIGHT]
-                .iter()
-                .any(|s| counts.get(*s).copied().unwrap_or(0) > 0);
-            if !open {
-                crate::say!(
-                    "run dir {} holds this job's finished run: nothing to send (`gslbatch status {}` shows how it ended)",
-                    dir.display(),
-                    dir.display()
-                );
-                return Ok(Some(crate::exit::OK));
-            }
-        }
+    // A finished run started again (a cron job's second go): nothing to do, exit 0 at once.
+    // Its own exit code stays in its summary; `status` and `report` show it.
+    if run.args.send.follow.is_none() && finished(dir) {
+        crate::say!(
+            "run dir {} holds this job's finished run: nothing to send (`gslbatch status {}` shows how it ended)",
+            dir.display(),
+            dir.display()
+        );
+        return Ok(Some(crate::exit::OK));
     }
     let resume = ResumeArgs {
         run_dir: dir.to_path_buf(),
@@ -116,11 +114,64 @@ async fn existing(
     super::resume::resume(resume, log).await.map(Some)
 }
 
+/// No process drives the run in `dir` and none of its rows is left to send.
+fn finished(dir: &Path) -> bool {
+    if crate::rundir::holder(dir).is_some() {
+        return false;
+    }
+    let Ok(counts) = Journal::open_read(dir).and_then(|j| j.counts()) else {
+        return false;
+    };
+    !["pending", crate::journal::INFLIGHT]
+        .iter()
+        .any(|s| counts.get(*s).copied().unwrap_or(0) > 0)
+}
+
+/// Start `run`: the steps in their order; see each for what it checks.
 pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
+    let (cfg, real) = check_options(&run)?;
+    // Until sending starts a signal ends the run at once (nothing sent), even while an input
+    // that has not ended (a FIFO, a pipe) is being opened or read.
+    let mut early = Some(super::signals::before_sending());
+    let inputs = open_inputs(&run)?;
+    check_again_window(&run, &cfg)?;
+    if run.args.send.dry_run {
+        return super::plan::dry_run(&run, inputs, &shown_endpoint(&run), &cfg).await;
+    }
+    let dir = match prepare_run_dir(&run, &mut early, log).await? {
+        RunDirFor::Resumed(code) => return Ok(code),
+        RunDirFor::New(dir) => dir,
+    };
+    let ready = match before_sending(&run, &dir, inputs, real, &cfg).await {
+        Ok(ready) => ready,
+        Err(why) => return Err(dir.undo(why)),
+    };
+    if let Some(early) = early {
+        early.disarm();
+    }
+    let _account = ready.account;
+    drive(Drive {
+        rundir: dir.lock,
+        journal: ready.journal,
+        op: run.op.clone(),
+        client: ready.client,
+        cfg,
+        report: run.args.run.report.clone(),
+        log,
+        simulator: ready.simulator,
+        follow: run.args.send.follow.map(|w| w.0),
+        ledger: ready.ledger,
+    })
+    .await
+}
+
+/// The settings and, for a real run, its client (exit 2 before anything is created). A dry
+/// run sends nothing, so it needs no credentials; its endpoint must still make sense. A
+/// rehearsal's client is made once its input is read ([`make_client`]).
+fn check_options(run: &NewRun) -> Result<(EngineConfig, Option<Client>), Failure> {
     let args = &run.args;
     let cfg = engine_config(&args.run)?;
     timeout(&args.run)?;
-    // A dry run sends nothing, so it needs no credentials; the endpoint must still make sense.
     let real = if args.send.rehearse {
         None
     } else if args.send.dry_run {
@@ -129,253 +180,344 @@ pub async fn start(run: NewRun, log: LogSettings) -> Result<i32, Failure> {
     } else {
         Some(real_client(&args.endpoint, &args.run)?)
     };
-    // Until sending starts a signal ends the run at once (nothing sent), even while an input
-    // that has not ended (a FIFO, a pipe) is being opened or read.
-    let mut early = Some(super::signals::before_sending());
-    let inputs = if args.inputs.is_empty() {
-        None
-    } else {
-        let opts = InputOptions {
-            column: args.column.clone(),
-            default_column: run.op.spec().default_column,
-            sim_card_ids: run.op.spec().by_sim_card_id,
-        };
-        let reading = ReadOptions {
-            encoding: args.input.encoding,
-            sheet: args.input.sheet.clone(),
-        };
-        Some(
-            Inputs::open_with(&args.inputs, &opts, &reading)
-                .map_err(|e| Failure::usage(e.to_string()))?,
-        )
-    };
-    let shown_endpoint = if args.send.rehearse {
-        "the built-in simulator (REHEARSAL)".to_string()
-    } else {
-        args.endpoint.clone()
-    };
+    Ok((cfg, real))
+}
 
-    let ledgered = crate::ledger::applies(run.op.as_ref());
-    if ledgered && !args.send.again {
-        let window = args
-            .send
-            .again_window
-            .map_or(crate::ledger::DEFAULT_AGAIN_WINDOW, |w| w.0);
-        crate::ledger::check_window(window, timeout(&args.run)?, cfg.max_attempts)?;
+/// The INPUT files opened (not read yet); `None` for a run without input.
+fn open_inputs(run: &NewRun) -> Result<Option<Inputs>, Failure> {
+    let args = &run.args;
+    if args.inputs.is_empty() {
+        return Ok(None);
     }
+    let opts = InputOptions {
+        column: args.column.clone(),
+        default_column: run.op.spec().default_column,
+        sim_card_ids: run.op.spec().by_sim_card_id,
+    };
+    let reading = ReadOptions {
+        encoding: args.input.encoding,
+        sheet: args.input.sheet.clone(),
+    };
+    Inputs::open_with(&args.inputs, &opts, &reading)
+        .map(Some)
+        .map_err(|e| Failure::usage(e.to_string()))
+}
 
-    if args.send.dry_run {
-        return super::plan::dry_run(&run, inputs, &shown_endpoint, &cfg).await;
+/// A run the account ledger applies to refuses an `--again-window` shorter than a request can
+/// take to be answered (see [`crate::ledger::check_window`]).
+fn check_again_window(run: &NewRun, cfg: &EngineConfig) -> Result<(), Failure> {
+    let send = &run.args.send;
+    if !crate::ledger::applies(run.op.as_ref()) || send.again {
+        return Ok(());
     }
+    let window = send
+        .again_window
+        .map_or(crate::ledger::DEFAULT_AGAIN_WINDOW, |w| w.0);
+    crate::ledger::check_window(window, timeout(&run.args.run)?, cfg.max_attempts)
+}
 
-    let endpoint = journal_endpoint(args);
+/// The endpoint the plan and the confirmation name.
+fn shown_endpoint(run: &NewRun) -> String {
+    match run.args.send.rehearse {
+        true => "the built-in simulator (REHEARSAL)".to_string(),
+        false => run.args.endpoint.clone(),
+    }
+}
+
+/// What [`prepare_run_dir`] found: the run dir held this job's run, now resumed (its exit
+/// code), or is new (or started over) and locked.
+enum RunDirFor {
+    Resumed(i32),
+    New(NewDir),
+}
+
+/// A new run's directory, locked, and the fingerprint its journal will carry.
+struct NewDir {
+    path: PathBuf,
+    /// The directory did not exist before this start (undo removes it whole).
+    created: bool,
+    lock: RunDir,
+    fingerprint: String,
+}
+
+impl NewDir {
+    /// Undo what this start made (the directory it created, or the journal it wrote into an
+    /// existing one): nothing was sent. Returns `why`, for `Err(dir.undo(why))`.
+    fn undo(&self, why: Failure) -> Failure {
+        if self.created {
+            let _ = std::fs::remove_dir_all(&self.path);
+        } else {
+            remove_journal(&self.path);
+        }
+        why
+    }
+}
+
+/// Remove a journal and its SQLite side files.
+fn remove_journal(dir: &Path) {
+    for f in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(dir.join(format!("{}{f}", crate::journal::FILE_NAME)));
+    }
+}
+
+/// The run dir: `--run-dir` or a new one under `runs/`. One that holds this job's run resumes
+/// it ([`existing`]: the engine's to stop, so the early signal handler is set aside meanwhile).
+async fn prepare_run_dir(
+    run: &NewRun,
+    early: &mut Option<BeforeSending>,
+    log: LogSettings,
+) -> Result<RunDirFor, Failure> {
+    let args = &run.args;
     let mut job_ids = args.inputs.clone();
     job_ids.extend(run.op.identity());
-    let fp = fingerprint(run.op.name(), &job_ids, &endpoint);
-    let dir = args
+    let fingerprint = fingerprint(run.op.name(), &job_ids, &journal_endpoint(args));
+    let path = args
         .send
         .run_dir
         .clone()
         .unwrap_or_else(|| default_run_dir(run.op.name(), args.send.rehearse));
-    if dir.join(crate::journal::FILE_NAME).exists() {
-        // What is in an existing run dir is the engine's to stop (it may send).
+    if path.join(crate::journal::FILE_NAME).exists() {
         drop(early.take());
-        if let Some(code) = existing(&run, &dir, &fp, log).await? {
-            return Ok(code);
+        if let Some(code) = existing(run, &path, &fingerprint, log).await? {
+            return Ok(RunDirFor::Resumed(code));
         }
-        early = Some(super::signals::before_sending());
+        *early = Some(super::signals::before_sending());
     }
-    let created = !dir.exists();
-    let rundir = RunDir::lock(&dir, true)?;
-    if let Some(early) = &early {
-        early.made(&dir, created);
+    let created = !path.exists();
+    let lock = RunDir::lock(&path, true)?;
+    if let Some(early) = early {
+        early.made(&path, created);
     }
-    let cleanup = |why: Failure| {
-        if created {
-            let _ = std::fs::remove_dir_all(&dir);
-        } else {
-            for f in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(dir.join(format!("{}{f}", crate::journal::FILE_NAME)));
-            }
-        }
-        why
+    Ok(RunDirFor::New(NewDir {
+        path,
+        created,
+        lock,
+        fingerprint,
+    }))
+}
+
+/// A start past its confirmation, ready to drive.
+struct Ready {
+    journal: Journal,
+    client: Client,
+    simulator: Option<Simulator>,
+    ledger: Option<LedgerSink>,
+    /// Held until the run ends (destructive real runs only).
+    account: Option<AccountLock>,
+}
+
+/// The steps between a new run dir and the first request; on `Err` the caller undoes the dir.
+async fn before_sending(
+    run: &NewRun,
+    dir: &NewDir,
+    inputs: Option<Inputs>,
+    real: Option<Client>,
+    cfg: &EngineConfig,
+) -> Result<Ready, Failure> {
+    let (mut journal, mut meta, stats) = ingest_inputs(run, dir, inputs).await?;
+    let (client, simulator) = make_client(run, real, &journal, &meta, cfg).await?;
+    let sendable =
+        stats.valid > 0 || (run.op.no_input_row().is_some() && run.args.inputs.is_empty());
+    prepare_operation(run, &mut journal, &mut meta, &client, cfg, sendable).await?;
+    let (ledger, looked) = skip_earlier(run, &mut journal, &meta, &dir.path, &client, cfg).await?;
+    if sendable && run.op.changes_cards() {
+        confirm_start(run, &stats, &looked, &meta)?;
+    }
+    // Rehearsals touch no real account, so they take no account lock.
+    let account = match run.op.changes_cards() && !run.args.send.rehearse {
+        true => Some(account_lock(&run.args.run, &dir.path)?),
+        false => None,
     };
-    let mut meta = new_meta(&run, fp);
+    Ok(Ready {
+        journal,
+        client,
+        simulator,
+        ledger,
+        account,
+    })
+}
+
+/// The new journal with the input's rows (or the one row of a run without input), and its
+/// settings with the row count and the input's extra columns.
+async fn ingest_inputs(
+    run: &NewRun,
+    dir: &NewDir,
+    inputs: Option<Inputs>,
+) -> Result<(Journal, RunMeta, IngestStats), Failure> {
+    let mut meta = new_meta(run, dir.fingerprint.clone());
     let mut journal =
-        Journal::create(&dir, &meta).map_err(|e| cleanup(Failure::usage(e.to_string())))?;
+        Journal::create(&dir.path, &meta).map_err(|e| Failure::usage(e.to_string()))?;
     let stats = match inputs {
         Some(inputs) => {
-            let op = run.op.clone();
-            let (stats, j) = tokio::task::spawn_blocking(move || {
-                let r = ingest(inputs, Some(&mut journal), op.as_ref());
-                (r, journal)
-            })
-            .await
-            .expect("ingest thread");
+            let (j, stats) = read_inputs(run, journal, inputs).await?;
             journal = j;
-            let stats = stats.map_err(|e| cleanup(Failure::usage(e.to_string())))?;
-            // An empty export, or one without a single valid card, must not look like success
-            // to a scheduler: exit 2, nothing sent, no run dir left behind.
-            if stats.valid == 0 {
-                let first = stats
-                    .first_invalid
-                    .as_deref()
-                    .map(|why| format!("; the first invalid row: {why}"))
-                    .unwrap_or_default();
-                let names: Vec<&str> = args
-                    .inputs
-                    .iter()
-                    .map(|i| if i == "-" { "stdin" } else { i.as_str() })
-                    .collect();
-                return Err(cleanup(Failure::usage(format!(
-                    "no valid card to send to in {} ({} rows: {} invalid, {} duplicate): nothing was sent{first}",
-                    names.join(", "),
-                    stats.rows, stats.invalid, stats.duplicate
-                ))));
-            }
-            one_kind_of_key(&run, &stats).map_err(cleanup)?;
-            xlsx_fits(args.run.report.as_deref(), stats.rows).map_err(cleanup)?;
             stats
         }
-        None => {
-            let row = run.op.no_input_row().ok_or_else(|| {
-                cleanup(Failure::usage(format!(
-                    "{} needs INPUT files",
-                    run.op.name()
-                )))
-            })?;
-            journal
-                .insert_rows(&[row])
-                .map_err(|e| cleanup(Failure::aborted(e.to_string())))?;
-            IngestStats {
-                rows: 1,
-                batches: 1,
-                ..IngestStats::default()
-            }
-        }
+        None => no_input_row(run, &mut journal)?,
     };
     meta.extra_columns = stats.extra_columns.clone();
     meta.total_rows = Some(stats.rows);
+    Ok((journal, meta, stats))
+}
 
-    let (client, simulator) = match real {
-        Some(c) => (c, None),
-        None => {
-            let keys = journal
-                .keys()
-                .map_err(|e| cleanup(Failure::aborted(e.to_string())))?;
-            let sim_cfg = (run.op.spec().rehearsal)(&meta.params, &keys);
-            let (sim, c) = rehearsal_client_with(sim_cfg.into(), cfg.rate, &args.run)
-                .await
-                .map_err(cleanup)?;
-            (c, Some(sim))
-        }
-    };
-    let sendable = stats.valid > 0 || (run.op.no_input_row().is_some() && args.inputs.is_empty());
+/// Every input row into the journal (on a blocking thread), then the checks on what was read.
+async fn read_inputs(
+    run: &NewRun,
+    mut journal: Journal,
+    inputs: Inputs,
+) -> Result<(Journal, IngestStats), Failure> {
+    let op = run.op.clone();
+    let (stats, journal) = tokio::task::spawn_blocking(move || {
+        let r = ingest(inputs, Some(&mut journal), op.as_ref());
+        (r, journal)
+    })
+    .await
+    .expect("ingest thread");
+    let stats = stats.map_err(|e| Failure::usage(e.to_string()))?;
+    // An empty export, or one without a single valid card, must not look like success to a
+    // scheduler: exit 2, nothing sent, no run dir left behind.
+    if stats.valid == 0 {
+        return Err(no_valid_card(run, &stats));
+    }
+    one_kind_of_key(run, &stats)?;
+    xlsx_fits(run.args.run.report.as_deref(), stats.rows)?;
+    Ok((journal, stats))
+}
+
+/// Why an input without a single valid card is refused, naming the first invalid row.
+fn no_valid_card(run: &NewRun, stats: &IngestStats) -> Failure {
+    let first = stats
+        .first_invalid
+        .as_deref()
+        .map(|why| format!("; the first invalid row: {why}"))
+        .unwrap_or_default();
+    let names: Vec<&str> = run
+        .args
+        .inputs
+        .iter()
+        .map(|i| if i == "-" { "stdin" } else { i.as_str() })
+        .collect();
+    Failure::usage(format!(
+        "no valid card to send to in {} ({} rows: {} invalid, {} duplicate): nothing was sent{first}",
+        names.join(", "),
+        stats.rows,
+        stats.invalid,
+        stats.duplicate
+    ))
+}
+
+/// A run without input (an SMS to a whole order) has one row: what its parameters select.
+fn no_input_row(run: &NewRun, journal: &mut Journal) -> Result<IngestStats, Failure> {
+    let row = run
+        .op
+        .no_input_row()
+        .ok_or_else(|| Failure::usage(format!("{} needs INPUT files", run.op.name())))?;
+    journal
+        .insert_rows(&[row])
+        .map_err(|e| Failure::aborted(e.to_string()))?;
+    Ok(IngestStats {
+        rows: 1,
+        batches: 1,
+        ..IngestStats::default()
+    })
+}
+
+/// The real client, or for a rehearsal the built-in simulator holding the input's cards.
+async fn make_client(
+    run: &NewRun,
+    real: Option<Client>,
+    journal: &Journal,
+    meta: &RunMeta,
+    cfg: &EngineConfig,
+) -> Result<(Client, Option<Simulator>), Failure> {
+    if let Some(client) = real {
+        return Ok((client, None));
+    }
+    let keys = journal
+        .keys()
+        .map_err(|e| Failure::aborted(e.to_string()))?;
+    let sim_cfg = (run.op.spec().rehearsal)(&meta.params, &keys);
+    let (sim, client) = rehearsal_client_with(sim_cfg.into(), cfg.rate, &run.args.run).await?;
+    Ok((client, Some(sim)))
+}
+
+/// The operation's lookups (a tag's id, an order's cards) when there is something to send,
+/// and the journal's settings written with the parameters they settled.
+async fn prepare_operation(
+    run: &NewRun,
+    journal: &mut Journal,
+    meta: &mut RunMeta,
+    client: &Client,
+    cfg: &EngineConfig,
+    sendable: bool,
+) -> Result<(), Failure> {
     if sendable {
         run.op
-            .prepare(&client, cfg.max_attempts)
+            .prepare(client, cfg.max_attempts)
             .await
-            .map_err(|e| cleanup(Failure::usage(format!("{e}: nothing was sent"))))?;
+            .map_err(|e| Failure::usage(format!("{e}: nothing was sent")))?;
         meta.params = run.op.params();
     }
     journal
-        .set_meta(&meta)
-        .map_err(|e| cleanup(Failure::aborted(e.to_string())))?;
-    // The account ledger: cards an earlier run did are skipped, before anything is confirmed.
-    let mut ledger = None;
-    let mut looked = crate::ledger::Looked::default();
-    let mut ledger_path = PathBuf::new();
-    if ledgered {
-        let mut l = crate::ledger::open(&meta).map_err(cleanup)?;
-        ledger_path = l.path().to_path_buf();
-        let key = crate::ledger::key(run.op.as_ref(), &meta, &dir);
-        crate::ledger::learn_from_input(&journal, &meta, &mut l).map_err(cleanup)?;
-        let calls = crate::ledger::resolve_ids(
-            &journal,
-            &mut l,
-            &key,
-            &client,
-            crate::ledger::LIST_RATE,
-            cfg.max_attempts,
-        )
-        .await
-        .map_err(cleanup)?;
-        if calls > 0 {
-            crate::say!(
-                "matched this run's cards with earlier runs' through the card list: {calls} {}",
-                if calls == 1 { "call" } else { "calls" }
-            );
-        }
-        looked = crate::ledger::skip_done(&mut journal, &l, &key).map_err(cleanup)?;
-        {
-            let calls =
-                crate::ledger::match_orders(&mut journal, &l, &key, &client, cfg.max_attempts)
-                    .await
-                    .map_err(cleanup)?;
-            let counts = journal
-                .counts()
-                .map_err(|e| cleanup(Failure::aborted(e.to_string())))?;
-            looked.skipped = counts.get("skipped").copied().unwrap_or(0);
-            if calls > 0 {
-                crate::say!(
-                    "matched this send with earlier sends of the text to whole orders or their cids through the card list: {calls} {}",
-                    if calls == 1 { "call" } else { "calls" }
-                );
-            }
-        }
-        ledger = Some(crate::ledger::LedgerSink {
-            ledger: l,
-            run: key,
-        });
-    }
-    let skipped = looked.skipped;
-    if skipped > 0 {
-        tracing::warn!(
-            cards = skipped,
-            "{}",
-            crate::ledger::skipped_note(&looked, meta.rehearsal, &ledger_path)
-        );
-    }
-    let to_send = stats.valid - skipped.min(stats.valid);
-    if sendable && run.op.changes_cards() && (to_send > 0 || (stats.valid == 0 && skipped == 0)) {
-        let mut skip_note = if skipped > 0 {
-            format!(" ({skipped} more skipped: an earlier run did them)")
-        } else {
-            String::new()
-        };
-        if let Some(note) = crate::ledger::again_note(&looked, &meta) {
-            skip_note.push_str(&format!(" ({note})"));
-        }
-        if ledgered && args.send.again {
-            skip_note.push_str(" (--again: cards earlier runs did are acted on again)");
-        }
-        let q = format!(
-            "about to {}{skip_note}{} via {shown_endpoint}",
-            run.op.describe(to_send, stats.batches),
-            super::plan::carrier_note(&run, &stats)
-        );
-        confirm(&q, args.send.yes).map_err(cleanup)?;
-    }
-    // Rehearsals touch no real account, so they take no account lock.
-    let _account = if run.op.changes_cards() && !args.send.rehearse {
-        Some(account_lock(&args.run, &dir).map_err(cleanup)?)
-    } else {
-        None
+        .set_meta(meta)
+        .map_err(|e| Failure::aborted(e.to_string()))
+}
+
+/// The account ledger, for an operation it applies to: cards an earlier run did are skipped
+/// (and said so) before anything is confirmed; the engine's writer gets the ledger.
+async fn skip_earlier(
+    run: &NewRun,
+    journal: &mut Journal,
+    meta: &RunMeta,
+    dir: &Path,
+    client: &Client,
+    cfg: &EngineConfig,
+) -> Result<(Option<LedgerSink>, Looked), Failure> {
+    let Some(mut sink) = crate::ledger::sink(run.op.as_ref(), meta, dir)? else {
+        return Ok((None, Looked::default()));
     };
-    if let Some(early) = early {
-        early.disarm();
+    let with = Some((client, cfg.max_attempts));
+    let looked = crate::ledger::skip_earlier(journal, meta, &mut sink, with).await?;
+    if looked.skipped > 0 {
+        tracing::warn!(
+            cards = looked.skipped,
+            "{}",
+            crate::ledger::skipped_note(&looked, meta.rehearsal, sink.ledger.path())
+        );
     }
-    drive(Drive {
-        rundir,
-        journal,
-        op: run.op.clone(),
-        client,
-        cfg,
-        report: args.run.report.clone(),
-        log,
-        simulator,
-        follow: args.send.follow.map(|w| w.0),
-        ledger,
-    })
-    .await
+    Ok((Some(sink), looked))
+}
+
+/// Ask before a destructive run sends (unless `--yes`), saying what it will do and what the
+/// ledger skips; nothing is asked when every card was skipped.
+fn confirm_start(
+    run: &NewRun,
+    stats: &IngestStats,
+    looked: &Looked,
+    meta: &RunMeta,
+) -> Result<(), Failure> {
+    let args = &run.args;
+    let skipped = looked.skipped;
+    let to_send = stats.valid - skipped.min(stats.valid);
+    if to_send == 0 && (stats.valid > 0 || skipped > 0) {
+        return Ok(());
+    }
+    let mut skip_note = if skipped > 0 {
+        format!(" ({skipped} more skipped: an earlier run did them)")
+    } else {
+        String::new()
+    };
+    if let Some(note) = crate::ledger::again_note(looked, meta) {
+        skip_note.push_str(&format!(" ({note})"));
+    }
+    if crate::ledger::applies(run.op.as_ref()) && args.send.again {
+        skip_note.push_str(" (--again: cards earlier runs did are acted on again)");
+    }
+    let q = format!(
+        "about to {}{skip_note}{} via {}",
+        run.op.describe(to_send, stats.batches),
+        super::plan::carrier_note(run, stats),
+        shown_endpoint(run)
+    );
+    confirm(&q, args.send.yes)
 }

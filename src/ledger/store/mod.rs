@@ -25,7 +25,7 @@ mod rebuild;
 pub use migrate::legacy_run_id;
 pub use rebuild::RebuildError;
 
-use crate::journal::{Journal, Pending, RowState};
+use crate::journal::{Journal, PendingRow, RowState};
 use crate::model::Status;
 use rebuild::journal_says_maybe;
 use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
@@ -462,7 +462,7 @@ pub struct LedgerSink {
 
 /// What the account ledger knows a row's act by: its card, and the request's own value when it
 /// has one (binding a card to another IMEI is another act).
-pub fn act(p: &Pending) -> CardAct {
+pub fn act(p: &PendingRow) -> CardAct {
     CardAct {
         row: p.row,
         card: p.key.clone(),

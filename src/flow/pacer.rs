@@ -4,7 +4,7 @@
 //! one-second window and a burst only buys 429s. Waiters queue on a fair mutex, so a change of
 //! pace (after a 429) applies to the very next slot instead of to slots reserved long ago.
 //! Written on `tokio::time` rather than `governor` because the rate must change at runtime and
-//! tests drive it under `tokio::time::pause()` (see the SPEC's "Known traps").
+//! tests drive it under `tokio::time::pause()`.
 
 use std::sync::Mutex as StdMutex;
 use std::time::Duration;
@@ -27,7 +27,8 @@ const CATCH_UP: Duration = Duration::from_millis(3);
 /// 13 s and 500/s in 25 s, and overshoots a quota by at most 20% for the one second before the
 /// gateway says so.
 const AUTO_GROWTH: f64 = 1.2;
-/// `--rate auto` never rises past this (the SPEC's most).
+/// `--rate auto` never rises past this: far above any quota a 429 names, it bounds a run
+/// against an API that never answers one.
 const AUTO_MAX: f64 = 10_000.0;
 /// A 429 that names no quota ends an auto ramp this far below the pace that drew it.
 const AUTO_HOLD: f64 = 0.8;

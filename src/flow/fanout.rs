@@ -3,8 +3,8 @@
 //!
 //! - [`each`] and [`collect`]: the reads (`follow`'s lookups, the listings' pages and per-card
 //!   queries). Each answer is handed back as it arrives, and the caller can cancel the rest.
-//! - [`arriving`]: a run's units ([`super::run`]), as the journal's reader hands them over. A
-//!   task holds its unit from the durable intent to the last try and records the outcome
+//! - [`arriving`]: a run's parcels ([`crate::engine::run`]), as the journal's reader hands them over. A
+//!   task holds its parcel from the durable intent to the last try and records the outcome
 //!   itself; a stop ends the intake and waits for the tasks, never cancels one (a request in
 //!   flight must be answered and journaled, or it would become `unknown`).
 
@@ -252,7 +252,7 @@ mod tests {
         let started = Arc::new(Mutex::new(Vec::new()));
         let s = started.clone();
         arriving(&mut rx, 64, std::future::pending(), move |i| {
-            // What a unit does first (the window, the pacer's queue) happens in its first poll.
+            // What a parcel does first (the window, the pacer's queue) happens in its first poll.
             s.lock().unwrap().push(i);
             async move { tokio::task::yield_now().await }
         })

@@ -1,7 +1,7 @@
 //! How many requests may be in flight at once: enough to sustain `--rate` at the latency the
 //! API is showing, and no more.
 //!
-//! The pacer alone would keep `rate × latency` requests in flight, however many workers wait.
+//! The pacer alone would keep `rate × latency` requests in flight, however many tasks wait.
 //! That is right while answers come back, and wrong while the API hangs: every request sent
 //! into a hang ends in a timeout, and for a non-idempotent operation each of those is an
 //! `unknown` row. So the window grows only with latencies that were *answered* (an average
@@ -21,7 +21,7 @@ const HEADROOM: f64 = 2.0;
 const FLOOR_SECS: f64 = 4.0;
 
 pub struct Window {
-    /// The most in flight: the number of workers.
+    /// The most in flight: the run's concurrency.
     max: usize,
     /// The least in flight (`--concurrency` given: `max`).
     floor: usize,
@@ -63,9 +63,9 @@ impl Drop for Slot<'_> {
 }
 
 impl Window {
-    /// `workers` is the run's concurrency; `fixed` when the operator set it.
-    pub fn new(rate: f64, workers: usize, fixed: bool) -> Window {
-        let max = workers.max(1);
+    /// `concurrency` is the run's; `fixed` when the operator set it.
+    pub fn new(rate: f64, concurrency: usize, fixed: bool) -> Window {
+        let max = concurrency.max(1);
         let floor = if fixed {
             max
         } else {
@@ -143,7 +143,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_window_follows_answered_latency_between_its_floor_and_the_workers() {
+    fn the_window_follows_answered_latency_between_its_floor_and_the_concurrency() {
         let w = Window::new(5.0, 256, false);
         assert_eq!(
             w.limit(),
@@ -161,7 +161,7 @@ mod tests {
         for _ in 0..50 {
             w.answered(Duration::from_secs(600));
         }
-        assert_eq!(w.limit(), 256, "never above the workers");
+        assert_eq!(w.limit(), 256, "never above the concurrency");
         let fixed = Window::new(5.0, 3, true);
         fixed.answered(Duration::from_secs(30));
         assert_eq!(fixed.limit(), 3, "--concurrency fixes it");

@@ -1,6 +1,6 @@
 //! What to do after a failed try, decided in one place and logged with its reason.
 //!
-//! The rules are the SPEC's: idempotent operations retry every transient failure; a
+//! The rules: idempotent operations retry every transient failure; a
 //! non-idempotent one retries only where nothing can have happened (429, a connect error, the
 //! service's own "busy"), and any other failure after the request may have been written makes
 //! the row `unknown` rather than risk doing it twice. A row whose tries all ended before

@@ -29,6 +29,57 @@ pub struct IngestStats {
     pub carriers: std::collections::HashMap<crate::carrier::Carrier, u64>,
 }
 
+impl IngestStats {
+    /// Count a row by its key (`Err`: why it is invalid) and the row it repeats, if any: its
+    /// key, status and error message.
+    fn count(
+        &mut self,
+        key: Result<String, String>,
+        first_seen: Option<u64>,
+        location: &str,
+    ) -> (Option<String>, Status, Option<String>) {
+        match key {
+            Err(reason) => {
+                self.invalid += 1;
+                if self.first_invalid.is_none() {
+                    self.first_invalid = Some(reason.clone());
+                }
+                (None, Status::Invalid, Some(reason))
+            }
+            Ok(key) => match first_seen {
+                Some(first) => {
+                    self.duplicate += 1;
+                    let msg = format!("same card as row {first} ({location})");
+                    (Some(key), Status::Duplicate, Some(msg))
+                }
+                None => {
+                    self.valid += 1;
+                    let by_id = crate::gsl::types::CardRef::is_id_key(&key);
+                    self.by_id += u64::from(by_id);
+                    if !by_id {
+                        let c = crate::carrier::Carrier::from_iccid(&key);
+                        *self.carriers.entry(c).or_default() += 1;
+                    }
+                    (Some(key), Status::Pending, None)
+                }
+            },
+        }
+    }
+
+    /// The batch of a valid row just counted, with the operation's batch size: valid rows in
+    /// input order, that many a batch.
+    fn batch_of(&mut self, status: Status, batch_size: Option<usize>) -> Option<i64> {
+        match (status, batch_size) {
+            (Status::Pending, Some(size)) => {
+                let b = ((self.valid - 1) / size.max(1) as u64 + 1) as i64;
+                self.batches = b as u64;
+                Some(b)
+            }
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     #[error(transparent)]
@@ -75,40 +126,8 @@ pub fn ingest(
                 Err(reason) => rec.key = Err(format!("{reason} ({})", rec.location)),
             }
         }
-        let (key, status, error_msg) = match rec.key {
-            Err(reason) => {
-                stats.invalid += 1;
-                if stats.first_invalid.is_none() {
-                    stats.first_invalid = Some(reason.clone());
-                }
-                (None, Status::Invalid, Some(reason))
-            }
-            Ok(key) => match first_seen {
-                Some(first) => {
-                    stats.duplicate += 1;
-                    let msg = format!("same card as row {first} ({})", rec.location);
-                    (Some(key), Status::Duplicate, Some(msg))
-                }
-                None => {
-                    stats.valid += 1;
-                    let by_id = crate::gsl::types::CardRef::is_id_key(&key);
-                    stats.by_id += u64::from(by_id);
-                    if !by_id {
-                        let c = crate::carrier::Carrier::from_iccid(&key);
-                        *stats.carriers.entry(c).or_default() += 1;
-                    }
-                    (Some(key), Status::Pending, None)
-                }
-            },
-        };
-        let batch = match (status, batch_size) {
-            (Status::Pending, Some(size)) => {
-                let b = ((stats.valid - 1) / size.max(1) as u64 + 1) as i64;
-                stats.batches = b as u64;
-                Some(b)
-            }
-            _ => None,
-        };
+        let (key, status, error_msg) = stats.count(rec.key, first_seen, &rec.location);
+        let batch = stats.batch_of(status, batch_size);
         if let Some(j) = journal.as_deref_mut() {
             chunk.push(NewRow {
                 row: rec.row,
