@@ -70,17 +70,11 @@ pub fn previous_success(text: &str, operation: &str) -> Option<f64> {
 /// The file's text. `previous_success` is kept when this run did not succeed; `now` stands in
 /// for a finish time the summary lacks.
 pub fn render(s: &Summary, previous_success: Option<f64>, now: f64) -> String {
-    let op = label(&s.operation);
-    let mut t = String::new();
-    let mut gauge = |name: &str, help: &str, samples: &[(String, f64)]| {
-        let _ = writeln!(t, "# HELP {name} {help}");
-        let _ = writeln!(t, "# TYPE {name} gauge");
-        for (labels, v) in samples {
-            let _ = writeln!(t, "{name}{{operation=\"{op}\"{labels}}} {v}");
-        }
+    let mut g = Gauges {
+        text: String::new(),
+        op: label(&s.operation),
     };
-    let one = |v: f64| vec![(String::new(), v)];
-    gauge(
+    g.add(
         "gslbatch_rows",
         "Rows of the last run per report status.",
         &s.counts
@@ -89,7 +83,7 @@ pub fn render(s: &Summary, previous_success: Option<f64>, now: f64) -> String {
             .collect::<Vec<_>>(),
     );
     let o = &s.outcomes;
-    gauge(
+    g.add(
         "gslbatch_outcomes",
         "Accepted rows of the last run per outcome (follow reads it; not_followed: not read yet).",
         &[
@@ -102,52 +96,58 @@ pub fn render(s: &Summary, previous_success: Option<f64>, now: f64) -> String {
         .map(|(k, n)| (format!(",outcome=\"{k}\""), *n as f64))
         .collect::<Vec<_>>(),
     );
-    gauge(
+    g.add(
         "gslbatch_calls",
         "API calls of the last run, retries and throttled ones included.",
-        &one(s.calls as f64),
+        &one_value(s.calls as f64),
     );
-    gauge(
+    g.add(
         "gslbatch_throttled_calls",
         "Calls of the last run answered 429.",
-        &one(s.throttled as f64),
+        &one_value(s.throttled as f64),
     );
-    gauge(
+    g.add(
         "gslbatch_retries",
         "Retried calls of the last run.",
-        &one(s.retries as f64),
+        &one_value(s.retries as f64),
     );
     if let Some(r) = s.achieved_rate {
-        gauge(
+        g.add(
             "gslbatch_achieved_rate_calls_per_second",
             "Calls per second the last run achieved.",
-            &one(r),
+            &one_value(r),
         );
     }
     if let Some(q) = s.quota_found {
-        gauge(
+        g.add(
             "gslbatch_quota_found_calls_per_second",
             "The quota a 429 named, when lower than the rate asked for.",
-            &one(q),
+            &one_value(q),
         );
     }
-    gauge(
+    g.add(
         "gslbatch_duration_seconds",
         "Time the last run's processes spent on it.",
-        &one(s.duration_secs),
+        &one_value(s.duration_secs),
     );
+    ends(&mut g, s, previous_success, now);
+    g.text
+}
+
+/// How and when the run ended: exit code, last run, last success, rehearsal.
+fn ends(g: &mut Gauges, s: &Summary, previous_success: Option<f64>, now: f64) {
     if let Some(code) = s.exit_code {
-        gauge(
+        g.add(
             "gslbatch_exit_code",
             "The last run's exit code.",
-            &one(f64::from(code)),
+            &one_value(f64::from(code)),
         );
     }
     let finished = unix_of(s.finished_at.as_deref()).unwrap_or(now);
-    gauge(
+    g.add(
         "gslbatch_last_run_timestamp_seconds",
         "When the last run ended (Unix time).",
-        &one(finished),
+        &one_value(finished),
     );
     let success = if s.exit_code == Some(crate::exit::OK) {
         Some(finished)
@@ -155,16 +155,37 @@ pub fn render(s: &Summary, previous_success: Option<f64>, now: f64) -> String {
         previous_success
     };
     if let Some(at) = success {
-        gauge(
+        g.add(
             LAST_SUCCESS,
             "When a run of this operation last ended with exit code 0 (Unix time).",
-            &one(at),
+            &one_value(at),
         );
     }
-    gauge(
+    g.add(
         "gslbatch_rehearsal",
         "1 when the last run was a rehearsal against the built-in simulator.",
-        &one(if s.rehearsal { 1.0 } else { 0.0 }),
+        &one_value(if s.rehearsal { 1.0 } else { 0.0 }),
     );
-    t
+}
+
+/// The text being written, and the operation label every sample carries.
+struct Gauges {
+    text: String,
+    op: String,
+}
+
+impl Gauges {
+    /// One gauge: its HELP and TYPE lines, then a sample per `(extra labels, value)`.
+    fn add(&mut self, name: &str, help: &str, samples: &[(String, f64)]) {
+        let _ = writeln!(self.text, "# HELP {name} {help}");
+        let _ = writeln!(self.text, "# TYPE {name} gauge");
+        for (labels, v) in samples {
+            let _ = writeln!(self.text, "{name}{{operation=\"{}\"{labels}}} {v}", self.op);
+        }
+    }
+}
+
+/// A gauge's one sample, without extra labels.
+fn one_value(v: f64) -> Vec<(String, f64)> {
+    vec![(String::new(), v)]
 }

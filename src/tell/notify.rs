@@ -218,68 +218,19 @@ async fn send_one(
     };
     let mut why = String::from("no time left");
     while d.attempts < MAX_ATTEMPTS {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        if left.is_zero() {
+        if deadline <= tokio::time::Instant::now() {
             why = format!("{why}; the notify timeout ran out");
             break;
         }
         d.attempts += 1;
-        let ms = now_ms();
-        let feishu = match (target.format, secret) {
-            (NotifyFormat::Feishu, Some(sec)) => Some((ms / 1000, sign::feishu(sec, ms / 1000))),
-            _ => None,
-        };
-        let body = bodies::body(target.format, s, feishu);
-        let req = client
-            .post(target.url_for(secret, ms))
-            .timeout(left)
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                "application/json; charset=utf-8",
-            )
-            .body(body.to_string())
-            .send();
-        let retry = match tokio::time::timeout(left, req).await {
-            Err(_) => {
-                why = "no answer before the notify timeout".to_string();
-                true
+        let retry = match attempt(&client, target, secret, s, deadline).await {
+            Ok(()) => {
+                d.millis = started.elapsed().as_millis() as u64;
+                return d;
             }
-            Ok(Err(e)) => {
-                let e = e.without_url();
-                why = if e.is_timeout() {
-                    "no answer before the notify timeout".to_string()
-                } else if e.is_connect() {
-                    format!("cannot connect: {}", root_cause(&e))
-                } else {
-                    format!("the request failed: {}", root_cause(&e))
-                };
-                true
-            }
-            Ok(Ok(resp)) => {
-                let status = resp.status();
-                let text = tokio::time::timeout(
-                    deadline.saturating_duration_since(tokio::time::Instant::now()),
-                    resp.text(),
-                )
-                .await
-                .ok()
-                .and_then(Result::ok)
-                .unwrap_or_default();
-                if status.is_success() {
-                    match refused(target.format, &text) {
-                        None => {
-                            d.millis = started.elapsed().as_millis() as u64;
-                            return d;
-                        }
-                        Some(r) => {
-                            why = format!("the robot refused it: {r}");
-                            false
-                        }
-                    }
-                } else {
-                    why = format!("HTTP {}", status.as_u16());
-                    status.is_server_error() || status.as_u16() == 429
-                }
+            Err((reason, retry)) => {
+                why = reason;
+                retry
             }
         };
         if !retry {
@@ -294,6 +245,62 @@ async fn send_one(
     d.failed = Some(why);
     d.millis = started.elapsed().as_millis() as u64;
     d
+}
+
+/// One POST, within `deadline`: delivered, or why not and whether another try may do better.
+async fn attempt(
+    client: &reqwest::Client,
+    target: &Target,
+    secret: Option<&str>,
+    s: &Summary,
+    deadline: tokio::time::Instant,
+) -> Result<(), (String, bool)> {
+    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+    let ms = now_ms();
+    let feishu = match (target.format, secret) {
+        (NotifyFormat::Feishu, Some(sec)) => Some((ms / 1000, sign::feishu(sec, ms / 1000))),
+        _ => None,
+    };
+    let body = bodies::body(target.format, s, feishu);
+    let req = client
+        .post(target.url_for(secret, ms))
+        .timeout(left)
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/json; charset=utf-8",
+        )
+        .body(body.to_string())
+        .send();
+    let resp = match tokio::time::timeout(left, req).await {
+        Err(_) => return Err(("no answer before the notify timeout".to_string(), true)),
+        Ok(Err(e)) => {
+            let e = e.without_url();
+            let why = if e.is_timeout() {
+                "no answer before the notify timeout".to_string()
+            } else if e.is_connect() {
+                format!("cannot connect: {}", root_cause(&e))
+            } else {
+                format!("the request failed: {}", root_cause(&e))
+            };
+            return Err((why, true));
+        }
+        Ok(Ok(resp)) => resp,
+    };
+    let status = resp.status();
+    if !status.is_success() {
+        let retry = status.is_server_error() || status.as_u16() == 429;
+        return Err((format!("HTTP {}", status.as_u16()), retry));
+    }
+    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+    let text = tokio::time::timeout(left, resp.text())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    match refused(target.format, &text) {
+        None => Ok(()),
+        Some(r) => Err((format!("the robot refused it: {r}"), false)),
+    }
 }
 
 /// The innermost cause of an HTTP error, which says what went wrong (connection refused...).

@@ -189,8 +189,6 @@ fn page(s: &Summary, layout: &Layout, rows: &Rows, quota: Option<f64>) -> Markup
     .collect();
     let (buckets, width) = buckets(&rows.seconds);
     let title = format!("gslbatch {} — {}", s.operation, s.run_dir);
-    let all = rows.stats.rows as usize <= ALL_ROWS_UP_TO;
-    let listed = if all { &rows.all } else { &rows.not_ok };
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -212,29 +210,7 @@ fn page(s: &Summary, layout: &Layout, rows: &Rows, quota: Option<f64>) -> Markup
                 @if s.rehearsal { div.rehearsal { (super::summary::REHEARSAL_LINE) } }
                 h2 { "Summary" }
                 div.top {
-                table id="summary" {
-                    tr { th { "rows" } td.n data-count="rows" { (s.rows) } }
-                    @for (st, n) in &counts {
-                        tr { th { (st) } td.n data-status=(st) { (n) } }
-                    }
-                    tr { th { "calls" } td.n data-count="calls" { (s.calls) } }
-                    tr { th { "answered 429" } td.n data-count="throttled" { (s.throttled) } }
-                    tr { th { "retries" } td.n data-count="retries" { (s.retries) } }
-                    tr { th { "achieved rate" } td.n { (s.achieved_rate.map_or("-".to_string(), |r| format!("{r:.2} calls/s"))) } }
-                    @if let Some(q) = s.quota_found {
-                        tr { th { "quota found" } td.n { (format!("{q} calls/s (named by a 429)")) } }
-                    }
-                    tr { th { "latency p50 / p95 / p99" } td.n {
-                        (format!("{} / {} / {} ms",
-                            s.latency_ms.p50.map_or("-".into(), |v| v.to_string()),
-                            s.latency_ms.p95.map_or("-".into(), |v| v.to_string()),
-                            s.latency_ms.p99.map_or("-".into(), |v| v.to_string())))
-                    } }
-                    tr { th { "duration" } td.n { (format!("{:.1} s", s.duration_secs)) } }
-                    @if let Some(c) = s.exit_code { tr { th { "exit code" } td.n data-count="exit_code" { (c) } } }
-                    @if let Some(r) = &s.stop_reason { tr { th { "stopped" } td { (r) } } }
-                    @if let Some(c) = &s.next_command { tr { th { "next" } td { code { (c) } } } }
-                }
+                (summary_table(s, &counts))
                 div.charts {
                     (svg::bars("chart-status", "Rows per status", &counts))
                     (svg::bars("chart-outcome", "Rows per outcome", &outcomes))
@@ -266,25 +242,63 @@ fn page(s: &Summary, layout: &Layout, rows: &Rows, quota: Option<f64>) -> Markup
                         (s.throttled) " calls were answered 429 and retried."
                     }
                 }
-                h2 {
-                    @if all { "All rows" } @else { "Rows that are not ok" }
-                }
-                @if !all && rows.not_ok_total as usize > rows.not_ok.len() {
-                    p.muted { "The first " (rows.not_ok.len()) " of " (rows.not_ok_total) "; the CSV report holds every row." }
-                }
-                @if listed.is_empty() {
-                    p.muted { "Every row is ok." }
-                } @else {
-                    div.rows {
-                        table id="rows" {
-                            tr { @for c in &layout.columns { th { (c) } } }
-                            @for line in listed {
-                                tr { @for cell in line { td { (cell) } } }
-                            }
-                        }
+                (rows_section(layout, rows))
+                p.muted { "gslbatch " (s.gslbatch_version) }
+            }
+        }
+    }
+}
+
+/// The summary's figures as a table (counts carry `data-status`, totals `data-count`).
+fn summary_table(s: &Summary, counts: &[(String, u64)]) -> Markup {
+    html! {
+        table id="summary" {
+            tr { th { "rows" } td.n data-count="rows" { (s.rows) } }
+            @for (st, n) in counts {
+                tr { th { (st) } td.n data-status=(st) { (n) } }
+            }
+            tr { th { "calls" } td.n data-count="calls" { (s.calls) } }
+            tr { th { "answered 429" } td.n data-count="throttled" { (s.throttled) } }
+            tr { th { "retries" } td.n data-count="retries" { (s.retries) } }
+            tr { th { "achieved rate" } td.n { (s.achieved_rate.map_or("-".to_string(), |r| format!("{r:.2} calls/s"))) } }
+            @if let Some(q) = s.quota_found {
+                tr { th { "quota found" } td.n { (format!("{q} calls/s (named by a 429)")) } }
+            }
+            tr { th { "latency p50 / p95 / p99" } td.n {
+                (format!("{} / {} / {} ms",
+                    s.latency_ms.p50.map_or("-".into(), |v| v.to_string()),
+                    s.latency_ms.p95.map_or("-".into(), |v| v.to_string()),
+                    s.latency_ms.p99.map_or("-".into(), |v| v.to_string())))
+            } }
+            tr { th { "duration" } td.n { (format!("{:.1} s", s.duration_secs)) } }
+            @if let Some(c) = s.exit_code { tr { th { "exit code" } td.n data-count="exit_code" { (c) } } }
+            @if let Some(r) = &s.stop_reason { tr { th { "stopped" } td { (r) } } }
+            @if let Some(c) = &s.next_command { tr { th { "next" } td { code { (c) } } } }
+        }
+    }
+}
+
+/// The rows that are not ok, or every row when there are few.
+fn rows_section(layout: &Layout, rows: &Rows) -> Markup {
+    let all = rows.stats.rows as usize <= ALL_ROWS_UP_TO;
+    let listed = if all { &rows.all } else { &rows.not_ok };
+    html! {
+        h2 {
+            @if all { "All rows" } @else { "Rows that are not ok" }
+        }
+        @if !all && rows.not_ok_total as usize > rows.not_ok.len() {
+            p.muted { "The first " (rows.not_ok.len()) " of " (rows.not_ok_total) "; the CSV report holds every row." }
+        }
+        @if listed.is_empty() {
+            p.muted { "Every row is ok." }
+        } @else {
+            div.rows {
+                table id="rows" {
+                    tr { @for c in &layout.columns { th { (c) } } }
+                    @for line in listed {
+                        tr { @for cell in line { td { (cell) } } }
                     }
                 }
-                p.muted { "gslbatch " (s.gslbatch_version) }
             }
         }
     }
