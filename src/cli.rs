@@ -28,6 +28,8 @@ Environment:
       a PEM file of CAs to trust besides the system's (as --ca-cert)
   GSL_STATE_DIR
       where the account ledger, locks and history live
+  GSL_NOTIFY_URLS, GSL_NOTIFY_SECRET
+      webhooks to post a run's end to (as --notify), robots' signing secret
   GSL_LOG, GSL_PROGRESS_SECS, NO_COLOR
       log filter, seconds between progress lines, no colours
 
@@ -78,7 +80,7 @@ pub struct Globals {
 pub enum Command {
     /// Run a job file (jobs/*.toml); flags given here override it.
     #[command(display_order = 2)]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Work-order / SMS delivery status of a run, and settle `unknown` rows on positive evidence.
     #[command(display_order = 4)]
     Follow(FollowArgs),
@@ -263,7 +265,7 @@ pub struct StatusArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ReportArgs {
     pub run_dir: PathBuf,
-    /// Report path; .csv, .xlsx, .json or .jsonl picks the format; - is stdout [default: RUN_DIR/report.csv].
+    /// Report path; .csv, .xlsx, .html, .json or .jsonl picks the format; - is stdout [default: RUN_DIR/report.csv].
     #[arg(long)]
     pub report: Option<String>,
 }

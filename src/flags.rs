@@ -48,12 +48,14 @@ pub struct RunOptions {
     /// Also trust the CA certificates in this PEM file (a company proxy that inspects TLS); the system's CA store is always trusted.
     #[arg(long, env = "GSL_CA_CERT", value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
-    /// Report path; .csv, .xlsx, .json or .jsonl picks the format; - is stdout [default: RUN_DIR/report.csv].
+    /// Report path; .csv, .xlsx, .html, .json or .jsonl picks the format; - is stdout [default: RUN_DIR/report.csv].
     #[arg(long)]
     pub report: Option<String>,
     /// A CSV report's text encoding [default: utf-8-bom when the input was a spreadsheet, GB18030, UTF-16 or UTF-8 with a BOM (Excel opens it right), else utf-8].
     #[arg(long, value_enum, value_name = "ENCODING")]
     pub report_encoding: Option<crate::model::ReportEncoding>,
+    #[command(flatten)]
+    pub tell: crate::tell::flags::TellFlags,
 }
 
 /// What every command that sends to the cards of INPUT files takes: the operations without

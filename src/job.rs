@@ -68,6 +68,10 @@ pub struct JobFile {
     pub again_window: Option<String>,
     /// As `--compare-with`: `"previous"` (this job's last finished run) or a run dir.
     pub compare: Option<String>,
+    /// As `--notify`: a list of webhook URLs, or a table `{ urls, format, on, secret_file, timeout }`.
+    pub notify: Option<crate::tell::flags::JobNotify>,
+    /// As `--metrics-file`.
+    pub metrics_file: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -420,6 +424,11 @@ impl Job {
                 .clone()
                 .or_else(|| f.report.as_deref().map(|p| self.rel(p))),
             report_encoding: o.report_encoding.or(f.report_encoding),
+            tell: o
+                .tell
+                .with_job(f.notify.as_ref(), f.metrics_file.as_deref(), |p| {
+                    self.rel(p)
+                }),
         };
         Ok(BatchArgs {
             inputs: self.inputs.clone(),

@@ -34,6 +34,7 @@
 //!   operation's registry entry builds.
 //! - [`report`] renders the per-row report and the summary from the journal, and `status`'s view
 //!   ([`report::status`]).
+//! - [`tell`] is what a run's end tells besides its files: a metrics file, webhook notifications.
 //! - [`simulator`] is a faithful stand-in for the GSL API and IAM, for rehearsals and tests.
 //! - [`cli`] and [`cmd`] turn the command line into calls of the above (an operation's
 //!   subcommand is built from its registry entry; [`flags`] are the flags commands share);
@@ -63,4 +64,5 @@ pub mod report;
 pub mod run;
 pub mod rundir;
 pub mod simulator;
+pub mod tell;
 pub mod template;

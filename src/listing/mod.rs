@@ -36,6 +36,7 @@ pub fn run_options(o: &ListSettings) -> RunOptions {
         ca_cert: o.ca_cert.clone(),
         report: o.report.clone(),
         report_encoding: None,
+        tell: Default::default(),
     }
 }
 
@@ -53,6 +54,7 @@ pub fn check_rate(flag: &str, rate: f64) -> Result<f64, Failure> {
 pub fn max_attempts(o: &ListSettings) -> Result<u32, Failure> {
     if let Some(r) = &o.report {
         crate::report::ReportDest::check_arg(r).map_err(Failure::usage)?;
+        crate::report::html::listing_refuses(r).map_err(Failure::usage)?;
     }
     match o.max_attempts.unwrap_or(5) {
         0 => Err(Failure::usage("--max-attempts must be at least 1")),

@@ -168,11 +168,14 @@ fn pump<W: Write>(
     rx: &mpsc::Receiver<Msg>,
 ) -> Result<(u64, W, bool), RowsError> {
     let mut sink = Sink::start(format, out, columns, rehearsal)?;
+    let mut tally =
+        (format == ReportFormat::Xlsx).then(|| crate::report::tally::Tally::new(columns));
     let mut n = 0;
     let partial = loop {
         match rx.recv() {
             Ok(Msg::Rows(rows)) => {
                 for r in rows {
+                    tally.iter_mut().for_each(|t| t.row(&r));
                     sink.row(&r, rehearsal)?;
                     n += 1;
                 }
@@ -182,6 +185,9 @@ fn pump<W: Write>(
             Err(_) => return Err(io::Error::other("the listing did not finish").into()),
         }
     };
+    if let Some(t) = tally {
+        sink.summary_rows(&t.rows())?;
+    }
     Ok((n, sink.finish()?, partial))
 }
 

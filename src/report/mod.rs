@@ -13,9 +13,11 @@
 
 pub mod encoding;
 pub mod explain;
+pub mod html;
 pub mod layout;
 pub mod status;
 pub mod summary;
+pub mod tally;
 pub mod writer;
 
 pub use summary::{Outcomes, Summary};
@@ -37,6 +39,8 @@ pub enum ReportFormat {
     Jsonl,
     /// An Excel workbook: the report sheet and a summary sheet.
     Xlsx,
+    /// One self-contained HTML page: the summary, charts, errors, rate and rows not ok.
+    Html,
 }
 
 impl ReportFormat {
@@ -52,6 +56,7 @@ impl ReportFormat {
             Some("json") => ReportFormat::Json,
             Some("jsonl") => ReportFormat::Jsonl,
             Some("xlsx") => ReportFormat::Xlsx,
+            Some("html" | "htm") => ReportFormat::Html,
             _ => ReportFormat::Csv,
         }
     }
@@ -79,10 +84,10 @@ impl ReportDest {
             .and_then(|e| e.to_str())
             .map(|e| e.to_ascii_lowercase());
         match ext.as_deref() {
-            None | Some("csv" | "json" | "jsonl" | "xlsx") => {}
+            None | Some("csv" | "json" | "jsonl" | "xlsx" | "html" | "htm") => {}
             Some(other) => {
                 return Err(format!(
-                    "--report {arg}: .{other} is not a report format; use .csv, .xlsx, .json or .jsonl (or - for stdout)"
+                    "--report {arg}: .{other} is not a report format; use .csv, .xlsx, .html, .json or .jsonl (or - for stdout)"
                 ))
             }
         }
@@ -181,6 +186,11 @@ pub struct RenderStats {
 
 /// Render the run's report from its journal to `dest`, streaming row by row.
 pub fn render(journal: &Journal, dest: &ReportDest) -> Result<RenderStats, ReportError> {
+    if let ReportDest::Path(path) = dest {
+        if dest.format() == ReportFormat::Html {
+            return html::render(journal, path);
+        }
+    }
     let meta = journal.meta()?;
     let layout = Layout::new(&meta, has_follow(journal)?);
     let format = dest.format();

@@ -116,6 +116,11 @@ impl<W: Write> Sink<W> {
                 }
             }
             ReportFormat::Jsonl => Sink::Jsonl { out, columns },
+            // A page of a run's journal (`report::html`), not a stream of rows: a listing
+            // refuses `.html` before it starts.
+            ReportFormat::Html => return Err(io::Error::other(
+                "an HTML report is made from a run's journal; write this report as .csv or .xlsx",
+            )),
             ReportFormat::Xlsx => {
                 let mut book = Box::new(rust_xlsxwriter::Workbook::new());
                 let bold = rust_xlsxwriter::Format::new().set_bold();
@@ -227,13 +232,19 @@ impl<W: Write> Sink<W> {
     /// so every count is a number in a cell Excel can sum and chart, never JSON text. Other
     /// formats have `summary.json` beside them and ignore this.
     pub fn summary(&mut self, summary: &serde_json::Value) -> io::Result<()> {
+        let mut rows = Vec::new();
+        flatten("", summary, &mut rows);
+        self.summary_rows(&rows)
+    }
+
+    /// The summary sheet from `field, value` rows as they are (a listing's [`super::tally`]),
+    /// with a chart for each group of [`CHARTED`] among them.
+    pub fn summary_rows(&mut self, rows: &[(String, serde_json::Value)]) -> io::Result<()> {
         let Sink::Xlsx { book, .. } = self else {
             return Ok(());
         };
         let sheet = book.add_worksheet();
-        sheet.set_name("summary").map_err(xlsx_err)?;
-        let mut rows = Vec::new();
-        flatten("", summary, &mut rows);
+        sheet.set_name(SUMMARY_SHEET).map_err(xlsx_err)?;
         let bold = rust_xlsxwriter::Format::new().set_bold();
         sheet
             .write_string_with_format(0, 0, "field", &bold)
@@ -253,6 +264,7 @@ impl<W: Write> Sink<W> {
             }
             .map_err(xlsx_err)?;
         }
+        charts(sheet, rows)?;
         sheet.set_column_width(0, 28).map_err(xlsx_err)?;
         sheet.set_column_width(1, 24).map_err(xlsx_err)?;
         sheet
@@ -282,6 +294,60 @@ impl<W: Write> Sink<W> {
         Ok(out)
     }
 }
+
+/// The summary sheet's charts: one per group of counts in [`CHARTED`] that has rows, its
+/// categories and values ranges over the sheet's own `field` / `value` cells (the rows
+/// `counts.ok`, `counts.failed`… lie together: `flatten` walks a table's keys in order), so
+/// the chart is the table, never a copy of it.
+fn charts(
+    sheet: &mut rust_xlsxwriter::Worksheet,
+    rows: &[(String, serde_json::Value)],
+) -> io::Result<()> {
+    let mut placed = 0u32;
+    for (group, title) in CHARTED {
+        let prefix = format!("{group}.");
+        let Some(first) = rows.iter().position(|(k, _)| k.starts_with(&prefix)) else {
+            continue;
+        };
+        let n = rows[first..]
+            .iter()
+            .take_while(|(k, v)| k.starts_with(&prefix) && v.is_number())
+            .count();
+        if n == 0 {
+            continue;
+        }
+        // Sheet rows: the header is row 0, `rows[i]` is row i + 1.
+        let (r0, r1) = (first as u32 + 1, (first + n) as u32);
+        let mut chart = rust_xlsxwriter::Chart::new(rust_xlsxwriter::ChartType::Column);
+        chart
+            .add_series()
+            .set_name(*title)
+            .set_categories((SUMMARY_SHEET, r0, 0, r1, 0))
+            .set_values((SUMMARY_SHEET, r0, 1, r1, 1))
+            .set_data_label(rust_xlsxwriter::ChartDataLabel::new().show_value());
+        chart.title().set_name(*title);
+        chart.legend().set_hidden();
+        sheet
+            .insert_chart(1 + placed * 16, 3, &chart)
+            .map_err(xlsx_err)?;
+        placed += 1;
+    }
+    Ok(())
+}
+
+/// The summary sheet's name, as chart ranges name it.
+pub const SUMMARY_SHEET: &str = "summary";
+
+/// The summary tables that get a chart, and its title: rows per status, per outcome, and
+/// changes per kind once a run's summary holds them (the changes between runs).
+pub const CHARTED: &[(&str, &str)] = &[
+    ("counts", "Rows per status"),
+    ("outcomes", "Rows per outcome"),
+    ("changes", "Changes per kind"),
+    ("sim_status", "Cards per sim_status"),
+    ("carrier", "Cards per carrier"),
+    ("top_used", "Top 20 cards by data used (MB)"),
+];
 
 /// `value`'s scalars as `(dotted.key, scalar)` rows; a list of scalars is one row, joined.
 fn flatten(prefix: &str, value: &serde_json::Value, out: &mut Vec<(String, serde_json::Value)>) {

@@ -56,22 +56,8 @@ pub async fn drive(d: Drive) -> Result<i32, Failure> {
     };
     keep_quota(&mut journal, &counters, &d.cfg);
     say_why_stopped(&stop, &d.rundir.path);
-    let code = finish(&journal, &d.rundir.path, d.report.as_deref(), Some(&stop));
-    let code = match code {
-        // A finished run leaves what it learned in the history (compared, when asked).
-        Ok(c) if stop == Stop::Finished => {
-            let report = super::finish::report_dest(&d.rundir.path, d.report.as_deref());
-            let h = d.op.history();
-            Ok(crate::history::runs::record(
-                &journal,
-                &d.rundir.path,
-                h,
-                &report,
-                c,
-            ))
-        }
-        other => other,
-    };
+    let (dir, report) = (&d.rundir.path, d.report.as_deref());
+    let code = finish(&journal, dir, report, Some(&stop), d.op.history());
     let follows = d.op.spec().follow != crate::ops::Follow::None;
     let code = match (code, d.follow) {
         (Ok(c), Some(wait)) if stop == Stop::Finished && follows => {
@@ -146,7 +132,13 @@ async fn writer_failed(
         sim.shutdown().await;
     }
     let j = Journal::open_read(dir).map_err(|e| Failure::aborted(e.to_string()))?;
-    let _ = finish(&j, dir, report, Some(&Stop::JournalFailed(msg.clone())));
+    let _ = finish(
+        &j,
+        dir,
+        report,
+        Some(&Stop::JournalFailed(msg.clone())),
+        None,
+    );
     Err(Failure::aborted(format!(
         "{msg}; sending stopped. Free space or fix the disk, then `gslbatch resume {}`",
         dir.display()

@@ -20,6 +20,7 @@ pub fn finish(
     rundir: &std::path::Path,
     report: Option<&str>,
     stop: Option<&Stop>,
+    history: Option<&crate::history::args::HistoryArgs>,
 ) -> Result<i32, Failure> {
     let dest = report_dest(rundir, report);
     // A report that cannot be written (a full disk at --report) still leaves summary.json and
@@ -54,6 +55,11 @@ pub fn finish(
         Some(Stop::Interrupted) => exit::INTERRUPTED,
         Some(_) => exit::ABORTED,
     };
+    // A finished run leaves what it learned in the history (compared, when asked: exit 5).
+    let code = match stop {
+        Some(Stop::Finished) => crate::history::runs::record(journal, rundir, history, &dest, code),
+        _ => code,
+    };
     let mut s =
         summary::Summary::build(journal, rundir).map_err(|e| Failure::aborted(e.to_string()))?;
     s.exit_code = Some(code);
@@ -67,6 +73,7 @@ pub fn finish(
     s.next_command = s.next();
     s.write_json(rundir)
         .map_err(|e| Failure::aborted(e.to_string()))?;
+    crate::tell::at_end(&s);
     if crate::logging::json_logs() {
         // Schedulers parse stderr line by line: the summary is one JSON object there too.
         let json = serde_json::to_string(&s).expect("summary serialises");

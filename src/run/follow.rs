@@ -120,7 +120,7 @@ pub async fn follow(journal: &mut Journal, f: FollowRun<'_>) -> Result<i32, Fail
             _ = &mut shutdown => None,
         };
         let Some(result) = result else {
-            finish(journal, f.dir, f.report, None)?;
+            finish(journal, f.dir, f.report, None, None)?;
             crate::say!(
                 "follow interrupted after {}: the report shows what was read; {AGAIN} to finish",
                 crate::model::count(reader.stats.get().0, "call", "calls")
@@ -131,7 +131,7 @@ pub async fn follow(journal: &mut Journal, f: FollowRun<'_>) -> Result<i32, Fail
             Ok(s) => s,
             Err(FollowError::Journal(e)) => return Err(Failure::aborted(e.to_string())),
             Err(FollowError::Api(e)) => {
-                let _ = finish(journal, f.dir, f.report, None);
+                let _ = finish(journal, f.dir, f.report, None, None);
                 return Err(Failure::aborted(format!(
                     "follow stopped: {}; check the credentials, then run it again",
                     e.rejection(reader.client.credentials().mode())
@@ -151,14 +151,14 @@ pub async fn follow(journal: &mut Journal, f: FollowRun<'_>) -> Result<i32, Fail
                 tokio::select! {
                     _ = tokio::time::sleep(nap) => continue,
                     _ = &mut shutdown => {
-                        finish(journal, f.dir, f.report, None)?;
+                        finish(journal, f.dir, f.report, None, None)?;
                         return Ok(exit::INTERRUPTED);
                     }
                 }
             }
             _ => {}
         }
-        finish(journal, f.dir, f.report, None)?;
+        finish(journal, f.dir, f.report, None, None)?;
         say_end(
             code,
             f.dir,

@@ -34,7 +34,13 @@ pub async fn resume(args: ResumeArgs, log: LogSettings) -> Result<i32, Failure> 
     keep_settings(&mut journal, &mut meta, &args.run)?;
     if requeue(&mut journal, &meta, op.as_ref(), &args, &rundir.path)? == 0 {
         crate::say!("nothing left to send in {}", rundir.path.display());
-        return finish(&journal, &rundir.path, args.run.report.as_deref(), None);
+        return finish(
+            &journal,
+            &rundir.path,
+            args.run.report.as_deref(),
+            None,
+            None,
+        );
     }
     // Before any request is sent: the ledger (a destructive run never goes on without it).
     let ledger = crate::ledger::sink(op.as_ref(), &meta, &rundir.path)?;

@@ -19,6 +19,7 @@ pub fn engine_config(o: &RunOptions) -> Result<EngineConfig, Failure> {
     if let Some(r) = &o.report {
         crate::report::ReportDest::check_arg(r).map_err(Failure::usage)?;
     }
+    crate::tell::install(&o.tell).map_err(Failure::usage)?;
     let asked = o.rate.unwrap_or(Rate::PerSecond(DEFAULT_RATE));
     let rate = asked.start();
     if !(rate.is_finite() && rate > 0.0) {

@@ -1,0 +1,206 @@
+//! What a run tells the world when it ends, besides its exit code, log and report: a metrics
+//! file for node_exporter's textfile collector ([`metrics`]) and webhook notifications to
+//! generic receivers and DingTalk / WeCom / Feishu group robots ([`notify`]).
+//!
+//! The flags are one struct, [`TellFlags`], flattened into every sending command's options and
+//! checked with them before anything is sent (a bad URL or an unwritable metrics path is exit 2).
+//! [`install`] keeps the checked settings for the process; the end of a run calls [`at_end`]
+//! once the summary is written (and makes an HTML report again, now that the summary says how
+//! the run ended). Nothing here changes a run's exit code: a metrics file or a
+//! notification that cannot be written or delivered is a warning in the log.
+//!
+//! The settings are never stored in the journal: webhook URLs carry access tokens and the
+//! signing secret is one, so `resume` takes them again from its own flags (a job file's keys
+//! are read again by `run JOB.toml`).
+
+pub mod bodies;
+pub mod flags;
+pub mod metrics;
+pub mod notify;
+pub mod sign;
+
+pub use flags::{JobNotify, NotifyFormat, NotifyOn, TellFlags};
+
+use crate::report::Summary;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// The environment variable holding the robots' signing secret (DingTalk "加签", Feishu "签名校验").
+pub const SECRET_ENV: &str = "GSL_NOTIFY_SECRET";
+
+/// How long all notifications of a run's end may take together, by default.
+pub const DEFAULT_TIMEOUT_SECS: f64 = 10.0;
+
+/// The checked settings a run's end acts on.
+#[derive(Clone, Default)]
+pub struct Tell {
+    pub metrics_file: Option<PathBuf>,
+    pub targets: Vec<notify::Target>,
+    pub on: NotifyOn,
+    /// DingTalk's / Feishu's signing secret.
+    pub secret: Option<String>,
+    /// All notifications together, retries included.
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for Tell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the URLs' tokens nor the secret.
+        f.debug_struct("Tell")
+            .field("metrics_file", &self.metrics_file)
+            .field("targets", &self.targets.len())
+            .field("on", &self.on)
+            .field("secret", &self.secret.as_ref().map(|_| "<set>"))
+            .finish()
+    }
+}
+
+impl Tell {
+    /// Check the flags: every URL parses as http(s), the metrics file's folder is writable, the
+    /// secret file is readable. The message names the flag, never a URL's token or the secret.
+    pub fn from_flags(f: &TellFlags) -> Result<Tell, String> {
+        let format = f.notify_format.unwrap_or(NotifyFormat::Auto);
+        let targets = f
+            .notify
+            .iter()
+            .enumerate()
+            .map(|(i, u)| {
+                notify::Target::parse(u, format).map_err(|e| format!("--notify #{}: {e}", i + 1))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(p) = &f.metrics_file {
+            metrics::check_writable(p).map_err(|e| {
+                format!(
+                    "--metrics-file {}: cannot write there ({e}); nothing was sent",
+                    p.display()
+                )
+            })?;
+        }
+        let secret = match &f.notify_secret_file {
+            Some(p) => Some(read_secret(p)?),
+            None => std::env::var(SECRET_ENV).ok().filter(|s| !s.is_empty()),
+        };
+        if let Some(s) = &secret {
+            if s.trim() != s || s.chars().any(char::is_control) {
+                return Err(format!(
+                    "{}: the signing secret has surrounding white space or control characters",
+                    f.notify_secret_file
+                        .as_ref()
+                        .map_or(SECRET_ENV.to_string(), |p| p.display().to_string())
+                ));
+            }
+        }
+        let timeout = f.notify_timeout.unwrap_or(DEFAULT_TIMEOUT_SECS);
+        if !(timeout.is_finite() && timeout > 0.0 && timeout <= 300.0) {
+            return Err(format!(
+                "--notify-timeout {timeout}: must be more than 0 and at most 300 seconds"
+            ));
+        }
+        Ok(Tell {
+            metrics_file: f.metrics_file.clone(),
+            targets,
+            on: f.notify_on.unwrap_or_default(),
+            secret,
+            timeout: Duration::from_secs_f64(timeout),
+        })
+    }
+}
+
+/// A secret file's one line (a final newline is not part of it).
+fn read_secret(p: &Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(p)
+        .map_err(|e| format!("--notify-secret-file {}: cannot read it ({e})", p.display()))?;
+    let s = text.strip_suffix('\n').unwrap_or(&text);
+    let s = s.strip_suffix('\r').unwrap_or(s);
+    if s.is_empty() {
+        return Err(format!(
+            "--notify-secret-file {}: the file is empty",
+            p.display()
+        ));
+    }
+    Ok(s.to_string())
+}
+
+static INSTALLED: Mutex<Option<Tell>> = Mutex::new(None);
+
+/// Check the flags and keep them for this process's [`at_end`]. Called where a run's other
+/// settings are checked, before anything is sent.
+pub fn install(f: &TellFlags) -> Result<(), String> {
+    let t = Tell::from_flags(f)?;
+    *INSTALLED.lock().unwrap_or_else(|e| e.into_inner()) = Some(t);
+    Ok(())
+}
+
+/// Hook for the changes between runs (the history work, `--fail-on-change`): until a run's
+/// summary records changes, `--notify-on change` never fires. Once it does, this is the one
+/// place that reads them.
+pub fn changes_found(_summary: &Summary) -> Option<u64> {
+    None
+}
+
+/// The end of a run: write the metrics file and send the notifications the flags asked for.
+/// Never fails and never changes the exit code; problems are logged as warnings.
+pub fn at_end(summary: &Summary) {
+    html_again(summary);
+    let Some(t) = INSTALLED.lock().unwrap_or_else(|e| e.into_inner()).clone() else {
+        return;
+    };
+    run_end(&t, summary);
+}
+
+/// An HTML report is made again once `summary.json` is written, so the page says how the run
+/// ended (its stop reason and exit code), which the report rendered before it could not.
+fn html_again(summary: &Summary) {
+    let Some(dest) = summary.report_path.as_deref() else {
+        return;
+    };
+    let dest = Path::new(dest);
+    if crate::report::ReportFormat::from_path(dest) != crate::report::ReportFormat::Html {
+        return;
+    }
+    let rendered = crate::journal::Journal::open_read(Path::new(&summary.run_dir))
+        .map_err(|e| e.to_string())
+        .and_then(|j| crate::report::html::render(&j, dest).map_err(|e| e.to_string()));
+    if let Err(e) = rendered {
+        tracing::warn!("the HTML report keeps its first rendering: {e}");
+    }
+}
+
+/// [`at_end`] with given settings.
+pub fn run_end(t: &Tell, summary: &Summary) {
+    if let Some(p) = &t.metrics_file {
+        match metrics::write(p, summary) {
+            Ok(()) => tracing::info!("metrics written to {}", p.display()),
+            Err(e) => tracing::warn!("the metrics file was not written: {e}"),
+        }
+    }
+    if !t.targets.is_empty() {
+        if wanted(t.on, summary) {
+            notify::send_all(t, summary);
+        } else {
+            tracing::info!(
+                "no notification: --notify-on {:?} does not apply to this run",
+                t.on
+            );
+        }
+    }
+}
+
+/// Whether a run's end is notified under `on`.
+pub fn wanted(on: NotifyOn, s: &Summary) -> bool {
+    match on {
+        NotifyOn::Always => true,
+        NotifyOn::Failure => is_failure(s),
+        NotifyOn::Change => changes_found(s).is_some_and(|n| n > 0),
+    }
+}
+
+/// A run that did not end well: exit 1 (rows failed), 3 (aborted), 130 (interrupted), or an
+/// outcome `follow` read as failed.
+pub fn is_failure(s: &Summary) -> bool {
+    matches!(
+        s.exit_code,
+        Some(crate::exit::ROWS_FAILED | crate::exit::ABORTED | crate::exit::INTERRUPTED)
+    ) || s.outcomes.failed > 0
+}
