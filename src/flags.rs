@@ -120,7 +120,7 @@ pub struct SendOptions {
     pub again_window: Option<Wait>,
 }
 
-/// Options of the report commands that page a list API (`inventory`, `pool-members`).
+/// Options of the report commands that page a list API (`inventory`, `pool-members`, `usage`).
 #[derive(Debug, Clone, Args)]
 pub struct ListOptions {
     /// API base URL.
@@ -147,4 +147,6 @@ pub struct ListOptions {
     /// A CSV report's text encoding [default: utf-8-bom when the input was a spreadsheet, GB18030, UTF-16 or UTF-8 with a BOM (Excel opens it right), else utf-8].
     #[arg(long, value_enum, value_name = "ENCODING")]
     pub report_encoding: Option<crate::model::ReportEncoding>,
+    #[command(flatten)]
+    pub tell: crate::tell::flags::TellFlags,
 }

@@ -226,7 +226,7 @@ async fn notify_posts_generic_json_dingtalk_signed_wecom_and_feishu_bodies() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn notify_on_failure_stays_quiet_after_a_clean_run_and_change_never_fires_yet() {
+async fn notify_on_failure_stays_quiet_after_a_clean_run_and_change_without_a_comparison() {
     let sim = start_sim(SimConfig::default()).await;
     let (rec, url) = receiver(Mode::Ok).await;
     for on in ["failure", "change"] {
@@ -349,4 +349,328 @@ async fn a_job_files_notify_table_and_metrics_file_keys_act_as_the_flags() {
         prom.contains("gslbatch_rows{operation=\"check-real-name\",status=\"ok\"} 3"),
         "{prom}"
     );
+}
+
+/// A card-state command on these cards through the simulator's API, as an operator would.
+async fn act(
+    sim: &gslbatch::simulator::Simulator,
+    dir: &std::path::Path,
+    op: &str,
+    iccids: &[String],
+) {
+    let n = std::fs::read_dir(dir).map_or(0, |d| d.count());
+    let input = write_csv(dir, &format!("act-{n}.csv"), iccids);
+    let mut cmd = batch(op, &input, sim, &dir.join(format!("act-run-{n}")), 50);
+    if op != "clear-real-name" {
+        cmd.arg("--yes"); // `batch` gives a clear its --yes already
+    }
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 0, "{op}: {}", ran.stderr);
+}
+
+/// `DIR/NAME.summary.json` beside the report `DIR/NAME.csv`.
+fn beside_summary(report: &std::path::Path) -> Value {
+    let p = report.with_file_name(format!(
+        "{}.summary.json",
+        report.file_stem().unwrap().to_string_lossy()
+    ));
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notify_on_change_posts_once_when_a_compared_check_finds_the_three_cleared_cards() {
+    let sim = start_sim(SimConfig {
+        cards: 100,
+        ..SimConfig::default()
+    })
+    .await;
+    let (rec, url) = receiver(Mode::Ok).await;
+    let dir = tempdir();
+    let state = dir.path().join("state");
+    let cards = sim.cards();
+    let in_use = || cards.iter().filter(|c| c.sim_status == 20);
+    let telecom: Vec<String> = in_use()
+        .filter(|c| c.real_named && c.iccid.starts_with("898603"))
+        .take(3)
+        .map(|c| c.iccid.clone())
+        .collect();
+    assert_eq!(telecom.len(), 3);
+    let mut iccids: Vec<String> = in_use()
+        .filter(|c| !telecom.contains(&c.iccid))
+        .take(7)
+        .map(|c| c.iccid.clone())
+        .collect();
+    iccids.extend(telecom.iter().cloned());
+    let input = write_csv(dir.path(), "fleet.csv", &iccids);
+    let check = |night: &str| {
+        let mut cmd = batch("check-real-name", &input, &sim, &dir.path().join(night), 50);
+        cmd.env("GSL_STATE_DIR", &state).args([
+            "--compare-with",
+            "previous",
+            "--notify",
+            &url,
+            "--notify-on",
+            "change",
+        ]);
+        cmd
+    };
+    // The first run has nothing to compare with: its cards are all new, not a change to tell.
+    let ran = run(check("night-1")).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(
+        rec.got.lock().unwrap().len(),
+        0,
+        "a first run: {}",
+        ran.stderr
+    );
+    assert!(beside_summary(&dir.path().join("night-1/report.csv"))["compared_with"].is_null());
+    // Nothing changed since.
+    let ran = run(check("night-2")).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(
+        rec.got.lock().unwrap().len(),
+        0,
+        "no change: {}",
+        ran.stderr
+    );
+
+    act(&sim, dir.path(), "clear-real-name", &telecom).await;
+    let ran = run(check("night-3")).await;
+    assert_eq!(
+        ran.code, 0,
+        "a change alone is not a failure: {}",
+        ran.stderr
+    );
+    let got = rec.got.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "one post for the change: {}", ran.stderr);
+    let body = &got[0].1;
+    let found = beside_summary(&dir.path().join("night-3/report.csv"));
+    assert_eq!(found["changes"]["real_named"], 3);
+    assert_eq!(
+        body["changes"], found["changes"],
+        "the counts of report.summary.json"
+    );
+    assert_eq!(body["summary"]["rows"], 10);
+    let text = body["text"].as_str().unwrap();
+    assert!(text.contains("\nchanges: real_named 3\n"), "{text}");
+    no_secrets(&body.to_string());
+}
+
+fn scrape(path: &std::path::Path) -> Vec<prometheus_parse::Sample> {
+    let text = std::fs::read_to_string(path).expect("metrics file");
+    prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string())))
+        .expect("Prometheus text parses")
+        .samples
+}
+
+/// The one sample of `name` (with `label`, when given), as a number.
+fn gauge(samples: &[prometheus_parse::Sample], name: &str, label: Option<(&str, &str)>) -> f64 {
+    let found: Vec<f64> = samples
+        .iter()
+        .filter(|s| s.metric == name)
+        .filter(|s| label.is_none_or(|(k, v)| s.labels.get(k) == Some(v)))
+        .map(|s| match s.value {
+            prometheus_parse::Value::Gauge(g) => g,
+            ref other => panic!("{name}: a gauge, not {other:?}"),
+        })
+        .collect();
+    assert_eq!(found.len(), 1, "one {name} {label:?} sample");
+    found[0]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inventory_tells_its_rows_and_changes_to_webhooks_and_the_metrics_file() {
+    let sim = start_sim(SimConfig {
+        cards: 120,
+        ..SimConfig::default()
+    })
+    .await;
+    let (always, aurl) = receiver(Mode::Ok).await;
+    let (on_change, curl) = receiver(Mode::Ok).await;
+    let dir = tempdir();
+    let state = dir.path().join("state");
+    let report = dir.path().join("inv.csv");
+    let prom = dir.path().join("inv.prom");
+    let inventory = |url: &str, extra: &[&str]| {
+        let mut cmd = gsl();
+        cmd.env("GSL_STATE_DIR", &state)
+            .arg("inventory")
+            .arg("--endpoint")
+            .arg(sim.url())
+            .arg("--report")
+            .arg(&report)
+            .args(["--list-rate", "50", "--compare-with", "previous"])
+            .arg("--metrics-file")
+            .arg(&prom)
+            .args(["--notify", url])
+            .args(extra);
+        cmd
+    };
+    // The first inventory: told (always), with no changes (nothing to compare with).
+    let ran = run(inventory(&aurl, &[])).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let rows = read_report(&report).len() as u64;
+    assert_eq!(rows, 120);
+    let got = always.got.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "{}", ran.stderr);
+    let body = &got[0].1;
+    assert_eq!(body["event"], "listing_ended");
+    assert_eq!(body["listing"]["operation"], "inventory");
+    assert_eq!(body["listing"]["rows"], rows);
+    assert_eq!(body["listing"]["exit_code"], 0);
+    assert!(
+        body["changes"].is_null(),
+        "a first run compares with nothing"
+    );
+    assert_eq!(body["failure"], false);
+    let m = scrape(&prom);
+    assert_eq!(gauge(&m, "gslbatch_rows_listed", None), rows as f64);
+    assert_eq!(gauge(&m, "gslbatch_exit_code", None), 0.0);
+    assert_eq!(
+        gauge(&m, "gslbatch_calls", None),
+        body["listing"]["calls"].as_f64().unwrap()
+    );
+    assert!(gauge(&m, "gslbatch_calls", None) >= 1.0);
+    assert_eq!(
+        gauge(&m, "gslbatch_last_success_timestamp_seconds", None),
+        gauge(&m, "gslbatch_last_run_timestamp_seconds", None)
+    );
+    assert!(!m.iter().any(|s| s.metric == "gslbatch_changes"));
+
+    // Nothing changed: --notify-on change stays quiet, the metrics still say what was listed.
+    let ran = run(inventory(&curl, &["--notify-on", "change"])).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(on_change.got.lock().unwrap().len(), 0, "{}", ran.stderr);
+    let m = scrape(&prom);
+    assert_eq!(
+        gauge(&m, "gslbatch_changes", Some(("kind", "sim_status"))),
+        0.0
+    );
+
+    // One card stopped through the API: one post, the changes as NAME.summary.json has them.
+    let stopped: Vec<String> = sim
+        .cards()
+        .iter()
+        .filter(|c| c.sim_status == 20)
+        .take(1)
+        .map(|c| c.iccid.clone())
+        .collect();
+    act(&sim, dir.path(), "stop-card", &stopped).await;
+    let ran = run(inventory(&curl, &["--notify-on", "change"])).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let got = on_change.got.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "{}", ran.stderr);
+    let body = &got[0].1;
+    let found = beside_summary(&report);
+    assert_eq!(found["changes"]["sim_status"], 1);
+    assert_eq!(body["changes"], found["changes"]);
+    assert_eq!(body["listing"]["changes"], found["changes"]);
+    assert_eq!(body["listing"]["rows"], read_report(&report).len() as u64);
+    assert!(
+        body["text"]
+            .as_str()
+            .unwrap()
+            .contains("\nchanges: sim_status 1\n"),
+        "{}",
+        body["text"]
+    );
+    let m = scrape(&prom);
+    for (kind, n) in found["changes"].as_object().unwrap() {
+        assert_eq!(
+            gauge(&m, "gslbatch_changes", Some(("kind", kind))),
+            n.as_f64().unwrap(),
+            "changes {kind}"
+        );
+    }
+    assert_eq!(gauge(&m, "gslbatch_rows_listed", None), rows as f64);
+    assert_eq!(
+        always.got.lock().unwrap().len(),
+        1,
+        "each run posts to its own --notify"
+    );
+    no_secrets(&ran.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_job_and_usage_take_notify_and_metrics_file_too() {
+    let sim = start_sim(SimConfig {
+        cards: 30,
+        ..SimConfig::default()
+    })
+    .await;
+    let (rec, url) = receiver(Mode::Ok).await;
+    let dir = tempdir();
+    let job = dir.path().join("nightly.toml");
+    std::fs::write(
+        &job,
+        format!(
+            "operation = \"inventory\"\nreport = \"inv.csv\"\nlist_rate = 50\n\
+             endpoint = \"{}\"\nmetrics_file = \"inv.prom\"\n\
+             notify = {{ urls = [\"{url}\"], format = \"feishu\", on = \"always\" }}\n",
+            sim.url()
+        ),
+    )
+    .unwrap();
+    let mut cmd = gsl();
+    cmd.env("GSL_STATE_DIR", dir.path().join("state"))
+        .arg("run")
+        .arg(&job)
+        .arg("-q");
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let got = rec.got.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "the job's notify key: {}", ran.stderr);
+    let text = got[0].1["content"]["text"].as_str().unwrap();
+    assert!(text.starts_with("gslbatch inventory: exit 0"), "{text}");
+    assert!(text.contains("rows listed 30"), "{text}");
+    let m = scrape(&dir.path().join("inv.prom"));
+    assert_eq!(gauge(&m, "gslbatch_rows_listed", None), 30.0);
+
+    // usage with an input: the rows per status, in the body and the metrics.
+    let mut ids = first_iccids(&sim, 4);
+    ids.push("12345".into());
+    let input = write_csv(dir.path(), "cards.csv", &ids);
+    let prom = dir.path().join("usage.prom");
+    let mut cmd = gsl();
+    cmd.env("GSL_STATE_DIR", dir.path().join("state"))
+        .arg("usage")
+        .arg(&input)
+        .arg("--endpoint")
+        .arg(sim.url())
+        .arg("--report")
+        .arg(dir.path().join("usage.csv"))
+        .args(["--rate", "50", "--notify", &url, "--notify-on", "failure"])
+        .arg("--metrics-file")
+        .arg(&prom);
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 1, "one invalid row: {}", ran.stderr);
+    let got = rec.got.lock().unwrap().clone();
+    assert_eq!(got.len(), 2, "exit 1 is a failure: {}", ran.stderr);
+    let body = &got[1].1;
+    assert_eq!(body["listing"]["operation"], "usage");
+    assert_eq!(body["listing"]["rows"], 5);
+    assert_eq!(body["listing"]["counts"]["ok"], 4);
+    assert_eq!(body["listing"]["counts"]["invalid"], 1);
+    assert_eq!(body["failure"], true);
+    let m = scrape(&prom);
+    assert_eq!(gauge(&m, "gslbatch_rows", Some(("status", "invalid"))), 1.0);
+    assert_eq!(gauge(&m, "gslbatch_exit_code", None), 1.0);
+
+    // A bad --notify URL is exit 2 before the listing's first call.
+    let before = stat_u64(&sim.stats(), "requests_total");
+    let mut cmd = gsl();
+    cmd.arg("inventory")
+        .arg("--endpoint")
+        .arg(sim.url())
+        .arg("--report")
+        .arg(dir.path().join("never.csv"))
+        .args([
+            "--notify",
+            &format!("ftp://robot.example/?access_token={TOKEN}"),
+        ]);
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    assert!(ran.stderr.contains("--notify #1"), "{}", ran.stderr);
+    no_secrets(&ran.stderr);
+    assert_eq!(stat_u64(&sim.stats(), "requests_total"), before);
 }

@@ -18,6 +18,7 @@
 //! the end; the report's rows are not.
 
 pub mod args;
+pub mod beside;
 pub mod compare;
 pub mod marks;
 pub mod runs;
@@ -123,6 +124,16 @@ fn fail_on(list: &[String]) -> Result<FailOn, Failure> {
     })
 }
 
+/// What a listing's history found, for the end of the listing to tell.
+#[derive(Debug, Clone, Default)]
+pub struct Found {
+    /// Counts per kind of change (every kind, zeros included) when the listing compared with
+    /// an earlier run; `None` without a comparison, and on a job's first run.
+    pub changes: Option<BTreeMap<String, u64>>,
+    /// `usage`: the marks' counts (`spike`, `silent`, `judged`, `not_judged`).
+    pub marks: Option<BTreeMap<String, u64>>,
+}
+
 /// What a listing tells the recorder about itself.
 pub struct Setup<'a> {
     pub operation: &'static str,
@@ -176,12 +187,7 @@ pub struct Recorder {
 /// A file beside the report: `DIR/NAME.<suffix>`.
 fn beside(dest: &ReportDest, suffix: &str) -> Option<PathBuf> {
     match dest {
-        ReportDest::Path(p) => {
-            let stem = p
-                .file_stem()
-                .map_or_else(|| "report".into(), |s| s.to_string_lossy());
-            Some(p.with_file_name(format!("{stem}.{suffix}")))
-        }
+        ReportDest::Path(p) => Some(beside::path(p, suffix)),
         ReportDest::Stdout(_) => None,
     }
 }
@@ -376,7 +382,12 @@ impl Recorder {
 
     /// The report is in place: the gone cards, the snapshot, the pruning, the summary. The exit
     /// code: `code`, or 5 when it is 0 and `--fail-on-change` names a change that was found.
-    pub fn finish(mut self, code: i32) -> Result<i32, Failure> {
+    pub fn finish(self, code: i32) -> Result<i32, Failure> {
+        self.finish_found(code).map(|(code, _)| code)
+    }
+
+    /// [`Recorder::finish`], with what was found for the end of the listing to tell.
+    pub fn finish_found(mut self, code: i32) -> Result<(i32, Found), Failure> {
         let gone: Vec<String> = match &mut self.compare {
             Some((_, before)) => {
                 let mut g: Vec<String> = before.drain().map(|(k, _)| k).collect();
@@ -433,11 +444,24 @@ impl Recorder {
             FailOn::Any => self.changed_rows > 0,
             FailOn::Kinds(kinds) => kinds.iter().any(found),
         };
-        Ok(if code == exit::OK && fail {
+        let found = Found {
+            changes: (!first && self.compare.is_some()).then(|| {
+                self.change_counts()
+                    .into_iter()
+                    .map(|(k, n)| (k.to_string(), n))
+                    .collect()
+            }),
+            marks: self
+                .marking
+                .as_ref()
+                .map(|m| m.counts.iter().map(|(k, n)| (k.to_string(), *n)).collect()),
+        };
+        let code = if code == exit::OK && fail {
             exit::CHANGED
         } else {
             code
-        })
+        };
+        Ok((code, found))
     }
 
     /// The counts per kind of change (every kind, zeros included), for summaries and charts.
@@ -554,9 +578,7 @@ pub fn change_counts(counts: &BTreeMap<Kind, u64>) -> BTreeMap<&'static str, u64
 /// The counts per kind of change a listing left in `NAME.summary.json` beside its report
 /// (`None`: no comparison there), for whoever renders them (charts, notifications).
 pub fn counts_beside(report: &Path) -> Option<BTreeMap<String, u64>> {
-    let path = beside(&ReportDest::Path(report.to_path_buf()), "summary.json")?;
-    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
-    serde_json::from_value(doc.get("changes")?.clone()).ok()
+    beside::counts(report)
 }
 
 impl Marking {

@@ -21,6 +21,7 @@ use crate::ops::inventory::InventoryListing;
 use crate::report::encoding::ReportEncoding;
 use crate::report::layout::Cell;
 use crate::simulator::SimConfig;
+use crate::tell::ListingEnd;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
@@ -236,7 +237,16 @@ impl crate::ops::Listing for InventoryListing {
     }
 }
 
+/// The listing, told at its end as the flags ask (`--metrics-file`, `--notify`).
 pub async fn run(args: InventoryListing) -> Result<i32, Failure> {
+    let teller = listing::teller(&args.list)?;
+    let mut end = ListingEnd::new(crate::ops::inventory::SPEC.name, args.list.rehearse);
+    let result = list(args, &mut end).await;
+    teller.tell(end, &result);
+    result
+}
+
+async fn list(args: InventoryListing, end: &mut ListingEnd) -> Result<i32, Failure> {
     let rate = listing::check_rate("--list-rate", args.list_rate.unwrap_or(DEFAULT_LIST_RATE))?;
     let max_attempts = listing::max_attempts(&args.list)?;
     crate::run::settings::timeout(&listing::run_options(&args.list))?;
@@ -400,7 +410,10 @@ pub async fn run(args: InventoryListing) -> Result<i32, Failure> {
     };
     let (got, of) = (progress.listed(), progress.total());
     progress.finish();
+    end.add_calls(pager.stats.get());
+    end.report = Some(dest.to_string());
     let Some(listed) = listed else {
+        end.report = Some(listing::partial_dest(&dest).to_string());
         return interrupted(
             out,
             join,
@@ -452,20 +465,26 @@ pub async fn run(args: InventoryListing) -> Result<i32, Failure> {
                 ReportOut::start_encoded(dest.clone(), columns, rehearsal, report_encoding)
             });
             o.commit()?;
+            end.rows = flags.cards;
             (
                 exit::OK,
                 format!("per-card real-name checks would take {} calls", flags.cards),
             )
         }
-        Some(j) => write_joined(
-            j,
-            &dest,
-            tags,
-            (rehearsal, report_encoding),
-            &filters_text(&args),
-            false,
-            &mut hist,
-        )?,
+        Some(j) => {
+            let (code, detail, counts) = write_joined(
+                j,
+                &dest,
+                tags,
+                (rehearsal, report_encoding),
+                &filters_text(&args),
+                false,
+                &mut hist,
+            )?;
+            end.rows = counts.values().sum();
+            end.counts = counts;
+            (code, detail)
+        }
     };
     if rehearsal {
         crate::say!("{}", crate::report::summary::REHEARSAL_LINE);
@@ -475,7 +494,11 @@ pub async fn run(args: InventoryListing) -> Result<i32, Failure> {
          carrier's live answer (check-real-name asks the carrier). report: {dest}"
     );
     match hist {
-        Some(h) => h.finish(code),
+        Some(h) => {
+            let (code, found) = h.finish_found(code)?;
+            end.changes = found.changes;
+            Ok(code)
+        }
         None => Ok(code),
     }
 }
@@ -530,7 +553,7 @@ fn write_joined(
     filters: &str,
     cut_short: bool,
     hist: &mut Option<Recorder>,
-) -> Result<(i32, String), Failure> {
+) -> Result<(i32, String, BTreeMap<String, u64>), Failure> {
     let card_cols = card_columns(tags);
     let mut columns: Vec<String> = vec!["row".into(), "status".into(), "error_msg".into()];
     columns.extend(card_cols.iter().cloned());
@@ -611,5 +634,6 @@ fn write_joined(
                 detail.join(", ")
             }
         ),
+        counts,
     ))
 }

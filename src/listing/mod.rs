@@ -36,8 +36,13 @@ pub fn run_options(o: &ListSettings) -> RunOptions {
         ca_cert: o.ca_cert.clone(),
         report: o.report.clone(),
         report_encoding: None,
-        tell: Default::default(),
+        tell: o.tell.clone(),
     }
+}
+
+/// The listing's `--metrics-file` / `--notify` settings, checked before its first call.
+pub fn teller(o: &ListSettings) -> Result<crate::tell::Teller, Failure> {
+    crate::tell::Teller::check(&o.tell)
 }
 
 /// A positive, finite rate from a flag.

@@ -71,7 +71,16 @@ impl crate::ops::Listing for PoolListing {
     }
 }
 
+/// The listing, told at its end as the flags ask (`--metrics-file`, `--notify`).
 pub async fn run(args: PoolListing) -> Result<i32, Failure> {
+    let teller = listing::teller(&args.list)?;
+    let mut end = crate::tell::ListingEnd::new(SPEC.name, args.list.rehearse);
+    let result = list(args, &mut end).await;
+    teller.tell(end, &result);
+    result
+}
+
+async fn list(args: PoolListing, end: &mut crate::tell::ListingEnd) -> Result<i32, Failure> {
     check_billing_cycle(&args.billing_cycle).map_err(Failure::usage)?;
     let cid = match &args.cid {
         Some(c) => Some(validate_iccid(c).map_err(|e| Failure::usage(format!("--cid: {e}")))?),
@@ -140,8 +149,12 @@ pub async fn run(args: PoolListing) -> Result<i32, Failure> {
         () = stop => None,
     };
     progress.finish();
+    end.add_calls(pager.stats.get());
+    end.rows = members;
+    end.report = Some(dest.to_string());
     let Some(listed) = listed else {
         let (n, partial) = out.commit_partial()?;
+        end.report = Some(partial.to_string());
         crate::say!(
             "pool-members: interrupted after {n} members listed; the partial report is {partial} \
              — incomplete: the list was not read to its end, {dest} was left as it was. Run it \

@@ -13,6 +13,7 @@ use crate::input::{Dedupe, InputOptions, Inputs, ReadOptions};
 use crate::ops::usage::UsageListing;
 use crate::report::layout::Cell;
 use crate::simulator::SimConfig;
+use crate::tell::ListingEnd;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
@@ -145,7 +146,16 @@ impl crate::ops::Listing for UsageListing {
     }
 }
 
+/// The listing, told at its end as the flags ask (`--metrics-file`, `--notify`).
 pub async fn run(args: UsageListing) -> Result<i32, Failure> {
+    let teller = listing::teller(&args.list)?;
+    let mut end = ListingEnd::new(crate::ops::usage::SPEC.name, args.list.rehearse);
+    let result = list(args, &mut end).await;
+    teller.tell(end, &result);
+    result
+}
+
+async fn list(args: UsageListing, end: &mut ListingEnd) -> Result<i32, Failure> {
     let rate = listing::check_rate("--rate", args.rate.unwrap_or(5.0))?;
     let list_rate = listing::check_rate(
         "--list-rate",
@@ -202,7 +212,10 @@ pub async fn run(args: UsageListing) -> Result<i32, Failure> {
         Some(i) => i,
         None => match fleet(&list_pager).await? {
             Ok(rows) => (rows, Vec::new()),
-            Err(e) => return Err(listing::query_failure("the SIM card list", &e, &client)),
+            Err(e) => {
+                end.add_calls(list_pager.stats.get());
+                return Err(listing::query_failure("the SIM card list", &e, &client));
+            }
         },
     };
     let pager = Pager::new(client.clone(), "flow-usage", rate, max_attempts);
@@ -236,6 +249,8 @@ pub async fn run(args: UsageListing) -> Result<i32, Failure> {
     };
     let (got, of) = (progress.listed(), progress.total());
     progress.finish();
+    end.add_calls(pager.stats.get());
+    end.add_calls(list_pager.stats.get());
     let interrupted = answered.is_none();
     if let Some(Err(e)) = answered {
         return Err(listing::query_failure("the usage query", &e, &client));
@@ -346,6 +361,15 @@ pub async fn run(args: UsageListing) -> Result<i32, Failure> {
     }
     out.rows(batch)?;
     out.commit()?;
+    end.report = Some(dest.to_string());
+    // Without INPUT a row is a card the query answered; with it, an input row.
+    end.rows = match joined {
+        true => counts.values().sum(),
+        false => users.len() as u64,
+    };
+    if joined {
+        end.counts = counts.clone();
+    }
     if interrupted {
         crate::say!(
             "usage: interrupted after {got} of {of} cards answered; the partial report is {dest} \
@@ -397,7 +421,12 @@ pub async fn run(args: UsageListing) -> Result<i32, Failure> {
     );
     let code = exit::from_counts(&counts);
     match hist {
-        Some(h) => h.finish(code),
+        Some(h) => {
+            let (code, found) = h.finish_found(code)?;
+            end.changes = found.changes;
+            end.marks = found.marks;
+            Ok(code)
+        }
         None => Ok(code),
     }
 }

@@ -464,6 +464,8 @@ pub struct ListSettings {
     pub ca_cert: Option<std::path::PathBuf>,
     pub report: Option<String>,
     pub report_encoding: Option<crate::model::ReportEncoding>,
+    /// `--metrics-file`, `--notify` and their options (a job's `metrics_file`, `notify`).
+    pub tell: crate::tell::flags::TellFlags,
 }
 
 impl From<ListOptions> for ListSettings {
@@ -477,6 +479,7 @@ impl From<ListOptions> for ListSettings {
             ca_cert: o.ca_cert,
             report: o.report,
             report_encoding: o.report_encoding,
+            tell: o.tell,
         }
     }
 }
@@ -502,6 +505,7 @@ pub fn list_settings(b: &BatchArgs, name: &str) -> Result<ListSettings, String> 
         ca_cert: b.run.ca_cert.clone(),
         report,
         report_encoding: b.run.report_encoding,
+        tell: b.run.tell.clone(),
     })
 }
 

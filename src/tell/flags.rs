@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-/// `--metrics-file`, `--notify` and their options.
+/// `--metrics-file`, `--notify` and their options, for runs and listings alike.
 #[derive(Clone, Default, clap::Args)]
 pub struct TellFlags {
     /// When the run ends, write its figures in the Prometheus text format to FILE (atomically: for node_exporter's textfile collector, name it *.prom).
@@ -21,7 +21,7 @@ pub struct TellFlags {
     /// The message format for every --notify URL [default: auto: by the URL's host].
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub notify_format: Option<NotifyFormat>,
-    /// When to notify: always, failure (exit code 1, 3 or 130, or a failed outcome), change (the run found changes; fires only once change detection exists) [default: always].
+    /// When to notify: always, failure (exit code 1, 3 or 130, or a failed outcome), change (--compare-with found changes against an earlier run; never on a job's first run) [default: always].
     #[arg(long, value_enum, value_name = "WHEN")]
     pub notify_on: Option<NotifyOn>,
     /// Read the robots' signing secret (DingTalk 加签, Feishu 签名校验) from this file; GSL_NOTIFY_SECRET holds it too. Never given on the command line.
@@ -70,7 +70,8 @@ pub enum NotifyOn {
     Always,
     /// Exit code 1, 3 or 130, or an outcome that failed.
     Failure,
-    /// The run found changes against the previous one (see [`changes_found`]).
+    /// The run compared with an earlier one (`--compare-with`) and found changes (see
+    /// [`super::changes_found`]); a job's first run has nothing to compare with.
     Change,
 }
 

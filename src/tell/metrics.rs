@@ -1,4 +1,4 @@
-//! `--metrics-file`: the run's figures in the Prometheus text exposition format, for
+//! `--metrics-file`: the run's (or listing's) figures in the Prometheus text exposition format, for
 //! node_exporter's textfile collector — how cron jobs on Linux hosts are watched. The file is
 //! written like a report (a temporary file beside it, fsynced, renamed), so the collector never
 //! reads half of it; its temporary name starts with a dot and does not end in `.prom`, which the
@@ -9,7 +9,9 @@
 //! from the file this replaces when this run did not succeed, so an alert on "no success for a
 //! day" keeps working through failed runs.
 
+use super::ListingEnd;
 use crate::report::Summary;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -28,12 +30,31 @@ pub fn check_writable(dest: &Path) -> std::io::Result<()> {
     std::fs::remove_file(&probe)
 }
 
-/// Write the metrics of `s` to `dest` atomically.
-pub fn write(dest: &Path, s: &Summary) -> Result<(), String> {
+/// Write the metrics of `s` to `dest` atomically; `changes` as the message's.
+pub fn write(
+    dest: &Path,
+    s: &Summary,
+    changes: Option<&BTreeMap<String, u64>>,
+) -> Result<(), String> {
     let previous = std::fs::read_to_string(dest)
         .ok()
         .and_then(|t| previous_success(&t, &s.operation));
-    let text = render(s, previous, unix_now());
+    let mut text = render(s, previous, unix_now());
+    if let Some(c) = changes {
+        changes_gauge(&mut text, &s.operation, c);
+    }
+    write_text(dest, &text)
+}
+
+/// Write the metrics of a listing's end to `dest` atomically.
+pub fn write_listing(dest: &Path, l: &ListingEnd) -> Result<(), String> {
+    let previous = std::fs::read_to_string(dest)
+        .ok()
+        .and_then(|t| previous_success(&t, l.operation));
+    write_text(dest, &render_listing(l, previous))
+}
+
+fn write_text(dest: &Path, text: &str) -> Result<(), String> {
     crate::report::atomic_write(dest, |mut out| {
         out.write_all(text.as_bytes())?;
         Ok(((), out))
@@ -130,26 +151,116 @@ pub fn render(s: &Summary, previous_success: Option<f64>, now: f64) -> String {
         "Time the last run's processes spent on it.",
         &one_value(s.duration_secs),
     );
-    ends(&mut g, s, previous_success, now);
+    let finished = unix_of(s.finished_at.as_deref()).unwrap_or(now);
+    ends(
+        &mut g,
+        (s.exit_code, finished, s.rehearsal),
+        previous_success,
+    );
     g.text
 }
 
-/// How and when the run ended: exit code, last run, last success, rehearsal.
-fn ends(g: &mut Gauges, s: &Summary, previous_success: Option<f64>, now: f64) {
-    if let Some(code) = s.exit_code {
+/// `gslbatch_changes{kind}`: the changes per kind a comparison with an earlier run found.
+fn changes_gauge(text: &mut String, operation: &str, changes: &BTreeMap<String, u64>) {
+    let mut g = Gauges {
+        text: std::mem::take(text),
+        op: label(operation),
+    };
+    g.add(
+        "gslbatch_changes",
+        "Changes per kind the last run found against the run it compared with.",
+        &changes
+            .iter()
+            .map(|(k, n)| (format!(",kind=\"{}\"", label(k)), *n as f64))
+            .collect::<Vec<_>>(),
+    );
+    *text = g.text;
+}
+
+/// A listing's file: rows listed (and per status, when the listing joined an input), calls,
+/// duration, how it ended, the changes per kind and (`usage`) the marks.
+pub fn render_listing(l: &ListingEnd, previous_success: Option<f64>) -> String {
+    let mut g = Gauges {
+        text: String::new(),
+        op: label(l.operation),
+    };
+    g.add(
+        "gslbatch_rows_listed",
+        "Rows in the last listing's report.",
+        &one_value(l.rows as f64),
+    );
+    if !l.counts.is_empty() {
+        g.add(
+            "gslbatch_rows",
+            "Rows of the last listing per report status (a listing joined with an input).",
+            &l.counts
+                .iter()
+                .map(|(st, n)| (format!(",status=\"{}\"", label(st)), *n as f64))
+                .collect::<Vec<_>>(),
+        );
+    }
+    g.add(
+        "gslbatch_calls",
+        "API calls of the last listing, retries and throttled ones included.",
+        &one_value(l.calls as f64),
+    );
+    g.add(
+        "gslbatch_throttled_calls",
+        "Calls of the last listing answered 429.",
+        &one_value(l.throttled as f64),
+    );
+    g.add(
+        "gslbatch_retries",
+        "Retried calls of the last listing.",
+        &one_value(l.retries as f64),
+    );
+    g.add(
+        "gslbatch_duration_seconds",
+        "Time the last listing took.",
+        &one_value(l.duration_secs),
+    );
+    if let Some(m) = &l.marks {
+        g.add(
+            "gslbatch_marks",
+            "Cards the last usage listing marked against their own history, per mark.",
+            &m.iter()
+                .map(|(k, n)| (format!(",mark=\"{}\"", label(k)), *n as f64))
+                .collect::<Vec<_>>(),
+        );
+    }
+    let finished = unix_of(Some(&l.finished_at)).unwrap_or_else(unix_now);
+    ends(
+        &mut g,
+        (Some(l.exit_code), finished, l.rehearsal),
+        previous_success,
+    );
+    let mut text = g.text;
+    if let Some(c) = &l.changes {
+        changes_gauge(&mut text, l.operation, c);
+    }
+    text
+}
+
+/// How and when the run ended (exit code, finish time, rehearsal): exit code, last run, last
+/// success, rehearsal.
+fn ends(
+    g: &mut Gauges,
+    (exit_code, finished, rehearsal): (Option<i32>, f64, bool),
+    previous_success: Option<f64>,
+) {
+    if let Some(code) = exit_code {
         g.add(
             "gslbatch_exit_code",
             "The last run's exit code.",
             &one_value(f64::from(code)),
         );
     }
-    let finished = unix_of(s.finished_at.as_deref()).unwrap_or(now);
     g.add(
         "gslbatch_last_run_timestamp_seconds",
         "When the last run ended (Unix time).",
         &one_value(finished),
     );
-    let success = if s.exit_code == Some(crate::exit::OK) {
+    let success = if exit_code == Some(crate::exit::OK) {
         Some(finished)
     } else {
         previous_success
@@ -164,7 +275,7 @@ fn ends(g: &mut Gauges, s: &Summary, previous_success: Option<f64>, now: f64) {
     g.add(
         "gslbatch_rehearsal",
         "1 when the last run was a rehearsal against the built-in simulator.",
-        &one_value(if s.rehearsal { 1.0 } else { 0.0 }),
+        &one_value(if rehearsal { 1.0 } else { 0.0 }),
     );
 }
 

@@ -6,7 +6,9 @@
 //! checked with them before anything is sent (a bad URL or an unwritable metrics path is exit 2).
 //! [`install`] keeps the checked settings for the process; the end of a run calls [`at_end`]
 //! once the summary is written (and makes an HTML report again, now that the summary says how
-//! the run ended). Nothing here changes a run's exit code: a metrics file or a
+//! the run ended). A listing (`inventory`, `usage`, `pool-members`) has no journal nor
+//! `summary.json`: it checks the same flags into a [`Teller`] before its first call and tells
+//! its [`ListingEnd`] (rows listed, calls, exit code, changes, marks) when it ends. Nothing here changes a run's exit code: a metrics file or a
 //! notification that cannot be written or delivered is a warning in the log.
 //!
 //! The settings are never stored in the journal: webhook URLs carry access tokens and the
@@ -15,13 +17,16 @@
 
 pub mod bodies;
 pub mod flags;
+pub mod listing;
 pub mod metrics;
 pub mod notify;
 pub mod sign;
 
 pub use flags::{JobNotify, NotifyFormat, NotifyOn, TellFlags};
+pub use listing::{ListingEnd, Teller};
 
 use crate::report::Summary;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -132,11 +137,24 @@ pub fn install(f: &TellFlags) -> Result<(), String> {
     Ok(())
 }
 
-/// Hook for the changes between runs (the history work, `--fail-on-change`): until a run's
-/// summary records changes, `--notify-on change` never fires. Once it does, this is the one
-/// place that reads them.
-pub fn changes_found(_summary: &Summary) -> Option<u64> {
-    None
+/// The counts per kind of change a run found against an earlier run: the history writes them
+/// to `NAME.summary.json` beside the run's report (`check-real-name --compare-with`) before the
+/// run's end is told. `None` when the run compared with nothing (not asked, or a job's first
+/// run), or that file is an earlier run's.
+pub fn changes_of(summary: &Summary) -> Option<BTreeMap<String, u64>> {
+    let report = summary.report_path.as_deref().filter(|p| *p != "-")?;
+    let not_before = summary
+        .started_at
+        .as_deref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(std::time::SystemTime::from);
+    crate::history::beside::changes_since(Path::new(report), not_before)
+}
+
+/// How many changes of any kind the run found against an earlier run (`None`: it compared
+/// with none); `--notify-on change` fires on more than 0.
+pub fn changes_found(summary: &Summary) -> Option<u64> {
+    changes_of(summary).map(|c| c.values().sum())
 }
 
 /// The end of a run: write the metrics file and send the notifications the flags asked for.
@@ -169,21 +187,40 @@ fn html_again(summary: &Summary) {
 
 /// [`at_end`] with given settings.
 pub fn run_end(t: &Tell, summary: &Summary) {
+    let changes = changes_of(summary);
     if let Some(p) = &t.metrics_file {
-        match metrics::write(p, summary) {
+        match metrics::write(p, summary, changes.as_ref()) {
             Ok(()) => tracing::info!("metrics written to {}", p.display()),
             Err(e) => tracing::warn!("the metrics file was not written: {e}"),
         }
     }
-    if !t.targets.is_empty() {
-        if wanted(t.on, summary) {
-            notify::send_all(t, summary);
-        } else {
-            tracing::info!(
-                "no notification: --notify-on {:?} does not apply to this run",
-                t.on
-            );
-        }
+    let wanted = match t.on {
+        NotifyOn::Always => true,
+        NotifyOn::Failure => is_failure(summary),
+        NotifyOn::Change => found(changes.as_ref()),
+    };
+    notify_if(t, wanted, || {
+        bodies::Message::of_run(summary, changes.as_ref())
+    });
+}
+
+/// Any change of any kind among `changes`.
+fn found(changes: Option<&BTreeMap<String, u64>>) -> bool {
+    changes.is_some_and(|c| c.values().any(|n| *n > 0))
+}
+
+/// Send the message to every target when `wanted`, else log why not.
+fn notify_if(t: &Tell, wanted: bool, message: impl FnOnce() -> bodies::Message) {
+    if t.targets.is_empty() {
+        return;
+    }
+    if wanted {
+        notify::send_all(t, &message());
+    } else {
+        tracing::info!(
+            "no notification: --notify-on {} does not apply to this run",
+            format!("{:?}", t.on).to_lowercase()
+        );
     }
 }
 

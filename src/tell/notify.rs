@@ -9,8 +9,8 @@
 //! The sending runs on a thread of its own with its own small runtime: the end of a run is
 //! synchronous code, called from inside the command's runtime.
 
-use super::{bodies, sign, NotifyFormat, Tell};
-use crate::report::Summary;
+use super::bodies::{self, Message};
+use super::{sign, NotifyFormat, Tell};
 use std::time::{Duration, Instant};
 
 /// Tries per target, the first included.
@@ -102,10 +102,10 @@ pub struct Delivery {
     pub millis: u64,
 }
 
-/// Post the end of the run to every target, log each outcome, return them.
-pub fn send_all(t: &Tell, s: &Summary) -> Vec<Delivery> {
+/// Post the end of the run (or listing) to every target, log each outcome, return them.
+pub fn send_all(t: &Tell, m: &Message) -> Vec<Delivery> {
     let started = Instant::now();
-    let (tell, summary) = (t.clone(), s.clone());
+    let (tell, summary) = (t.clone(), m.clone());
     let handle = std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -147,7 +147,7 @@ pub fn send_all(t: &Tell, s: &Summary) -> Vec<Delivery> {
 }
 
 /// Every target at once, all within `t.timeout`.
-pub async fn send_all_async(t: &Tell, s: &Summary) -> Vec<Delivery> {
+pub async fn send_all_async(t: &Tell, s: &Message) -> Vec<Delivery> {
     let deadline = tokio::time::Instant::now() + t.timeout;
     let sends = t
         .targets
@@ -194,7 +194,7 @@ fn now_ms() -> i64 {
 async fn send_one(
     target: &Target,
     secret: Option<&str>,
-    s: &Summary,
+    s: &Message,
     deadline: tokio::time::Instant,
 ) -> Delivery {
     let started = Instant::now();
@@ -252,7 +252,7 @@ async fn attempt(
     client: &reqwest::Client,
     target: &Target,
     secret: Option<&str>,
-    s: &Summary,
+    s: &Message,
     deadline: tokio::time::Instant,
 ) -> Result<(), (String, bool)> {
     let left = deadline.saturating_duration_since(tokio::time::Instant::now());
