@@ -224,15 +224,6 @@ fn notify_if(t: &Tell, wanted: bool, message: impl FnOnce() -> bodies::Message) 
     }
 }
 
-/// Whether a run's end is notified under `on`.
-pub fn wanted(on: NotifyOn, s: &Summary) -> bool {
-    match on {
-        NotifyOn::Always => true,
-        NotifyOn::Failure => is_failure(s),
-        NotifyOn::Change => changes_found(s).is_some_and(|n| n > 0),
-    }
-}
-
 /// A run that did not end well: exit 1 (rows failed), 3 (aborted), 130 (interrupted), or an
 /// outcome `follow` read as failed.
 pub fn is_failure(s: &Summary) -> bool {
