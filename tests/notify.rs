@@ -674,3 +674,51 @@ async fn a_listing_job_and_usage_take_notify_and_metrics_file_too() {
     no_secrets(&ran.stderr);
     assert_eq!(stat_u64(&sim.stats(), "requests_total"), before);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_ended_by_an_error_is_told_as_a_failure_with_its_message() {
+    let (rec, url) = receiver(Mode::Ok).await;
+    let dir = tempdir();
+    // A loopback port nobody listens on: the first call cannot connect.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let prom = dir.path().join("inv.prom");
+    let mut cmd = gsl();
+    cmd.env("GSL_STATE_DIR", dir.path().join("state"))
+        .arg("inventory")
+        .args([
+            "--endpoint",
+            &endpoint,
+            "--max-attempts",
+            "1",
+            "--timeout",
+            "2",
+        ])
+        .arg("--report")
+        .arg(dir.path().join("inv.csv"))
+        .args(["--notify", &url, "--notify-on", "failure"])
+        .arg("--metrics-file")
+        .arg(&prom);
+    let ran = run(cmd).await;
+    assert_ne!(ran.code, 0, "{}", ran.stderr);
+    let got = rec.got.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "{}", ran.stderr);
+    let body = &got[0].1;
+    assert_eq!(body["failure"], true);
+    assert_eq!(body["listing"]["exit_code"], ran.code);
+    assert!(body["listing"]["error"]
+        .as_str()
+        .is_some_and(|e| !e.is_empty()));
+    assert!(
+        body["text"].as_str().unwrap().contains("\nerror: "),
+        "{}",
+        body["text"]
+    );
+    let m = scrape(&prom);
+    assert_eq!(gauge(&m, "gslbatch_exit_code", None), f64::from(ran.code));
+    assert!(!m
+        .iter()
+        .any(|s| s.metric == "gslbatch_last_success_timestamp_seconds"));
+    no_secrets(&body.to_string());
+}
