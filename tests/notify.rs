@@ -589,6 +589,28 @@ async fn an_inventory_tells_its_rows_and_changes_to_webhooks_and_the_metrics_fil
         "each run posts to its own --notify"
     );
     no_secrets(&ran.stderr);
+
+    // Another card stopped, and --fail-on-change: exit 5 is a run that worked, so the last
+    // success moves with it (a nightly alert on exit 5 must not also look like a dead job).
+    let before = gauge(&m, "gslbatch_last_success_timestamp_seconds", None);
+    let stopped: Vec<String> = sim
+        .cards()
+        .iter()
+        .filter(|c| c.sim_status == 20)
+        .take(1)
+        .map(|c| c.iccid.clone())
+        .collect();
+    act(&sim, dir.path(), "stop-card", &stopped).await;
+    let ran = run(inventory(&curl, &["--fail-on-change", "sim_status"])).await;
+    assert_eq!(ran.code, 5, "{}", ran.stderr);
+    let m = scrape(&prom);
+    assert_eq!(gauge(&m, "gslbatch_exit_code", None), 5.0);
+    let after = gauge(&m, "gslbatch_last_success_timestamp_seconds", None);
+    assert_eq!(
+        after,
+        gauge(&m, "gslbatch_last_run_timestamp_seconds", None)
+    );
+    assert!(after >= before, "{before} → {after}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

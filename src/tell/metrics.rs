@@ -260,7 +260,8 @@ fn ends(
         "When the last run ended (Unix time).",
         &one_value(finished),
     );
-    let success = if exit_code == Some(crate::exit::OK) {
+    // Exit 5 (a change of a kind named by --fail-on-change) is a run that worked.
+    let success = if matches!(exit_code, Some(crate::exit::OK | crate::exit::CHANGED)) {
         Some(finished)
     } else {
         previous_success
@@ -268,7 +269,7 @@ fn ends(
     if let Some(at) = success {
         g.add(
             LAST_SUCCESS,
-            "When a run of this operation last ended with exit code 0 (Unix time).",
+            "When a run of this operation last worked: exit code 0, or 5 (changes found) (Unix time).",
             &one_value(at),
         );
     }
