@@ -316,6 +316,31 @@ async fn gsl_notify_urls_names_several_webhooks_outside_the_process_list() {
     no_secrets(&r.stderr);
 }
 
+/// A company shell sets every proxy variable; a receiver on this machine is still reached
+/// directly (before, the post went to the proxy, which cannot reach our loopback).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_loopback_receiver_is_reached_directly_in_a_shell_with_a_proxy_set() {
+    let sim = start_sim(SimConfig::default()).await;
+    let (got, url) = receiver(Mode::Ok).await;
+    let dir = tempdir();
+    let input = write_csv(dir.path(), "in.csv", &first_iccids(&sim, 2));
+    let mut cmd = batch("check-real-name", &input, &sim, &dir.path().join("run"), 50);
+    cmd.arg("--notify").arg(&url);
+    for var in [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+    ] {
+        cmd.env(var, "http://127.0.0.1:9");
+    }
+    let r = run(cmd).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(got.got.lock().unwrap().len(), 1, "{}", r.stderr);
+    assert_eq!(got.got.lock().unwrap()[0].1["summary"]["counts"]["ok"], 2);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_files_notify_table_and_metrics_file_keys_act_as_the_flags() {
     let sim = start_sim(SimConfig::default()).await;

@@ -204,12 +204,16 @@ async fn send_one(
         failed: None,
         millis: 0,
     };
-    let client = match reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(5))
-        .user_agent(concat!("gslbatch/", env!("CARGO_PKG_VERSION")))
-        .build()
-    {
+        .user_agent(concat!("gslbatch/", env!("CARGO_PKG_VERSION")));
+    // As the API's client: a receiver on this machine is never reached through a proxy (a
+    // company shell's HTTP_PROXY cannot reach our loopback); other hosts follow the proxy variables.
+    if crate::gsl::net::is_loopback(&target.url) {
+        builder = builder.no_proxy();
+    }
+    let client = match builder.build() {
         Ok(c) => c,
         Err(e) => {
             d.failed = Some(format!("cannot build an HTTP client: {}", e.without_url()));
