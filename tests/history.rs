@@ -594,3 +594,54 @@ async fn two_checks_name_exactly_the_three_cards_cleared_between_them() {
     assert_eq!(ran.code, 2, "{}", ran.stderr);
     assert!(ran.stderr.contains("colour"), "{}", ran.stderr);
 }
+
+/// The workbook a manager opens holds what changed too: a `changes` sheet of the changed rows
+/// (the rows of `NAME.changes.csv` the report has), beside `report` and `summary`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inventory_workbook_has_a_sheet_of_the_changed_rows() {
+    use calamine::Reader;
+    let sim = start_sim(SimConfig {
+        cards: 60,
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempdir();
+    let state = dir.path().join("state");
+    let xlsx = dir.path().join("fleet.xlsx");
+    let compare = ["--compare-with", "previous"];
+    let ran = run(inventory(&sim, &state, &xlsx, &compare)).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let stopped: Vec<String> = in_use(&sim.cards())
+        .take(2)
+        .map(|c| c.iccid.clone())
+        .collect();
+    act(&sim, dir.path(), "stop-card", &stopped, &[]).await;
+    let ran = run(inventory(&sim, &state, &xlsx, &compare)).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+
+    let mut book = calamine::open_workbook_auto(&xlsx).unwrap();
+    assert_eq!(book.sheet_names(), ["report", "changes", "summary"]);
+    let sheet = book.worksheet_range("changes").unwrap();
+    let mut rows = sheet.rows();
+    let head: Vec<String> = rows.next().unwrap().iter().map(|c| c.to_string()).collect();
+    let (iccid, change) = (
+        head.iter().position(|h| h == "iccid").unwrap(),
+        head.iter().position(|h| h == "change").unwrap(),
+    );
+    let mut got: Vec<(String, String)> = rows
+        .map(|r| (r[iccid].to_string(), r[change].to_string()))
+        .collect();
+    got.sort();
+    let mut want: Vec<(String, String)> = stopped
+        .iter()
+        .map(|i| (i.clone(), "sim_status 20→14".to_string()))
+        .collect();
+    want.sort();
+    assert_eq!(got, want);
+    // The same rows as the changes file (which also lists cards gone from the fleet: none).
+    let file = changes(&xlsx);
+    assert_eq!(file.len(), 2, "{file:?}");
+    for (i, c) in &got {
+        assert_eq!(file.get(i), Some(c));
+    }
+}

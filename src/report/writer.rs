@@ -68,6 +68,8 @@ pub enum Sink<W: Write> {
         row: u32,
         /// Per column: an id or card number, written as text whatever its type.
         text: Vec<bool>,
+        /// The [`SIDE_SHEETS`] this report has: (column, sheet index, next row).
+        sides: Vec<(usize, usize, u32)>,
         out: W,
     },
 }
@@ -131,17 +133,26 @@ impl<W: Write> Sink<W> {
                 if rehearsal {
                     columns.push("rehearsal".to_string());
                 }
-                for (i, c) in columns.iter().enumerate() {
-                    sheet
-                        .write_string_with_format(0, i as u16, c, &bold)
+                header(sheet, &columns, &bold)?;
+                let mut sides = Vec::new();
+                for (column, name) in SIDE_SHEETS {
+                    // The last column of that name: history's, after the input's own columns.
+                    let Some(at) = columns.iter().rposition(|c| c == column) else {
+                        continue;
+                    };
+                    let side = book
+                        .add_worksheet_with_constant_memory()
                         .map_err(xlsx_err)?;
+                    side.set_name(*name).map_err(xlsx_err)?;
+                    header(side, &columns, &bold)?;
+                    sides.push((at, sides.len() + 1, 1));
                 }
-                sheet.set_freeze_panes(1, 0).map_err(xlsx_err)?;
                 let text = columns.iter().map(|c| is_id_column(c)).collect();
                 Sink::Xlsx {
                     book,
                     row: 1,
                     text,
+                    sides,
                     out,
                 }
             }
@@ -189,7 +200,11 @@ impl<W: Write> Sink<W> {
                 out.write_all(b"\n")?;
             }
             Sink::Xlsx {
-                book, row, text, ..
+                book,
+                row,
+                text,
+                sides,
+                ..
             } => {
                 if *row >= XLSX_MAX_ROWS {
                     return Err(io::Error::other(format!(
@@ -198,30 +213,20 @@ impl<W: Write> Sink<W> {
                     )));
                 }
                 let sheet = book.worksheet_from_index(0).map_err(xlsx_err)?;
-                let r = *row;
-                for (i, c) in cells.iter().enumerate() {
-                    let col = i as u16;
-                    match c {
-                        Cell::Null => continue,
-                        Cell::Str(s) => sheet.write_string(r, col, s.as_str()),
-                        Cell::Int(v) if text.get(i).copied().unwrap_or(false) => {
-                            sheet.write_string(r, col, v.to_string())
-                        }
-                        Cell::Int(v) if v.unsigned_abs() < 1 << 53 => {
-                            sheet.write_number(r, col, *v as f64)
-                        }
-                        Cell::Int(v) => sheet.write_string(r, col, v.to_string()),
-                        Cell::Float(v) => sheet.write_number(r, col, *v),
-                        Cell::Bool(b) => sheet.write_boolean(r, col, *b),
-                    }
-                    .map_err(xlsx_err)?;
-                }
-                if rehearsal {
-                    sheet
-                        .write_string(r, cells.len() as u16, "REHEARSAL")
-                        .map_err(xlsx_err)?;
-                }
+                write_cells(sheet, *row, cells, text, rehearsal)?;
                 *row += 1;
+                for (at, index, next) in sides.iter_mut() {
+                    let marked = match cells.get(*at) {
+                        Some(Cell::Str(s)) => !s.is_empty(),
+                        Some(Cell::Null) | None => false,
+                        Some(_) => true,
+                    };
+                    if marked {
+                        let side = book.worksheet_from_index(*index).map_err(xlsx_err)?;
+                        write_cells(side, *next, cells, text, rehearsal)?;
+                        *next += 1;
+                    }
+                }
             }
         }
         Ok(())
@@ -337,6 +342,59 @@ fn charts(
 
 /// The summary sheet's name, as chart ranges name it.
 pub const SUMMARY_SHEET: &str = "summary";
+
+/// A workbook's sheets of the rows that stand out: a report with a `change` column (a listing
+/// compared with an earlier run) gets a `changes` sheet of the rows that changed, one with a
+/// `mark` column (usage against each card's own history) a `marks` sheet of the marked rows —
+/// the same rows as `NAME.changes.csv` and the marked ones of `NAME.marks.csv`, in the workbook
+/// a manager opens.
+pub const SIDE_SHEETS: &[(&str, &str)] = &[("change", "changes"), ("mark", "marks")];
+
+/// A sheet's bold header row, frozen.
+fn header(
+    sheet: &mut rust_xlsxwriter::Worksheet,
+    columns: &[String],
+    bold: &rust_xlsxwriter::Format,
+) -> io::Result<()> {
+    for (i, c) in columns.iter().enumerate() {
+        sheet
+            .write_string_with_format(0, i as u16, c, bold)
+            .map_err(xlsx_err)?;
+    }
+    sheet.set_freeze_panes(1, 0).map_err(xlsx_err)?;
+    Ok(())
+}
+
+/// One row's cells into sheet row `r`: ids as text (see [`is_id_column`]).
+fn write_cells(
+    sheet: &mut rust_xlsxwriter::Worksheet,
+    r: u32,
+    cells: &[Cell],
+    text: &[bool],
+    rehearsal: bool,
+) -> io::Result<()> {
+    for (i, c) in cells.iter().enumerate() {
+        let col = i as u16;
+        match c {
+            Cell::Null => continue,
+            Cell::Str(s) => sheet.write_string(r, col, s.as_str()),
+            Cell::Int(v) if text.get(i).copied().unwrap_or(false) => {
+                sheet.write_string(r, col, v.to_string())
+            }
+            Cell::Int(v) if v.unsigned_abs() < 1 << 53 => sheet.write_number(r, col, *v as f64),
+            Cell::Int(v) => sheet.write_string(r, col, v.to_string()),
+            Cell::Float(v) => sheet.write_number(r, col, *v),
+            Cell::Bool(b) => sheet.write_boolean(r, col, *b),
+        }
+        .map_err(xlsx_err)?;
+    }
+    if rehearsal {
+        sheet
+            .write_string(r, cells.len() as u16, "REHEARSAL")
+            .map_err(xlsx_err)?;
+    }
+    Ok(())
+}
 
 /// The summary tables that get a chart, and its title: rows per status, per outcome, and
 /// changes per kind once a run's summary holds them (the changes between runs).
